@@ -1,0 +1,103 @@
+"""The ``spectral`` app: subcommands, error handling and exit codes (DESIGN.md).
+
+Every failure leaves through :class:`SpectralGroup.main`: usage errors and
+:class:`~spectral_cli.errors.BadInput` print one ``error: ...`` line on stderr and exit 2; failed
+checks exit 1, runtime failures 3, interruptions 130. ``SPECTRAL_DEBUG=1`` re-raises with the
+traceback. Nothing here imports torch: subcommands import their core modules when they run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+try:  # typer >= 0.20 vendors click as typer._click
+    from typer._click import exceptions as click_exc
+except ImportError:  # pragma: no cover - older typer on top of click
+    from click import exceptions as click_exc  # type: ignore[no-redef]
+
+from spectral_cli import __version__
+from spectral_cli.cli import placeholders
+from spectral_cli.cli.train import train
+from spectral_cli.errors import SpectralError
+
+
+def _error(message: str, code: int) -> None:
+    line = " ".join(str(message).split())
+    sys.stderr.write(f"error: {line}\n")
+    sys.stderr.flush()
+    sys.exit(code)
+
+
+class SpectralGroup(TyperGroup):
+    """A Typer group whose errors are one line on stderr with the DESIGN.md exit codes."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        debug = os.environ.get("SPECTRAL_DEBUG") == "1"
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_exc.NoArgsIsHelpError as exc:
+            typer.echo(exc.ctx.get_help(), err=True)
+            sys.exit(2)
+        except click_exc.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            _error(exc.format_message() + hint, 2)
+        except click_exc.ClickException as exc:  # e.g. click.FileError
+            _error(exc.format_message(), 2)
+        except (typer.Abort, KeyboardInterrupt):
+            _error("interrupted", 130)
+        except SpectralError as exc:
+            if debug:
+                raise
+            _error(str(exc), exc.exit_code)
+        except Exception as exc:  # noqa: BLE001 - last line of defence, see SPECTRAL_DEBUG
+            if debug:
+                raise
+            # out of memory and other failures at run time: exit 3 (DESIGN.md)
+            _error(f"{type(exc).__name__}: {exc} (run with SPECTRAL_DEBUG=1 for a traceback)", 3)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+app = typer.Typer(
+    cls=SpectralGroup,
+    name="spectral",
+    help="Spectral and harmonic neural-network research toolkit. "
+    "Each subcommand writes safetensors checkpoints and JSON reports to a run directory.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"spectral {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Spectral and harmonic neural-network research toolkit."""
+
+
+app.command("train")(train)
+placeholders.register(app)

@@ -1,0 +1,61 @@
+"""Rendering of core progress events on stderr with rich (never on stdout)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+
+
+class RichObserver:
+    """Implements the training loop's ``Observer``: a progress bar on a TTY, epoch lines if verbose."""
+
+    def __init__(self, quiet: bool = False, verbose: bool = False, total_epochs: int = 0) -> None:
+        self.console = Console(stderr=True, highlight=False)
+        self.quiet, self.verbose = quiet, verbose
+        self.total_epochs = total_epochs
+        self._progress: Any = None
+        self._task: Any = None
+        if not quiet and sys.stderr.isatty():
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[n_epochs]}"),
+                BarColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+
+    def __enter__(self) -> RichObserver:
+        if self._progress is not None:
+            self._progress.start()
+            self._task = self._progress.add_task(
+                "train", total=1, epoch=0, n_epochs=self.total_epochs, info=""
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def log(self, message: str) -> None:
+        if not self.quiet:
+            self.console.print(message)
+
+    def on_step(self, epoch: int, step: int, steps: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=step / steps, epoch=epoch)
+
+    def on_epoch(self, record: dict[str, float], improved: bool) -> None:
+        mark = " *" if improved else ""
+        line = (
+            f"epoch {int(record['epoch'])}: loss {record['loss']:.4f}  train {record['train_acc']:.4f}"
+            f"  val {record['val_acc']:.4f}  ({record['seconds']:.2f}s){mark}"
+        )
+        if self._progress is not None:
+            self._progress.update(self._task, info=f"val {record['val_acc']:.3f}")
+        if self.verbose and not self.quiet:
+            self.console.print(line)

@@ -1,0 +1,59 @@
+"""``spectral train FAMILY``: parse options, call :mod:`spectral_cli.training.run`, print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from spectral_cli.cli import options
+from spectral_cli.models.registry import family_names
+
+
+def train(
+    family: str = typer.Argument(..., help=f"Model family: {', '.join(family_names())}."),
+    config: Path | None = options.CONFIG,
+    set_: list[str] = options.SET,
+    device: str = options.DEVICE,
+    seed: int | None = options.SEED,
+    out: Path | None = options.OUT,
+    json_: bool = options.JSON,
+    quiet: bool = options.QUIET,
+    verbose: bool = options.VERBOSE,
+    overwrite: bool = options.OVERWRITE,
+    resume: bool = options.RESUME,
+) -> None:
+    """Train a model family on MNIST-1D (or --set data.path=FILE.npz) into a run directory.
+
+    Example: spectral train hpe --set train.epochs=10 --out runs/hpe
+    """
+    from spectral_cli.cli.progress import RichObserver
+    from spectral_cli.io.rundir import prepare_run_dir
+    from spectral_cli.models.registry import get_family
+    from spectral_cli.training.device import resolve_device
+    from spectral_cli.training.interrupt import StopFlag, catch_signals
+    from spectral_cli.training.run import resolve_train_config, resume_train_config, train_run
+
+    get_family(family)
+    dev = resolve_device(device)
+    if resume:
+        if config is not None:
+            typer.echo("note: --config is ignored with --resume (the run's saved config is used)", err=True)
+        run_dir = prepare_run_dir(out, "train", family, resume=True)
+        cfg = resume_train_config(run_dir, family, set_, seed)
+    else:
+        cfg = resolve_train_config(family, config, set_, seed)
+        run_dir = prepare_run_dir(out, "train", family, overwrite=overwrite)
+    with RichObserver(quiet=quiet, verbose=verbose, total_epochs=cfg.train.epochs) as observer:
+        observer.log(f"training {family} on {dev} (seed {cfg.seed}) -> {run_dir}")
+        with catch_signals(StopFlag()) as stop:
+            report = train_run(cfg, run_dir, dev, resume=resume, observer=observer, stop=stop)
+    m = report.metrics
+    if json_:
+        typer.echo(report.model_dump_json(indent=2))
+    elif not quiet:
+        typer.echo(
+            f"{family}: test acc {m.test_acc:.4f} (best val {m.val_acc:.4f} at epoch {m.best_epoch}"
+            f"/{m.epochs_run}), {report.params.total:,} params, "
+            f"{report.timing.seconds_per_epoch:.2f} s/epoch -> {run_dir}"
+        )

@@ -1,0 +1,75 @@
+"""MNIST-1D (Greydanus 2020) generated offline with the ``mnist1d`` package.
+
+We call ``mnist1d.data.make_dataset(get_dataset_args())`` (the package's own generator with its
+default arguments: 5000 signals of length 40, 4000 train / 1000 test, generator seed 42) and never
+its download path. Generation takes a few seconds, so the arrays are cached in memory and on disk
+(``$SPECTRAL_CACHE_DIR``, default ``~/.cache/spectral``); a cache file that fails validation is
+regenerated. ``make_dataset`` reseeds numpy's and Python's global RNGs; we restore both afterwards
+so loading data never changes a run's randomness.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+CACHE_VERSION = "v1"
+EXPECTED_SHAPES = {"x": (4000, 40), "y": (4000,), "x_test": (1000, 40), "y_test": (1000,)}
+
+
+def cache_dir() -> Path:
+    """Where the generated arrays are cached."""
+    return Path(os.environ.get("SPECTRAL_CACHE_DIR", Path.home() / ".cache" / "spectral"))
+
+
+def _valid(arrays: dict[str, np.ndarray]) -> bool:
+    return all(k in arrays and arrays[k].shape == s for k, s in EXPECTED_SHAPES.items()) and bool(
+        np.isfinite(arrays["x"]).all() and np.isfinite(arrays["x_test"]).all()
+    )
+
+
+def generate() -> dict[str, np.ndarray]:
+    """Run the mnist1d generator (no network), leaving global RNG states untouched."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        raw = make_dataset(get_dataset_args())
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+    return {
+        "x": np.asarray(raw["x"], dtype=np.float32),
+        "y": np.asarray(raw["y"], dtype=np.int64),
+        "x_test": np.asarray(raw["x_test"], dtype=np.float32),
+        "y_test": np.asarray(raw["y_test"], dtype=np.int64),
+    }
+
+
+@cache
+def load_mnist1d() -> dict[str, np.ndarray]:
+    """The default MNIST-1D arrays ``x, y, x_test, y_test`` (float32 signals, int64 labels)."""
+    path = cache_dir() / f"mnist1d-default-{CACHE_VERSION}.npz"
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in EXPECTED_SHAPES}
+            if _valid(arrays):
+                return arrays
+        except (OSError, ValueError, KeyError):
+            pass
+    arrays = generate()
+    try:  # best effort: a read-only home just means no cache
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return arrays

@@ -1,0 +1,110 @@
+"""JSON reports: pydantic models serialized with a ``schema_version``.
+
+Every command's report derives from :class:`Report`; :func:`write_report` writes it atomically.
+"""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from spectral_cli import __version__
+from spectral_cli.io.atomic import write_text_atomic
+
+REPORT_SCHEMA_VERSION = "1"
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a result depends on."""
+    import numpy
+    import torch
+
+    return {
+        "spectral": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+    }
+
+
+class Report(BaseModel):
+    """Fields every report has."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: str = REPORT_SCHEMA_VERSION
+    command: str
+    config: dict[str, Any]
+    seed: int
+    device: str
+    versions: dict[str, str] = Field(default_factory=library_versions)
+
+
+class EpochRecord(BaseModel):
+    """One epoch of training."""
+
+    epoch: int
+    loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+    seconds: float
+
+
+class Params(BaseModel):
+    total: int
+    embedding: int
+    trainable: int
+
+
+class TrainMetrics(BaseModel):
+    """Accuracies of the best-validation epoch's weights (test is never used for selection)."""
+
+    test_acc: float
+    test_loss: float
+    val_acc: float
+    val_loss: float
+    train_acc: float
+    best_epoch: int
+    epochs_run: int
+
+
+class Timing(BaseModel):
+    """``total_seconds``: training + validation time over all epochs (summed across resumes);
+    ``wall_seconds``: this invocation from first epoch to the end of the test evaluation."""
+
+    total_seconds: float
+    seconds_per_epoch: float
+    wall_seconds: float
+
+
+class DataSummary(BaseModel):
+    source: str
+    n_train: int
+    n_val: int
+    n_test: int
+    vocab_size: int
+    seq_len: int
+    num_classes: int
+
+
+class TrainReport(Report):
+    """``spectral train`` report."""
+
+    command: str = "train"
+    family: str
+    params: Params
+    metrics: TrainMetrics
+    history: list[EpochRecord]
+    timing: Timing
+    data: DataSummary
+    resumed: bool = False
+    files: dict[str, str] = Field(default_factory=dict)
+
+
+def write_report(path: Path, report: BaseModel) -> None:
+    """Atomically write ``report`` as indented JSON."""
+    write_text_atomic(path, report.model_dump_json(indent=2) + "\n")

@@ -1,0 +1,113 @@
+"""Harmonic Parameterized Embedding (HPE), seed document 000.
+
+Each token's embedding is a sum of K learnable sinusoids over the normalized dimension index::
+
+    E[i, j] = sum_k a[i, k] * sin(w[i, k] * j / D + phi[i, k]),   j = 0 .. D-1
+
+so a token costs 3K parameters instead of D.
+
+Computation strategy (``strategy="auto"``, the default). Producing a row costs K*D sines, and
+autograd keeps two (rows, K, D) tensors (the phases and the sines) for the backward pass:
+
+* ``table``: synthesize the whole V x D table, then look tokens up with ``F.embedding``.
+  Cost V*K*D, independent of the batch; used when the batch has at least V tokens (for the seed's
+  V=256 and a 256x40 batch, 40x fewer rows than one per token).
+* ``rows``: synthesize only the distinct tokens of the batch (``torch.unique``), then index.
+  Cost U*K*D with U <= min(tokens, V); used when the batch has fewer tokens than the vocabulary
+  (language-model scale: V=50,000 with a few thousand tokens per step).
+
+Both strategies give the same values (up to float rounding in the reduction order) and the same
+gradients; a test checks them against a direct loop over the formula.
+
+Initialization follows the original experiment: a ~ N(0, 1/K), w ~ N(0, pi^2), phi ~ U(0, 2*pi).
+Each is configurable (``amp_std``, ``freq_std``, ``phase_max``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+Strategy = Literal["auto", "table", "rows"]
+
+
+def synthesize(amplitudes: Tensor, frequencies: Tensor, phases: Tensor, positions: Tensor) -> Tensor:
+    """Rows sum_k a[..., k] sin(w[..., k] * positions + phi[..., k]); inputs (..., K) -> (..., D)."""
+    theta = frequencies.unsqueeze(-1) * positions + phases.unsqueeze(-1)  # (..., K, D)
+    return (amplitudes.unsqueeze(-2) @ torch.sin(theta)).squeeze(-2)
+
+
+class HarmonicEmbedding(nn.Module):
+    """Drop-in replacement for ``nn.Embedding``: integer tokens of any shape -> (..., D)."""
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        k: int,
+        *,
+        amp_std: float | None = None,
+        freq_std: float = math.pi,
+        phase_max: float = 2.0 * math.pi,
+        strategy: Strategy = "auto",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if num_embeddings < 1 or embedding_dim < 1 or k < 1:
+            raise ValueError("num_embeddings, embedding_dim and k must be positive")
+        if strategy not in ("auto", "table", "rows"):
+            raise ValueError(f"strategy must be auto, table or rows, not {strategy!r}")
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.k = k
+        self.amp_std = (1.0 / math.sqrt(k)) if amp_std is None else float(amp_std)
+        self.freq_std = float(freq_std)
+        self.phase_max = float(phase_max)
+        self.strategy: Strategy = strategy
+        factory = {"device": device, "dtype": dtype}
+        self.amplitudes = nn.Parameter(torch.empty(num_embeddings, k, **factory))
+        self.frequencies = nn.Parameter(torch.empty(num_embeddings, k, **factory))
+        self.phases = nn.Parameter(torch.empty(num_embeddings, k, **factory))
+        positions = torch.arange(embedding_dim, device=device, dtype=dtype or torch.float32)
+        self.register_buffer("positions", positions / embedding_dim, persistent=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """a ~ N(0, amp_std^2), w ~ N(0, freq_std^2), phi ~ U(0, phase_max)."""
+        with torch.no_grad():
+            self.amplitudes.normal_(0.0, self.amp_std)
+            self.frequencies.normal_(0.0, self.freq_std)
+            self.phases.uniform_(0.0, self.phase_max)
+
+    @property
+    def weight(self) -> Tensor:
+        """The full V x D embedding table (synthesized; differentiable)."""
+        return synthesize(self.amplitudes, self.frequencies, self.phases, self.positions)
+
+    def resolve_strategy(self, n_tokens: int) -> Literal["table", "rows"]:
+        """Which path ``forward`` takes for a batch of ``n_tokens`` tokens."""
+        if self.strategy != "auto":
+            return self.strategy
+        return "table" if n_tokens >= self.num_embeddings else "rows"
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        if tokens.dtype not in (torch.int64, torch.int32):
+            raise TypeError(f"HarmonicEmbedding expects integer tokens, got {tokens.dtype}")
+        if self.resolve_strategy(tokens.numel()) == "table":
+            return F.embedding(tokens, self.weight)
+        unique, inverse = torch.unique(tokens, return_inverse=True)
+        rows = synthesize(
+            self.amplitudes[unique], self.frequencies[unique], self.phases[unique], self.positions
+        )
+        return rows[inverse]
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_embeddings}, {self.embedding_dim}, k={self.k}, "
+            f"strategy={self.strategy}"
+        )

@@ -1,0 +1,253 @@
+"""The one generic training loop: Adam, mini-batches, validation selection, checkpoint/resume.
+
+Every family is trained by :class:`Trainer`. Its whole state (weights, optimizer, the best
+weights so far, RNG states, position inside the epoch, running statistics, history) lives in one
+atomically written ``state.safetensors``, saved at every epoch end and whenever a stop is
+requested between two steps. Resuming restores all of it, regenerates the interrupted epoch's
+data order from the saved shuffle-generator state and skips the batches already done, so an
+interrupted-and-resumed CPU run ends with exactly the weights of an uninterrupted one.
+
+Model selection uses validation accuracy only (ties go to the lower validation loss); the test
+split is not touched here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from spectral_cli.config.schema import TrainConfig
+from spectral_cli.errors import BadInput, Interrupted, RuntimeFailure
+from spectral_cli.io.checkpoint import flatten_state, load_checkpoint, save_tensors, unflatten_state
+from spectral_cli.training.interrupt import StopFlag
+
+STATE_FAMILY = "train-state"
+
+
+class SplitLike(Protocol):
+    x: Tensor
+    y: Tensor
+
+
+class Observer(Protocol):
+    """Progress sink (the CLI renders it with rich; core code never prints)."""
+
+    def log(self, message: str) -> None: ...
+
+    def on_step(self, epoch: int, step: int, steps: int) -> None: ...
+
+    def on_epoch(self, record: dict[str, float], improved: bool) -> None: ...
+
+
+class SilentObserver:
+    def log(self, message: str) -> None:
+        pass
+
+    def on_step(self, epoch: int, step: int, steps: int) -> None:
+        pass
+
+    def on_epoch(self, record: dict[str, float], improved: bool) -> None:
+        pass
+
+
+def classification_loss(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean cross-entropy and the number of correct predictions."""
+    logits = model(x)
+    return F.cross_entropy(logits.float(), y), (logits.argmax(-1) == y).sum()
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, split: SplitLike, batch_size: int, device: torch.device
+) -> tuple[float, float]:
+    """(mean loss, accuracy) of ``model`` in eval mode over ``split``."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct, n = 0.0, 0, int(split.y.shape[0])
+    for start in range(0, n, batch_size):
+        x = split.x[start : start + batch_size].to(device)
+        y = split.y[start : start + batch_size].to(device)
+        loss, hits = classification_loss(model, x, y)
+        total_loss += float(loss) * y.shape[0]
+        correct += int(hits)
+    model.train(was_training)
+    return total_loss / max(n, 1), correct / max(n, 1)
+
+
+@dataclass
+class LoopState:
+    """Where the loop is; JSON-serializable."""
+
+    epoch: int = 0  # epoch in progress, 0-based
+    step: int = 0  # batches already done in that epoch
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+    epoch_seconds: float = 0.0
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0  # 1-based; 0 = none yet
+    best_val_acc: float = -1.0
+    best_val_loss: float = math.inf
+
+
+class Trainer:
+    """Trains ``model`` on ``train`` with model selection on ``val``."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        cfg: TrainConfig,
+        train: SplitLike,
+        val: SplitLike,
+        device: torch.device,
+        seed: int,
+        state_path: Path,
+        *,
+        state_metadata: dict[str, str] | None = None,
+        on_improved: Callable[[nn.Module], None] | None = None,
+        observer: Observer | None = None,
+        stop: StopFlag | None = None,
+        loss_fn: Callable[[nn.Module, Tensor, Tensor], tuple[Tensor, Tensor]] = classification_loss,
+    ) -> None:
+        self.model, self.cfg, self.train, self.val, self.device = model, cfg, train, val, device
+        self.state_path = state_path
+        self.state_metadata = state_metadata or {}
+        self.on_improved = on_improved
+        self.observer = observer or SilentObserver()
+        self.stop = stop or StopFlag()
+        self.loss_fn = loss_fn
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.shuffle = torch.Generator().manual_seed(seed)
+        self.epoch_shuffle_state = self.shuffle.get_state()
+        self.state = LoopState()
+        self.best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.use_amp = cfg.amp and device.type == "cuda"
+        if cfg.amp and not self.use_amp:
+            self.observer.log("train.amp is ignored on CPU (bfloat16 autocast is used on CUDA only)")
+
+    # ---- state -----------------------------------------------------------------------------
+    def save_state(self) -> None:
+        """Write everything needed to resume, atomically."""
+        tensors: dict[str, Tensor] = {}
+        tensors.update({f"model.{k}": v for k, v in self.model.state_dict().items()})
+        tensors.update({f"best.{k}": v for k, v in self.best_weights.items()})
+        optim_skeleton = flatten_state(self.optimizer.state_dict(), "optim", tensors)
+        tensors["rng.torch"] = torch.get_rng_state()
+        tensors["rng.shuffle_epoch_start"] = self.epoch_shuffle_state
+        if self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        meta = dict(self.state_metadata)
+        meta["spectral.family"] = STATE_FAMILY
+        meta["spectral.loop"] = json.dumps(asdict(self.state))
+        meta["spectral.optimizer"] = json.dumps(optim_skeleton)
+        save_tensors(self.state_path, tensors, meta)
+
+    def load_state(self) -> None:
+        """Restore a state written by :meth:`save_state` for the same model."""
+        tensors, meta = load_checkpoint(self.state_path, STATE_FAMILY)
+        try:
+            model_sd = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+            self.model.load_state_dict(model_sd)
+            self.best_weights = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+            optim = unflatten_state(json.loads(meta["spectral.optimizer"]), tensors)
+            self.optimizer.load_state_dict(optim)
+            self.state = LoopState(**json.loads(meta["spectral.loop"]))
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            raise BadInput(f"{self.state_path} does not match this model ({exc})") from None
+        for group in self.optimizer.param_groups:  # a resumed run may change lr / weight decay
+            group["lr"], group["weight_decay"] = self.cfg.lr, self.cfg.weight_decay
+        self.epoch_shuffle_state = tensors["rng.shuffle_epoch_start"]
+        torch.set_rng_state(tensors["rng.torch"])
+        if self.device.type == "cuda" and "rng.cuda" in tensors:
+            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+
+    # ---- loop ------------------------------------------------------------------------------
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.use_amp:
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _train_step(self, x: Tensor, y: Tensor) -> None:
+        st = self.state
+        with self._autocast():
+            loss, hits = self.loss_fn(self.model, x, y)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise RuntimeFailure(
+                f"loss became {value} at epoch {st.epoch + 1} step {st.step + 1}; the last good "
+                f"checkpoint ({self.state_path}) is kept; lower train.lr or set train.grad_clip"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.grad_clip is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+        st.loss_sum += value * y.shape[0]
+        st.correct += int(hits)
+        st.seen += int(y.shape[0])
+        st.step += 1
+
+    def _end_epoch(self) -> None:
+        st = self.state
+        t0 = time.perf_counter()
+        val_loss, val_acc = evaluate(self.model, self.val, self.cfg.eval_batch_size, self.device)
+        st.epoch_seconds += time.perf_counter() - t0  # the validation pass counts too
+        record = {
+            "epoch": st.epoch + 1,
+            "loss": st.loss_sum / max(st.seen, 1),
+            "train_acc": st.correct / max(st.seen, 1),
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+            "seconds": st.epoch_seconds,
+        }
+        improved = val_acc > st.best_val_acc or (
+            val_acc == st.best_val_acc and val_loss < st.best_val_loss
+        )
+        if improved:
+            st.best_epoch, st.best_val_acc, st.best_val_loss = st.epoch + 1, val_acc, val_loss
+            self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            if self.on_improved is not None:
+                self.on_improved(self.model)
+        st.history.append(record)
+        st.epoch += 1
+        st.step, st.loss_sum, st.correct, st.seen, st.epoch_seconds = 0, 0.0, 0, 0, 0.0
+        self.epoch_shuffle_state = self.shuffle.get_state()
+        self.save_state()
+        self.observer.on_epoch(record, improved)
+
+    def fit(self) -> LoopState:
+        """Run until ``cfg.epochs`` epochs are done; raises Interrupted / RuntimeFailure."""
+        self.model.train()
+        n = int(self.train.y.shape[0])
+        bs = self.cfg.batch_size
+        steps = math.ceil(n / bs)
+        if not self.state_path.exists():
+            self.save_state()
+        while self.state.epoch < self.cfg.epochs:
+            self.shuffle.set_state(self.epoch_shuffle_state)
+            order = torch.randperm(n, generator=self.shuffle)
+            while self.state.step < steps:
+                if self.stop.requested:
+                    self.save_state()
+                    raise Interrupted(
+                        f"{self.stop.signal_name} at epoch {self.state.epoch + 1} step "
+                        f"{self.state.step}; state saved in {self.state_path.parent}, "
+                        "continue with --resume"
+                    )
+                t0 = time.perf_counter()
+                idx = order[self.state.step * bs : (self.state.step + 1) * bs]
+                self._train_step(self.train.x[idx].to(self.device), self.train.y[idx].to(self.device))
+                self.state.epoch_seconds += time.perf_counter() - t0
+                self.observer.on_step(self.state.epoch + 1, self.state.step, steps)
+            self._end_epoch()
+        return self.state
