@@ -39,8 +39,16 @@ def _one_thread() -> Iterator[None]:
     torch.set_num_threads(old)
 
 
-def mlp(d: int, width: int, depth: int, par: str = "ntk", w: float = 1.3, b: float = 0.4,
-        seed: int = 0, dtype: torch.dtype = F64) -> NTKMLP:
+def mlp(
+    d: int,
+    width: int,
+    depth: int,
+    par: str = "ntk",
+    w: float = 1.3,
+    b: float = 0.4,
+    seed: int = 0,
+    dtype: torch.dtype = F64,
+) -> NTKMLP:
     gen = torch.Generator().manual_seed(seed)
     return NTKMLP(d, width, depth, par, w, b, generator=gen, dtype=dtype)  # type: ignore[arg-type]
 
@@ -56,8 +64,14 @@ def brute_force_ntk(model: nn.Module, x1: Tensor, x2: Tensor) -> Tensor:
             per_out = []
             for o in range(out.numel()):
                 g = torch.autograd.grad(out[o], params, retain_graph=True, allow_unused=True)
-                per_out.append(torch.cat([(gi if gi is not None else torch.zeros_like(p)).flatten()
-                                          for gi, p in zip(g, params)]))
+                per_out.append(
+                    torch.cat(
+                        [
+                            (gi if gi is not None else torch.zeros_like(p)).flatten()
+                            for gi, p in zip(g, params, strict=True)
+                        ]
+                    )
+                )
             rows.append(torch.stack(per_out))
         return rows
 
@@ -103,7 +117,8 @@ def test_blocked_kernels_equal_unblocked() -> None:
 def test_cross_kernel_is_block_of_joint_kernel() -> None:
     model = mlp(4, 16, 3, b=0.2)
     gen = torch.Generator().manual_seed(5)
-    x1, x2 = torch.randn(6, 4, dtype=F64, generator=gen), torch.randn(9, 4, dtype=F64, generator=gen)
+    x1 = torch.randn(6, 4, dtype=F64, generator=gen)
+    x2 = torch.randn(9, 4, dtype=F64, generator=gen)
     joint = ntk_structured(model, torch.cat([x1, x2]))
     assert torch.allclose(ntk_structured(model, x1, x2), joint[:6, 6:], atol=1e-12)
     assert torch.allclose(ntk_structured(model, x2, x1), joint[6:, :6], atol=1e-12)
@@ -111,7 +126,8 @@ def test_cross_kernel_is_block_of_joint_kernel() -> None:
 
 def test_jacrev_generic_module_multi_output_frozen_and_buffers() -> None:
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.BatchNorm1d(5), nn.Linear(5, 2)).to(F64).eval()
+    net = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.BatchNorm1d(5), nn.Linear(5, 2))
+    net = net.to(F64).eval()
     net[0].bias.requires_grad_(False)  # frozen parameters are not part of theta
     x1 = torch.randn(4, 3, dtype=F64)
     x2 = torch.randn(3, 3, dtype=F64)
@@ -179,8 +195,13 @@ def test_empirical_ntk_converges_to_analytic_with_width() -> None:
     A = analytic_relu_ntk(x, depth=depth, w_std=w_std, b_std=b_std)
     errs = []
     for width in (32, 256, 2048):
-        rel = [float((ntk_structured(mlp(2, width, depth, "ntk", w_std, b_std, seed=s), x) - A)
-                     .norm() / A.norm()) for s in range(4)]
+        rel = [
+            float(
+                (ntk_structured(mlp(2, width, depth, "ntk", w_std, b_std, seed=s), x) - A).norm()
+                / A.norm()
+            )
+            for s in range(4)
+        ]
         errs.append(sum(rel) / len(rel))
     assert errs[0] > errs[1] > errs[2]
     assert errs[2] < 0.1 and errs[2] < 0.5 * errs[0]
@@ -191,18 +212,19 @@ def test_empirical_ntk_converges_to_analytic_with_width() -> None:
 
 def test_model_state_dict_and_standard_equivalence() -> None:
     ntk = mlp(3, 8, 3, "ntk", 1.5, 0.2)
-    assert list(ntk.state_dict()) == [f"layers.{i}.{n}" for i in range(3) for n in ("weight", "bias")]
+    keys = [f"layers.{i}.{n}" for i in range(3) for n in ("weight", "bias")]
+    assert list(ntk.state_dict()) == keys
     std = NTKMLP(3, 8, 3, "standard", 1.5, 0.2, dtype=F64)
     with torch.no_grad():
-        for ls, ln, (c_w, c_b) in zip(std.layers, ntk.layers, ntk.layer_scales()):
+        for ls, ln, (c_w, c_b) in zip(std.layers, ntk.layers, ntk.layer_scales(), strict=True):
             ls.weight.copy_(c_w * ln.weight)
             ls.bias.copy_(c_b * ln.bias)
     x = torch.randn(5, 3, dtype=F64)
     assert torch.allclose(std(x), ntk(x), atol=1e-13)
     assert ntk(x).shape == (5,)
     big = NTKMLP(400, 400, 2, "standard", 2.0, 0.5, generator=torch.Generator().manual_seed(0))
-    assert math.isclose(float(big.layers[0].weight.std()), 2.0 / 20.0, rel_tol=0.02)
-    assert math.isclose(float(big.layers[0].bias.std()), 0.5, rel_tol=0.1)
+    assert math.isclose(float(big.layers[0].weight.detach().std()), 2.0 / 20.0, rel_tol=0.02)
+    assert math.isclose(float(big.layers[0].bias.detach().std()), 0.5, rel_tol=0.1)
 
 
 @pytest.mark.parametrize(
@@ -221,8 +243,9 @@ def test_every_encoding_matches_its_formula() -> None:
     v = torch.tensor([0.0, 0.1, 0.37, 0.8], dtype=F64)
     tau = 2 * math.pi
     assert torch.equal(make_encoding("none")(v), v[:, None])
-    assert torch.allclose(make_encoding("basic")(v),
-                          torch.stack([torch.cos(tau * v), torch.sin(tau * v)], 1))
+    assert torch.allclose(
+        make_encoding("basic")(v), torch.stack([torch.cos(tau * v), torch.sin(tau * v)], 1)
+    )
     m, p = 5, 1.5
     j = torch.arange(1, m + 1, dtype=F64)
     a = j**-p
@@ -233,8 +256,11 @@ def test_every_encoding_matches_its_formula() -> None:
     sigma = 6.0
     freqs = sigma ** (torch.arange(m, dtype=F64) / m)
     ph = tau * v[:, None] * freqs
-    assert torch.allclose(make_encoding("posenc", m=m, scale=sigma)(v),
-                          torch.cat([torch.cos(ph), torch.sin(ph)], 1), atol=1e-13)
+    assert torch.allclose(
+        make_encoding("posenc", m=m, scale=sigma)(v),
+        torch.cat([torch.cos(ph), torch.sin(ph)], 1),
+        atol=1e-13,
+    )
     g = make_encoding("gauss", 3, m=7, scale=sigma, seed=11)
     x3 = torch.rand(6, 3, dtype=F64)
     ph = tau * x3 @ g.B.T
@@ -258,7 +284,8 @@ def test_encoding_shapes_dtype_and_dd_input() -> None:
     two = make_encoding("toy", 2, m=3, p=1.0, normalize=False)(x2)
     one = [make_encoding("toy", 1, m=3, p=1.0, normalize=False)(x2[:, k]) for k in (0, 1)]
     cos2 = two[:, :6].reshape(5, 3, 2)
-    assert torch.allclose(cos2[:, :, 0], one[0][:, :3]) and torch.allclose(cos2[:, :, 1], one[1][:, :3])
+    assert torch.allclose(cos2[:, :, 0], one[0][:, :3])
+    assert torch.allclose(cos2[:, :, 1], one[1][:, :3])
 
 
 def test_toy_p_inf_and_normalization_choice() -> None:
@@ -271,7 +298,8 @@ def test_toy_p_inf_and_normalization_choice() -> None:
     big_p = make_encoding("toy", m=4, p=60.0)(v)
     assert torch.allclose(big_p, inf, atol=1e-15)  # p = inf is the large-p limit
     for p in (0.0, 0.5, 1.0, 2.0):
-        assert torch.allclose(make_encoding("toy", m=4, p=p)(v).norm(dim=1), torch.ones(9, dtype=F64))
+        norms = make_encoding("toy", m=4, p=p)(v).norm(dim=1)
+        assert torch.allclose(norms, torch.ones(9, dtype=F64))
 
 
 @pytest.mark.parametrize(
@@ -314,7 +342,8 @@ def test_near_singular_solve_warns_and_stays_finite() -> None:
 def test_dynamics_limits_and_eigen_decay() -> None:
     model = mlp(2, 64, 3, b=0.3)
     gen = torch.Generator().manual_seed(1)
-    xtr, xte = torch.randn(10, 2, dtype=F64, generator=gen), torch.randn(5, 2, dtype=F64, generator=gen)
+    xtr = torch.randn(10, 2, dtype=F64, generator=gen)
+    xte = torch.randn(5, 2, dtype=F64, generator=gen)
     K, Kt = ntk_structured(model, xtr), ntk_structured(model, xte, xtr)
     y = torch.randn(10, dtype=F64, generator=gen)
     eig = kernel_eigh(K)
@@ -354,8 +383,9 @@ def test_dynamics_predicts_full_batch_gd_of_wide_network() -> None:
     steps = [0, 10, 40, 120]
     with torch.no_grad():
         f0tr, f0te = model(xtr), model(xte)
-    pred = gd_dynamics(K, ytr, steps, lr=lr, K_test_train=Kt, f0_train=f0tr, f0_test=f0te,
-                       discrete=True)
+    pred = gd_dynamics(
+        K, ytr, steps, lr=lr, K_test_train=Kt, f0_train=f0tr, f0_test=f0te, discrete=True
+    )
     params = list(model.parameters())
     got_tr, got_te = [], []
     for step in range(steps[-1] + 1):
@@ -366,7 +396,7 @@ def test_dynamics_predicts_full_batch_gd_of_wide_network() -> None:
         loss = 0.5 * ((model(xtr) - ytr) ** 2).sum()
         grads = torch.autograd.grad(loss, params)
         with torch.no_grad():
-            for p, g in zip(params, grads):
+            for p, g in zip(params, grads, strict=True):
                 p -= lr * g
     net_tr, net_te = torch.stack(got_tr), torch.stack(got_te)
     gap_tr = float((net_tr - pred.train).norm(dim=1).max() / ytr.norm())

@@ -24,8 +24,8 @@ follows (t in steps; f0 = outputs at initialization, 0 in the seed's formula)::
     f_train(t) = f0_train + (I - e^{-lr K t}) (y - f0_train)
     f_test(t)  = f0_test  + K_test K^{-1} (I - e^{-lr K t}) (y - f0_train)
 
-(``discrete=True`` replaces ``e^{-lr K t}`` by ``(I - lr K)^t``, exact for the linearized model under
-discrete steps). For a *mean* loss ``1/(2n) sum_i`` pass ``lr / n`` (and ``2 lr / n`` for
+(``discrete=True`` replaces ``e^{-lr K t}`` by ``(I - lr K)^t``, exact for the linearized model
+under discrete steps). For a *mean* loss ``1/(2n) sum_i`` pass ``lr / n`` (and ``2 lr / n`` for
 ``1/n sum_i``, PyTorch's ``MSELoss``). ``K^{-1}(I - e^{-lr K t}) = Q diag((1 - e^{-lr lambda t}) /
 lambda) Q^T`` is finite for every finite t (-> ``lr t`` as lambda -> 0), so no regularizer is
 needed there; ``t = inf`` is kernel regression and uses the regularized ``1 / (lambda + eps)``.
@@ -75,7 +75,7 @@ def kernel_eigh(K: Tensor) -> KernelEigen:
 def choose_ridge(
     eig: KernelEigen, *, diag_reg: float = DEFAULT_DIAG_REG, max_cond: float = DEFAULT_MAX_COND
 ) -> float:
-    """The diagonal regularizer eps of the module docstring (warns when the kernel is near-singular)."""
+    """The diagonal regularizer eps of the module docstring; warns when K is near-singular."""
     if diag_reg < 0 or max_cond <= 1:
         raise ValueError(f"need diag_reg >= 0 and max_cond > 1, got {diag_reg}, {max_cond}")
     lam = eig.eigvals.clamp(min=0.0)
@@ -88,7 +88,8 @@ def choose_ridge(
         new_eps = max(eps, lam_max / max_cond)
         warnings.warn(
             f"kernel is near-singular (condition number {cond:.3g} > {max_cond:.3g}); "
-            f"solving with diagonal regularizer {new_eps:.3g} ({new_eps / lam_max:.3g} x lambda_max)",
+            f"solving with diagonal regularizer {new_eps:.3g} "
+            f"({new_eps / lam_max:.3g} x lambda_max)",
             NearSingularKernelWarning,
             stacklevel=3,
         )
@@ -96,8 +97,11 @@ def choose_ridge(
     return eps
 
 
-def _as_cols(y: Tensor) -> tuple[Tensor, bool]:
-    y = y.to(torch.float64)
+def _as_cols(y: Tensor, n: int, name: str = "y") -> tuple[Tensor, bool]:
+    """``y`` as float64 ``[n, k]`` and whether it was ``[n]``."""
+    y = torch.as_tensor(y).to(torch.float64)
+    if y.dim() not in (1, 2) or y.shape[0] != n:
+        raise ValueError(f"{name} must have shape [{n}] or [{n}, k], got {tuple(y.shape)}")
     return (y[:, None], True) if y.dim() == 1 else (y, False)
 
 
@@ -112,7 +116,7 @@ def kernel_solve(
     """``(K + eps I)^{-1} y`` in float64 (``y``: ``[n]`` or ``[n, k]``); see module docstring."""
     eig = eig if eig is not None else kernel_eigh(K)
     eps = choose_ridge(eig, diag_reg=diag_reg, max_cond=max_cond)
-    yc, squeeze = _as_cols(y)
+    yc, squeeze = _as_cols(y, eig.eigvals.numel())
     Q = eig.eigvecs
     alpha = Q @ ((Q.T @ yc) / (eig.eigvals.clamp(min=0.0) + eps)[:, None])
     return alpha[:, 0] if squeeze else alpha
@@ -127,7 +131,7 @@ def ntk_regression(
     max_cond: float = DEFAULT_MAX_COND,
     eig: KernelEigen | None = None,
 ) -> Tensor:
-    """Kernel regression ``K_test (K + eps I)^{-1} y`` (train predictions when ``K_test_train`` is None).
+    """Kernel regression ``K_test (K + eps I)^{-1} y`` (train predictions if ``K_test_train=None``).
 
     ``K_test_train`` is ``[n_test, n_train]``, i.e. ``K(x_test, x_train)``.
     """
@@ -146,7 +150,7 @@ class DynamicsPrediction:
 
 
 def _gain(lam: Tensor, times: Tensor, lr: float, discrete: bool, eps: float) -> Tensor:
-    """[T, n] factors g(lambda, t) with K^{-1}(I - decay) = Q diag(g) Q^T (g -> lr t at lambda=0)."""
+    """[T, n] factors g with K^{-1}(I - decay) = Q diag(g) Q^T (g -> lr t as lambda -> 0)."""
     step = lr * lam[None, :]
     if discrete:  # 1 - (1 - step)^t, via log1p/expm1 where 1 - step > 0
         stable = step < 1.0
@@ -184,13 +188,18 @@ def gd_dynamics(
     ``y_train`` is ``[n]`` or ``[n, k]`` (k targets at once); ``f0_*`` default to 0.
     """
     times = torch.as_tensor(times, dtype=torch.float64).reshape(-1)
-    if (times < 0).any() or torch.isnan(times).any():
+    if bool((times < 0).any()) or bool(torch.isnan(times).any()):
         raise ValueError("times must be >= 0")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr}")
     eig = eig if eig is not None else kernel_eigh(K_train)
     lam = eig.eigvals.clamp(min=0.0)
-    eps = choose_ridge(eig, diag_reg=diag_reg, max_cond=max_cond) if torch.isinf(times).any() else 0.0
-    yc, squeeze = _as_cols(y_train)
-    f0 = torch.zeros_like(yc) if f0_train is None else _as_cols(f0_train)[0]
+    eps = 0.0
+    if bool(torch.isinf(times).any()):
+        eps = choose_ridge(eig, diag_reg=diag_reg, max_cond=max_cond)
+    n = eig.eigvals.numel()
+    yc, squeeze = _as_cols(y_train, n, "y_train")
+    f0 = torch.zeros_like(yc) if f0_train is None else _as_cols(f0_train, n, "f0_train")[0]
     Q = eig.eigvecs
     r = Q.T @ (yc - f0)  # [n, k]
     g = _gain(lam, times, float(lr), discrete, eps)  # [T, n]
@@ -199,9 +208,11 @@ def gd_dynamics(
     test = None
     if K_test_train is not None:
         Kt = K_test_train.to(torch.float64)
+        if Kt.dim() != 2 or Kt.shape[1] != n:
+            raise ValueError(f"K_test_train must be [n_test, {n}], got {tuple(Kt.shape)}")
         t0 = torch.zeros(Kt.shape[0], yc.shape[1], dtype=torch.float64)
         if f0_test is not None:
-            t0 = _as_cols(f0_test)[0]
+            t0 = _as_cols(f0_test, Kt.shape[0], "f0_test")[0]
         test = t0[None] + torch.einsum("ij,tjk->tik", Kt @ Q, coef)
     if squeeze:
         train = train[..., 0]

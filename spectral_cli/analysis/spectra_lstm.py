@@ -1,13 +1,16 @@
 """Spectra-LSTM core: run the cell contract, compare with ``torch.fft``, (de)serialise weights.
 
-The construction and its error analysis are in :mod:`spectral_cli.analysis.spectra_lstm_construct`
-(re-exported here).  This module never imports typer or rich; the CLI wires it.
+The construction and its error analysis are in
+:mod:`spectral_cli.analysis.spectra_lstm_construct`, the state-dict helpers in
+:mod:`spectral_cli.analysis.spectra_lstm_state` (both re-exported here).  This module never
+imports typer or rich; the CLI wires it.  Runs use full-precision float32 matmuls on CUDA (TF32
+is switched off for the duration of a run) and one intra-op thread on CPU.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -21,6 +24,12 @@ from spectral_cli.analysis.spectra_lstm_construct import (
     design_scales,
     dtype_name,
     resolve_dtype,
+)
+from spectral_cli.analysis.spectra_lstm_state import (
+    FIELDS,
+    STATE_DICT_NAMES,
+    from_state_dict,
+    to_state_dict,
 )
 
 __all__ = [
@@ -39,17 +48,9 @@ __all__ = [
     "verify",
 ]
 
-STATE_DICT_NAMES = (
-    "cell.weight_ih",
-    "cell.weight_hh",
-    "cell.bias_ih",
-    "cell.bias_hh",
-    "readout.weight",
-    "readout.bias",
-)
-_FIELDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "readout_weight", "readout_bias")
 TOLERANCES = {"float64": 1e-12, "float32": 1e-5}
 _CHUNK = 4096  # steps whose input-gate pre-activations are computed in one tensor op
+_INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
 
 
 def check_signal(signal: object, window: int, *, allow_batch: bool = False) -> torch.Tensor:
@@ -79,24 +80,27 @@ def check_signal(signal: object, window: int, *, allow_batch: bool = False) -> t
     return x
 
 
-_INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
-
-
 def _params(w: SpectraLSTMWeights, device: torch.device | str | None) -> list[torch.Tensor]:
-    return [getattr(w, name).to(device) for name in _FIELDS]
+    return [getattr(w, name).to(device) for name in FIELDS]
 
 
 @contextmanager
-def _cpu_threads(n: int, active: bool) -> Iterator[None]:
-    """Temporarily limit intra-op threads: the step matmuls are far too small to share."""
-    before = torch.get_num_threads()
-    if active and before > n:
-        torch.set_num_threads(n)
+def _step_settings(device_type: str) -> Iterator[None]:
+    """Temporarily: one intra-op CPU thread (the step matmuls are far too small to share) and, on
+    CUDA, full-precision float32 matmuls (TF32 would round the lookup weights to 10 bits)."""
+    threads = torch.get_num_threads()
+    precision = torch.get_float32_matmul_precision()
+    if device_type == "cpu" and threads > 1:
+        torch.set_num_threads(1)
+    if device_type == "cuda" and precision != "highest":
+        torch.set_float32_matmul_precision("highest")
     try:
         yield
     finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        if torch.get_float32_matmul_precision() != precision:
+            torch.set_float32_matmul_precision(precision)
 
 
 @torch.no_grad()
@@ -113,7 +117,7 @@ def _run(
     keep_steps = set(keep_mask.nonzero()[:, 0].tolist())
     out: list[torch.Tensor] = []
     w_hh_t, w_ih_t = w_hh.t(), w_ih.t()
-    with _cpu_threads(1, w_hh.device.type == "cpu"):
+    with _step_settings(w_hh.device.type):
         for start in range(0, N, _CHUNK):
             # igates = x W_ih^T + b_ih for a chunk of steps at once; hgates per step (recurrent);
             # gates = igates + hgates, the order of torch's LSTMCell.
@@ -239,76 +243,3 @@ def verify(
         built_dtype=built,
         note=note,
     )
-
-
-def to_state_dict(weights: SpectraLSTMWeights) -> tuple[dict[str, torch.Tensor], dict]:
-    """Tensors under :data:`STATE_DICT_NAMES` (contiguous, CPU) and the JSON-able config."""
-    tensors = {
-        name: getattr(weights, field).detach().to("cpu").contiguous()
-        for name, field in zip(STATE_DICT_NAMES, _FIELDS)
-    }
-    config = {
-        "window": weights.window,
-        "hidden_size": weights.hidden_size,
-        "readout_delay": weights.readout_delay,
-        "dtype": weights.built_dtype,
-        "blocks": {k: [int(a), int(b)] for k, (a, b) in weights.blocks.items()},
-    }
-    return tensors, config
-
-
-def from_state_dict(
-    tensors: Mapping[str, torch.Tensor],
-    config: Mapping[str, object],
-    dtype: torch.dtype | str | None = None,
-) -> SpectraLSTMWeights:
-    """Rebuild weights from :func:`to_state_dict` output (e.g. a loaded checkpoint).
-
-    ``dtype`` casts the tensors to run in another dtype (``config['dtype']`` stays the build
-    dtype).  Raises ``ValueError`` for missing/extra tensors, bad shapes or config, non-finite
-    values, or a cast that overflows.
-    """
-    missing = [k for k in ("window", "hidden_size", "readout_delay", "dtype", "blocks")
-               if k not in config]
-    if missing:
-        raise ValueError(f"spectra-lstm config lacks {missing}")
-    T = check_window(config["window"])
-    H, d = config["hidden_size"], config["readout_delay"]
-    if not (isinstance(H, int) and H > 0 and isinstance(d, int) and d >= 0):
-        raise ValueError(f"bad hidden_size/readout_delay in config: {H!r}, {d!r}")
-    built = dtype_name(resolve_dtype(str(config["dtype"])))
-    names = set(tensors)
-    if names != set(STATE_DICT_NAMES):
-        raise ValueError(f"expected tensors {sorted(STATE_DICT_NAMES)}, got {sorted(names)}")
-    shapes = [(4 * H, 1), (4 * H, H), (4 * H,), (4 * H,), (T, H), (T,)]
-    for name, shape in zip(STATE_DICT_NAMES, shapes):
-        if tuple(tensors[name].shape) != shape:
-            raise ValueError(f"{name} has shape {tuple(tensors[name].shape)}, expected {shape}")
-    run_dt = resolve_dtype(dtype if dtype is not None else tensors["cell.weight_hh"].dtype)
-    values = {}
-    for name, field in zip(STATE_DICT_NAMES, _FIELDS):
-        t = tensors[name]
-        if not t.is_floating_point():
-            raise ValueError(f"{name} must be floating point, got {t.dtype}")
-        t = t.detach().to(run_dt)
-        if not bool(torch.isfinite(t).all()):
-            raise ValueError(f"{name} has non-finite values in {dtype_name(run_dt)} "
-                             f"(weights built for {built} do not fit this dtype)")
-        values[field] = t
-    blocks = _check_blocks(config["blocks"], H)
-    return SpectraLSTMWeights(
-        **values, window=T, hidden_size=H, readout_delay=d, blocks=blocks, built_dtype=built
-    )
-
-
-def _check_blocks(blocks: object, H: int) -> dict[str, tuple[int, int]]:
-    if not isinstance(blocks, Mapping) or set(blocks) != {"gen", "sum", "prod", "spec"}:
-        raise ValueError(f"config blocks must map gen/sum/prod/spec to [start, stop), got {blocks!r}")
-    out = {}
-    for name, rng in blocks.items():
-        ok = isinstance(rng, (list, tuple)) and len(rng) == 2
-        ok = ok and all(isinstance(v, int) for v in rng) and 0 <= rng[0] <= rng[1] <= H
-        if not ok:
-            raise ValueError(f"config block {name!r} must be [start, stop) within [0, {H}]: {rng!r}")
-        out[str(name)] = (int(rng[0]), int(rng[1]))
-    return out

@@ -14,13 +14,13 @@ Construction (hidden size ``H = 3T - 1``; the seed uses ``7T``)
 ----------------------------------------------------------------
 Three blocks.  Let ``q = (t mod T)`` be the phase of the step being computed.
 
-* ``gen`` (``T-1`` units): a one-hot phase counter.  Unit ``n`` is on after a step of phase ``n``;
-  phase ``T-1`` is the all-off state, which is also the initial state, so the counter needs no
-  start-up step.  Each unit has ``i = g = tanh(S) = 1`` and ``f = sigmoid(-S) = 0``, so ``c = 1`` and
-  ``h = o tanh(1) = o tau`` with ``o = sigmoid(+-S)`` exactly ``1`` or ``0``: unit 0 turns on iff all
-  units are off, unit ``n`` iff unit ``n-1`` was on.  The gates see the previous step's counter,
-  i.e. they know ``q``, and since every counter value is exactly ``0`` or ``tau`` the state is
-  exactly periodic: nothing can drift over any number of windows.
+* ``gen`` (``T-1`` units): a one-hot phase counter.  Unit ``n`` is on after a step of phase
+  ``n``; phase ``T-1`` is the all-off state, which is also the initial state, so the counter needs
+  no start-up step.  Each unit has ``i = g = tanh(S) = 1`` and ``f = sigmoid(-S) = 0``, so
+  ``c = 1`` and ``h = o tanh(1) = o tau`` with ``o = sigmoid(+-S)`` exactly ``1`` or ``0``: unit 0
+  turns on iff all units are off, unit ``n`` iff unit ``n-1`` was on.  The gates see the previous
+  step's counter, i.e. they know ``q``, and since every counter value is exactly ``0`` or ``tau``
+  the state is exactly periodic: nothing can drift over any number of windows.
 * ``sum`` (``T`` units): one accumulator per real DFT coefficient, ``A_k = sum x cos(2 pi k m/T)``
   for ``k = 0..T//2`` and ``B_k = sum x sin(2 pi k m/T)`` for ``k = 1..(T-1)//2`` (for real ``x``,
   ``P_k = P_{T-k}``, so these ``T`` numbers determine all ``T`` bins).  Its input gate is a lookup
@@ -28,7 +28,7 @@ Three blocks.  Let ``q = (t mod T)`` be the phase of the step being computed.
   phase-0 value, ``w_n = (atanh(v(n+1)) - b) / tau``); ``g = tanh(eps x)``; ``o = 1``; and
   ``f = sigmoid(-S + (2S/tau) sum h_gen)`` is exactly 0 at phase 0 (reset) and exactly 1 otherwise.
   So ``c = eps gamma * (partial sum of the window)`` with no cross-window leakage.
-* ``prod`` (``T`` units): ``i = g = tanh(h_sum + eps v(T-1) x_t)`` with ``f = 0``, ``o = 1``.  At the
+* ``prod`` (``T`` units): ``i = g = tanh(h_sum + eps v(T-1) x_t)``, ``f = 0``, ``o = 1``.  At the
   last phase the argument is ``eps gamma`` times the *complete* coefficient (the last term enters
   through ``W_ih``, which is why ``d = 0``), so ``h_prod = (eps gamma A_k)^2``.
 * ``spec``: empty.  The spectral pooling ``P_k = A_k^2 + B_k^2`` (and ``P_{T-k} = P_k``) is linear,
@@ -43,7 +43,7 @@ Scales (all powers of two, derived from ``torch.finfo(dtype)`` and ``T``)
 * Linear-regime size ``delta = 2^floor(log2(sqrt(3u/8)))`` (``2^-28`` float64, ``2^-13`` float32):
   the largest argument any linearised ``tanh`` sees.  ``tanh(z) = z (1 - z^2/3 + ...)``, so each
   linearised ``tanh`` has relative error at most ``delta^2/3 <= u/8``.
-* Input bound ``X``: ``eps gamma = delta / (2^ceil(log2 T) X)`` so that ``|c_sum| <= delta`` whenever
+* Input bound ``X``: ``eps gamma = delta / (2^ceil(log2 T) X)``, so ``|c_sum| <= delta`` whenever
   ``|x_t| <= X``.  The default centres the usable exponent range on 1: the smallest stage value is
   ``h_prod ~ (delta A/(T X))^2``, which must stay a normal number, leaving a span of ``2^s`` with
   ``s = floor((log2(1/tiny) - 2 log2(1/delta)) / 2)``, and ``X = 2^floor(s/2)``: ``2^241`` (float64)
@@ -62,9 +62,28 @@ Error analysis (relative to ``max_k P_j``, which is ``>= sum_t x_t^2`` by Parsev
    contributes ``delta^4/3``.  No signal-dependent scaling is assumed: every step is homogeneous of
    degree 1 (sum) or 2 (prod) in ``x``, so the relative error is the same at every amplitude until
    ``h_prod`` reaches the subnormal range (below about ``1e-7`` in float32, ``1e-70`` in float64).
+   As ``delta^2/3 < u/2``, a linearised ``tanh`` returns ``z`` itself up to its own last-bit
+   rounding: a constant input at ``X`` (every ``tanh`` at the edge) gives ``P_0`` exactly.
 4. Rounding: ``T-1`` additions in the accumulator (recursive summation, ``<= T u ||x||_1``
    worst case, ``~ sqrt(T) u`` typical) and O(1) roundings in the product and readout.  Expected
    worst error a few ``sqrt(T) u``: ~1e-15 in float64, ~1e-6 in float32 at ``T = 128``.
+
+Valid range and requirements
+----------------------------
+Full accuracy holds for ``max_t |x_t| <= X`` (``scales['input_bound']``) and a window peak
+``max_k |X_k| >= scales['min_peak_magnitude']`` (``sqrt(tiny) 2^ceil(log2 T) X / delta``): about
+``1e-7 .. 3.4e7`` (float32) and ``1e-70 .. 3.5e72`` (float64) in sample amplitude.  Above ``X`` the
+error grows as ``(|x|/X)^2 u``; below the floor ``h_prod`` is subnormal and loses bits.  The runner
+needs IEEE arithmetic without flush-to-zero, ``tanh``/``sigmoid`` accurate to about an ulp, and
+full-precision float32 matmuls (no TF32: it would round the lookup weights to 10 bits).  Weights
+built for float32 run in float64 keep float32 accuracy (their lookup weights are float32-rounded);
+weights built for float64 do not fit float32 (``readout.weight ~ 1e166`` overflows), which
+``from_state_dict`` reports.  Measured worst errors (``benchmarks/spectra_lstm.py``, N(0,1) at
+amplitudes 1e-3/1/1e3 and sines): float64 7e-16 (T=8) .. 2e-15 (T=128); float32 2.5e-7 .. 9e-7.
+
+Hidden size: ``T - 1`` counter units are the fewest giving an arbitrary phase lookup through a
+linear pre-activation, ``T`` accumulators hold the ``T`` real DFT degrees of freedom, and each
+product (``i g``) needs its own unit, so ``3T - 1`` is minimal for this scheme.
 
 Where this differs from the seed: the seed linearises ``tanh`` at a fixed scale ``2^-5`` (0.5-12 %
 error) and its window reset never fires for ``T >= 3``; here scales come from the dtype and ``T``,
@@ -157,6 +176,8 @@ def design_scales(
         "input_bound": input_bound,
         "input_scale": eps_gamma / GAMMA,
         "readout_scale": 1.0 / eps_gamma**2,
+        # below this peak |X_k| of a window, h_prod leaves the normal range (precision degrades)
+        "min_peak_magnitude": math.sqrt(fi.tiny) * t_pow * input_bound / delta,
         "tau": float(torch.tanh(torch.tensor(1.0, dtype=resolve_dtype(dtype)))),
     }
 

@@ -39,7 +39,7 @@ def train(
     if resume:
         if config is not None:
             typer.echo("note: --config is ignored with --resume (the run's saved config is used)", err=True)
-        run_dir = prepare_run_dir(out, "train", family, resume=True)
+        run_dir = prepare_run_dir(out, "train", family, overwrite=overwrite, resume=True)
         cfg = resume_train_config(run_dir, family, set_, seed)
     else:
         cfg = resolve_train_config(family, config, set_, seed)

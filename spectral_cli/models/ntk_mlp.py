@@ -97,7 +97,8 @@ class NTKMLP(nn.Module):
         self.b_std = float(b_std)
         sizes = [self.in_features] + [self.width] * (self.depth - 1) + [1]
         self.layers = nn.ModuleList(
-            nn.Linear(fan_in, fan_out, dtype=dtype) for fan_in, fan_out in zip(sizes[:-1], sizes[1:])
+            nn.Linear(fan_in, fan_out, dtype=dtype)
+            for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)
         )
         self.reset_parameters(generator)
 
@@ -125,7 +126,9 @@ class NTKMLP(nn.Module):
         if x.dim() == 1 and self.in_features == 1:
             x = x[:, None]
         if x.dim() != 2 or x.shape[1] != self.in_features:
-            raise ValueError(f"expected input of shape [N, {self.in_features}], got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected input of shape [N, {self.in_features}], got {tuple(x.shape)}"
+            )
         return x.to(self.layers[0].weight.dtype)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -143,7 +146,7 @@ def mlp_forward_trace(model: NTKMLP, x: Tensor) -> MLPTrace:
     preacts: list[Tensor] = []
     scales = model.layer_scales()
     last = len(model.layers) - 1
-    for i, (layer, (c_w, c_b)) in enumerate(zip(model.layers, scales)):
+    for i, (layer, (c_w, c_b)) in enumerate(zip(model.layers, scales, strict=True)):
         inputs.append(a)
         z = a @ layer.weight.T
         if c_w != 1.0:

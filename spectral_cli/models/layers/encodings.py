@@ -19,13 +19,14 @@ coordinate (rows ``b_j e_k`` of B, frequency-major), so 1-D input is the paper's
 
 Deliberate choices, each pinned by a test:
 
-* ``toy`` is normalized by ``norm = ||a||`` (so ``||gamma(v)|| = 1`` for every p), as in Tancik et al.'s
-  reference code (``input_encoder(...) / np.linalg.norm(a)``); the seed's eq. 5 has no such factor.
+* ``toy`` is normalized by ``norm = ||a||`` (so ``||gamma(v)|| = 1`` for every p), as in Tancik
+  et al.'s reference code (``input_encoder(...) / np.linalg.norm(a)``); the seed's eq. 5 has no
+  such factor.
   Without it the kernel's overall scale changes with p and a p-sweep mixes bandwidth with scale.
   The other mappings are not normalized (``norm = 1``) unless ``normalize=True``.
 * ``toy`` with ``p = inf`` gives a = (1, 0, ..., 0): the feature vector keeps its 2md columns (the
-  zero ones included), so the input dimension does not change along a p-sweep and p = inf is the limit
-  of large p (Tancik's code does the same). Its non-zero part is exactly ``basic``'s
+  zero ones included), so the input dimension does not change along a p-sweep and p = inf is the
+  limit of large p (Tancik's code does the same). Its non-zero part is exactly ``basic``'s
   [cos 2 pi v, sin 2 pi v], which is what the seed means by p = inf.
 
 Features are computed in float64 and returned in the input's floating dtype (float32 for integer
@@ -62,7 +63,9 @@ class FourierEncoding(nn.Module):
         if x.dim() == 1:
             x = x[:, None]
         if x.dim() != 2 or x.shape[1] != self.in_features:
-            raise ValueError(f"expected input of shape [N, {self.in_features}], got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected input of shape [N, {self.in_features}], got {tuple(x.shape)}"
+            )
         out_dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
         if self.B is None:
             return x.to(out_dtype)
@@ -104,7 +107,7 @@ def make_encoding(
         p: toy decay exponent, ``a_j = j**-p``; ``p >= 0``, ``math.inf`` allowed.
         scale: sigma of ``posenc`` (frequencies sigma**(j/m)) and ``gauss`` (B ~ N(0, sigma**2)).
         seed: seed of the Gaussian matrix B (``torch.Generator``; same seed -> same B).
-        normalize: divide by ``||a||``; default True for ``toy``, False otherwise (module docstring).
+        normalize: divide by ``||a||``; default True for ``toy`` only (see module docstring).
     """
     if name not in ENCODINGS:
         raise ValueError(f"unknown encoding {name!r}; choose one of {', '.join(ENCODINGS)}")

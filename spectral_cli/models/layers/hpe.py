@@ -73,8 +73,6 @@ class HarmonicEmbedding(nn.Module):
         self.amplitudes = nn.Parameter(torch.empty(num_embeddings, k, **factory))
         self.frequencies = nn.Parameter(torch.empty(num_embeddings, k, **factory))
         self.phases = nn.Parameter(torch.empty(num_embeddings, k, **factory))
-        positions = torch.arange(embedding_dim, device=device, dtype=dtype or torch.float32)
-        self.register_buffer("positions", positions / embedding_dim, persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -83,6 +81,12 @@ class HarmonicEmbedding(nn.Module):
             self.amplitudes.normal_(0.0, self.amp_std)
             self.frequencies.normal_(0.0, self.freq_std)
             self.phases.uniform_(0.0, self.phase_max)
+
+    @property
+    def positions(self) -> Tensor:
+        """j / D for j = 0..D-1, in the parameters' dtype and device (exact in float64)."""
+        p = self.amplitudes
+        return torch.arange(self.embedding_dim, device=p.device, dtype=p.dtype) / self.embedding_dim
 
     @property
     def weight(self) -> Tensor:
@@ -101,9 +105,8 @@ class HarmonicEmbedding(nn.Module):
         if self.resolve_strategy(tokens.numel()) == "table":
             return F.embedding(tokens, self.weight)
         unique, inverse = torch.unique(tokens, return_inverse=True)
-        rows = synthesize(
-            self.amplitudes[unique], self.frequencies[unique], self.phases[unique], self.positions
-        )
+        a, w, p = self.amplitudes[unique], self.frequencies[unique], self.phases[unique]
+        rows = synthesize(a, w, p, self.positions)
         return rows[inverse]
 
     def extra_repr(self) -> str:

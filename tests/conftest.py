@@ -1,0 +1,59 @@
+"""Shared fixtures: the CLI runner, small real data files, and a tiny-run helper."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from spectral_cli.cli.main import app
+
+TINY = ["--set", "train.epochs=2", "--set", "data.limit=200", "--set", "train.batch_size=64"]
+
+
+@pytest.fixture(autouse=True)
+def _single_thread() -> None:
+    """Tests run on 2 shared cores; one intra-op thread keeps them fast and results stable."""
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, *args: str):  # noqa: ANN201 - typer Result
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_one_line_error(result, code: int = 2) -> None:  # noqa: ANN001
+    assert result.exit_code == code, (result.exit_code, result.output)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def npz_data(tmp_path: Path) -> Path:
+    """A small user dataset: 3 classes of noisy sines, length 24."""
+    rng = np.random.default_rng(0)
+
+    def make(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.integers(0, 3, n)
+        t = np.linspace(0, 1, 24)
+        x = np.sin(2 * np.pi * (y[:, None] + 1) * t) + 0.1 * rng.standard_normal((n, 24))
+        return x.astype(np.float32), y
+
+    x, y = make(120)
+    xt, yt = make(40)
+    path = tmp_path / "data.npz"
+    np.savez(path, x=x, y=y, x_test=xt, y_test=yt)
+    return path
+
+
+def read_report(run_dir: Path) -> dict:
+    return json.loads((run_dir / "report.json").read_text())

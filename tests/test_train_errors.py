@@ -1,0 +1,85 @@
+"""Bad input -> exit 2 with one ``error:`` line and nothing on disk damaged; NaN -> exit 3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import TINY, assert_one_line_error, invoke
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+@pytest.fixture
+def existing_run(runner, tmp_path: Path) -> Path:  # noqa: ANN001
+    out = tmp_path / "existing"
+    assert invoke(runner, "train", "hpe", *TINY, "--out", out, "-q").exit_code == 0
+    return out
+
+
+def test_bad_inputs_leave_an_existing_run_untouched(runner, tmp_path: Path, existing_run: Path) -> None:  # noqa: ANN001
+    before = snapshot(existing_run)
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("train: {lr: [\n")
+    not_npz = tmp_path / "data.npz"
+    not_npz.write_text("hello")
+    wrong_arrays = tmp_path / "wrong.npz"
+    np.savez(wrong_arrays, a=np.zeros(3))
+    cases = [
+        ["train", "nosuch", "--out", existing_run, "--overwrite"],
+        ["train", "hpe", "--set", "nosuch.key=1", "--out", existing_run, "--overwrite"],
+        ["train", "hpe", "--set", "train.epochs=two", "--out", existing_run, "--overwrite"],
+        ["train", "hpe", "--set", "model.k=0", "--out", existing_run, "--overwrite"],
+        ["train", "hpe", "--config", tmp_path / "missing.yaml", "--out", existing_run, "--overwrite"],
+        ["train", "hpe", "--config", bad_yaml, "--out", existing_run, "--overwrite"],
+        ["train", "hpe", "--set", f"data.path={tmp_path / 'none.npz'}", "--out", existing_run, "--overwrite"],
+        ["train", "hpe", "--set", f"data.path={not_npz}", "--out", existing_run, "--overwrite"],
+        ["train", "hpe", "--set", f"data.path={wrong_arrays}", "--out", existing_run, "--overwrite"],
+        ["train", "hpe", "--out", existing_run],  # non-empty without --overwrite/--resume
+        ["train", "hpe", "--out", existing_run, "--overwrite", "--resume"],
+        ["train", "standard", "--out", existing_run, "--resume"],  # another family's run
+        ["train", "hpe", "--out", existing_run, "--resume", "--set", "train.lr=0.5"],
+        ["train", "hpe", "--device", "cuda:7", "--out", existing_run, "--overwrite"],
+    ]
+    if not torch.cuda.is_available():
+        cases.append(["train", "hpe", "--device", "cuda", "--out", existing_run, "--overwrite"])
+    for args in cases:
+        result = invoke(runner, *args, "-q")
+        assert_one_line_error(result, 2)
+        assert snapshot(existing_run) == before, args
+
+
+def test_resume_without_state_is_refused(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = invoke(runner, "train", "hpe", "--out", empty, "--resume", "-q")
+    assert_one_line_error(result, 2)
+    assert "nothing to resume" in result.stderr
+    assert_one_line_error(invoke(runner, "train", "hpe", "--resume", "-q"), 2)
+
+
+def test_out_that_is_a_file_is_refused(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    target = tmp_path / "file.txt"
+    target.write_text("keep me")
+    assert_one_line_error(invoke(runner, "train", "hpe", *TINY, "--out", target, "-q"), 2)
+    assert target.read_text() == "keep me"
+
+
+def test_nan_loss_exits_3_and_keeps_the_last_good_checkpoint(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "nan"
+    # lr=1e30 makes Adam's first update blow the weights up; the loss of the next epoch is NaN
+    result = invoke(
+        runner, "train", "standard", "--set", "train.lr=1e30", "--set", "data.limit=200",
+        "--set", "train.epochs=3", "--out", out, "-q",
+    )
+    assert_one_line_error(result, 3)
+    assert "loss became nan" in result.stderr
+    state = load_file(str(out / "state.safetensors"))
+    assert all(torch.isfinite(v).all() for k, v in state.items() if k.startswith("model."))
+    assert (out / "model.safetensors").is_file()
