@@ -102,6 +102,16 @@ def test_structured_and_jacrev_match_brute_force(par: str, depth: int) -> None:
             assert float((K - ref).abs().max() / scale) < 1e-10
 
 
+def test_frozen_parameters_are_not_theta_in_every_path() -> None:
+    model = mlp(3, 6, 3)
+    model.layers[1].bias.requires_grad_(False)
+    model.layers[0].weight.requires_grad_(False)
+    x = torch.randn(5, 3, dtype=F64, generator=torch.Generator().manual_seed(6))
+    ref = brute_force_ntk(model, x, x)
+    for K in (ntk_structured(model, x), ntk_jacrev(model, x), ntk_autograd_loop(model, x)):
+        assert float((K - ref).abs().max() / ref.abs().max()) < 1e-10
+
+
 def test_blocked_kernels_equal_unblocked() -> None:
     model = mlp(2, 5, 3)
     x = torch.randn(11, 2, dtype=F64, generator=torch.Generator().manual_seed(3))
@@ -405,3 +415,19 @@ def test_dynamics_predicts_full_batch_gd_of_wide_network() -> None:
     assert moved > 0.5  # the network really trained
     assert float((net_tr[-1] - ytr).norm() / ytr.norm()) < 0.05
     assert gap_tr < 0.04 and gap_te < 0.05
+
+
+def test_kernel_algebra_rejects_bad_shapes_and_lr() -> None:
+    K = torch.eye(4, dtype=F64)
+    with pytest.raises(ValueError, match="shape"):
+        kernel_solve(K, torch.ones(3))
+    with pytest.raises(ValueError, match="square"):
+        kernel_eigh(torch.ones(3, 4))
+    with pytest.raises(ValueError, match="lr"):
+        gd_dynamics(K, torch.ones(4), [1.0], lr=0.0)
+    with pytest.raises(ValueError, match="times"):
+        gd_dynamics(K, torch.ones(4), [-1.0], lr=0.1)
+    with pytest.raises(ValueError, match="K_test_train"):
+        gd_dynamics(K, torch.ones(4), [1.0], lr=0.1, K_test_train=torch.ones(2, 3))
+    with pytest.raises(ValueError, match="unknown NTK method"):
+        empirical_ntk(mlp(2, 3, 2), torch.ones(2, 2), method="jvp")  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ Three implementations, all returning ``[N1, N2]`` in the model's parameter dtype
 * :func:`ntk_autograd_loop` -- the brute-force reference: one ``autograd.grad`` per sample, the
   full Jacobian in memory, ``K = J1 J2^T``. Slow; for tests and the benchmark baseline.
 
-Only parameters with ``requires_grad=True`` count as theta (all of them for ``NTKMLP``).
+Only parameters with ``requires_grad=True`` count as theta (in all three paths).
 Passing ``x2=None`` computes the symmetric train kernel K(x1, x1); only its upper block triangle is
 computed and mirrored, so it is exactly symmetric.
 """
@@ -64,25 +64,25 @@ def _mlp_features(model: NTKMLP, x: Tensor, block: int) -> tuple[list[Tensor], l
 
 
 def _structured_block(
-    scales: list[tuple[float, float]],
+    coefs: list[tuple[float, float]],
     a1: list[Tensor],
     d1: list[Tensor],
     a2: list[Tensor],
     d2: list[Tensor],
 ) -> Tensor:
-    """sum_l (c_w^2 A1_l A2_l^T + c_b^2) * (D1_l D2_l^T) for one block pair (3 [B1, B2] buffers)."""
-    last = len(scales) - 1
-    c_w, c_b = scales[last]
+    """sum_l (cw2_l A1_l A2_l^T + cb2_l) * (D1_l D2_l^T) for one block pair (3 [B1, B2] buffers)."""
+    last = len(coefs) - 1
+    cw2, cb2 = coefs[last]
     out = a1[last] @ a2[last].T
-    out.mul_(c_w * c_w).add_(c_b * c_b)  # D = 1 for the scalar output layer
+    out.mul_(cw2).add_(cb2)  # D = 1 for the scalar output layer
     if last == 0:
         return out
     ga, gd = torch.empty_like(out), torch.empty_like(out)
     for i in range(last):
-        c_w, c_b = scales[i]
+        cw2, cb2 = coefs[i]
         torch.mm(a1[i], a2[i].T, out=ga)
         torch.mm(d1[i], d2[i].T, out=gd)
-        ga.mul_(c_w * c_w).add_(c_b * c_b).mul_(gd)
+        ga.mul_(cw2).add_(cb2).mul_(gd)
         out.add_(ga)
     return out
 
@@ -107,7 +107,10 @@ def ntk_structured(
     block = int(block_size or DEFAULT_STRUCTURED_BLOCK)
     if block < 1:
         raise ValueError(f"block_size must be >= 1, got {block_size}")
-    scales = model.layer_scales()
+    coefs = [  # squared gradient factors; frozen parameters (requires_grad=False) do not count
+        (c_w * c_w * layer.weight.requires_grad, c_b * c_b * layer.bias.requires_grad)
+        for layer, (c_w, c_b) in zip(model.layers, model.layer_scales(), strict=True)
+    ]
     sym = x2 is None
     x1 = _as_2d(x1)
     a2, d2 = _mlp_features(model, x1 if sym else _as_2d(x2), block)
@@ -118,14 +121,14 @@ def ntk_structured(
         if sym:
             a1 = [a[s:e] for a in a2]
             d1 = [d[s:e] for d in d2]
-            blk = _structured_block(scales, a1, d1, [a[s:] for a in a2], [d[s:] for d in d2])
+            blk = _structured_block(coefs, a1, d1, [a[s:] for a in a2], [d[s:] for d in d2])
             diag = blk[:, : e - s]
             out[s:e, s:e] = 0.5 * (diag + diag.T)  # GEMM rounding is not symmetric
             out[s:e, e:] = blk[:, e - s :]
             out[e:, s:e] = blk[:, e - s :].T
         else:
             a1, d1 = _mlp_features(model, x1[s:e], block)
-            out[s:e] = _structured_block(scales, a1, d1, a2, d2)
+            out[s:e] = _structured_block(coefs, a1, d1, a2, d2)
     return out
 
 
@@ -209,11 +212,14 @@ def ntk_autograd_loop(model: nn.Module, x1: Tensor, x2: Tensor | None = None) ->
     Scalar-output models only. Memory ``s * (N1 + N2) * P`` bytes (``N1 P`` when ``x2 is None``).
     """
     theta = [p for p in model.parameters() if p.requires_grad]
+    if not theta:
+        raise ValueError("the model has no trainable parameters: its NTK is zero")
     dtype = theta[0].dtype
+    n_params = sum(p.numel() for p in theta)
 
     def jacobian(x: Tensor) -> Tensor:
         x = x.to(dtype)
-        rows = torch.empty(x.shape[0], sum(p.numel() for p in theta), dtype=dtype)
+        rows = torch.empty(x.shape[0], n_params, dtype=dtype, device=theta[0].device)
         for i in range(x.shape[0]):
             y = model(x[i : i + 1])
             if y.numel() != 1:

@@ -1,8 +1,8 @@
-"""Kernel algebra in float64: spectrum, regularized solves, NTK regression and GD dynamics.
+"""Kernel algebra in float64 on CPU: spectrum, regularized solves, NTK regression, GD dynamics.
 
 Everything here works on the eigendecomposition ``K = Q diag(lambda) Q^T`` of the (symmetrized)
 train kernel, computed once with ``torch.linalg.eigh`` in float64; eigenvalues are returned in
-descending order.
+descending order. Inputs on any device/dtype are copied to CPU float64; results are CPU float64.
 
 Regularizer (documented contract). Solves use ``K + eps I`` with::
 
@@ -65,7 +65,7 @@ def kernel_eigh(K: Tensor) -> KernelEigen:
     """Eigendecomposition of a symmetric kernel in float64 (symmetrized first), descending."""
     if K.dim() != 2 or K.shape[0] != K.shape[1]:
         raise ValueError(f"expected a square kernel matrix, got shape {tuple(K.shape)}")
-    K = K.to(torch.float64)
+    K = K.to(device="cpu", dtype=torch.float64)
     if not torch.isfinite(K).all():
         raise ValueError("kernel has non-finite entries")
     vals, vecs = torch.linalg.eigh(0.5 * (K + K.T))
@@ -99,7 +99,7 @@ def choose_ridge(
 
 def _as_cols(y: Tensor, n: int, name: str = "y") -> tuple[Tensor, bool]:
     """``y`` as float64 ``[n, k]`` and whether it was ``[n]``."""
-    y = torch.as_tensor(y).to(torch.float64)
+    y = torch.as_tensor(y).to(device="cpu", dtype=torch.float64)
     if y.dim() not in (1, 2) or y.shape[0] != n:
         raise ValueError(f"{name} must have shape [{n}] or [{n}, k], got {tuple(y.shape)}")
     return (y[:, None], True) if y.dim() == 1 else (y, False)
@@ -137,7 +137,7 @@ def ntk_regression(
     """
     alpha = kernel_solve(K_train, y_train, diag_reg=diag_reg, max_cond=max_cond, eig=eig)
     K = K_train if K_test_train is None else K_test_train
-    return K.to(torch.float64) @ alpha
+    return K.to(device="cpu", dtype=torch.float64) @ alpha
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ def gd_dynamics(
     train = f0[None] + torch.einsum("ij,tjk->tik", Q * lam[None, :], coef)
     test = None
     if K_test_train is not None:
-        Kt = K_test_train.to(torch.float64)
+        Kt = K_test_train.to(device="cpu", dtype=torch.float64)
         if Kt.dim() != 2 or Kt.shape[1] != n:
             raise ValueError(f"K_test_train must be [n_test, {n}], got {tuple(Kt.shape)}")
         t0 = torch.zeros(Kt.shape[0], yc.shape[1], dtype=torch.float64)
@@ -225,4 +225,5 @@ def residual_in_eigenbasis(eig: KernelEigen, y_hat: Tensor, y: Tensor) -> Tensor
 
     Under the NTK dynamics component i decays as ``exp(-lr lambda_i t)``.
     """
-    return (y_hat.to(torch.float64) - y.to(torch.float64)) @ eig.eigvecs
+    cpu64 = {"device": "cpu", "dtype": torch.float64}
+    return (y_hat.to(**cpu64) - y.to(**cpu64)) @ eig.eigvecs

@@ -22,6 +22,26 @@ def train(
     verbose: bool = options.VERBOSE,
     overwrite: bool = options.OVERWRITE,
     resume: bool = options.RESUME,
+    init: str | None = typer.Option(
+        None, "--init", help="Initialization, for families that have one (model.init).",
+        rich_help_panel="Family options",
+    ),
+    window: int | None = typer.Option(
+        None, "--window", help="Window length, for families that have one (model.window).",
+        rich_help_panel="Family options",
+    ),
+    baseline: str | None = typer.Option(
+        None, "--baseline", help="Baseline trained in the same run (model.baseline).",
+        rich_help_panel="Family options",
+    ),
+    compare: bool = typer.Option(
+        False, "--compare", help="Train the family's comparison set in one run (train.compare).",
+        rich_help_panel="Family options",
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Directory of user-provided data files (data.dir).",
+        rich_help_panel="Family options",
+    ),
 ) -> None:
     """Train a model family on MNIST-1D (or --set data.path=FILE.npz) into a run directory.
 
@@ -32,9 +52,11 @@ def train(
     from spectral_cli.models.registry import get_family
     from spectral_cli.training.device import resolve_device
     from spectral_cli.training.interrupt import StopFlag, catch_signals
-    from spectral_cli.training.run import resolve_train_config, resume_train_config, train_run
+    from spectral_cli.training.run import resolve_train_config, resume_train_config, runner_for
 
-    get_family(family)
+    spec = get_family(family)
+    set_ = list(set_) + family_flags(init=init, window=window, baseline=baseline,
+                                     compare=compare, data_dir=data_dir)
     dev = resolve_device(device)
     if resume:
         if config is not None:
@@ -47,13 +69,28 @@ def train(
     with RichObserver(quiet=quiet, verbose=verbose, total_epochs=cfg.train.epochs) as observer:
         observer.log(f"training {family} on {dev} (seed {cfg.seed}) -> {run_dir}")
         with catch_signals(StopFlag()) as stop:
-            report = train_run(cfg, run_dir, dev, resume=resume, observer=observer, stop=stop)
-    m = report.metrics
+            run = runner_for(spec)
+            report = run(cfg, run_dir, dev, resume=resume, observer=observer, stop=stop)
     if json_:
         typer.echo(report.model_dump_json(indent=2))
     elif not quiet:
-        typer.echo(
-            f"{family}: test acc {m.test_acc:.4f} (best val {m.val_acc:.4f} at epoch {m.best_epoch}"
-            f"/{m.epochs_run}), {report.params.total:,} params, "
-            f"{report.timing.seconds_per_epoch:.2f} s/epoch -> {run_dir}"
-        )
+        typer.echo(f"{report.summary()} -> {run_dir}")
+
+
+FLAG_KEYS = {
+    "init": "model.init",
+    "window": "model.window",
+    "baseline": "model.baseline",
+    "compare": "train.compare",
+    "data_dir": "data.dir",
+}
+
+
+def family_flags(**values: object) -> list[str]:
+    """Translate the family options into ``--set`` items (unknown keys fail validation)."""
+    items = []
+    for name, value in values.items():
+        if value is None or value is False:
+            continue
+        items.append(f"{FLAG_KEYS[name]}={'true' if value is True else value}")
+    return items

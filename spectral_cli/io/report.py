@@ -42,6 +42,10 @@ class Report(BaseModel):
     device: str
     versions: dict[str, str] = Field(default_factory=library_versions)
 
+    def summary(self) -> str:
+        """One human line for the terminal (subclasses say more)."""
+        return f"{self.command} done"
+
 
 class EpochRecord(BaseModel):
     """One epoch of training."""
@@ -103,6 +107,14 @@ class TrainReport(Report):
     data: DataSummary
     resumed: bool = False
     files: dict[str, str] = Field(default_factory=dict)
+
+    def summary(self) -> str:
+        m = self.metrics
+        return (
+            f"{self.family}: test acc {m.test_acc:.4f} (best val {m.val_acc:.4f} at epoch "
+            f"{m.best_epoch}/{m.epochs_run}), {self.params.total:,} params, "
+            f"{self.timing.seconds_per_epoch:.2f} s/epoch"
+        )
 
 
 def write_report(path: Path, report: BaseModel) -> None:

@@ -25,7 +25,15 @@ FAMILY_MODULES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class FamilySpec:
-    """A registered family: its ``model.*`` schema, a builder and what data it consumes."""
+    """A registered family: its ``model.*`` schema, a builder and what data it consumes.
+
+    Most families are classifiers trained by the generic loop through
+    :func:`spectral_cli.training.run.train_run`. A family whose experiment needs other data or
+    reports (e.g. a step-based regression) passes ``run_config`` (a complete
+    :class:`~spectral_cli.config.schema.RunConfig` subclass with its own sections) and
+    ``runner(cfg, run_dir, device, *, resume, observer, stop) -> Report``; it must still train
+    with :class:`spectral_cli.training.loop.Trainer` where the loop fits.
+    """
 
     name: str
     config_cls: type
@@ -33,6 +41,8 @@ class FamilySpec:
     description: str
     data_kind: str = "tokens"
     artifacts: Callable[..., dict[str, str]] | None = None
+    run_config: type | None = None
+    runner: Callable[..., Any] | None = None
     embedding_prefix: str = "embedding."
 
     @property
@@ -50,6 +60,8 @@ def register_model(
     description: str,
     data_kind: str = "tokens",
     artifacts: Callable[..., dict[str, str]] | None = None,
+    run_config: type | None = None,
+    runner: Callable[..., Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator registering ``build(model_cfg, data_info) -> nn.Module`` as family ``name``.
 
@@ -60,7 +72,9 @@ def register_model(
     def wrap(build: Callable[..., Any]) -> Callable[..., Any]:
         if name in _REGISTRY:
             raise ValueError(f"model family {name!r} registered twice")
-        _REGISTRY[name] = FamilySpec(name, config_cls, build, description, data_kind, artifacts)
+        _REGISTRY[name] = FamilySpec(
+            name, config_cls, build, description, data_kind, artifacts, run_config, runner
+        )
         return build
 
     return wrap

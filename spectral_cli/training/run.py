@@ -40,7 +40,15 @@ from spectral_cli.training.loop import STATE_FAMILY, Observer, Trainer, evaluate
 
 
 def config_class(spec: FamilySpec) -> type[RunConfig]:
+    """The family's complete run schema."""
+    if spec.run_config is not None:
+        return spec.run_config  # type: ignore[no-any-return]
     return run_config_class(spec.name, spec.config_cls)
+
+
+def runner_for(spec: FamilySpec) -> Any:
+    """The function that trains this family (default: :func:`train_run`)."""
+    return spec.runner if spec.runner is not None else train_run
 
 
 def resolve_train_config(
