@@ -23,7 +23,10 @@ except ImportError:  # pragma: no cover - older typer on top of click
 
 from spectral_cli import __version__
 from spectral_cli.cli import placeholders
+from spectral_cli.cli.harmony_score import harmony_score
 from spectral_cli.cli.train import train
+from spectral_cli.cli.verify_lstm import verify_lstm
+from spectral_cli.cli.tune import tune
 from spectral_cli.errors import SpectralError
 
 
@@ -100,4 +103,7 @@ def root(
 
 
 app.command("train")(train)
+app.command("harmony-score")(harmony_score)
+app.command("verify-lstm")(verify_lstm)
+app.command("tune")(tune)
 placeholders.register(app)

@@ -7,10 +7,7 @@ import typer
 from spectral_cli.errors import BadInput
 
 PENDING = {
-    "tune": ("Tune families with Optuna and compare them over several seeds.", 5),
-    "verify-lstm": ("Verify the hand-constructed power-spectrum LSTM against torch.fft.", 7),
     "ntk": ("Neural tangent kernels, spectral bias and Fourier feature mappings.", 8),
-    "harmony-score": ("Score latent vectors with harmony/dissonance measures.", 4),
     "export": ("Export a trained checkpoint (ONNX / TorchScript) with a parity check.", 0),
 }
 

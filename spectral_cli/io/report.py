@@ -65,10 +65,13 @@ class Params(BaseModel):
 
 
 class TrainMetrics(BaseModel):
-    """Accuracies of the best-validation epoch's weights (test is never used for selection)."""
+    """Accuracies of the best-validation epoch's weights (test is never used for selection).
 
-    test_acc: float
-    test_loss: float
+    Test metrics are null when the run was told not to look at the test split (tuning trials).
+    """
+
+    test_acc: float | None
+    test_loss: float | None
     val_acc: float
     val_loss: float
     train_acc: float
@@ -90,8 +93,8 @@ class DataSummary(BaseModel):
     n_train: int
     n_val: int
     n_test: int
-    vocab_size: int
-    seq_len: int
+    vocab_size: int | None  # null for float inputs (data_kind="vectors")
+    seq_len: int  # tokens per sequence, or the input size of a vector family
     num_classes: int
 
 
@@ -107,11 +110,13 @@ class TrainReport(Report):
     data: DataSummary
     resumed: bool = False
     files: dict[str, str] = Field(default_factory=dict)
+    extras: dict[str, Any] = Field(default_factory=dict)  # family results (hmlp: frequency tables)
 
     def summary(self) -> str:
         m = self.metrics
+        test = "n/a" if m.test_acc is None else f"{m.test_acc:.4f}"
         return (
-            f"{self.family}: test acc {m.test_acc:.4f} (best val {m.val_acc:.4f} at epoch "
+            f"{self.family}: test acc {test} (best val {m.val_acc:.4f} at epoch "
             f"{m.best_epoch}/{m.epochs_run}), {self.params.total:,} params, "
             f"{self.timing.seconds_per_epoch:.2f} s/epoch"
         )

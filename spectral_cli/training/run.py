@@ -69,7 +69,8 @@ def resolve_train_config(
 def resume_train_config(
     run_dir: Path, family: str, sets: Iterable[str], seed: int | None = None
 ) -> RunConfig:
-    """The config saved in ``run_dir``'s state; ``--set`` may only change ``train.epochs``."""
+    """The config saved in ``run_dir``'s state; ``--set`` may only change ``train.epochs``
+    (``train.steps`` for step-based families)."""
     spec = get_family(family)
     _, meta = load_checkpoint(run_dir / STATE_FILE, STATE_FAMILY)
     saved = json.loads(meta.get("spectral.config", "{}"))
@@ -78,10 +79,14 @@ def resume_train_config(
     fixed = {"seed": seed} if seed is not None else None
     merged = resolve_from(config_class(spec), saved, sets, fixed)
     a, b = merged.model_dump(mode="json"), dict(saved)
-    a["train"] = {k: v for k, v in a["train"].items() if k != "epochs"}
-    b["train"] = {k: v for k, v in b.get("train", {}).items() if k != "epochs"}
+    length = ("epochs", "steps")  # step-based families (spectra-lstm) count train.steps
+    a["train"] = {k: v for k, v in a["train"].items() if k not in length}
+    b["train"] = {k: v for k, v in b.get("train", {}).items() if k not in length}
     if a != b:
-        raise BadInput("--resume may only change train.epochs; start a new run for other changes")
+        raise BadInput(
+            "--resume may only change train.epochs (or train.steps); "
+            "start a new run for other changes"
+        )
     return merged
 
 
@@ -105,6 +110,18 @@ def count_params(model: torch.nn.Module, prefix: str) -> Params:
     )
 
 
+def load_family_data(spec: FamilySpec, cfg: RunConfig) -> tuple[Any, Any]:
+    """(splits, what the builder needs) for the family's ``data_kind``: quantized tokens by
+    default, float vectors for ``data_kind="vectors"`` (the MLP families)."""
+    if spec.data_kind == "vectors":
+        from spectral_cli.data.vectors import load_vector_data
+
+        vectors = load_vector_data(cfg.data)  # type: ignore[arg-type]
+        return vectors, vectors.info
+    data = load_token_data(cfg.data)
+    return data, TokenDataInfo(data.vocab_size, data.seq_len, data.num_classes)
+
+
 def train_run(
     cfg: RunConfig,
     run_dir: Path,
@@ -113,12 +130,17 @@ def train_run(
     resume: bool = False,
     observer: Observer | None = None,
     stop: StopFlag | None = None,
+    evaluate_test: bool = True,
+    plots_enabled: bool = True,
 ) -> TrainReport:
-    """Train ``cfg`` into ``run_dir`` and return the report (also written as report.json)."""
+    """Train ``cfg`` into ``run_dir`` and return the report (also written as report.json).
+
+    ``evaluate_test=False`` (used by ``spectral tune``) never touches the test split: the report's
+    test metrics are null. ``plots_enabled=False`` skips the PNGs.
+    """
     spec = get_family(cfg.family)
     seed_everything(cfg.seed)
-    data = load_token_data(cfg.data)
-    info = TokenDataInfo(data.vocab_size, data.seq_len, data.num_classes)
+    data, info = load_family_data(spec, cfg)
     model = spec.build(cfg.model, info).to(device)
     config_json = cfg.model_dump(mode="json")
     meta = model_metadata(cfg.family, config_json, data_info=info.__dict__)
@@ -139,6 +161,7 @@ def train_run(
         on_improved=save_model,
         observer=observer,
         stop=stop,
+        optimizer=spec.make_optimizer(model, cfg) if spec.make_optimizer is not None else None,
     )
     if resume:
         trainer.load_state()
@@ -147,7 +170,7 @@ def train_run(
     model.load_state_dict(trainer.best_weights)
     save_model(model)
     bs = cfg.train.eval_batch_size
-    test_loss, test_acc = evaluate(model, data.test, bs, device)
+    test_loss, test_acc = evaluate(model, data.test, bs, device) if evaluate_test else (None, None)
     val_loss, val_acc = evaluate(model, data.val, bs, device)
     _, train_acc = evaluate(model, data.train, bs, device)
     history = [EpochRecord(**h) for h in state.history]  # type: ignore[arg-type]
@@ -185,13 +208,14 @@ def train_run(
         ),
         resumed=resume,
         files=files,
+        extras=spec.report_extras(model, cfg) if spec.report_extras is not None else {},
     )
-    plots.training_curves(
-        state.history, state.best_epoch, f"{cfg.family} (seed {cfg.seed})", run_dir / "curves.png"
-    )
-    files["curves"] = "curves.png"
-    if spec.artifacts is not None:
-        files.update(spec.artifacts(model, run_dir))
+    if plots_enabled:
+        title = f"{cfg.family} (seed {cfg.seed})"
+        plots.training_curves(state.history, state.best_epoch, title, run_dir / "curves.png")
+        files["curves"] = "curves.png"
+        if spec.artifacts is not None:
+            files.update(spec.artifacts(model, run_dir))
     files["report"] = "report.json"
     write_report(run_dir / "report.json", report)
     return report

@@ -1,0 +1,161 @@
+"""``spectral tune``: studies per family, multi-seed final evaluation, comparison outputs.
+
+Tuning never looks at the test split; only the final retraining of each family's best
+configuration (``final_seeds`` seeds) is evaluated on test, and the statistics compare those.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from spectral_cli.errors import BadInput, Interrupted, RuntimeFailure
+from spectral_cli.io.atomic import write_text_atomic, write_with
+from spectral_cli.io.report import write_report
+from spectral_cli.training.interrupt import StopFlag
+from spectral_cli.tuning.report import (
+    FamilyResult,
+    FinalRun,
+    TrialRecord,
+    TuneReport,
+    comparison_markdown,
+    comparison_plot,
+)
+from spectral_cli.tuning.stats import summarize, welch
+from spectral_cli.tuning.trials import TrialProgress, TuneSettings, run_trials, run_workers, trial_config
+
+
+def default_storage(out: Path) -> str:
+    return f"sqlite:///{(out / 'optuna.db').resolve()}"
+
+
+def validate_settings(settings: TuneSettings) -> None:
+    """Fail fast (exit 2) on anything that would make every trial fail."""
+    from spectral_cli.models.registry import get_family
+    from spectral_cli.tuning.space import load_space
+
+    if settings.trials < 1:
+        raise BadInput(f"--trials must be >= 1, got {settings.trials}")
+    if settings.workers < 1:
+        raise BadInput(f"--workers must be >= 1, got {settings.workers}")
+    if settings.final_seeds < 0:
+        raise BadInput(f"--final-seeds must be >= 0, got {settings.final_seeds}")
+    if len(set(settings.families)) != len(settings.families):
+        raise BadInput("a family is named twice")
+    for family in settings.families:
+        get_family(family)
+        space = load_space(family, settings.space_file)
+        trial_config(settings, family, {k: p.lowest() for k, p in space.items()}, settings.seed)
+
+
+def collect(study: Any, family: str) -> FamilyResult:
+    import optuna
+
+    trials = [
+        TrialRecord(number=t.number, params=t.params, value=t.value, state=t.state.name,
+                    duration_seconds=t.duration.total_seconds() if t.duration else None)
+        for t in study.trials
+    ]
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        raise RuntimeFailure(f"no trial of {family} completed; see the failed trials' run "
+                             "directories under trials/ and rerun with --set overrides that work")
+    best = study.best_trial
+    return FamilyResult(study_name=study.study_name, trials=trials, best_params=best.params,
+                        best_val_acc=float(best.value), best_trial=best.number,
+                        params_total=int(best.user_attrs.get("params_total", 0)))
+
+
+def final_runs(settings: TuneSettings, family: str, result: FamilyResult, stop: StopFlag) -> None:
+    """Retrain the best configuration with ``final_seeds`` seeds and evaluate on test."""
+    from spectral_cli.io.rundir import prepare_run_dir
+    from spectral_cli.training.device import resolve_device
+    from spectral_cli.training.run import train_run
+
+    device = resolve_device(settings.device)
+    reports = []
+    for i in range(settings.final_seeds):
+        seed = settings.seed + i
+        cfg = trial_config(settings, family, result.best_params, seed)
+        run_dir = prepare_run_dir(settings.out / "final" / family / f"seed-{seed}", "tune", family,
+                                  overwrite=True)
+        rep = train_run(cfg, run_dir, device, stop=stop, plots_enabled=False)
+        assert rep.metrics.test_acc is not None
+        reports.append(rep)
+        result.final.append(FinalRun(seed=seed, val_acc=rep.metrics.val_acc,
+                                     test_acc=rep.metrics.test_acc, run_dir=str(run_dir)))
+        result.params_total = rep.params.total
+    if not reports:
+        return
+    result.test_acc = summarize([r.test_acc for r in result.final])
+    chosen = max(result.final, key=lambda r: (r.val_acc, -r.seed))  # selected on validation
+    publish_best(settings.out / f"best-{family}", Path(chosen.run_dir))
+    result.best_model = f"best-{family}/model.safetensors"
+
+
+def publish_best(dest: Path, src: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("model.safetensors", "report.json", "config.yaml"):
+        write_with(dest / name, lambda tmp, n=name: shutil.copyfile(src / n, tmp))
+
+
+def tune_run(settings: TuneSettings, progress: TrialProgress | None = None,
+             stop: StopFlag | None = None) -> TuneReport:
+    """Tune every family, evaluate the best configurations, write the outputs in ``out``."""
+    from spectral_cli.tuning.study import (
+        make_pruner,
+        open_storage,
+        open_study,
+        quiet_optuna,
+        study_name,
+    )
+
+    stop = stop or StopFlag()
+    validate_settings(settings)
+    quiet_optuna("ERROR" if settings.quiet else "WARNING")
+    storage = open_storage(settings.storage)
+    started = time.perf_counter()
+    results: dict[str, FamilyResult] = {}
+    for family in settings.families:  # refuse a foreign study before any trial runs
+        open_study(storage, study_name(settings.study_name, family), family, None,
+                   make_pruner(settings.pruner))
+    for family in settings.families:
+        if settings.workers == 1:
+            run_trials(settings, family, settings.trials, 0, progress, stop)
+        else:
+            run_workers(settings, family, stop)
+        if stop.requested:
+            raise Interrupted(f"{stop.signal_name} while tuning {family}; finished trials are kept "
+                              f"in {settings.storage}; rerun the command to add trials")
+        study = open_study(storage, study_name(settings.study_name, family), family, None,
+                           make_pruner(settings.pruner))
+        results[family] = collect(study, family)
+    tuned = time.perf_counter()
+    for family in settings.families:
+        final_runs(settings, family, results[family], stop)
+    pairwise = [
+        welch(a, results[a].test_acc.values, b, results[b].test_acc.values)  # type: ignore[union-attr]
+        for a, b in itertools.combinations(settings.families, 2)
+        if results[a].test_acc is not None and results[b].test_acc is not None
+    ]
+    from spectral_cli.training.device import resolve_device
+
+    report = TuneReport(
+        config={"families": list(settings.families), "sets": list(settings.sets),
+                "space_file": str(settings.space_file) if settings.space_file else None,
+                "config_file": str(settings.config_file) if settings.config_file else None,
+                "timeout": settings.timeout, "study_name": settings.study_name},
+        seed=settings.seed, device=str(resolve_device(settings.device)), storage=settings.storage,
+        sampler=settings.sampler, pruner=settings.pruner, trials_requested=settings.trials,
+        final_seeds=settings.final_seeds, workers=settings.workers, families=results,
+        pairwise=pairwise,
+        timing={"tuning_seconds": tuned - started, "final_seconds": time.perf_counter() - tuned,
+                "total_seconds": time.perf_counter() - started},
+    )
+    write_report(settings.out / "report.json", report)
+    write_text_atomic(settings.out / "comparison.md", comparison_markdown(report))
+    comparison_plot(report, settings.out / "comparison.png")
+    return report

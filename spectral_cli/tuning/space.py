@@ -1,0 +1,91 @@
+"""Search spaces: declared per family next to its preset (``configs/<family>.space.yaml``).
+
+A space maps dotted config keys to a distribution::
+
+    train.lr: {type: float, low: 0.001, high: 0.01, log: true}
+    model.k:  {type: int, low: 4, high: 16}
+    model.strategy: {type: categorical, choices: [table, rows]}
+
+``--space FILE.yaml`` replaces the declared space; the file either holds one such mapping (used
+for every family) or one mapping per family name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from spectral_cli.config.loader import presets_dir, read_yaml, validate
+from spectral_cli.config.schema import Frozen
+from spectral_cli.errors import BadInput
+
+
+class ParamSpec(Frozen):
+    type: Literal["float", "int", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = Field(default=None, gt=0)
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ParamSpec:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("a categorical parameter needs a non-empty 'choices' list")
+            return self
+        if self.low is None or self.high is None or self.low > self.high:
+            raise ValueError("numeric parameters need low <= high")
+        if self.log and self.low <= 0:
+            raise ValueError("log scale needs low > 0")
+        return self
+
+    def suggest(self, trial: Any, name: str) -> Any:
+        if self.type == "categorical":
+            return trial.suggest_categorical(name, self.choices)
+        if self.type == "int":
+            step = int(self.step or 1)
+            return trial.suggest_int(name, int(self.low), int(self.high), step=step, log=self.log)  # type: ignore[arg-type]
+        return trial.suggest_float(name, self.low, self.high, step=self.step, log=self.log)
+
+    def lowest(self) -> Any:
+        return self.choices[0] if self.type == "categorical" else (  # type: ignore[index]
+            int(self.low) if self.type == "int" else self.low  # type: ignore[arg-type]
+        )
+
+
+Space = dict[str, ParamSpec]
+
+
+def parse_space(raw: Any, source: str) -> Space:
+    if not isinstance(raw, dict) or not raw:
+        raise BadInput(f"search space {source} must be a non-empty mapping of key: {{type, ...}}")
+    space: Space = {}
+    for key, spec in raw.items():
+        if not isinstance(spec, dict):
+            raise BadInput(f"search space {source}: '{key}' must be a mapping with a 'type'")
+        space[str(key)] = validate(ParamSpec, spec, f"search space {source} ('{key}')")
+    return space
+
+
+def load_space(family: str, override: Path | None = None) -> Space:
+    """The family's declared space, or the one from ``override``."""
+    if override is not None:
+        raw = read_yaml(override)
+        per_family = {k: v for k, v in raw.items() if "." not in str(k)}
+        if per_family:
+            if family not in per_family:
+                raise BadInput(f"search space {override} has no entry for family {family!r}")
+            return parse_space(per_family[family], f"{override}:{family}")
+        return parse_space(raw, str(override))
+    path = presets_dir() / f"{family}.space.yaml"
+    if not path.is_file():
+        raise BadInput(f"family {family!r} declares no search space ({path.name}); pass --space FILE")
+    return parse_space(read_yaml(path), path.name)
+
+
+def as_sets(params: dict[str, Any]) -> list[str]:
+    """Sampled parameters as ``--set`` items."""
+    return [f"{key}={value}" for key, value in params.items()]

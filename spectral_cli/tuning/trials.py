@@ -1,0 +1,186 @@
+"""One worker's share of a study: the Optuna objective around ``train_run``.
+
+A trial trains the family with the sampled parameters layered over the family preset, the user's
+``--config`` and every ``--set`` (so ``--set train.epochs=5`` applies to all trials), reports the
+validation accuracy after every epoch (the pruner may stop it), never evaluates the test split,
+and returns the best validation accuracy. A trial that raises is recorded as FAIL and the study
+goes on; a stop request (SIGINT/SIGTERM) fails the running trial and stops the study.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from spectral_cli.training.interrupt import StopFlag, catch_signals
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    """Everything a worker process needs (picklable: only plain values)."""
+
+    families: tuple[str, ...]
+    out: Path
+    storage: str
+    study_name: str = "spectral"
+    trials: int = 8
+    timeout: float | None = None
+    seed: int = 0
+    sampler: str = "tpe"
+    pruner: str = "median"
+    space_file: Path | None = None
+    config_file: Path | None = None
+    sets: tuple[str, ...] = ()
+    final_seeds: int = 5
+    workers: int = 1
+    device: str = "auto"
+    quiet: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class TrialProgress(Protocol):
+    def trial_done(self, family: str, number: int, state: str, value: float | None,
+                   best: float | None, done: int, total: int) -> None: ...
+
+
+class PlainProgress:
+    """Progress of a worker process: one plain line per trial on stderr."""
+
+    def __init__(self, quiet: bool, worker: int) -> None:
+        self.quiet, self.worker = quiet, worker
+
+    def trial_done(self, family: str, number: int, state: str, value: float | None,
+                   best: float | None, done: int, total: int) -> None:
+        if not self.quiet:
+            val = "-" if value is None else f"{value:.4f}"
+            top = "-" if best is None else f"{best:.4f}"
+            sys.stderr.write(f"[worker {self.worker}] {family} trial {number} ({done}/{total}) "
+                             f"{state} val {val} best {top}\n")
+
+
+class PruningObserver:
+    """Trainer observer that reports each epoch's validation accuracy to the trial."""
+
+    def __init__(self, trial: Any) -> None:
+        self.trial = trial
+
+    def log(self, message: str) -> None:
+        pass
+
+    def on_step(self, epoch: int, step: int, steps: int) -> None:
+        pass
+
+    def on_epoch(self, record: dict[str, float], improved: bool) -> None:
+        import optuna
+
+        self.trial.report(record["val_acc"], int(record["epoch"]))
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned after epoch {int(record['epoch'])}")
+
+
+def trial_config(settings: TuneSettings, family: str, params: dict[str, Any], seed: int) -> Any:
+    from spectral_cli.training.run import resolve_train_config
+    from spectral_cli.tuning.space import as_sets
+
+    sets = [*settings.sets, *as_sets(params)]
+    return resolve_train_config(family, settings.config_file, sets, seed=seed)
+
+
+def make_objective(settings: TuneSettings, family: str, stop: StopFlag) -> Any:
+    from spectral_cli.io.rundir import prepare_run_dir
+    from spectral_cli.training.device import resolve_device
+    from spectral_cli.training.run import train_run
+    from spectral_cli.tuning.space import load_space
+
+    space = load_space(family, settings.space_file)
+    device = resolve_device(settings.device)
+
+    def objective(trial: Any) -> float:
+        params = {key: spec.suggest(trial, key) for key, spec in space.items()}
+        cfg = trial_config(settings, family, params, settings.seed)
+        run_dir = settings.out / "trials" / family / f"trial-{trial.number:04d}"
+        prepare_run_dir(run_dir, "tune", family, overwrite=True)
+        trial.set_user_attr("run_dir", str(run_dir))
+        report = train_run(cfg, run_dir, device, observer=PruningObserver(trial), stop=stop,
+                           evaluate_test=False, plots_enabled=False)
+        trial.set_user_attr("params_total", report.params.total)
+        trial.set_user_attr("best_epoch", report.metrics.best_epoch)
+        return float(report.metrics.val_acc)
+
+    return objective
+
+
+def run_trials(settings: TuneSettings, family: str, n_trials: int, worker: int,
+               progress: TrialProgress | None = None, stop: StopFlag | None = None) -> None:
+    """Add ``n_trials`` trials to the family's study (in this process)."""
+    from spectral_cli.tuning.study import (
+        make_pruner,
+        make_sampler,
+        open_storage,
+        open_study,
+        quiet_optuna,
+        study_name,
+    )
+
+    quiet_optuna("ERROR" if settings.quiet else "WARNING")
+    stop = stop or StopFlag()
+    progress = progress or PlainProgress(settings.quiet, worker)
+    storage = open_storage(settings.storage)
+    name = study_name(settings.study_name, family)
+    study = open_study(storage, name, family, None, make_pruner(settings.pruner))
+    # a continued study gets fresh sampler randomness; each worker its own stream
+    offset = len(study.trials) + 100_003 * worker
+    study.sampler = make_sampler(settings.sampler, settings.seed + offset, settings.trials)
+    done = 0
+
+    def callback(st: Any, trial: Any) -> None:
+        nonlocal done
+        done += 1
+        try:
+            best = st.best_value
+        except ValueError:
+            best = None
+        progress.trial_done(family, trial.number, trial.state.name, trial.value, best, done,
+                            n_trials)
+        if stop.requested:
+            st.stop()
+
+    study.optimize(make_objective(settings, family, stop), n_trials=n_trials,
+                   timeout=settings.timeout, catch=(Exception,), callbacks=[callback],
+                   gc_after_trial=False)
+
+
+def worker_main(settings: TuneSettings, family: str, n_trials: int, worker: int) -> None:
+    """Entry point of a spawned worker process."""
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(settings.workers, 1)))
+    with catch_signals(StopFlag()) as stop:
+        run_trials(settings, family, n_trials, worker, stop=stop)
+
+
+def run_workers(settings: TuneSettings, family: str, stop: StopFlag) -> None:
+    """Split ``settings.trials`` over ``settings.workers`` spawned processes sharing the storage."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    shares = [settings.trials // settings.workers + (i < settings.trials % settings.workers)
+              for i in range(settings.workers)]
+    procs = [ctx.Process(target=worker_main, args=(settings, family, n, i), daemon=False)
+             for i, n in enumerate(shares) if n > 0]
+    for p in procs:
+        p.start()
+    forwarded = False
+    while any(p.is_alive() for p in procs):
+        if stop.requested and not forwarded:
+            for p in procs:
+                if p.is_alive():
+                    p.terminate()  # SIGTERM: the worker fails its running trial and stops
+            forwarded = True
+        time.sleep(0.2)
+    for p in procs:
+        p.join()
