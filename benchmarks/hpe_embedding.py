@@ -44,7 +44,9 @@ def time_alternating(fns: dict[str, Callable[[], None]], repeats: int) -> dict[s
     return {name: statistics.median(s) for name, s in samples.items()}
 
 
-def scenario(title: str, v: int, d: int, k: int, tokens: torch.Tensor, repeats: int, device: str) -> None:
+def scenario(
+    title: str, v: int, d: int, k: int, tokens: torch.Tensor, repeats: int, device: str
+) -> None:
     tokens = tokens.to(device)
     grad = torch.randn(*tokens.shape, d, device=device)
     torch.manual_seed(0)
@@ -57,14 +59,18 @@ def scenario(title: str, v: int, d: int, k: int, tokens: torch.Tensor, repeats: 
     hpe = contenders["HPE[auto]"]
     assert isinstance(hpe, HarmonicEmbedding)
     unique = int(torch.unique(tokens).numel())
-    print(f"\n{title}: V={v} D={d} K={k} tokens={tokens.numel()} unique={unique} "
-          f"(auto -> {hpe.resolve_strategy(tokens.numel())})")
+    print(
+        f"\n{title}: V={v} D={d} K={k} tokens={tokens.numel()} unique={unique} "
+        f"(auto -> {hpe.resolve_strategy(tokens.numel())})"
+    )
     for name, t in times.items():
         print(f"  {name:16s} {t * 1e3:9.3f} ms   ratio vs nn.Embedding {t / base:8.1f}x")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
@@ -73,13 +79,23 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__} on {args.device}, {torch.get_num_threads()} threads")
     g = torch.Generator().manual_seed(0)
-    scenario("seed scale", 256, 64, 13, torch.randint(0, 256, (256, 40), generator=g), args.repeats, args.device)
+    scenario(
+        "seed scale",
+        256,
+        64,
+        13,
+        torch.randint(0, 256, (256, 40), generator=g),
+        args.repeats,
+        args.device,
+    )
     v = 50_000
     ranks = torch.arange(1, v + 1, dtype=torch.float64)
     zipf = torch.multinomial(1.0 / ranks, 8192, replacement=True, generator=g)
     scenario("LM scale, Zipf tokens", v, 512, 16, zipf, max(3, args.repeats // 3), args.device)
     uniform = torch.randint(0, v, (8192,), generator=g)
-    scenario("LM scale, uniform tokens", v, 512, 16, uniform, max(3, args.repeats // 3), args.device)
+    scenario(
+        "LM scale, uniform tokens", v, 512, 16, uniform, max(3, args.repeats // 3), args.device
+    )
 
 
 if __name__ == "__main__":

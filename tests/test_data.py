@@ -68,11 +68,24 @@ def test_npz_loader_rejects_bad_files(tmp_path: Path) -> None:
         load_npz(junk)
     cases = {
         "missing": dict(x=np.zeros((4, 3)), y=np.zeros(4, int)),
-        "ragged": dict(x=np.zeros((4, 3)), y=np.zeros(5, int), x_test=np.zeros((2, 3)), y_test=np.zeros(2, int)),
-        "nan": dict(x=np.full((4, 3), np.nan), y=np.zeros(4, int), x_test=np.zeros((2, 3)), y_test=np.zeros(2, int)),
-        "float_labels": dict(x=np.zeros((4, 3)), y=np.zeros(4), x_test=np.zeros((2, 3)), y_test=np.zeros(2)),
-        "lengths": dict(x=np.zeros((4, 3)), y=np.zeros(4, int), x_test=np.zeros((2, 5)), y_test=np.zeros(2, int)),
-        "one_d": dict(x=np.zeros(4), y=np.zeros(4, int), x_test=np.zeros((2, 5)), y_test=np.zeros(2, int)),
+        "ragged": dict(
+            x=np.zeros((4, 3)), y=np.zeros(5, int), x_test=np.zeros((2, 3)), y_test=np.zeros(2, int)
+        ),
+        "nan": dict(
+            x=np.full((4, 3), np.nan),
+            y=np.zeros(4, int),
+            x_test=np.zeros((2, 3)),
+            y_test=np.zeros(2, int),
+        ),
+        "float_labels": dict(
+            x=np.zeros((4, 3)), y=np.zeros(4), x_test=np.zeros((2, 3)), y_test=np.zeros(2)
+        ),
+        "lengths": dict(
+            x=np.zeros((4, 3)), y=np.zeros(4, int), x_test=np.zeros((2, 5)), y_test=np.zeros(2, int)
+        ),
+        "one_d": dict(
+            x=np.zeros(4), y=np.zeros(4, int), x_test=np.zeros((2, 5)), y_test=np.zeros(2, int)
+        ),
     }
     for name, arrays in cases.items():
         path = tmp_path / f"{name}.npz"

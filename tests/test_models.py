@@ -12,7 +12,11 @@ from spectral_cli.models.token_classifiers import TokenDataInfo
 from spectral_cli.training.run import resolve_train_config
 
 SEED_INFO = TokenDataInfo(vocab_size=256, seq_len=40, num_classes=10)
-EXPECTED = {"standard": (86_538, 16_384), "factorized": (83_914, 11_008 + 2_752), "hpe": (80_138, 9_984)}
+EXPECTED = {
+    "standard": (86_538, 16_384),
+    "factorized": (83_914, 11_008 + 2_752),
+    "hpe": (80_138, 9_984),
+}
 
 
 @pytest.mark.parametrize("family", sorted(EXPECTED))

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import assert_one_line_error, invoke, read_report
 from safetensors.torch import load_file
 
-from conftest import assert_one_line_error, invoke, read_report
 from spectral_cli.errors import Interrupted
 from spectral_cli.training.interrupt import StopFlag
 from spectral_cli.training.run import resolve_train_config, train_run
@@ -63,7 +63,10 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path: Path, stop_after
     report = train_run(cfg, run, device, resume=True)
     assert report.resumed
     assert_same(weights(tmp_path / "full"), weights(run))
-    full_state, cut_state = weights(tmp_path / "full", "state.safetensors"), weights(run, "state.safetensors")
+    full_state, cut_state = (
+        weights(tmp_path / "full", "state.safetensors"),
+        weights(run, "state.safetensors"),
+    )
     assert_same(
         {k: v for k, v in full_state.items() if k.startswith(("model.", "optim."))},
         {k: v for k, v in cut_state.items() if k.startswith(("model.", "optim."))},
@@ -75,12 +78,22 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path: Path, stop_after
 
 def test_resume_may_extend_epochs(tmp_path: Path, runner) -> None:  # noqa: ANN001
     base = [a for s in SETS for a in ("--set", s)]
-    assert invoke(runner, "train", "hpe", *base, "--seed", "1", "--out", tmp_path / "a", "-q").exit_code == 0
+    assert (
+        invoke(
+            runner, "train", "hpe", *base, "--seed", "1", "--out", tmp_path / "a", "-q"
+        ).exit_code
+        == 0
+    )
     more = ["--set", "train.epochs=4"]
     result = invoke(runner, "train", "hpe", *more, "--out", tmp_path / "a", "--resume", "-q")
     assert result.exit_code == 0, result.output
     base[1] = "train.epochs=4"
-    assert invoke(runner, "train", "hpe", *base, "--seed", "1", "--out", tmp_path / "b", "-q").exit_code == 0
+    assert (
+        invoke(
+            runner, "train", "hpe", *base, "--seed", "1", "--out", tmp_path / "b", "-q"
+        ).exit_code
+        == 0
+    )
     assert_same(weights(tmp_path / "a"), weights(tmp_path / "b"))
     assert len(read_report(tmp_path / "a")["history"]) == 4
 
@@ -91,9 +104,23 @@ def test_sigterm_in_a_real_process_exits_130_and_resumes_exactly(tmp_path: Path,
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     cut = tmp_path / "cut"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "spectral_cli", "train", "hpe", *sets, "--seed", "2",
-         "--out", str(cut), "--verbose"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "spectral_cli",
+            "train",
+            "hpe",
+            *sets,
+            "--seed",
+            "2",
+            "--out",
+            str(cut),
+            "--verbose",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     assert proc.stderr is not None
     deadline = time.monotonic() + 120

@@ -7,15 +7,26 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import TINY, invoke, read_report
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from conftest import TINY, assert_one_line_error, invoke, read_report
-
 REPORT_KEYS = [
-    "schema_version", "command", "family", "config", "seed", "device", "params.total",
-    "params.embedding", "metrics.test_acc", "metrics.val_acc", "metrics.train_acc",
-    "metrics.best_epoch", "history", "timing.total_seconds", "versions",
+    "schema_version",
+    "command",
+    "family",
+    "config",
+    "seed",
+    "device",
+    "params.total",
+    "params.embedding",
+    "metrics.test_acc",
+    "metrics.val_acc",
+    "metrics.train_acc",
+    "metrics.best_epoch",
+    "history",
+    "timing.total_seconds",
+    "versions",
 ]
 
 
@@ -35,7 +46,9 @@ def test_train_writes_the_run_directory(runner, tmp_path: Path, family: str) -> 
     for key in REPORT_KEYS:
         lookup(report, key)
     assert report["family"] == family and report["command"] == "train"
-    assert report["params"]["total"] == {"hpe": 80138, "standard": 86538, "factorized": 83914}[family]
+    assert (
+        report["params"]["total"] == {"hpe": 80138, "standard": 86538, "factorized": 83914}[family]
+    )
     assert len(report["history"]) == 2
     assert set(report["history"][0]) >= {"loss", "train_acc", "val_acc", "seconds"}
     # the reported accuracies belong to the best-validation epoch
@@ -68,7 +81,9 @@ def test_same_seed_same_weights_different_seed_different(runner, tmp_path: Path)
     runs = {}
     for name, seed in [("a", 3), ("b", 3), ("c", 4)]:
         out = tmp_path / name
-        assert invoke(runner, "train", "hpe", *TINY, "--seed", seed, "--out", out, "-q").exit_code == 0
+        assert (
+            invoke(runner, "train", "hpe", *TINY, "--seed", seed, "--out", out, "-q").exit_code == 0
+        )
         runs[name] = load_file(str(out / "model.safetensors"))
     assert all(runs["a"][k].equal(runs["b"][k]) for k in runs["a"])
     assert not all(runs["a"][k].equal(runs["c"][k]) for k in runs["a"])
@@ -77,8 +92,16 @@ def test_same_seed_same_weights_different_seed_different(runner, tmp_path: Path)
 def test_user_npz_data(runner, tmp_path: Path, npz_data: Path) -> None:  # noqa: ANN001
     out = tmp_path / "run"
     result = invoke(
-        runner, "train", "factorized", "--set", f"data.path={npz_data}", "--set", "train.epochs=2",
-        "--out", out, "-q",
+        runner,
+        "train",
+        "factorized",
+        "--set",
+        f"data.path={npz_data}",
+        "--set",
+        "train.epochs=2",
+        "--out",
+        out,
+        "-q",
     )
     assert result.exit_code == 0, result.output
     report = read_report(out)

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from conftest import TINY, assert_one_line_error, invoke
+from safetensors.torch import load_file
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
@@ -23,7 +22,9 @@ def existing_run(runner, tmp_path: Path) -> Path:  # noqa: ANN001
     return out
 
 
-def test_bad_inputs_leave_an_existing_run_untouched(runner, tmp_path: Path, existing_run: Path) -> None:  # noqa: ANN001
+def test_bad_inputs_leave_an_existing_run_untouched(
+    runner, tmp_path: Path, existing_run: Path
+) -> None:  # noqa: ANN001
     before = snapshot(existing_run)
     bad_yaml = tmp_path / "bad.yaml"
     bad_yaml.write_text("train: {lr: [\n")
@@ -36,11 +37,35 @@ def test_bad_inputs_leave_an_existing_run_untouched(runner, tmp_path: Path, exis
         ["train", "hpe", "--set", "nosuch.key=1", "--out", existing_run, "--overwrite"],
         ["train", "hpe", "--set", "train.epochs=two", "--out", existing_run, "--overwrite"],
         ["train", "hpe", "--set", "model.k=0", "--out", existing_run, "--overwrite"],
-        ["train", "hpe", "--config", tmp_path / "missing.yaml", "--out", existing_run, "--overwrite"],
+        [
+            "train",
+            "hpe",
+            "--config",
+            tmp_path / "missing.yaml",
+            "--out",
+            existing_run,
+            "--overwrite",
+        ],
         ["train", "hpe", "--config", bad_yaml, "--out", existing_run, "--overwrite"],
-        ["train", "hpe", "--set", f"data.path={tmp_path / 'none.npz'}", "--out", existing_run, "--overwrite"],
+        [
+            "train",
+            "hpe",
+            "--set",
+            f"data.path={tmp_path / 'none.npz'}",
+            "--out",
+            existing_run,
+            "--overwrite",
+        ],
         ["train", "hpe", "--set", f"data.path={not_npz}", "--out", existing_run, "--overwrite"],
-        ["train", "hpe", "--set", f"data.path={wrong_arrays}", "--out", existing_run, "--overwrite"],
+        [
+            "train",
+            "hpe",
+            "--set",
+            f"data.path={wrong_arrays}",
+            "--out",
+            existing_run,
+            "--overwrite",
+        ],
         ["train", "hpe", "--out", existing_run],  # non-empty without --overwrite/--resume
         ["train", "hpe", "--out", existing_run, "--overwrite", "--resume"],
         ["train", "standard", "--out", existing_run, "--resume"],  # another family's run
@@ -75,8 +100,18 @@ def test_nan_loss_exits_3_and_keeps_the_last_good_checkpoint(runner, tmp_path: P
     out = tmp_path / "nan"
     # lr=1e30 makes Adam's first update blow the weights up; the loss of the next epoch is NaN
     result = invoke(
-        runner, "train", "standard", "--set", "train.lr=1e30", "--set", "data.limit=200",
-        "--set", "train.epochs=3", "--out", out, "-q",
+        runner,
+        "train",
+        "standard",
+        "--set",
+        "train.lr=1e30",
+        "--set",
+        "data.limit=200",
+        "--set",
+        "train.epochs=3",
+        "--out",
+        out,
+        "-q",
     )
     assert_one_line_error(result, 3)
     assert "loss became nan" in result.stderr

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import optuna
 import pytest
-
 from conftest import assert_one_line_error, invoke
+
 from spectral_cli.errors import RuntimeFailure
 from spectral_cli.training.interrupt import StopFlag
 from spectral_cli.tuning.stats import summarize, welch
@@ -25,8 +25,21 @@ def trials_in(out: Path, name: str) -> list[optuna.trial.FrozenTrial]:
 
 def test_tiny_end_to_end_and_continuation(runner, tmp_path: Path) -> None:  # noqa: ANN001
     out = tmp_path / "tune"
-    result = invoke(runner, "tune", "hpe", "standard", "--trials", "2", "--final-seeds", "2",
-                    *TINY, "--out", out, "--json", "-q")
+    result = invoke(
+        runner,
+        "tune",
+        "hpe",
+        "standard",
+        "--trials",
+        "2",
+        "--final-seeds",
+        "2",
+        *TINY,
+        "--out",
+        out,
+        "--json",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report == json.loads((out / "report.json").read_text())
@@ -49,8 +62,20 @@ def test_tiny_end_to_end_and_continuation(runner, tmp_path: Path) -> None:  # no
     assert f"{report['families']['hpe']['params_total']:,}" in md
     assert (out / "comparison.png").stat().st_size > 0
 
-    again = invoke(runner, "tune", "hpe", "--trials", "1", "--final-seeds", "0", *TINY,
-                   "--out", out, "--resume", "-q")
+    again = invoke(
+        runner,
+        "tune",
+        "hpe",
+        "--trials",
+        "1",
+        "--final-seeds",
+        "0",
+        *TINY,
+        "--out",
+        out,
+        "--resume",
+        "-q",
+    )
     assert again.exit_code == 0, again.output
     trials = trials_in(out, "spectral-hpe")
     assert [t.number for t in trials] == [0, 1, 2]
@@ -58,8 +83,23 @@ def test_tiny_end_to_end_and_continuation(runner, tmp_path: Path) -> None:  # no
 
 def test_two_workers_share_one_storage(runner, tmp_path: Path) -> None:  # noqa: ANN001
     out = tmp_path / "tune"
-    result = invoke(runner, "tune", "hpe", "--trials", "3", "--workers", "2", "--final-seeds", "0",
-                    "--sampler", "random", *TINY, "--out", out, "-q")
+    result = invoke(
+        runner,
+        "tune",
+        "hpe",
+        "--trials",
+        "3",
+        "--workers",
+        "2",
+        "--final-seeds",
+        "0",
+        "--sampler",
+        "random",
+        *TINY,
+        "--out",
+        out,
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     trials = trials_in(out, "spectral-hpe")
     assert sorted(t.number for t in trials) == [0, 1, 2]
@@ -81,9 +121,14 @@ def test_a_failing_trial_does_not_stop_the_study(tmp_path: Path, monkeypatch) ->
         return real(*args, **kwargs)
 
     monkeypatch.setattr(run_module, "train_run", flaky)
-    settings = TuneSettings(families=("standard",), out=tmp_path, trials=3, quiet=True,
-                            storage=f"sqlite:///{tmp_path / 'optuna.db'}",
-                            sets=("train.epochs=1", "data.limit=200"))
+    settings = TuneSettings(
+        families=("standard",),
+        out=tmp_path,
+        trials=3,
+        quiet=True,
+        storage=f"sqlite:///{tmp_path / 'optuna.db'}",
+        sets=("train.epochs=1", "data.limit=200"),
+    )
     run_trials(settings, "standard", 3, 0, stop=StopFlag())
     states = [t.state.name for t in trials_in(tmp_path, "spectral-standard")]
     assert states == ["FAIL", "COMPLETE", "COMPLETE"]
@@ -134,11 +179,31 @@ def test_bad_inputs(runner, tmp_path: Path) -> None:  # noqa: ANN001
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     study = optuna.create_study(storage=url, study_name="mine-hpe", direction="maximize")
     study.set_user_attr("spectral.family", "standard")
-    result = invoke(runner, "tune", "hpe", "--storage", url, "--study-name", "mine",
-                    "--out", tmp_path / "i", "-q")
+    result = invoke(
+        runner,
+        "tune",
+        "hpe",
+        "--storage",
+        url,
+        "--study-name",
+        "mine",
+        "--out",
+        tmp_path / "i",
+        "-q",
+    )
     assert_one_line_error(result, 2)
     assert "belongs to family 'standard'" in result.stderr
     optuna.create_study(storage=url, study_name="min-hpe", direction="minimize")
-    result = invoke(runner, "tune", "hpe", "--storage", url, "--study-name", "min",
-                    "--out", tmp_path / "j", "-q")
+    result = invoke(
+        runner,
+        "tune",
+        "hpe",
+        "--storage",
+        url,
+        "--study-name",
+        "min",
+        "--out",
+        tmp_path / "j",
+        "-q",
+    )
     assert_one_line_error(result, 2)

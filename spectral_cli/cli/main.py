@@ -25,8 +25,8 @@ from spectral_cli import __version__
 from spectral_cli.cli import placeholders
 from spectral_cli.cli.harmony_score import harmony_score
 from spectral_cli.cli.train import train
-from spectral_cli.cli.verify_lstm import verify_lstm
 from spectral_cli.cli.tune import tune
+from spectral_cli.cli.verify_lstm import verify_lstm
 from spectral_cli.errors import SpectralError
 
 

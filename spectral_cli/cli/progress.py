@@ -9,7 +9,7 @@ from rich.console import Console
 
 
 class RichObserver:
-    """Implements the training loop's ``Observer``: a progress bar on a TTY, epoch lines if verbose."""
+    """The training loop's ``Observer``: a progress bar on a TTY, epoch lines if verbose."""
 
     def __init__(self, quiet: bool = False, verbose: bool = False, total_epochs: int = 0) -> None:
         self.console = Console(stderr=True, highlight=False)
@@ -52,8 +52,9 @@ class RichObserver:
     def on_epoch(self, record: dict[str, float], improved: bool) -> None:
         mark = " *" if improved else ""
         line = (
-            f"epoch {int(record['epoch'])}: loss {record['loss']:.4f}  train {record['train_acc']:.4f}"
-            f"  val {record['val_acc']:.4f}  ({record['seconds']:.2f}s){mark}"
+            f"epoch {int(record['epoch'])}: loss {record['loss']:.4f}  "
+            f"train {record['train_acc']:.4f}  val {record['val_acc']:.4f}  "
+            f"({record['seconds']:.2f}s){mark}"
         )
         if self._progress is not None:
             self._progress.update(self._task, info=f"val {record['val_acc']:.3f}")

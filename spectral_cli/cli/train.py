@@ -23,23 +23,33 @@ def train(
     overwrite: bool = options.OVERWRITE,
     resume: bool = options.RESUME,
     init: str | None = typer.Option(
-        None, "--init", help="Initialization, for families that have one (model.init).",
+        None,
+        "--init",
+        help="Initialization, for families that have one (model.init).",
         rich_help_panel="Family options",
     ),
     window: int | None = typer.Option(
-        None, "--window", help="Window length, for families that have one (model.window).",
+        None,
+        "--window",
+        help="Window length, for families that have one (model.window).",
         rich_help_panel="Family options",
     ),
     baseline: str | None = typer.Option(
-        None, "--baseline", help="Baseline trained in the same run (model.baseline).",
+        None,
+        "--baseline",
+        help="Baseline trained in the same run (model.baseline).",
         rich_help_panel="Family options",
     ),
     compare: bool = typer.Option(
-        False, "--compare", help="Train the family's comparison set in one run (train.compare).",
+        False,
+        "--compare",
+        help="Train the family's comparison set in one run (train.compare).",
         rich_help_panel="Family options",
     ),
     data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="Directory of user-provided data files (data.dir).",
+        None,
+        "--data-dir",
+        help="Directory of user-provided data files (data.dir).",
         rich_help_panel="Family options",
     ),
 ) -> None:
@@ -55,12 +65,15 @@ def train(
     from spectral_cli.training.run import resolve_train_config, resume_train_config, runner_for
 
     spec = get_family(family)
-    set_ = list(set_) + family_flags(init=init, window=window, baseline=baseline,
-                                     compare=compare, data_dir=data_dir)
+    set_ = list(set_) + family_flags(
+        init=init, window=window, baseline=baseline, compare=compare, data_dir=data_dir
+    )
     dev = resolve_device(device)
     if resume:
         if config is not None:
-            typer.echo("note: --config is ignored with --resume (the run's saved config is used)", err=True)
+            typer.echo(
+                "note: --config is ignored with --resume (the run's saved config is used)", err=True
+            )
         run_dir = prepare_run_dir(out, "train", family, overwrite=overwrite, resume=True)
         cfg = resume_train_config(run_dir, family, set_, seed)
     else:

@@ -18,31 +18,56 @@ class RichTrialProgress:
         self.console = Console(stderr=True, highlight=False)
         self.quiet = quiet
 
-    def trial_done(self, family: str, number: int, state: str, value: float | None,
-                   best: float | None, done: int, total: int) -> None:
+    def trial_done(
+        self,
+        family: str,
+        number: int,
+        state: str,
+        value: float | None,
+        best: float | None,
+        done: int,
+        total: int,
+    ) -> None:
         if self.quiet:
             return
         val = "-" if value is None else f"{value:.4f}"
         top = "-" if best is None else f"{best:.4f}"
-        self.console.print(f"{family}: trial {done}/{total} (#{number}) {state.lower()} "
-                           f"val {val}, best {top}")
+        self.console.print(
+            f"{family}: trial {done}/{total} (#{number}) {state.lower()} val {val}, best {top}"
+        )
 
 
 def tune(
-    families: list[str] = typer.Argument(..., help="Families to tune, e.g. standard factorized hpe."),
-    trials: int = typer.Option(8, "--trials", help="Trials per family (added to an existing study)."),
-    timeout: float | None = typer.Option(None, "--timeout", help="Stop starting trials after SECONDS."),
+    families: list[str] = typer.Argument(
+        ..., help="Families to tune, e.g. standard factorized hpe."
+    ),
+    trials: int = typer.Option(
+        8, "--trials", help="Trials per family (added to an existing study)."
+    ),
+    timeout: float | None = typer.Option(
+        None, "--timeout", help="Stop starting trials after SECONDS."
+    ),
     sampler: str = typer.Option("tpe", "--sampler", help="tpe (seeded) | random."),
     pruner: str = typer.Option("median", "--pruner", help="median | none."),
-    space: Path | None = typer.Option(None, "--space", help="YAML search space overriding the declared one."),
-    final_seeds: int = typer.Option(5, "--final-seeds", help="Seeds for the final test evaluation."),
-    storage: str | None = typer.Option(None, "--storage", help="Optuna storage URL (default: SQLite in --out)."),
-    study_name: str = typer.Option("spectral", "--study-name", help="Study name prefix; one study per family."),
+    space: Path | None = typer.Option(
+        None, "--space", help="YAML search space overriding the declared one."
+    ),
+    final_seeds: int = typer.Option(
+        5, "--final-seeds", help="Seeds for the final test evaluation."
+    ),
+    storage: str | None = typer.Option(
+        None, "--storage", help="Optuna storage URL (default: SQLite in --out)."
+    ),
+    study_name: str = typer.Option(
+        "spectral", "--study-name", help="Study name prefix; one study per family."
+    ),
     workers: int = typer.Option(1, "--workers", help="Worker processes sharing the storage."),
     config: Path | None = options.CONFIG,
     set_: list[str] = options.SET,
     device: str = options.DEVICE,
-    seed: int = typer.Option(0, "--seed", help="Seed of the sampler, the trials and the first final run."),
+    seed: int = typer.Option(
+        0, "--seed", help="Seed of the sampler, the trials and the first final run."
+    ),
     out: Path | None = options.OUT,
     json_: bool = options.JSON,
     quiet: bool = options.QUIET,
@@ -71,14 +96,30 @@ def tune(
     if resume and out is not None and not (out / "optuna.db").is_file() and storage is None:
         raise BadInput(f"--resume: {out} holds no optuna.db; nothing to continue")
     name = "-".join(families)
-    run_dir = out if resume and out is not None else prepare_run_dir(out, "tune", name, overwrite=overwrite)
+    run_dir = (
+        out
+        if resume and out is not None
+        else prepare_run_dir(out, "tune", name, overwrite=overwrite)
+    )
     if resume and out is None:
         raise BadInput("--resume needs --out DIR pointing at the earlier tuning run")
     settings = TuneSettings(
-        families=tuple(families), out=run_dir, storage=storage or default_storage(run_dir),
-        study_name=study_name, trials=trials, timeout=timeout, seed=seed, sampler=sampler,
-        pruner=pruner, space_file=space, config_file=config, sets=tuple(set_),
-        final_seeds=final_seeds, workers=workers, device=device, quiet=quiet,
+        families=tuple(families),
+        out=run_dir,
+        storage=storage or default_storage(run_dir),
+        study_name=study_name,
+        trials=trials,
+        timeout=timeout,
+        seed=seed,
+        sampler=sampler,
+        pruner=pruner,
+        space_file=space,
+        config_file=config,
+        sets=tuple(set_),
+        final_seeds=final_seeds,
+        workers=workers,
+        device=device,
+        quiet=quiet,
     )
     del verbose
     with catch_signals(StopFlag()) as stop:

@@ -37,7 +37,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise BadInput(f"config file {path} must hold a mapping of sections, not {type(data).__name__}")
+        raise BadInput(
+            f"config file {path} must hold a mapping of sections, not {type(data).__name__}"
+        )
     return data
 
 
@@ -48,10 +50,14 @@ def parse_set(items: Iterable[str]) -> list[tuple[list[str], Any]]:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise BadInput(f"--set {item!r} is not of the form key=value (e.g. --set train.lr=0.003)")
+            raise BadInput(
+                f"--set {item!r} is not of the form key=value (e.g. --set train.lr=0.003)"
+            )
         parts = key.split(".")
         if any(not p for p in parts):
-            raise BadInput(f"--set key {key!r} has an empty component; use dotted keys like model.k")
+            raise BadInput(
+                f"--set key {key!r} has an empty component; use dotted keys like model.k"
+            )
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
@@ -93,7 +99,9 @@ def validation_message(exc: ValidationError, source: str) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
-        return f"unknown config key '{loc}' in {source}; see the preset under configs/ for valid keys"
+        return (
+            f"unknown config key '{loc}' in {source}; see the preset under configs/ for valid keys"
+        )
     got = err.get("input")
     got_txt = "" if isinstance(got, dict) else f" (got {got!r})"
     return f"invalid config value for '{loc}' in {source}: {err['msg']}{got_txt}"

@@ -15,7 +15,9 @@ REQUIRED = ("x", "y", "x_test", "y_test")
 def load_npz(path: Path) -> dict[str, np.ndarray]:
     """Load and validate: 2-D finite signals of one length, 1-D non-negative integer labels."""
     if not path.is_file():
-        raise BadInput(f"data.path {path} does not exist; pass an .npz with arrays {', '.join(REQUIRED)}")
+        raise BadInput(
+            f"data.path {path} does not exist; pass an .npz with arrays {', '.join(REQUIRED)}"
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in REQUIRED if k not in npz.files]
@@ -26,15 +28,21 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
                 )
             arrays = {k: npz[k] for k in REQUIRED}
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise BadInput(f"data.path {path} is not a readable .npz file ({type(exc).__name__})") from None
+        raise BadInput(
+            f"data.path {path} is not a readable .npz file ({type(exc).__name__})"
+        ) from None
     for split in ("", "_test"):
         x, y = arrays[f"x{split}"], arrays[f"y{split}"]
         if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-            raise BadInput(f"data.path {path}: x{split} must be a non-empty 2-D array, got {x.shape}")
+            raise BadInput(
+                f"data.path {path}: x{split} must be a non-empty 2-D array, got {x.shape}"
+            )
         if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
             raise BadInput(f"data.path {path}: x{split} must be finite numbers")
         if y.shape != (x.shape[0],):
-            raise BadInput(f"data.path {path}: y{split} must have shape ({x.shape[0]},), got {y.shape}")
+            raise BadInput(
+                f"data.path {path}: y{split} must have shape ({x.shape[0]},), got {y.shape}"
+            )
         if not np.issubdtype(y.dtype, np.integer) or (y < 0).any():
             raise BadInput(f"data.path {path}: y{split} must hold non-negative integer labels")
     if arrays["x"].shape[1] != arrays["x_test"].shape[1]:

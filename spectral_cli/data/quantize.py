@@ -15,7 +15,9 @@ def quantize(x: np.ndarray, n_tokens: int = 256, clamp: float = 5.0) -> np.ndarr
     """Map real values to int64 tokens in [0, n_tokens) with uniform bins over [-clamp, clamp]."""
     if n_tokens < 2 or clamp <= 0:
         raise ValueError("n_tokens must be >= 2 and clamp > 0")
-    scaled = (np.clip(np.asarray(x, dtype=np.float64), -clamp, clamp) + clamp) * (n_tokens / (2 * clamp))
+    scaled = (np.clip(np.asarray(x, dtype=np.float64), -clamp, clamp) + clamp) * (
+        n_tokens / (2 * clamp)
+    )
     return np.minimum(np.floor(scaled), n_tokens - 1).astype(np.int64)
 
 

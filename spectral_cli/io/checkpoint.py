@@ -55,7 +55,9 @@ def read_metadata(path: Path) -> dict[str, str]:
         raise BadInput(f"{path} is not a safetensors checkpoint ({exc})") from None
 
 
-def load_checkpoint(path: Path, family: str | None = None) -> tuple[dict[str, Tensor], dict[str, str]]:
+def load_checkpoint(
+    path: Path, family: str | None = None
+) -> tuple[dict[str, Tensor], dict[str, str]]:
     """Tensors and metadata; refuses files without spectral metadata or of another family."""
     meta = read_metadata(path)
     found = meta.get("spectral.family")
@@ -79,7 +81,9 @@ def flatten_state(obj: Any, prefix: str, tensors: dict[str, Tensor]) -> Any:
         tensors[prefix] = obj
         return {"__tensor__": prefix}
     if isinstance(obj, dict):
-        return {"__dict__": [[k, flatten_state(v, f"{prefix}.{k}", tensors)] for k, v in obj.items()]}
+        return {
+            "__dict__": [[k, flatten_state(v, f"{prefix}.{k}", tensors)] for k, v in obj.items()]
+        }
     if isinstance(obj, (list, tuple)):
         return [flatten_state(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)]
     return obj

@@ -25,7 +25,9 @@ def _save(fig: Any, path: Path) -> None:
     _pyplot().close(fig)
 
 
-def training_curves(history: Sequence[dict[str, float]], best_epoch: int, title: str, path: Path) -> None:
+def training_curves(
+    history: Sequence[dict[str, float]], best_epoch: int, title: str, path: Path
+) -> None:
     """Loss (left) and train/validation accuracy (right) per epoch, best epoch marked."""
     plt = _pyplot()
     epochs = [h["epoch"] for h in history]
@@ -49,7 +51,9 @@ def embedding_heatmap(table: np.ndarray, title: str, path: Path) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 6))
     lim = float(np.abs(table).max()) or 1.0
-    im = ax.imshow(table, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+    im = ax.imshow(
+        table, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest"
+    )
     ax.set(xlabel="embedding dimension j", ylabel="token i", title=title)
     fig.colorbar(im, ax=ax)
     _save(fig, path)

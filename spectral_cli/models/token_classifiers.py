@@ -44,7 +44,9 @@ class TransformerConfig(Frozen):
     @model_validator(mode="after")
     def _heads_divide(self) -> TransformerConfig:
         if self.d_model % self.n_heads:
-            raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
+            )
         return self
 
 
@@ -101,7 +103,9 @@ def build_standard(cfg: StandardConfig, info: TokenDataInfo) -> TokenTransformer
     return TokenTransformer(nn.Embedding(info.vocab_size, cfg.d_model), cfg, info)
 
 
-@register_model("factorized", FactorizedConfig, "Transformer with a V x K -> D factorized embedding")
+@register_model(
+    "factorized", FactorizedConfig, "Transformer with a V x K -> D factorized embedding"
+)
 def build_factorized(cfg: FactorizedConfig, info: TokenDataInfo) -> TokenTransformer:
     return TokenTransformer(FactorizedEmbedding(info.vocab_size, cfg.d_model, cfg.k), cfg, info)
 
@@ -116,7 +120,9 @@ def hpe_artifacts(model: TokenTransformer, run_dir: Path) -> dict[str, str]:
         table = emb.weight.detach().float().cpu().numpy()
         freqs = emb.frequencies.detach().float().cpu().numpy()
     plots.embedding_heatmap(table, "learned HPE embedding table", run_dir / "hpe_embedding.png")
-    plots.histogram(freqs, "frequency w", "learned HPE frequencies", run_dir / "hpe_frequencies.png")
+    plots.histogram(
+        freqs, "frequency w", "learned HPE frequencies", run_dir / "hpe_frequencies.png"
+    )
     return {"embedding_heatmap": "hpe_embedding.png", "frequency_histogram": "hpe_frequencies.png"}
 
 

@@ -54,7 +54,11 @@ class TuneReport(Report):
         parts = []
         for name, fam in self.families.items():
             acc = fam.test_acc
-            txt = f"{acc.mean * 100:.2f}±{acc.std * 100:.2f}%" if acc else f"val {fam.best_val_acc:.4f}"
+            txt = (
+                f"{acc.mean * 100:.2f}±{acc.std * 100:.2f}%"
+                if acc
+                else f"val {fam.best_val_acc:.4f}"
+            )
             parts.append(f"{name} {txt}")
         return "tune: " + ", ".join(parts)
 
@@ -77,7 +81,8 @@ def comparison_markdown(report: TuneReport) -> str:
         f"{report.trials_requested} trials per family, {report.sampler} sampler), retrained with "
         f"{report.final_seeds} seeds.",
         "",
-        "| Method | Best Accuracy (mean ± std) | 95 % CI | n | Parameters (Total) | Best Hyperparams |",
+        "| Method | Best Accuracy (mean ± std) | 95 % CI | n | Parameters (Total) "
+        "| Best Hyperparams |",
         "|---|---|---|---|---|---|",
     ]
     for name, fam in report.families.items():
@@ -86,19 +91,37 @@ def comparison_markdown(report: TuneReport) -> str:
             mean, ci, n = "(not evaluated)", "-", "0"
         else:
             mean = f"{acc.mean * 100:.2f} % ± {acc.std * 100:.2f}"
-            ci = "-" if acc.ci95_low is None else f"{acc.ci95_low * 100:.2f} – {acc.ci95_high * 100:.2f} %"  # type: ignore[operator]
+            ci = (
+                "-"
+                if acc.ci95_low is None
+                else f"{acc.ci95_low * 100:.2f} – {acc.ci95_high * 100:.2f} %"
+            )  # type: ignore[operator]
             n = str(acc.n)
-        lines.append(f"| {name} | {mean} | {ci} | {n} | {fam.params_total:,} | "
-                     f"{_fmt_params(fam.best_params)} |")
+        lines.append(
+            f"| {name} | {mean} | {ci} | {n} | {fam.params_total:,} | "
+            f"{_fmt_params(fam.best_params)} |"
+        )
     if report.pairwise:
-        lines += ["", "Pairwise Welch t-tests (difference of mean test accuracy, a − b):", "",
-                  "| a | b | a − b (points) | 95 % CI of a − b | p | verdict |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "Pairwise Welch t-tests (difference of mean test accuracy, a − b):",
+            "",
+            "| a | b | a − b (points) | 95 % CI of a − b | p | verdict |",
+            "|---|---|---|---|---|---|",
+        ]
         for pt in report.pairwise:
-            ci = "-" if pt.ci95_low is None else f"{pt.ci95_low * 100:+.2f} … {pt.ci95_high * 100:+.2f}"  # type: ignore[operator]
+            ci = (
+                "-"
+                if pt.ci95_low is None
+                else f"{pt.ci95_low * 100:+.2f} … {pt.ci95_high * 100:+.2f}"
+            )  # type: ignore[operator]
             p = "-" if pt.p_value is None else f"{pt.p_value:.3g}"
             lines.append(f"| {pt.a} | {pt.b} | {pt.diff * 100:+.2f} | {ci} | {p} | {verdict(pt)} |")
-    lines += ["", "A difference is called *supported* only when its 95 % confidence interval "
-              "excludes 0.", ""]
+    lines += [
+        "",
+        "A difference is called *supported* only when its 95 % confidence interval excludes 0.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -125,10 +148,17 @@ def comparison_plot(report: TuneReport, path: Path) -> None:
         if acc is not None:
             err = 0.0 if acc.ci95_low is None else acc.mean - acc.ci95_low
             ax_acc.errorbar([i], [acc.mean * 100], yerr=[err * 100], fmt="o", capsize=6)
-            ax_acc.scatter([i] * acc.n, [v * 100 for v in acc.values], s=10, alpha=0.5, color="grey")
+            ax_acc.scatter(
+                [i] * acc.n, [v * 100 for v in acc.values], s=10, alpha=0.5, color="grey"
+            )
         done = [t for t in fam.trials if t.value is not None]
-        ax_trials.plot([t.number for t in done], [t.value * 100 for t in done], "o-",  # type: ignore[operator]
-                       label=name, alpha=0.8)
+        ax_trials.plot(
+            [t.number for t in done],
+            [t.value * 100 for t in done],
+            "o-",  # type: ignore[operator]
+            label=name,
+            alpha=0.8,
+        )
     ax_acc.set_xticks(range(len(names)), names)
     ax_acc.set(ylabel="test accuracy (%)", title="best configuration, mean and 95 % CI over seeds")
     ax_trials.set(xlabel="trial", ylabel="validation accuracy (%)", title="trials")

@@ -25,7 +25,13 @@ from spectral_cli.tuning.report import (
     comparison_plot,
 )
 from spectral_cli.tuning.stats import summarize, welch
-from spectral_cli.tuning.trials import TrialProgress, TuneSettings, run_trials, run_workers, trial_config
+from spectral_cli.tuning.trials import (
+    TrialProgress,
+    TuneSettings,
+    run_trials,
+    run_workers,
+    trial_config,
+)
 
 
 def default_storage(out: Path) -> str:
@@ -55,18 +61,30 @@ def collect(study: Any, family: str) -> FamilyResult:
     import optuna
 
     trials = [
-        TrialRecord(number=t.number, params=t.params, value=t.value, state=t.state.name,
-                    duration_seconds=t.duration.total_seconds() if t.duration else None)
+        TrialRecord(
+            number=t.number,
+            params=t.params,
+            value=t.value,
+            state=t.state.name,
+            duration_seconds=t.duration.total_seconds() if t.duration else None,
+        )
         for t in study.trials
     ]
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
-        raise RuntimeFailure(f"no trial of {family} completed; see the failed trials' run "
-                             "directories under trials/ and rerun with --set overrides that work")
+        raise RuntimeFailure(
+            f"no trial of {family} completed; see the failed trials' run "
+            "directories under trials/ and rerun with --set overrides that work"
+        )
     best = study.best_trial
-    return FamilyResult(study_name=study.study_name, trials=trials, best_params=best.params,
-                        best_val_acc=float(best.value), best_trial=best.number,
-                        params_total=int(best.user_attrs.get("params_total", 0)))
+    return FamilyResult(
+        study_name=study.study_name,
+        trials=trials,
+        best_params=best.params,
+        best_val_acc=float(best.value),
+        best_trial=best.number,
+        params_total=int(best.user_attrs.get("params_total", 0)),
+    )
 
 
 def final_runs(settings: TuneSettings, family: str, result: FamilyResult, stop: StopFlag) -> None:
@@ -80,13 +98,20 @@ def final_runs(settings: TuneSettings, family: str, result: FamilyResult, stop: 
     for i in range(settings.final_seeds):
         seed = settings.seed + i
         cfg = trial_config(settings, family, result.best_params, seed)
-        run_dir = prepare_run_dir(settings.out / "final" / family / f"seed-{seed}", "tune", family,
-                                  overwrite=True)
+        run_dir = prepare_run_dir(
+            settings.out / "final" / family / f"seed-{seed}", "tune", family, overwrite=True
+        )
         rep = train_run(cfg, run_dir, device, stop=stop, plots_enabled=False)
         assert rep.metrics.test_acc is not None
         reports.append(rep)
-        result.final.append(FinalRun(seed=seed, val_acc=rep.metrics.val_acc,
-                                     test_acc=rep.metrics.test_acc, run_dir=str(run_dir)))
+        result.final.append(
+            FinalRun(
+                seed=seed,
+                val_acc=rep.metrics.val_acc,
+                test_acc=rep.metrics.test_acc,
+                run_dir=str(run_dir),
+            )
+        )
         result.params_total = rep.params.total
     if not reports:
         return
@@ -102,8 +127,9 @@ def publish_best(dest: Path, src: Path) -> None:
         write_with(dest / name, lambda tmp, n=name: shutil.copyfile(src / n, tmp))
 
 
-def tune_run(settings: TuneSettings, progress: TrialProgress | None = None,
-             stop: StopFlag | None = None) -> TuneReport:
+def tune_run(
+    settings: TuneSettings, progress: TrialProgress | None = None, stop: StopFlag | None = None
+) -> TuneReport:
     """Tune every family, evaluate the best configurations, write the outputs in ``out``."""
     from spectral_cli.tuning.study import (
         make_pruner,
@@ -120,18 +146,30 @@ def tune_run(settings: TuneSettings, progress: TrialProgress | None = None,
     started = time.perf_counter()
     results: dict[str, FamilyResult] = {}
     for family in settings.families:  # refuse a foreign study before any trial runs
-        open_study(storage, study_name(settings.study_name, family), family, None,
-                   make_pruner(settings.pruner))
+        open_study(
+            storage,
+            study_name(settings.study_name, family),
+            family,
+            None,
+            make_pruner(settings.pruner),
+        )
     for family in settings.families:
         if settings.workers == 1:
             run_trials(settings, family, settings.trials, 0, progress, stop)
         else:
             run_workers(settings, family, stop)
         if stop.requested:
-            raise Interrupted(f"{stop.signal_name} while tuning {family}; finished trials are kept "
-                              f"in {settings.storage}; rerun the command to add trials")
-        study = open_study(storage, study_name(settings.study_name, family), family, None,
-                           make_pruner(settings.pruner))
+            raise Interrupted(
+                f"{stop.signal_name} while tuning {family}; finished trials are kept "
+                f"in {settings.storage}; rerun the command to add trials"
+            )
+        study = open_study(
+            storage,
+            study_name(settings.study_name, family),
+            family,
+            None,
+            make_pruner(settings.pruner),
+        )
         results[family] = collect(study, family)
     tuned = time.perf_counter()
     for family in settings.families:
@@ -144,16 +182,29 @@ def tune_run(settings: TuneSettings, progress: TrialProgress | None = None,
     from spectral_cli.training.device import resolve_device
 
     report = TuneReport(
-        config={"families": list(settings.families), "sets": list(settings.sets),
-                "space_file": str(settings.space_file) if settings.space_file else None,
-                "config_file": str(settings.config_file) if settings.config_file else None,
-                "timeout": settings.timeout, "study_name": settings.study_name},
-        seed=settings.seed, device=str(resolve_device(settings.device)), storage=settings.storage,
-        sampler=settings.sampler, pruner=settings.pruner, trials_requested=settings.trials,
-        final_seeds=settings.final_seeds, workers=settings.workers, families=results,
+        config={
+            "families": list(settings.families),
+            "sets": list(settings.sets),
+            "space_file": str(settings.space_file) if settings.space_file else None,
+            "config_file": str(settings.config_file) if settings.config_file else None,
+            "timeout": settings.timeout,
+            "study_name": settings.study_name,
+        },
+        seed=settings.seed,
+        device=str(resolve_device(settings.device)),
+        storage=settings.storage,
+        sampler=settings.sampler,
+        pruner=settings.pruner,
+        trials_requested=settings.trials,
+        final_seeds=settings.final_seeds,
+        workers=settings.workers,
+        families=results,
         pairwise=pairwise,
-        timing={"tuning_seconds": tuned - started, "final_seconds": time.perf_counter() - tuned,
-                "total_seconds": time.perf_counter() - started},
+        timing={
+            "tuning_seconds": tuned - started,
+            "final_seconds": time.perf_counter() - tuned,
+            "total_seconds": time.perf_counter() - started,
+        },
     )
     write_report(settings.out / "report.json", report)
     write_text_atomic(settings.out / "comparison.md", comparison_markdown(report))

@@ -51,8 +51,13 @@ class ParamSpec(Frozen):
         return trial.suggest_float(name, self.low, self.high, step=self.step, log=self.log)
 
     def lowest(self) -> Any:
-        return self.choices[0] if self.type == "categorical" else (  # type: ignore[index]
-            int(self.low) if self.type == "int" else self.low  # type: ignore[arg-type]
+        return (
+            self.choices[0]
+            if self.type == "categorical"
+            # type: ignore[index]
+            else (
+                int(self.low) if self.type == "int" else self.low  # type: ignore[arg-type]
+            )
         )
 
 
@@ -82,7 +87,9 @@ def load_space(family: str, override: Path | None = None) -> Space:
         return parse_space(raw, str(override))
     path = presets_dir() / f"{family}.space.yaml"
     if not path.is_file():
-        raise BadInput(f"family {family!r} declares no search space ({path.name}); pass --space FILE")
+        raise BadInput(
+            f"family {family!r} declares no search space ({path.name}); pass --space FILE"
+        )
     return parse_space(read_yaml(path), path.name)
 
 

@@ -61,17 +61,44 @@ def welch(name_a: str, a: Sequence[float], name_b: str, b: Sequence[float]) -> P
     sa, sb = summarize(a), summarize(b)
     diff = sa.mean - sb.mean
     if sa.n < 2 or sb.n < 2:
-        return PairTest(a=name_a, b=name_b, diff=diff, t=None, df=None, p_value=None,
-                        ci95_low=None, ci95_high=None, supported=False)
+        return PairTest(
+            a=name_a,
+            b=name_b,
+            diff=diff,
+            t=None,
+            df=None,
+            p_value=None,
+            ci95_low=None,
+            ci95_high=None,
+            supported=False,
+        )
     va, vb = sa.std**2 / sa.n, sb.std**2 / sb.n
     se = math.sqrt(va + vb)
     if se == 0.0:  # identical constants: no evidence either way unless the means differ
         p = 1.0 if diff == 0 else 0.0
-        return PairTest(a=name_a, b=name_b, diff=diff, t=None, df=None, p_value=p,
-                        ci95_low=diff, ci95_high=diff, supported=diff > 0)
+        return PairTest(
+            a=name_a,
+            b=name_b,
+            diff=diff,
+            t=None,
+            df=None,
+            p_value=p,
+            ci95_low=diff,
+            ci95_high=diff,
+            supported=diff > 0,
+        )
     t = diff / se
     df = (va + vb) ** 2 / (va**2 / (sa.n - 1) + vb**2 / (sb.n - 1))
     p = float(2 * stats.t.sf(abs(t), df))
     half = t_quantile(df) * se
-    return PairTest(a=name_a, b=name_b, diff=diff, t=t, df=df, p_value=p,
-                    ci95_low=diff - half, ci95_high=diff + half, supported=diff - half > 0)
+    return PairTest(
+        a=name_a,
+        b=name_b,
+        diff=diff,
+        t=t,
+        df=df,
+        p_value=p,
+        ci95_low=diff - half,
+        ci95_high=diff + half,
+        supported=diff - half > 0,
+    )

@@ -27,9 +27,9 @@ def quiet_optuna(level: str = "WARNING") -> None:
 
 def open_storage(url: str) -> Any:
     """An Optuna RDBStorage for ``url``; failures to open are bad input."""
-    import optuna
-
     import warnings
+
+    import optuna
 
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)

@@ -43,8 +43,16 @@ class TuneSettings:
 
 
 class TrialProgress(Protocol):
-    def trial_done(self, family: str, number: int, state: str, value: float | None,
-                   best: float | None, done: int, total: int) -> None: ...
+    def trial_done(
+        self,
+        family: str,
+        number: int,
+        state: str,
+        value: float | None,
+        best: float | None,
+        done: int,
+        total: int,
+    ) -> None: ...
 
 
 class PlainProgress:
@@ -53,13 +61,23 @@ class PlainProgress:
     def __init__(self, quiet: bool, worker: int) -> None:
         self.quiet, self.worker = quiet, worker
 
-    def trial_done(self, family: str, number: int, state: str, value: float | None,
-                   best: float | None, done: int, total: int) -> None:
+    def trial_done(
+        self,
+        family: str,
+        number: int,
+        state: str,
+        value: float | None,
+        best: float | None,
+        done: int,
+        total: int,
+    ) -> None:
         if not self.quiet:
             val = "-" if value is None else f"{value:.4f}"
             top = "-" if best is None else f"{best:.4f}"
-            sys.stderr.write(f"[worker {self.worker}] {family} trial {number} ({done}/{total}) "
-                             f"{state} val {val} best {top}\n")
+            sys.stderr.write(
+                f"[worker {self.worker}] {family} trial {number} ({done}/{total}) "
+                f"{state} val {val} best {top}\n"
+            )
 
 
 class PruningObserver:
@@ -105,8 +123,15 @@ def make_objective(settings: TuneSettings, family: str, stop: StopFlag) -> Any:
         run_dir = settings.out / "trials" / family / f"trial-{trial.number:04d}"
         prepare_run_dir(run_dir, "tune", family, overwrite=True)
         trial.set_user_attr("run_dir", str(run_dir))
-        report = train_run(cfg, run_dir, device, observer=PruningObserver(trial), stop=stop,
-                           evaluate_test=False, plots_enabled=False)
+        report = train_run(
+            cfg,
+            run_dir,
+            device,
+            observer=PruningObserver(trial),
+            stop=stop,
+            evaluate_test=False,
+            plots_enabled=False,
+        )
         trial.set_user_attr("params_total", report.params.total)
         trial.set_user_attr("best_epoch", report.metrics.best_epoch)
         return float(report.metrics.val_acc)
@@ -114,8 +139,14 @@ def make_objective(settings: TuneSettings, family: str, stop: StopFlag) -> Any:
     return objective
 
 
-def run_trials(settings: TuneSettings, family: str, n_trials: int, worker: int,
-               progress: TrialProgress | None = None, stop: StopFlag | None = None) -> None:
+def run_trials(
+    settings: TuneSettings,
+    family: str,
+    n_trials: int,
+    worker: int,
+    progress: TrialProgress | None = None,
+    stop: StopFlag | None = None,
+) -> None:
     """Add ``n_trials`` trials to the family's study (in this process)."""
     from spectral_cli.tuning.study import (
         make_pruner,
@@ -144,14 +175,20 @@ def run_trials(settings: TuneSettings, family: str, n_trials: int, worker: int,
             best = st.best_value
         except ValueError:
             best = None
-        progress.trial_done(family, trial.number, trial.state.name, trial.value, best, done,
-                            n_trials)
+        progress.trial_done(
+            family, trial.number, trial.state.name, trial.value, best, done, n_trials
+        )
         if stop.requested:
             st.stop()
 
-    study.optimize(make_objective(settings, family, stop), n_trials=n_trials,
-                   timeout=settings.timeout, catch=(Exception,), callbacks=[callback],
-                   gc_after_trial=False)
+    study.optimize(
+        make_objective(settings, family, stop),
+        n_trials=n_trials,
+        timeout=settings.timeout,
+        catch=(Exception,),
+        callbacks=[callback],
+        gc_after_trial=False,
+    )
 
 
 def worker_main(settings: TuneSettings, family: str, n_trials: int, worker: int) -> None:
@@ -168,10 +205,15 @@ def run_workers(settings: TuneSettings, family: str, stop: StopFlag) -> None:
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
-    shares = [settings.trials // settings.workers + (i < settings.trials % settings.workers)
-              for i in range(settings.workers)]
-    procs = [ctx.Process(target=worker_main, args=(settings, family, n, i), daemon=False)
-             for i, n in enumerate(shares) if n > 0]
+    shares = [
+        settings.trials // settings.workers + (i < settings.trials % settings.workers)
+        for i in range(settings.workers)
+    ]
+    procs = [
+        ctx.Process(target=worker_main, args=(settings, family, n, i), daemon=False)
+        for i, n in enumerate(shares)
+        if n > 0
+    ]
     for p in procs:
         p.start()
     forwarded = False

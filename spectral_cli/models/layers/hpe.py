@@ -35,8 +35,10 @@ from torch import Tensor, nn
 Strategy = Literal["auto", "table", "rows"]
 
 
-def synthesize(amplitudes: Tensor, frequencies: Tensor, phases: Tensor, positions: Tensor) -> Tensor:
-    """Rows sum_k a[..., k] sin(w[..., k] * positions + phi[..., k]); inputs (..., K) -> (..., D)."""
+def synthesize(
+    amplitudes: Tensor, frequencies: Tensor, phases: Tensor, positions: Tensor
+) -> Tensor:
+    """Rows sum_k a[.., k] sin(w[.., k] * positions + phi[.., k]); (..., K) inputs -> (..., D)."""
     theta = frequencies.unsqueeze(-1) * positions + phases.unsqueeze(-1)  # (..., K, D)
     return (amplitudes.unsqueeze(-2) @ torch.sin(theta)).squeeze(-2)
 
@@ -110,7 +112,4 @@ class HarmonicEmbedding(nn.Module):
         return rows[inverse]
 
     def extra_repr(self) -> str:
-        return (
-            f"{self.num_embeddings}, {self.embedding_dim}, k={self.k}, "
-            f"strategy={self.strategy}"
-        )
+        return f"{self.num_embeddings}, {self.embedding_dim}, k={self.k}, strategy={self.strategy}"
