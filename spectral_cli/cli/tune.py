@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from spectral_cli.cli import options
+
+if TYPE_CHECKING:
+    from spectral_cli.tuning.trials import TrialEvent
 
 
 class RichTrialProgress:
@@ -18,23 +22,9 @@ class RichTrialProgress:
         self.console = Console(stderr=True, highlight=False)
         self.quiet = quiet
 
-    def trial_done(
-        self,
-        family: str,
-        number: int,
-        state: str,
-        value: float | None,
-        best: float | None,
-        done: int,
-        total: int,
-    ) -> None:
-        if self.quiet:
-            return
-        val = "-" if value is None else f"{value:.4f}"
-        top = "-" if best is None else f"{best:.4f}"
-        self.console.print(
-            f"{family}: trial {done}/{total} (#{number}) {state.lower()} val {val}, best {top}"
-        )
+    def trial_done(self, event: TrialEvent) -> None:
+        if not self.quiet:
+            self.console.print(event.line())
 
 
 def tune(

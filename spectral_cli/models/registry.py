@@ -20,6 +20,10 @@ FAMILY_MODULES: dict[str, str] = {
     "standard": "spectral_cli.models.token_classifiers",
     "factorized": "spectral_cli.models.token_classifiers",
     "hpe": "spectral_cli.models.token_classifiers",
+    "spectra-lstm": "spectral_cli.models.spectra_lstm",
+    "hae": "spectral_cli.models.hae",
+    "hmlp": "spectral_cli.models.harmonic_mlp",
+    "mlp": "spectral_cli.models.harmonic_mlp",
 }
 
 
@@ -44,6 +48,8 @@ class FamilySpec:
     run_config: type | None = None
     runner: Callable[..., Any] | None = None
     embedding_prefix: str = "embedding."
+    make_optimizer: Callable[..., Any] | None = None
+    report_extras: Callable[..., dict[str, Any]] | None = None
 
     @property
     def preset(self) -> str:
@@ -62,18 +68,22 @@ def register_model(
     artifacts: Callable[..., dict[str, str]] | None = None,
     run_config: type | None = None,
     runner: Callable[..., Any] | None = None,
+    make_optimizer: Callable[..., Any] | None = None,
+    report_extras: Callable[..., dict[str, Any]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator registering ``build(model_cfg, data_info) -> nn.Module`` as family ``name``.
 
     ``artifacts(model, run_dir) -> {label: file name}`` writes family-specific plots at the end
-    of a run.
+    of a run. ``make_optimizer(model, cfg) -> torch.optim.Optimizer`` replaces the loop's default
+    Adam; ``report_extras(model, cfg) -> dict`` adds family results to the report's ``extras``.
     """
 
     def wrap(build: Callable[..., Any]) -> Callable[..., Any]:
         if name in _REGISTRY:
             raise ValueError(f"model family {name!r} registered twice")
         _REGISTRY[name] = FamilySpec(
-            name, config_cls, build, description, data_kind, artifacts, run_config, runner
+            name, config_cls, build, description, data_kind, artifacts, run_config, runner,
+            make_optimizer=make_optimizer, report_extras=report_extras,
         )
         return build
 

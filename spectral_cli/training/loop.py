@@ -8,7 +8,11 @@ data order from the saved shuffle-generator state and skips the batches already 
 interrupted-and-resumed CPU run ends with exactly the weights of an uninterrupted one.
 
 Model selection uses validation accuracy only (ties go to the lower validation loss); the test
-split is not touched here.
+split is not touched here. Optional, backwards-compatible hooks for non-classifier families:
+``evaluate_fn`` (validation metrics other than cross-entropy/accuracy; extra keys go into the
+history), ``on_epoch_start`` (e.g. a curriculum that changes the loss per epoch),
+``select_on="loss"`` (select on the lowest validation loss) and ``select_from_epoch`` (earlier
+epochs are never selected).
 """
 
 from __future__ import annotations
@@ -68,16 +72,21 @@ def classification_loss(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor,
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, split: SplitLike, batch_size: int, device: torch.device
+    model: nn.Module,
+    split: SplitLike,
+    batch_size: int,
+    device: torch.device,
+    loss_fn: Callable[[nn.Module, Tensor, Tensor], tuple[Tensor, Tensor]] = classification_loss,
 ) -> tuple[float, float]:
-    """(mean loss, accuracy) of ``model`` in eval mode over ``split``."""
+    """(mean loss, accuracy) of ``model`` in eval mode over ``split`` (``loss_fn``'s loss and
+    correct count; a regression ``loss_fn`` returns 0 correct, so selection uses the loss)."""
     was_training = model.training
     model.eval()
     total_loss, correct, n = 0.0, 0, int(split.y.shape[0])
     for start in range(0, n, batch_size):
         x = split.x[start : start + batch_size].to(device)
         y = split.y[start : start + batch_size].to(device)
-        loss, hits = classification_loss(model, x, y)
+        loss, hits = loss_fn(model, x, y)
         total_loss += float(loss) * y.shape[0]
         correct += int(hits)
     model.train(was_training)
@@ -118,6 +127,11 @@ class Trainer:
         observer: Observer | None = None,
         stop: StopFlag | None = None,
         loss_fn: Callable[[nn.Module, Tensor, Tensor], tuple[Tensor, Tensor]] = classification_loss,
+        evaluate_fn: Callable[[nn.Module], dict[str, float]] | None = None,
+        on_epoch_start: Callable[[int], None] | None = None,
+        select_on: str = "acc",
+        select_from_epoch: int = 1,
+        optimizer: torch.optim.Optimizer | None = None,
     ) -> None:
         self.model, self.cfg, self.train, self.val, self.device = model, cfg, train, val, device
         self.state_path = state_path
@@ -126,7 +140,18 @@ class Trainer:
         self.observer = observer or SilentObserver()
         self.stop = stop or StopFlag()
         self.loss_fn = loss_fn
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.evaluate_fn = evaluate_fn  # -> {"val_loss", "val_acc", extra metrics...}, eval mode
+        self.on_epoch_start = on_epoch_start  # gets the 0-based epoch, also on a resumed epoch
+        if select_on not in ("acc", "loss"):
+            raise ValueError(f"select_on must be 'acc' or 'loss', not {select_on!r}")
+        self.select_on, self.select_from_epoch = select_on, select_from_epoch
+        # a family may bring its own (e.g. hmlp's FrequencyAwareOptimizer around Adam); its
+        # state_dict must round-trip and its param_groups take lr / weight_decay on resume
+        if optimizer is None:
+            optimizer = torch.optim.Adam(
+                model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
+            )
+        self.optimizer = optimizer
         self.shuffle = torch.Generator().manual_seed(seed)
         self.epoch_shuffle_state = self.shuffle.get_state()
         self.state = LoopState()
@@ -200,7 +225,16 @@ class Trainer:
     def _end_epoch(self) -> None:
         st = self.state
         t0 = time.perf_counter()
-        val_loss, val_acc = evaluate(self.model, self.val, self.cfg.eval_batch_size, self.device)
+        extra: dict[str, float] = {}
+        if self.evaluate_fn is None:
+            bs = self.cfg.eval_batch_size
+            val_loss, val_acc = evaluate(self.model, self.val, bs, self.device)
+        else:
+            was_training = self.model.training
+            self.model.eval()
+            extra = dict(self.evaluate_fn(self.model))
+            self.model.train(was_training)
+            val_loss, val_acc = float(extra.pop("val_loss")), float(extra.pop("val_acc"))
         st.epoch_seconds += time.perf_counter() - t0  # the validation pass counts too
         record = {
             "epoch": st.epoch + 1,
@@ -209,10 +243,15 @@ class Trainer:
             "val_loss": val_loss,
             "val_acc": val_acc,
             "seconds": st.epoch_seconds,
+            **extra,
         }
-        improved = val_acc > st.best_val_acc or (
-            val_acc == st.best_val_acc and val_loss < st.best_val_loss
-        )
+        if self.select_on == "loss":
+            improved = val_loss < st.best_val_loss
+        else:
+            improved = val_acc > st.best_val_acc or (
+                val_acc == st.best_val_acc and val_loss < st.best_val_loss
+            )
+        improved = improved and st.epoch + 1 >= self.select_from_epoch
         if improved:
             st.best_epoch, st.best_val_acc, st.best_val_loss = st.epoch + 1, val_acc, val_loss
             self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -236,6 +275,8 @@ class Trainer:
         while self.state.epoch < self.cfg.epochs:
             self.shuffle.set_state(self.epoch_shuffle_state)
             order = torch.randperm(n, generator=self.shuffle)
+            if self.on_epoch_start is not None:
+                self.on_epoch_start(self.state.epoch)
             while self.state.step < steps:
                 if self.stop.requested:
                     self.save_state()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,20 +39,31 @@ class TuneSettings:
     workers: int = 1
     device: str = "auto"
     quiet: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrialEvent:
+    """A finished trial, as progress sinks see it."""
+
+    family: str
+    number: int
+    state: str
+    value: float | None
+    best: float | None
+    done: int  # trials finished by this worker in this invocation
+    total: int  # trials this worker was asked for
+
+    def line(self) -> str:
+        val = "-" if self.value is None else f"{self.value:.4f}"
+        top = "-" if self.best is None else f"{self.best:.4f}"
+        return (
+            f"{self.family}: trial {self.done}/{self.total} (#{self.number}) "
+            f"{self.state.lower()} val {val}, best {top}"
+        )
 
 
 class TrialProgress(Protocol):
-    def trial_done(
-        self,
-        family: str,
-        number: int,
-        state: str,
-        value: float | None,
-        best: float | None,
-        done: int,
-        total: int,
-    ) -> None: ...
+    def trial_done(self, event: TrialEvent) -> None: ...
 
 
 class PlainProgress:
@@ -61,23 +72,9 @@ class PlainProgress:
     def __init__(self, quiet: bool, worker: int) -> None:
         self.quiet, self.worker = quiet, worker
 
-    def trial_done(
-        self,
-        family: str,
-        number: int,
-        state: str,
-        value: float | None,
-        best: float | None,
-        done: int,
-        total: int,
-    ) -> None:
+    def trial_done(self, event: TrialEvent) -> None:
         if not self.quiet:
-            val = "-" if value is None else f"{value:.4f}"
-            top = "-" if best is None else f"{best:.4f}"
-            sys.stderr.write(
-                f"[worker {self.worker}] {family} trial {number} ({done}/{total}) "
-                f"{state} val {val} best {top}\n"
-            )
+            sys.stderr.write(f"[worker {self.worker}] {event.line()}\n")
 
 
 class PruningObserver:
@@ -175,9 +172,10 @@ def run_trials(
             best = st.best_value
         except ValueError:
             best = None
-        progress.trial_done(
+        event = TrialEvent(
             family, trial.number, trial.state.name, trial.value, best, done, n_trials
         )
+        progress.trial_done(event)
         if stop.requested:
             st.stop()
 
