@@ -89,6 +89,15 @@ def test_resume_without_state_is_refused(runner, tmp_path: Path) -> None:  # noq
     assert_one_line_error(invoke(runner, "train", "hpe", "--resume", "-q"), 2)
 
 
+def test_bad_data_leaves_no_empty_run_directory(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "new-run"
+    result = invoke(
+        runner, "train", "hpe", "--set", f"data.path={tmp_path / 'none.npz'}", "--out", out, "-q"
+    )
+    assert_one_line_error(result, 2)
+    assert not out.exists()
+
+
 def test_out_that_is_a_file_is_refused(runner, tmp_path: Path) -> None:  # noqa: ANN001
     target = tmp_path / "file.txt"
     target.write_text("keep me")

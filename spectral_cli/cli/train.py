@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -69,6 +71,7 @@ def train(
         init=init, window=window, baseline=baseline, compare=compare, data_dir=data_dir
     )
     dev = resolve_device(device)
+    existed = True  # a resumed run directory is never removed
     if resume:
         if config is not None:
             typer.echo(
@@ -78,8 +81,12 @@ def train(
         cfg = resume_train_config(run_dir, family, set_, seed)
     else:
         cfg = resolve_train_config(family, config, set_, seed)
+        existed = out is not None and out.exists()
         run_dir = prepare_run_dir(out, "train", family, overwrite=overwrite)
-    with RichObserver(quiet=quiet, verbose=verbose, total_epochs=cfg.train.epochs) as observer:
+    with (
+        remove_if_left_empty(run_dir, enabled=not existed),
+        RichObserver(quiet=quiet, verbose=verbose, total_epochs=cfg.train.epochs) as observer,
+    ):
         observer.log(f"training {family} on {dev} (seed {cfg.seed}) -> {run_dir}")
         with catch_signals(StopFlag()) as stop:
             run = runner_for(spec)
@@ -88,6 +95,18 @@ def train(
         typer.echo(report.model_dump_json(indent=2))
     elif not quiet:
         typer.echo(f"{report.summary()} -> {run_dir}")
+
+
+@contextlib.contextmanager
+def remove_if_left_empty(run_dir: Path, enabled: bool) -> Iterator[None]:
+    """A run that fails before writing anything (e.g. bad data) leaves no new empty directory."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(OSError):
+            if enabled and run_dir.is_dir() and not any(run_dir.iterdir()):
+                run_dir.rmdir()
+        raise
 
 
 FLAG_KEYS = {
