@@ -174,3 +174,12 @@ def test_frequency_optimizer_state_is_in_the_resume_state(tmp_path: Path) -> Non
 
     _, meta = load_checkpoint(tmp_path / "state.safetensors", "train-state")
     assert '"frequency_aware"' in meta["spectral.optimizer"]
+
+
+def test_bundled_digits_are_sklearns_1797_images() -> None:
+    from spectral_cli.data.digits import load_digits
+
+    d = load_digits()
+    assert len(d["x"]) + len(d["x_test"]) == 1797 and d["x"].shape[1] == 64
+    assert d["x"].min() == 0 and d["x"].max() == 16
+    assert set(d["y"].tolist()) == set(range(10)) == set(d["y_test"].tolist())

@@ -44,7 +44,9 @@ def verify(runner, out: Path, *args: str):  # noqa: ANN001, ANN201
 
 
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 1e-5)])
-def test_saved_weights_obey_the_cell_contract(tmp_path: Path, runner, dtype: str, tol: float) -> None:  # noqa: ANN001
+def test_saved_weights_obey_the_cell_contract(
+    tmp_path: Path, runner, dtype: str, tol: float  # noqa: ANN001
+) -> None:
     T = 6
     result = verify(runner, tmp_path / "run", "--window", str(T), "--dtype", dtype)
     assert result.exit_code == 0, result.output
@@ -98,7 +100,7 @@ def test_perturbed_checkpoint_exits_1_naming_window_and_bin(tmp_path: Path, runn
     assert verify(runner, tmp_path / "ok", "--checkpoint", bad, "--tol", "1e-5").exit_code == 0
 
 
-def test_float32_checkpoint_in_float64_keeps_float32_accuracy_and_says_so(tmp_path: Path, runner) -> None:  # noqa: ANN001
+def test_float32_checkpoint_in_float64_keeps_float32_accuracy(tmp_path: Path, runner) -> None:  # noqa: ANN001
     assert verify(runner, tmp_path / "f32", "--dtype", "float32", "--no-plots").exit_code == 0
     path = tmp_path / "f32" / CKPT
     result = invoke(runner, "verify-lstm", "--checkpoint", path, "--dtype", "float64",

@@ -148,7 +148,7 @@ def verify_standard(model: Any, signal: torch.Tensor, tol: float | None) -> core
     T = model.window
     run = core.dtype_name(model.readout.weight.dtype)
     tol = core.default_tolerance(run) if tol is None else tol
-    ref = core.reference_spectra(signal, T)
+    ref = core.reference_spectra(signal.cpu(), T)
     est = model.spectrogram(signal).cpu().double()
     err = relative_errors(est, ref)
     j = int(err.argmax())
@@ -270,7 +270,7 @@ def _plots(model: Any, signal: torch.Tensor, result: core.VerifyResult, run_dir:
     plots.weight_hh_heatmap(whh, blocks, f"weight_hh (T={T}, H={model.hidden_size}, "
                             f"{result.run_dtype})", run_dir / "weight_hh.png")
     ref = core.reference_spectra(shown, T)
-    errors = torch.tensor(result.per_window[: ref.shape[0]])
+    errors = torch.tensor(result.per_window[: ref.shape[0]], dtype=torch.float64)
     plots.spectrogram_pair(est.numpy(), ref.numpy(), errors.numpy(), result.tol,
                            f"T={T}, {result.run_dtype}: worst {result.max_error:.2g}",
                            run_dir / "spectrogram.png")

@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover - older typer on top of click
 from spectral_cli import __version__
 from spectral_cli.cli import placeholders
 from spectral_cli.cli.harmony_score import harmony_score
+from spectral_cli.cli.ntk import ntk
 from spectral_cli.cli.train import train
 from spectral_cli.cli.tune import tune
 from spectral_cli.cli.verify_lstm import verify_lstm
@@ -106,4 +107,5 @@ app.command("train")(train)
 app.command("harmony-score")(harmony_score)
 app.command("verify-lstm")(verify_lstm)
 app.command("tune")(tune)
+app.command("ntk")(ntk)
 placeholders.register(app)

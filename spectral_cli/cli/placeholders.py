@@ -7,7 +7,6 @@ import typer
 from spectral_cli.errors import BadInput
 
 PENDING = {
-    "ntk": ("Neural tangent kernels, spectral bias and Fourier feature mappings.", 8),
     "export": ("Export a trained checkpoint (ONNX / TorchScript) with a parity check.", 0),
 }
 

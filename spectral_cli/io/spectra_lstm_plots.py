@@ -71,7 +71,8 @@ def weight_hh_before_after(
 ) -> None:
     """Init, after training (same colour scale) and their difference."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(18, 7.5), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(18, 7.5))
+    fig.subplots_adjust(wspace=0.35)
     lim = float(max(np.abs(before).max(), np.abs(after).max()))
     _heat(axes[0], fig, before, blocks, "at init", lim)
     _heat(axes[1], fig, after, blocks, "after training", lim)
@@ -94,7 +95,7 @@ def spectrogram_pair(
         ax.set(title=name, xlabel="window j", ylabel="bin k")
         fig.colorbar(im, ax=ax, label="log10 P")
     ax = axes[2]
-    shown = np.clip(np.nan_to_num(errors, posinf=1e300), 1e-18, 1e300)
+    shown = np.clip(np.nan_to_num(np.asarray(errors, dtype=np.float64), posinf=1e300), 1e-18, 1e300)
     ax.semilogy(np.arange(len(errors)), shown, ".-", label="max_k |P^-P| / max_k P")
     ax.set_ylim(min(float(shown.min()), tol) / 10, max(float(shown.max()), tol) * 10)
     ax.axhline(tol, color="red", linestyle="--", label=f"tol {tol:g}")

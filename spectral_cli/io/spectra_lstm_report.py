@@ -40,6 +40,9 @@ class ModelResult(BaseModel):
     # the same in the trained parameters' units (theta = W / scale; = drift_from_init for raw)
     drift_natural: dict[str, float | None]
     distance_to_construction: dict[str, float | None]  # same, measured from the exact construction
+    # distance to the construction in the model's units, at init and after training
+    construction_distance_natural_init: dict[str, float | None]
+    construction_distance_natural: dict[str, float | None]
     verify: VerifySummary
     checkpoint: str
     heatmap: str

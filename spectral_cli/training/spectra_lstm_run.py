@@ -37,7 +37,7 @@ from spectral_cli.analysis.spectra_lstm_verify import (
     verify_standard,
 )
 from spectral_cli.config.loader import dump_yaml
-from spectral_cli.config.spectra_lstm import SpectraLSTMRunConfig
+from spectral_cli.config.spectra_lstm import INITS, SpectraLSTMRunConfig
 from spectral_cli.data.signals import sine_batch, sine_bound
 from spectral_cli.io import spectra_lstm_plots as plots
 from spectral_cli.io.atomic import write_text_atomic
@@ -113,9 +113,10 @@ def run_spectra_lstm(
     loss_fn = make_loss(norm)
     verify_x = sine_batch(1, cfg.data.verify_windows * T, T, cfg.data.n_sines, 30_000 + cfg.seed)[0]
     results, curves = [], {}
-    for k, init in enumerate(cfg.inits()):
-        res = _train_one(cfg, init, cfg.seed * 7919 + k, run_dir, device, (train, val, test),
-                         loss_fn, bound, verify_x, meta, resume, observer, stop)
+    for init in cfg.inits():  # seeded by name: an --init run equals that part of --compare
+        seed = cfg.seed * 7919 + INITS.index(init)
+        res = _train_one(cfg, init, seed, run_dir, device, (train, val, test), loss_fn, bound,
+                         verify_x, meta, resume, observer, stop)
         results.append(res)
         curves[init] = ([p.step for p in res.curve], [p.train_loss for p in res.curve],
                         [p.val_loss for p in res.curve])
@@ -198,6 +199,7 @@ def _train_one(cfg: SpectraLSTMRunConfig, init: str, seed: int, run_dir: Path,
         f"T={cfg.model.window}, {cfg.model.dtype}, {cfg.train.epochs * every} steps",
         sub / "weight_hh.png")
     construction_whh = ref.weight_hh.double()
+    ref_theta = construction_whh / (model.scale_weight_hh.cpu().double() if is_cell else 1.0)
     observer.log(f"{init}: test nMSE {test_loss:.3g}, verify "
                  f"{'pass' if ver.passed else 'fail'} (worst {ver.max_error:.3g})")
     return ModelResult(
@@ -210,6 +212,8 @@ def _train_one(cfg: SpectraLSTMRunConfig, init: str, seed: int, run_dir: Path,
         drift_from_init=block_drift(init_whh, after_whh, blocks),
         drift_natural=block_drift(init_theta, theta_hh_of(model).cpu(), blocks),
         distance_to_construction=block_drift(construction_whh, after_whh, blocks),
+        construction_distance_natural_init=block_drift(ref_theta, init_theta, blocks),
+        construction_distance_natural=block_drift(ref_theta, theta_hh_of(model).cpu(), blocks),
         verify=VerifySummary(passed=ver.passed, max_error=_finite(ver.max_error), tol=ver.tol,
                              worst_window=ver.worst_window, worst_bin=ver.worst_bin,
                              windows=ver.windows, note=ver.note),
