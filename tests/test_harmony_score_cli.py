@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import assert_one_line_error, invoke
 from safetensors.torch import save_file
 
-from conftest import assert_one_line_error, invoke
 from spectral_cli.analysis.harmony import harmony_scores
 from spectral_cli.analysis.harmony_report import load_vectors, score_vectors
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import assert_one_line_error, invoke, read_report
 from safetensors import safe_open
 
-from conftest import assert_one_line_error, invoke, read_report
 from spectral_cli.analysis.hae_eval import auroc
 from spectral_cli.data.invalid import INVALID_KINDS, class_mixture, invalid_sets, time_shuffle
 from spectral_cli.models.hae import HAEModelConfig

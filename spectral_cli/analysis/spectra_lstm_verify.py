@@ -178,13 +178,15 @@ class Prepared:
     signal: torch.Tensor
     kind: str
     started: float
+    scales: dict[str, float] | None  # the construction's scales, if known (not for trained)
 
 
 def prepare(opts: VerifyOptions) -> Prepared:
     """Build or load the weights and load the signal; raises BadInput for any bad input."""
     started = time.perf_counter()
     if opts.checkpoint is not None:
-        model, _ = load_any(opts.checkpoint, opts.dtype)
+        model, meta = load_any(opts.checkpoint, opts.dtype)
+        scales = _stored_scales(meta)
         window = model.window
         if opts.window is not None and opts.window != window:
             raise BadInput(
@@ -197,11 +199,11 @@ def prepare(opts: VerifyOptions) -> Prepared:
             model = core.construct(T, opts.dtype or "float64")
         except ValueError as exc:
             raise _bad(exc, "--window/--dtype") from None
-        window, source = model.window, "construction"
+        window, source, scales = model.window, "construction", model.scales
     if opts.tol is not None and not (math.isfinite(opts.tol) and opts.tol >= 0):
         raise BadInput(f"--tol must be a finite number >= 0, got {opts.tol}")
     signal, kind = load_signal(opts, window)
-    return Prepared(opts, model, window, source, signal, kind, started)
+    return Prepared(opts, model, window, source, signal, kind, started, scales)
 
 
 def run_verify(prep: Prepared, run_dir: Path, device: torch.device) -> VerifyReport:
@@ -234,7 +236,7 @@ def run_verify(prep: Prepared, run_dir: Path, device: torch.device) -> VerifyRep
         source=prep.source, run_dtype=result.run_dtype, built_dtype=result.built_dtype,
         note=result.note,
         blocks=None if standard else {k: list(v) for k, v in model.blocks.items()},
-        valid_amplitude=_amplitude_range(model, standard),
+        valid_amplitude=_amplitude_range(prep.scales),
         signal=SignalSummary(kind=prep.kind, samples=int(signal.numel()),
                              max_abs=float(signal.abs().max()),
                              rms=float(signal.square().mean().sqrt())),
@@ -245,11 +247,19 @@ def run_verify(prep: Prepared, run_dir: Path, device: torch.device) -> VerifyRep
     return report
 
 
-def _amplitude_range(model: Any, standard: bool) -> dict[str, float] | None:
-    """Sample-amplitude range of full accuracy (from the construction's scales, if known)."""
-    if standard:
+def _stored_scales(meta: dict[str, str]) -> dict[str, float] | None:
+    """``spectral.scales`` of a checkpoint written from a construction (absent once trained)."""
+    try:
+        sc = json.loads(meta["spectral.scales"])
+        return {k: float(sc[k]) for k in ("input_bound", "min_peak_magnitude")}
+    except (KeyError, ValueError, TypeError):
         return None
-    sc = model.scales or core.design_scales(model.window, model.built_dtype)
+
+
+def _amplitude_range(sc: dict[str, float] | None) -> dict[str, float] | None:
+    """Sample-amplitude range of full accuracy of a construction (None if unknown)."""
+    if not sc:
+        return None
     return {"input_bound": sc["input_bound"], "min_peak_magnitude": sc["min_peak_magnitude"]}
 
 

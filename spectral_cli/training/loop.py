@@ -158,7 +158,9 @@ class Trainer:
         self.best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self.use_amp = cfg.amp and device.type == "cuda"
         if cfg.amp and not self.use_amp:
-            self.observer.log("train.amp is ignored on CPU (bfloat16 autocast is used on CUDA only)")
+            self.observer.log(
+                "train.amp is ignored on CPU (bfloat16 autocast is used on CUDA only)"
+            )
 
     # ---- state -----------------------------------------------------------------------------
     def save_state(self) -> None:
@@ -287,7 +289,9 @@ class Trainer:
                     )
                 t0 = time.perf_counter()
                 idx = order[self.state.step * bs : (self.state.step + 1) * bs]
-                self._train_step(self.train.x[idx].to(self.device), self.train.y[idx].to(self.device))
+                self._train_step(
+                    self.train.x[idx].to(self.device), self.train.y[idx].to(self.device)
+                )
                 self.state.epoch_seconds += time.perf_counter() - t0
                 self.observer.on_step(self.state.epoch + 1, self.state.step, steps)
             self._end_epoch()
