@@ -59,6 +59,7 @@ def test_train_writes_the_run_directory(runner, tmp_path: Path, family: str) -> 
     if family == "hpe":
         files |= {"hpe_embedding.png", "hpe_frequencies.png"}
     assert files <= {p.name for p in out.iterdir()}
+    assert set(report["files"].values()) == files  # the report lists what the run wrote
     with safe_open(str(out / "model.safetensors"), framework="pt") as fh:
         meta = fh.metadata()
     assert meta["spectral.family"] == family

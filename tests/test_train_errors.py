@@ -32,6 +32,8 @@ def test_bad_inputs_leave_an_existing_run_untouched(
     not_npz.write_text("hello")
     wrong_arrays = tmp_path / "wrong.npz"
     np.savez(wrong_arrays, a=np.zeros(3))
+    single = tmp_path / "single.npy"
+    np.save(single, np.zeros((4, 3)))
     cases = [
         ["train", "nosuch", "--out", existing_run, "--overwrite"],
         ["train", "hpe", "--set", "nosuch.key=1", "--out", existing_run, "--overwrite"],
@@ -87,6 +89,53 @@ def test_resume_without_state_is_refused(runner, tmp_path: Path) -> None:  # noq
     assert_one_line_error(result, 2)
     assert "nothing to resume" in result.stderr
     assert_one_line_error(invoke(runner, "train", "hpe", "--resume", "-q"), 2)
+
+
+def test_overwrite_starts_from_a_fresh_state(runner, tmp_path: Path, existing_run: Path) -> None:  # noqa: ANN001
+    """A failing --overwrite run must not leave the old run's state as 'the last good one'."""
+    result = invoke(
+        runner,
+        "train",
+        "hpe",
+        "--set",
+        "train.lr=1e30",
+        "--set",
+        "data.limit=200",
+        "--set",
+        "train.epochs=3",
+        "--out",
+        existing_run,
+        "--overwrite",
+        "-q",
+    )
+    assert_one_line_error(result, 3)
+    assert not (existing_run / "report.json").exists()  # the old run's report is not left behind
+    state = load_file(str(existing_run / "state.safetensors"))
+    from safetensors import safe_open
+
+    with safe_open(str(existing_run / "state.safetensors"), framework="pt") as fh:
+        assert '"lr": 1e+30' in fh.metadata()["spectral.config"]
+    assert all(torch.isfinite(v).all() for k, v in state.items() if k.startswith("model."))
+
+
+def test_corrupt_state_metadata_is_bad_input(runner, tmp_path: Path, existing_run: Path) -> None:  # noqa: ANN001
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    path = existing_run / "state.safetensors"
+    with safe_open(str(path), framework="pt") as fh:
+        meta = dict(fh.metadata())
+    tensors = load_file(str(path))
+    del tensors["rng.torch"]
+    save_file(tensors, str(path), metadata=meta)
+    assert_one_line_error(
+        invoke(runner, "train", "hpe", "--out", existing_run, "--resume", "-q"), 2
+    )
+    meta["spectral.config"] = "[not json"
+    save_file(tensors, str(path), metadata=meta)
+    assert_one_line_error(
+        invoke(runner, "train", "hpe", "--out", existing_run, "--resume", "-q"), 2
+    )
 
 
 def test_bad_data_leaves_no_empty_run_directory(runner, tmp_path: Path) -> None:  # noqa: ANN001

@@ -51,7 +51,7 @@ def test_tiny_end_to_end_and_continuation(runner, tmp_path: Path) -> None:  # no
         assert (out / f"best-{family}" / "model.safetensors").is_file()
         assert (out / f"best-{family}" / "report.json").is_file()
         # trials never evaluate the test split
-        for trial_dir in (out / "trials" / family).iterdir():
+        for trial_dir in (out / "trials" / f"spectral-{family}").iterdir():
             trial_report = json.loads((trial_dir / "report.json").read_text())
             assert trial_report["metrics"]["test_acc"] is None
     assert "model.k" in report["families"]["hpe"]["best_params"]
@@ -79,6 +79,56 @@ def test_tiny_end_to_end_and_continuation(runner, tmp_path: Path) -> None:  # no
     assert again.exit_code == 0, again.output
     trials = trials_in(out, "spectral-hpe")
     assert [t.number for t in trials] == [0, 1, 2]
+
+
+def test_continuing_with_other_overrides_is_refused(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "tune"
+    ok = invoke(
+        runner, "tune", "standard", "--trials", "1", "--final-seeds", "0", *TINY, "--out", out, "-q"
+    )
+    assert ok.exit_code == 0, ok.output
+    other = [a.replace("train.epochs=1", "train.epochs=2") for a in TINY]
+    result = invoke(
+        runner,
+        "tune",
+        "standard",
+        "--trials",
+        "1",
+        "--final-seeds",
+        "0",
+        *other,
+        "--out",
+        out,
+        "--resume",
+        "-q",
+    )
+    assert_one_line_error(result, 2)
+    assert "same --set" in result.stderr
+
+
+def test_space_values_keep_their_types() -> None:
+    from spectral_cli.config.loader import parse_set
+    from spectral_cli.tuning.space import as_sets
+
+    items = as_sets({"model.amp_std": None, "model.strategy": "rows", "train.lr": 0.0035384535909})
+    assert [v for _, v in parse_set(items)] == [None, "rows", 0.0035384535909]
+
+
+def test_orphaned_trials_of_a_dead_worker_are_failed(tmp_path: Path) -> None:
+    from spectral_cli.tuning.trials import fail_orphaned_trials
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(storage=url, study_name="spectral-hpe", direction="maximize")
+    dead, alive = study.ask(), study.ask()
+    dead.set_user_attr("pid", 4242)
+    alive.set_user_attr("pid", 1)
+    settings = TuneSettings(families=("hpe",), out=tmp_path, storage=url)
+    fail_orphaned_trials(settings, "hpe", {4242})
+    states = {
+        t.number: t.state.name
+        for t in optuna.load_study(study_name="spectral-hpe", storage=url).trials
+    }
+    assert states == {dead.number: "FAIL", alive.number: "RUNNING"}
 
 
 def test_two_workers_share_one_storage(runner, tmp_path: Path) -> None:  # noqa: ANN001
@@ -173,8 +223,15 @@ def test_bad_inputs(runner, tmp_path: Path) -> None:  # noqa: ANN001
         ["tune", "hpe", "--sampler", "grid", "--out", tmp_path / "g"],
         ["tune", "hpe", "--set", "model.nope=1", "--out", tmp_path / "h"],
     ]
+    cases += [
+        ["tune", "hpe", "--set", f"data.path={tmp_path / 'none.npz'}", "--out", tmp_path / "k"],
+        ["tune", "hpe", "--resume", "--overwrite", "--out", tmp_path / "l"],
+        ["tune", "hpe", "--resume"],
+        ["tune", "hpe", "--seed", "-3", "--out", tmp_path / "m"],
+    ]
     for args in cases:
         assert_one_line_error(invoke(runner, *args, "-q"), 2)
+    assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # refused runs create no directory
 
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     study = optuna.create_study(storage=url, study_name="mine-hpe", direction="maximize")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,7 +36,7 @@ def tune(
         8, "--trials", help="Trials per family (added to an existing study)."
     ),
     timeout: float | None = typer.Option(
-        None, "--timeout", help="Stop starting trials after SECONDS."
+        None, "--timeout", help="Per family and worker: start no new trial after SECONDS."
     ),
     sampler: str = typer.Option("tpe", "--sampler", help="tpe (seeded) | random."),
     pruner: str = typer.Option("median", "--pruner", help="median | none."),
@@ -73,7 +74,8 @@ def tune(
     from spectral_cli.io.rundir import prepare_run_dir
     from spectral_cli.training.device import resolve_device
     from spectral_cli.training.interrupt import StopFlag, catch_signals
-    from spectral_cli.tuning.run import default_storage, tune_run
+    from spectral_cli.tuning.run import default_storage, tune_run, validate_settings
+    from spectral_cli.tuning.study import open_storage
     from spectral_cli.tuning.trials import TuneSettings
 
     if sampler not in ("tpe", "random"):
@@ -83,20 +85,16 @@ def tune(
     if trials < 1:
         raise BadInput(f"--trials must be >= 1, got {trials}")
     resolve_device(device)
-    if resume and out is not None and not (out / "optuna.db").is_file() and storage is None:
-        raise BadInput(f"--resume: {out} holds no optuna.db; nothing to continue")
-    name = "-".join(families)
-    run_dir = (
-        out
-        if resume and out is not None
-        else prepare_run_dir(out, "tune", name, overwrite=overwrite)
-    )
+    if resume and overwrite:
+        raise BadInput("--overwrite and --resume contradict each other; pass one of them")
     if resume and out is None:
         raise BadInput("--resume needs --out DIR pointing at the earlier tuning run")
+    if resume and storage is None and not (out / "optuna.db").is_file():  # type: ignore[operator]
+        raise BadInput(f"--resume: {out} holds no optuna.db; nothing to continue")
     settings = TuneSettings(
         families=tuple(families),
-        out=run_dir,
-        storage=storage or default_storage(run_dir),
+        out=out or Path("."),
+        storage=storage or "",
         study_name=study_name,
         trials=trials,
         timeout=timeout,
@@ -111,6 +109,14 @@ def tune(
         device=device,
         quiet=quiet,
     )
+    validate_settings(settings)  # before any directory is created
+    if storage is not None:
+        open_storage(storage)
+    run_dir = (
+        out if resume else prepare_run_dir(out, "tune", "-".join(families), overwrite=overwrite)
+    )
+    assert run_dir is not None
+    settings = replace(settings, out=run_dir, storage=storage or default_storage(run_dir))
     del verbose
     with catch_signals(StopFlag()) as stop:
         report = tune_run(settings, RichTrialProgress(quiet), stop)

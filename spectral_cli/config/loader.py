@@ -31,6 +31,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise BadInput(f"config file {path} does not exist; pass an existing YAML file")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BadInput(f"config file {path} cannot be read ({exc.strerror})") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BadInput(f"config file {path} is not valid YAML ({first})") from None

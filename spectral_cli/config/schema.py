@@ -33,7 +33,7 @@ class DataConfig(Frozen):
     path: Path | None = None
     limit: int | None = Field(default=None, ge=2)
     val_fraction: float = Field(default=0.1, gt=0.0, lt=1.0)
-    split_seed: int = 0
+    split_seed: int = Field(default=0, ge=0, lt=2**32)
     n_tokens: int = Field(default=256, ge=2, le=1_000_000)
     clamp: float = Field(default=5.0, gt=0.0)
 
@@ -54,7 +54,7 @@ class RunConfig(Frozen):
     """A complete, resolved training run. ``model`` is replaced per family."""
 
     family: str
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**32)
     data: DataConfig = DataConfig()
     train: TrainConfig = TrainConfig()
     model: Frozen = Frozen()

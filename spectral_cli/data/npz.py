@@ -19,7 +19,12 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
             f"data.path {path} does not exist; pass an .npz with arrays {', '.join(REQUIRED)}"
         )
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise BadInput(
+                f"data.path {path} is a single array, not an .npz with {', '.join(REQUIRED)}"
+            )
+        with loaded as npz:
             missing = [k for k in REQUIRED if k not in npz.files]
             if missing:
                 raise BadInput(

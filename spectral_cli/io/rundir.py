@@ -41,5 +41,8 @@ def prepare_run_dir(
             f"--out {out} exists and is not empty; pass --overwrite to replace its files "
             "or --resume to continue it"
         )
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"--out {out} cannot be created ({exc.strerror})") from None
     return out

@@ -189,14 +189,14 @@ class Trainer:
             optim = unflatten_state(json.loads(meta["spectral.optimizer"]), tensors)
             self.optimizer.load_state_dict(optim)
             self.state = LoopState(**json.loads(meta["spectral.loop"]))
-        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            self.epoch_shuffle_state = tensors["rng.shuffle_epoch_start"]
+            torch.set_rng_state(tensors["rng.torch"])
+            if self.device.type == "cuda" and "rng.cuda" in tensors:
+                torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        except (KeyError, RuntimeError, ValueError, TypeError, AttributeError) as exc:
             raise BadInput(f"{self.state_path} does not match this model ({exc})") from None
-        for group in self.optimizer.param_groups:  # a resumed run may change lr / weight decay
+        for group in self.optimizer.param_groups:  # the config's values (identical on resume)
             group["lr"], group["weight_decay"] = self.cfg.lr, self.cfg.weight_decay
-        self.epoch_shuffle_state = tensors["rng.shuffle_epoch_start"]
-        torch.set_rng_state(tensors["rng.torch"])
-        if self.device.type == "cuda" and "rng.cuda" in tensors:
-            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
 
     # ---- loop ------------------------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
@@ -212,7 +212,8 @@ class Trainer:
         if not math.isfinite(value):
             raise RuntimeFailure(
                 f"loss became {value} at epoch {st.epoch + 1} step {st.step + 1}; the last good "
-                f"checkpoint ({self.state_path}) is kept; lower train.lr or set train.grad_clip"
+                f"checkpoint ({self.state_path}) is kept; start a new run with a lower train.lr or "
+                "with train.grad_clip set"
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -73,7 +73,12 @@ def resume_train_config(
     (``train.steps`` for step-based families)."""
     spec = get_family(family)
     _, meta = load_checkpoint(run_dir / STATE_FILE, STATE_FAMILY)
-    saved = json.loads(meta.get("spectral.config", "{}"))
+    try:
+        saved = json.loads(meta.get("spectral.config", "{}"))
+    except ValueError:
+        saved = None
+    if not isinstance(saved, dict):
+        raise BadInput(f"--resume: {run_dir / STATE_FILE} holds no readable config")
     if saved.get("family") != family:
         raise BadInput(f"--resume: {run_dir} is a {saved.get('family')!r} run, not {family!r}")
     fixed = {"seed": seed} if seed is not None else None
@@ -165,6 +170,10 @@ def train_run(
     )
     if resume:
         trainer.load_state()
+    else:  # a fresh run (maybe --overwrite): drop what an earlier run left, then checkpoint
+        for stale in ("model.safetensors", "report.json"):
+            (run_dir / stale).unlink(missing_ok=True)
+        trainer.save_state()
     started = time.perf_counter()
     state = trainer.fit()
     model.load_state_dict(trainer.best_weights)
@@ -176,6 +185,13 @@ def train_run(
     history = [EpochRecord(**h) for h in state.history]  # type: ignore[arg-type]
     total = sum(h.seconds for h in history)
     files = {"model": "model.safetensors", "state": STATE_FILE, "config": "config.yaml"}
+    if plots_enabled:
+        title = f"{cfg.family} (seed {cfg.seed})"
+        plots.training_curves(state.history, state.best_epoch, title, run_dir / "curves.png")
+        files["curves"] = "curves.png"
+        if spec.artifacts is not None:
+            files.update(spec.artifacts(model, run_dir))
+    files["report"] = "report.json"
     report = TrainReport(
         config=config_json,
         seed=cfg.seed,
@@ -210,12 +226,5 @@ def train_run(
         files=files,
         extras=spec.report_extras(model, cfg) if spec.report_extras is not None else {},
     )
-    if plots_enabled:
-        title = f"{cfg.family} (seed {cfg.seed})"
-        plots.training_curves(state.history, state.best_epoch, title, run_dir / "curves.png")
-        files["curves"] = "curves.png"
-        if spec.artifacts is not None:
-            files.update(spec.artifacts(model, run_dir))
-    files["report"] = "report.json"
     write_report(run_dir / "report.json", report)
     return report

@@ -38,7 +38,7 @@ def default_storage(out: Path) -> str:
     return f"sqlite:///{(out / 'optuna.db').resolve()}"
 
 
-def validate_settings(settings: TuneSettings) -> None:
+def validate_settings(settings: TuneSettings) -> None:  # noqa: C901 - a flat list of checks
     """Fail fast (exit 2) on anything that would make every trial fail."""
     from spectral_cli.models.registry import get_family
     from spectral_cli.tuning.space import load_space
@@ -51,10 +51,19 @@ def validate_settings(settings: TuneSettings) -> None:
         raise BadInput(f"--final-seeds must be >= 0, got {settings.final_seeds}")
     if len(set(settings.families)) != len(settings.families):
         raise BadInput("a family is named twice")
+    if not (settings.seed >= 0 and settings.seed + max(settings.final_seeds, 1) <= 2**32):
+        raise BadInput(f"--seed must be in [0, 2**32 - final seeds), got {settings.seed}")
+    from spectral_cli.training.run import load_family_data
+
     for family in settings.families:
-        get_family(family)
+        spec = get_family(family)
         space = load_space(family, settings.space_file)
-        trial_config(settings, family, {k: p.lowest() for k, p in space.items()}, settings.seed)
+        cfg = None
+        for key, param in space.items():  # each end of each range must be a valid config
+            for value in param.extremes():
+                cfg = trial_config(settings, family, {key: value}, settings.seed)
+        cfg = cfg or trial_config(settings, family, {}, settings.seed)
+        load_family_data(spec, cfg)  # a missing or malformed data file is exit 2, not 8 FAILs
 
 
 def collect(study: Any, family: str) -> FamilyResult:
@@ -152,6 +161,7 @@ def tune_run(
             family,
             None,
             make_pruner(settings.pruner),
+            list(settings.sets),
         )
     for family in settings.families:
         if settings.workers == 1:

@@ -12,6 +12,7 @@ for every family) or one mapping per family name.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,6 +41,10 @@ class ParamSpec(Frozen):
             raise ValueError("numeric parameters need low <= high")
         if self.log and self.low <= 0:
             raise ValueError("log scale needs low > 0")
+        if self.log and self.step is not None:
+            raise ValueError("'step' and 'log' cannot be combined (Optuna refuses it)")
+        if self.type == "int" and self.step is not None and self.step != int(self.step):
+            raise ValueError("an int parameter needs a whole-number step")
         return self
 
     def suggest(self, trial: Any, name: str) -> Any:
@@ -50,15 +55,13 @@ class ParamSpec(Frozen):
             return trial.suggest_int(name, int(self.low), int(self.high), step=step, log=self.log)  # type: ignore[arg-type]
         return trial.suggest_float(name, self.low, self.high, step=self.step, log=self.log)
 
-    def lowest(self) -> Any:
-        return (
-            self.choices[0]
-            if self.type == "categorical"
-            # type: ignore[index]
-            else (
-                int(self.low) if self.type == "int" else self.low  # type: ignore[arg-type]
-            )
-        )
+    def extremes(self) -> list[Any]:
+        """The values at both ends of the range (every choice for a categorical)."""
+        if self.type == "categorical":
+            return list(self.choices or [])
+        if self.type == "int":
+            return [int(self.low), int(self.high)]  # type: ignore[arg-type]
+        return [self.low, self.high]
 
 
 Space = dict[str, ParamSpec]
@@ -94,5 +97,5 @@ def load_space(family: str, override: Path | None = None) -> Space:
 
 
 def as_sets(params: dict[str, Any]) -> list[str]:
-    """Sampled parameters as ``--set`` items."""
-    return [f"{key}={value}" for key, value in params.items()]
+    """Sampled parameters as ``--set`` items (JSON values, so types survive the YAML parse)."""
+    return [f"{key}={json.dumps(value)}" for key, value in params.items()]

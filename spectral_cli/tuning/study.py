@@ -49,8 +49,11 @@ def study_name(base: str, family: str) -> str:
     return f"{base}-{family}"
 
 
-def open_study(storage: Any, name: str, family: str, sampler: Any, pruner: Any) -> Any:
-    """Create or continue the family's study; refuse one of another family or direction."""
+def open_study(
+    storage: Any, name: str, family: str, sampler: Any, pruner: Any, sets: list[str] | None = None
+) -> Any:
+    """Create or continue the family's study; refuse one of another family or direction, or
+    one whose trials ran with other ``--set`` overrides (their values would not compare)."""
     import optuna
 
     existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
@@ -64,6 +67,12 @@ def open_study(storage: Any, name: str, family: str, sampler: Any, pruner: Any) 
                 f"study {name!r} in the storage belongs to family {found!r}, not {family!r}; "
                 "pass another --study-name"
             )
+        earlier = summary.user_attrs.get("spectral.sets")
+        if sets is not None and earlier is not None and earlier != sets:
+            raise BadInput(
+                f"study {name!r} ran with --set {' '.join(earlier) or '(none)'}; continue it with "
+                "the same --set values or pass another --study-name"
+            )
     study = optuna.create_study(
         storage=storage,
         study_name=name,
@@ -74,6 +83,8 @@ def open_study(storage: Any, name: str, family: str, sampler: Any, pruner: Any) 
     )
     study.set_user_attr("spectral.family", family)
     study.set_user_attr("spectral.objective", "best validation accuracy")
+    if sets is not None:
+        study.set_user_attr("spectral.sets", sets)
     return study
 
 

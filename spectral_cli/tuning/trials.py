@@ -110,6 +110,7 @@ def make_objective(settings: TuneSettings, family: str, stop: StopFlag) -> Any:
     from spectral_cli.training.device import resolve_device
     from spectral_cli.training.run import train_run
     from spectral_cli.tuning.space import load_space
+    from spectral_cli.tuning.study import study_name
 
     space = load_space(family, settings.space_file)
     device = resolve_device(settings.device)
@@ -117,7 +118,9 @@ def make_objective(settings: TuneSettings, family: str, stop: StopFlag) -> Any:
     def objective(trial: Any) -> float:
         params = {key: spec.suggest(trial, key) for key, spec in space.items()}
         cfg = trial_config(settings, family, params, settings.seed)
-        run_dir = settings.out / "trials" / family / f"trial-{trial.number:04d}"
+        study_dir = study_name(settings.study_name, family)
+        run_dir = settings.out / "trials" / study_dir / f"trial-{trial.number:04d}"
+        trial.set_user_attr("pid", os.getpid())
         prepare_run_dir(run_dir, "tune", family, overwrite=True)
         trial.set_user_attr("run_dir", str(run_dir))
         report = train_run(
@@ -159,7 +162,9 @@ def run_trials(
     progress = progress or PlainProgress(settings.quiet, worker)
     storage = open_storage(settings.storage)
     name = study_name(settings.study_name, family)
-    study = open_study(storage, name, family, None, make_pruner(settings.pruner))
+    study = open_study(
+        storage, name, family, None, make_pruner(settings.pruner), list(settings.sets)
+    )
     # a continued study gets fresh sampler randomness; each worker its own stream
     offset = len(study.trials) + 100_003 * worker
     study.sampler = make_sampler(settings.sampler, settings.seed + offset, settings.trials)
@@ -224,3 +229,19 @@ def run_workers(settings: TuneSettings, family: str, stop: StopFlag) -> None:
         time.sleep(0.2)
     for p in procs:
         p.join()
+    dead = {p.pid for p in procs if p.exitcode != 0}
+    if dead:
+        fail_orphaned_trials(settings, family, dead)
+
+
+def fail_orphaned_trials(settings: TuneSettings, family: str, pids: set[int | None]) -> None:
+    """Mark RUNNING trials of worker processes that died (killed, crashed) as FAIL."""
+    import optuna
+
+    from spectral_cli.tuning.study import open_storage, study_name
+
+    storage = open_storage(settings.storage)
+    study = optuna.load_study(study_name=study_name(settings.study_name, family), storage=storage)
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if trial.user_attrs.get("pid") in pids:
+            storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
