@@ -55,7 +55,7 @@ def train(
         rich_help_panel="Family options",
     ),
 ) -> None:
-    """Train a model family on MNIST-1D (or --set data.path=FILE.npz) into a run directory.
+    """Train a registered model family into a run directory (data: see the family's preset).
 
     Example: spectral train hpe --set train.epochs=10 --out runs/hpe
     """
