@@ -55,5 +55,24 @@ def npz_data(tmp_path: Path) -> Path:
     return path
 
 
+class StopAfter:
+    """Observer requesting a stop after ``n`` optimizer steps, like a SIGTERM arriving then
+    (counted over every model a run trains)."""
+
+    def __init__(self, flag, n: int) -> None:  # noqa: ANN001 - a StopFlag
+        self.flag, self.n, self.steps = flag, n, 0
+
+    def log(self, message: str) -> None:
+        pass
+
+    def on_step(self, epoch: int, step: int, steps: int) -> None:
+        self.steps += 1
+        if self.steps == self.n:
+            self.flag.request("SIGTERM")
+
+    def on_epoch(self, record: dict[str, float], improved: bool) -> None:
+        pass
+
+
 def read_report(run_dir: Path) -> dict:
     return json.loads((run_dir / "report.json").read_text())

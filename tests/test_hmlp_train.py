@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, assert_one_line_error, invoke, read_report
+from conftest import TINY, StopAfter, assert_one_line_error, invoke, read_report
 from safetensors.torch import load_file
 
 from spectral_cli.errors import Interrupted
@@ -117,22 +117,6 @@ def test_bad_data_keys_are_exit_2(runner, tmp_path: Path) -> None:  # noqa: ANN0
         ["train", "mlp", "--set", "model.max_freqs=[5]"],
     ):
         assert_one_line_error(invoke(runner, *args, "--out", tmp_path / "x", "-q"), 2)
-
-
-class StopAfter:
-    def __init__(self, flag: StopFlag, n: int) -> None:
-        self.flag, self.n, self.steps = flag, n, 0
-
-    def log(self, message: str) -> None:
-        pass
-
-    def on_step(self, epoch: int, step: int, steps: int) -> None:
-        self.steps += 1
-        if self.steps == self.n:
-            self.flag.request("SIGTERM")
-
-    def on_epoch(self, record: dict[str, float], improved: bool) -> None:
-        pass
 
 
 @pytest.mark.parametrize("stop_after", [4, 14])  # inside hmlp, inside the compared mlp

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_one_line_error, invoke, read_report
+from conftest import StopAfter, assert_one_line_error, invoke, read_report
 from safetensors.torch import load_file
 
 from spectral_cli.errors import Interrupted
@@ -19,24 +19,6 @@ from spectral_cli.training.interrupt import StopFlag
 from spectral_cli.training.run import resolve_train_config, train_run
 
 SETS = ["train.epochs=3", "data.limit=300", "train.batch_size=64"]  # 270 train -> 5 steps/epoch
-
-
-class StopAfter:
-    """Observer requesting a stop after ``n`` optimizer steps, like a signal arriving then."""
-
-    def __init__(self, flag: StopFlag, n: int) -> None:
-        self.flag, self.n, self.steps = flag, n, 0
-
-    def log(self, message: str) -> None:
-        pass
-
-    def on_step(self, epoch: int, step: int, steps: int) -> None:
-        self.steps += 1
-        if self.steps == self.n:
-            self.flag.request("SIGTERM")
-
-    def on_epoch(self, record: dict[str, float], improved: bool) -> None:
-        pass
 
 
 def weights(run_dir: Path, name: str = "model.safetensors") -> dict[str, torch.Tensor]:

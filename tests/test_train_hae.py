@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import assert_one_line_error, invoke, read_report
+from conftest import StopAfter, assert_one_line_error, invoke, read_report
 from safetensors import safe_open
 
 from spectral_cli.analysis.hae_eval import auroc
@@ -17,8 +17,18 @@ from spectral_cli.data.invalid import INVALID_KINDS, class_mixture, invalid_sets
 from spectral_cli.models.hae import HAEModelConfig
 from spectral_cli.training.hae_objective import Curriculum
 
-HAE_TINY = ["--set", "train.epochs=4", "--set", "data.limit=160", "--set", "train.batch_size=64",
-            "--set", "model.hidden=32", "--set", "data.n_pairs=50"]
+HAE_TINY = [
+    "--set",
+    "train.epochs=4",
+    "--set",
+    "data.limit=160",
+    "--set",
+    "train.batch_size=64",
+    "--set",
+    "model.hidden=32",
+    "--set",
+    "data.n_pairs=50",
+]
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +37,19 @@ def hae_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]:
 
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("hae") / "run"
-    result = invoke(CliRunner(), "train", "hae", *HAE_TINY, "--baseline", "sae", "--seed", "0",
-                    "--out", out, "--json")
+    result = invoke(
+        CliRunner(),
+        "train",
+        "hae",
+        *HAE_TINY,
+        "--baseline",
+        "sae",
+        "--seed",
+        "0",
+        "--out",
+        out,
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     return out, json.loads(result.stdout), result.stdout
 
@@ -84,8 +105,15 @@ def test_train_hae_with_sae_baseline_writes_the_run(hae_run) -> None:  # noqa: A
         for key in ("err_vs_inputs", "err_vs_decodes", "rel_err_vs_inputs", "harmony_of_sum"):
             assert np.isfinite(sp[key])
     assert printed["models"]["hae"]["best_epoch"] == 4  # selected inside the last phase
-    files = {"model.safetensors", "sae.safetensors", "state.safetensors", "sae_state.safetensors",
-             "harmony_hist.png", "report.json", "config.yaml"}
+    files = {
+        "model.safetensors",
+        "sae.safetensors",
+        "state.safetensors",
+        "sae_state.safetensors",
+        "harmony_hist.png",
+        "report.json",
+        "config.yaml",
+    }
     assert files <= {p.name for p in out.iterdir()}
     with safe_open(str(out / "model.safetensors"), framework="pt") as fh:
         assert fh.metadata()["spectral.family"] == "hae"
@@ -96,8 +124,17 @@ def test_train_hae_with_sae_baseline_writes_the_run(hae_run) -> None:  # noqa: A
 def test_harmony_score_checkpoint_path(runner, hae_run, tmp_path: Path) -> None:  # noqa: ANN001
     out, printed, _ = hae_run
     score_dir = tmp_path / "score"
-    result = invoke(runner, "harmony-score", "--checkpoint", out / "model.safetensors",
-                    "--out", score_dir, "--json", "--seed", "1235")
+    result = invoke(
+        runner,
+        "harmony-score",
+        "--checkpoint",
+        out / "model.safetensors",
+        "--out",
+        score_dir,
+        "--json",
+        "--seed",
+        "1235",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["n_valid"] == 1000 and report["n_invalid"] == 3000
@@ -113,15 +150,31 @@ def test_harmony_score_checkpoint_with_a_data_file(runner, hae_run, tmp_path: Pa
     np.save(tmp_path / "signals.npy", x)
     np.savez(tmp_path / "signals.npz", x=x, y=np.arange(30) % 3)
     for name in ("signals.npy", "signals.npz"):
-        result = invoke(runner, "harmony-score", "--checkpoint", out / "model.safetensors",
-                        "--data", tmp_path / name, "--out", tmp_path / name.replace(".", "_"),
-                        "--json")
+        result = invoke(
+            runner,
+            "harmony-score",
+            "--checkpoint",
+            out / "model.safetensors",
+            "--data",
+            tmp_path / name,
+            "--out",
+            tmp_path / name.replace(".", "_"),
+            "--json",
+        )
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["n_valid"] == 30
     np.save(tmp_path / "short.npy", x[:, :10])
     for bad in (tmp_path / "short.npy", tmp_path / "missing.npz"):
-        result = invoke(runner, "harmony-score", "--checkpoint", out / "model.safetensors",
-                        "--data", bad, "--out", tmp_path / "bad")
+        result = invoke(
+            runner,
+            "harmony-score",
+            "--checkpoint",
+            out / "model.safetensors",
+            "--data",
+            bad,
+            "--out",
+            tmp_path / "bad",
+        )
         assert_one_line_error(result)
 
 
@@ -130,24 +183,6 @@ def test_hae_rejects_keys_it_does_not_have(runner, tmp_path: Path) -> None:  # n
     assert_one_line_error(result)
     result = invoke(runner, "train", "hae", "--window", "3", "--out", tmp_path / "r")
     assert_one_line_error(result)
-
-
-class _StopAfter:
-    """Observer requesting a stop after ``n`` optimizer steps (like a SIGTERM arriving then)."""
-
-    def __init__(self, flag, n: int) -> None:  # noqa: ANN001
-        self.flag, self.n, self.steps = flag, n, 0
-
-    def log(self, message: str) -> None:
-        pass
-
-    def on_step(self, epoch: int, step: int, steps: int) -> None:
-        self.steps += 1
-        if self.steps == self.n:
-            self.flag.request("SIGTERM")
-
-    def on_epoch(self, record: dict[str, float], improved: bool) -> None:
-        pass
 
 
 def test_interrupted_hae_run_resumes_to_identical_weights(tmp_path: Path) -> None:
@@ -164,11 +199,12 @@ def test_interrupted_hae_run_resumes_to_identical_weights(tmp_path: Path) -> Non
     train_hae_run(cfg, tmp_path / "full", cpu)
     flag = StopFlag()  # 144 train signals / 64 -> 3 steps per epoch, 4 epochs per model
     with pytest.raises(Interrupted):  # stop in the HAE's adversarial phase (epoch 4)
-        train_hae_run(cfg, tmp_path / "cut", cpu, observer=_StopAfter(flag, 10), stop=flag)
+        train_hae_run(cfg, tmp_path / "cut", cpu, observer=StopAfter(flag, 10), stop=flag)
     flag2 = StopFlag()
     with pytest.raises(Interrupted):  # then in the SAE's second epoch
-        train_hae_run(cfg, tmp_path / "cut", cpu, resume=True,
-                      observer=_StopAfter(flag2, 6), stop=flag2)
+        train_hae_run(
+            cfg, tmp_path / "cut", cpu, resume=True, observer=StopAfter(flag2, 6), stop=flag2
+        )
     train_hae_run(cfg, tmp_path / "cut", cpu, resume=True)
     for name in ("model.safetensors", "sae.safetensors"):
         a, b = load_file(str(tmp_path / "full" / name)), load_file(str(tmp_path / "cut" / name))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_one_line_error, invoke, read_report
+from conftest import StopAfter, assert_one_line_error, invoke, read_report
 from safetensors import safe_open
 from safetensors.torch import load_file
 
@@ -16,8 +16,16 @@ from spectral_cli.training.interrupt import StopFlag
 from spectral_cli.training.run import resolve_train_config
 from spectral_cli.training.spectra_lstm_run import run_spectra_lstm
 
-SETS = ["train.steps=4", "train.eval_every=2", "train.batch_size=8", "data.n_val=8",
-        "data.n_test=8", "data.verify_windows=4", "data.windows=2", "model.window=4"]
+SETS = [
+    "train.steps=4",
+    "train.eval_every=2",
+    "train.batch_size=8",
+    "data.n_val=8",
+    "data.n_test=8",
+    "data.verify_windows=4",
+    "data.windows=2",
+    "model.window=4",
+]
 TINY = [a for s in SETS for a in ("--set", s)]
 
 
@@ -51,8 +59,16 @@ def test_compare_tiny_budget(tmp_path: Path, runner) -> None:  # noqa: ANN001
     assert family_of(out / "exact" / "spectra_lstm.safetensors") == "spectra-lstm"
     assert family_of(out / "standard" / "spectra_lstm.safetensors") == "spectra-lstm-standard"
     for name in ("random", "standard"):
-        res = invoke(runner, "verify-lstm", "--checkpoint", out / name / "spectra_lstm.safetensors",
-                     "--out", tmp_path / f"v-{name}", "--no-plots", "-q")
+        res = invoke(
+            runner,
+            "verify-lstm",
+            "--checkpoint",
+            out / name / "spectra_lstm.safetensors",
+            "--out",
+            tmp_path / f"v-{name}",
+            "--no-plots",
+            "-q",
+        )
         assert_one_line_error(res, 1)
     assert read_report(tmp_path / "v-standard")["cell"].startswith("nn.LSTM")
 
@@ -61,8 +77,18 @@ def test_sgd_keeps_the_construction_and_verify_passes(tmp_path: Path, runner) ->
     """At the construction the gradient is at rounding level: SGD does not move it (Adam would,
     since it normalises the gradient; see the README)."""
     out = tmp_path / "sgd"
-    args = ["train", "spectra-lstm", "--init", "exact", *TINY, "--set", "train.optimizer=sgd",
-            "--json", "--out", out]
+    args = [
+        "train",
+        "spectra-lstm",
+        "--init",
+        "exact",
+        *TINY,
+        "--set",
+        "train.optimizer=sgd",
+        "--json",
+        "--out",
+        out,
+    ]
     result = invoke(runner, *args)
     assert result.exit_code == 0, result.output
     (model,) = json.loads(result.stdout)["models"]
@@ -73,28 +99,11 @@ def test_sgd_keeps_the_construction_and_verify_passes(tmp_path: Path, runner) ->
     assert res.exit_code == 0, res.output
 
 
-class StopAfter:
-    """Observer requesting a stop after ``n`` optimizer steps (over all models of the run)."""
-
-    def __init__(self, flag: StopFlag, n: int) -> None:
-        self.flag, self.n, self.steps = flag, n, 0
-
-    def log(self, message: str) -> None:
-        pass
-
-    def on_step(self, epoch: int, step: int, steps: int) -> None:
-        self.steps += 1
-        if self.steps == self.n:
-            self.flag.request("SIGTERM")
-
-    def on_epoch(self, record: dict[str, float], improved: bool) -> None:
-        pass
-
-
 @pytest.mark.parametrize("stop_after", [7])  # model 1 done, model 2 cut mid-way (--compare)
 def test_interrupted_and_resumed_equals_uninterrupted(tmp_path: Path, stop_after: int) -> None:
-    cfg = resolve_train_config("spectra-lstm", None, [*SETS, "train.compare=true",
-                                                     "train.steps=6"], seed=3)
+    cfg = resolve_train_config(
+        "spectra-lstm", None, [*SETS, "train.compare=true", "train.steps=6"], seed=3
+    )
     device = torch.device("cpu")
     full = run_spectra_lstm(cfg, _mk(tmp_path / "full"), device)
     cut = _mk(tmp_path / "cut")
@@ -133,8 +142,13 @@ def test_resume_may_extend_steps(tmp_path: Path, runner) -> None:  # noqa: ANN00
 
 
 def test_bad_training_options_exit_2(tmp_path: Path, runner) -> None:  # noqa: ANN001
-    for args in (["--init", "bogus"], ["--window", "1"], ["--set", "data.limit=10"],
-                 ["--set", "train.epochs=3"], ["--set", "model.dtype=float16"]):
+    for args in (
+        ["--init", "bogus"],
+        ["--window", "1"],
+        ["--set", "data.limit=10"],
+        ["--set", "train.epochs=3"],
+        ["--set", "model.dtype=float16"],
+    ):
         out = tmp_path / "x"
         result = invoke(runner, "train", "spectra-lstm", *args, "--out", out)
         assert_one_line_error(result, 2)
