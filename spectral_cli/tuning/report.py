@@ -151,18 +151,26 @@ def comparison_plot(report: TuneReport, path: Path) -> None:
             ax_acc.scatter(
                 [i] * acc.n, [v * 100 for v in acc.values], s=10, alpha=0.5, color="grey"
             )
-        done = [t for t in fam.trials if t.value is not None]
-        ax_trials.plot(
+        done = [t for t in fam.trials if t.state == "COMPLETE" and t.value is not None]
+        (line,) = ax_trials.plot(
             [t.number for t in done],
             [t.value * 100 for t in done],
-            "o-",  # type: ignore[operator]
+            "o-",
             label=name,
-            alpha=0.8,
+            alpha=0.8,  # type: ignore[operator]
+        )
+        pruned = [t for t in fam.trials if t.state == "PRUNED" and t.value is not None]
+        ax_trials.plot(
+            [t.number for t in pruned],
+            [t.value * 100 for t in pruned],  # type: ignore[operator]
+            "x",
+            color=line.get_color(),
+            label=f"{name} (pruned: last reported)",
         )
     ax_acc.set_xticks(range(len(names)), names)
     ax_acc.set(ylabel="test accuracy (%)", title="best configuration, mean and 95 % CI over seeds")
     ax_trials.set(xlabel="trial", ylabel="validation accuracy (%)", title="trials")
-    ax_trials.legend()
+    ax_trials.legend(fontsize=7)
     for ax in (ax_acc, ax_trials):
         ax.grid(alpha=0.3)
     _save(fig, path)
