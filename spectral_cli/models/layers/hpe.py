@@ -6,8 +6,9 @@ Each token's embedding is a sum of K learnable sinusoids over the normalized dim
 
 so a token costs 3K parameters instead of D.
 
-Computation strategy (``strategy="auto"``, the default). Producing a row costs K*D sines, and
-autograd keeps two (rows, K, D) tensors (the phases and the sines) for the backward pass:
+Computation strategy (``strategy="auto"``, the default). Producing a row costs K*D sines in the
+forward pass and K*D sines and cosines in the backward pass, which recomputes them instead of
+keeping (rows, K, D) tensors alive between the passes:
 
 * ``table``: synthesize the whole V x D table, then look tokens up with ``F.embedding``.
   Cost V*K*D, independent of the batch; used when the batch has at least V tokens (for the seed's
@@ -26,7 +27,7 @@ Each is configurable (``amp_std``, ``freq_std``, ``phase_max``).
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -35,12 +36,44 @@ from torch import Tensor, nn
 Strategy = Literal["auto", "table", "rows"]
 
 
+class _Synthesize(torch.autograd.Function):
+    """sum_k a_k sin(w_k t + phi_k) with a hand-written backward that recomputes the phases.
+
+    Autograd would keep the (..., K, D) phases and sines for the backward pass; this keeps only
+    the (..., K) parameters and recomputes sin/cos there, with the three reductions as batched
+    matrix-vector products: dE/da_k = sum_j g_j sin(theta_kj), dE/dphi_k = a_k sum_j g_j
+    cos(theta_kj), dE/dw_k = a_k sum_j g_j t_j cos(theta_kj).
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, amplitudes: Tensor, frequencies: Tensor, phases: Tensor, positions: Tensor
+    ) -> Tensor:
+        theta = torch.addcmul(phases.unsqueeze(-1), frequencies.unsqueeze(-1), positions)
+        ctx.save_for_backward(amplitudes, frequencies, phases, positions)
+        return (amplitudes.unsqueeze(-2) @ torch.sin_(theta)).squeeze(-2)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        amplitudes, frequencies, phases, positions = ctx.saved_tensors
+        theta = torch.addcmul(phases.unsqueeze(-1), frequencies.unsqueeze(-1), positions)
+        g = grad.unsqueeze(-1)  # (..., D, 1)
+        grad_a = (torch.sin(theta) @ g).squeeze(-1)
+        cos = torch.cos_(theta)
+        grad_phi = amplitudes * (cos @ g).squeeze(-1)
+        grad_w = amplitudes * (cos @ (grad * positions).unsqueeze(-1)).squeeze(-1)
+        return grad_a, grad_w, grad_phi, None
+
+
 def synthesize(
     amplitudes: Tensor, frequencies: Tensor, phases: Tensor, positions: Tensor
 ) -> Tensor:
-    """Rows sum_k a[.., k] sin(w[.., k] * positions + phi[.., k]); (..., K) inputs -> (..., D)."""
-    theta = frequencies.unsqueeze(-1) * positions + phases.unsqueeze(-1)  # (..., K, D)
-    return (amplitudes.unsqueeze(-2) @ torch.sin(theta)).squeeze(-2)
+    """Rows sum_k a[.., k] sin(w[.., k] * positions + phi[.., k]); (..., K) inputs -> (..., D).
+
+    Memory: the forward pass holds one (..., K, D) tensor transiently and saves only the
+    (..., K) parameters for backward, which recomputes the phases (see :class:`_Synthesize`).
+    """
+    return _Synthesize.apply(amplitudes, frequencies, phases, positions)  # type: ignore[no-any-return]
 
 
 class HarmonicEmbedding(nn.Module):
