@@ -142,7 +142,7 @@ def test_two_workers_share_one_storage(runner, tmp_path: Path) -> None:  # noqa:
         "--workers",
         "2",
         "--final-seeds",
-        "0",
+        "2",
         "--sampler",
         "random",
         *TINY,
@@ -156,6 +156,10 @@ def test_two_workers_share_one_storage(runner, tmp_path: Path) -> None:  # noqa:
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
     dirs = {t.user_attrs["run_dir"] for t in trials}
     assert len(dirs) == 3
+    report = json.loads((out / "report.json").read_text())  # finals ran in 2 worker processes
+    assert [f["seed"] for f in report["families"]["hpe"]["final"]] == [0, 1]
+    assert report["families"]["hpe"]["test_acc"]["n"] == 2
+    assert (out / "best-hpe" / "model.safetensors").is_file()
 
 
 def test_a_failing_trial_does_not_stop_the_study(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001

@@ -7,6 +7,7 @@ configuration (``final_seeds`` seeds) is evaluated on test, and the statistics c
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
 import time
 from pathlib import Path
@@ -96,38 +97,66 @@ def collect(study: Any, family: str) -> FamilyResult:
     )
 
 
-def final_runs(settings: TuneSettings, family: str, result: FamilyResult, stop: StopFlag) -> None:
-    """Retrain the best configuration with ``final_seeds`` seeds and evaluate on test."""
-    from spectral_cli.io.rundir import prepare_run_dir
-    from spectral_cli.training.device import resolve_device
-    from spectral_cli.training.run import train_run
+def final_dir(settings: TuneSettings, family: str, seed: int) -> Path:
+    return settings.out / "final" / family / f"seed-{seed}"
 
-    device = resolve_device(settings.device)
-    reports = []
-    for i in range(settings.final_seeds):
-        seed = settings.seed + i
-        cfg = trial_config(settings, family, result.best_params, seed)
-        run_dir = prepare_run_dir(
-            settings.out / "final" / family / f"seed-{seed}", "tune", family, overwrite=True
+
+def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: StopFlag) -> None:
+    """Retrain every family's best configuration with ``final_seeds`` seeds; evaluate on test.
+
+    With ``workers > 1`` the runs are spread over that many spawned processes.
+    """
+    from spectral_cli.training.run import train_run
+    from spectral_cli.tuning.trials import run_final_workers
+
+    jobs = [
+        (family, settings.seed + i, results[family].best_params)
+        for family in settings.families
+        for i in range(settings.final_seeds)
+    ]
+    if settings.workers > 1 and len(jobs) > 1:
+        run_final_workers(settings, jobs, stop)
+    else:
+        from spectral_cli.io.rundir import prepare_run_dir
+        from spectral_cli.training.device import resolve_device
+
+        device = resolve_device(settings.device)
+        for family, seed, params in jobs:
+            run_dir = prepare_run_dir(
+                final_dir(settings, family, seed), "tune", family, overwrite=True
+            )
+            cfg = trial_config(settings, family, params, seed)
+            train_run(cfg, run_dir, device, stop=stop, plots_enabled=False)
+    if stop.requested:
+        raise Interrupted(
+            f"{stop.signal_name} during the final runs; the studies are complete in "
+            f"{settings.storage}; rerun with --resume to continue (it adds --trials first)"
         )
-        rep = train_run(cfg, run_dir, device, stop=stop, plots_enabled=False)
-        assert rep.metrics.test_acc is not None
-        reports.append(rep)
+    for family, seed, _ in jobs:
+        report_path = final_dir(settings, family, seed) / "report.json"
+        if not report_path.is_file():
+            raise RuntimeFailure(
+                f"final run of {family} with seed {seed} did not finish; see {report_path.parent}"
+            )
+        rep = json.loads(report_path.read_text())
+        result = results[family]
         result.final.append(
             FinalRun(
                 seed=seed,
-                val_acc=rep.metrics.val_acc,
-                test_acc=rep.metrics.test_acc,
-                run_dir=str(run_dir),
+                val_acc=rep["metrics"]["val_acc"],
+                test_acc=rep["metrics"]["test_acc"],
+                run_dir=str(report_path.parent),
             )
         )
-        result.params_total = rep.params.total
-    if not reports:
-        return
-    result.test_acc = summarize([r.test_acc for r in result.final])
-    chosen = max(result.final, key=lambda r: (r.val_acc, -r.seed))  # selected on validation
-    publish_best(settings.out / f"best-{family}", Path(chosen.run_dir))
-    result.best_model = f"best-{family}/model.safetensors"
+        result.params_total = rep["params"]["total"]
+    for family in settings.families:
+        result = results[family]
+        if not result.final:
+            continue
+        result.test_acc = summarize([r.test_acc for r in result.final])
+        chosen = max(result.final, key=lambda r: (r.val_acc, -r.seed))  # selected on validation
+        publish_best(settings.out / f"best-{family}", Path(chosen.run_dir))
+        result.best_model = f"best-{family}/model.safetensors"
 
 
 def publish_best(dest: Path, src: Path) -> None:
@@ -182,8 +211,7 @@ def tune_run(
         )
         results[family] = collect(study, family)
     tuned = time.perf_counter()
-    for family in settings.families:
-        final_runs(settings, family, results[family], stop)
+    final_runs(settings, results, stop)
     pairwise = [
         welch(a, results[a].test_acc.values, b, results[b].test_acc.values)  # type: ignore[union-attr]
         for a, b in itertools.combinations(settings.families, 2)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from spectral_cli.errors import SpectralError
 from spectral_cli.training.interrupt import StopFlag, catch_signals
 
 
@@ -203,20 +204,43 @@ def worker_main(settings: TuneSettings, family: str, n_trials: int, worker: int)
         run_trials(settings, family, n_trials, worker, stop=stop)
 
 
-def run_workers(settings: TuneSettings, family: str, stop: StopFlag) -> None:
-    """Split ``settings.trials`` over ``settings.workers`` spawned processes sharing the storage."""
+def final_worker_main(settings: TuneSettings, jobs: list[tuple[str, int, dict[str, Any]]]) -> None:
+    """Entry point of a spawned process running some of the final (test-evaluated) runs."""
+    import torch
+
+    from spectral_cli.io.rundir import prepare_run_dir
+    from spectral_cli.training.device import resolve_device
+    from spectral_cli.training.run import train_run
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(settings.workers, 1)))
+    device = resolve_device(settings.device)
+    with catch_signals(StopFlag()) as stop:
+        try:
+            for family, seed, params in jobs:
+                out = settings.out / "final" / family / f"seed-{seed}"
+                run_dir = prepare_run_dir(out, "tune", family, overwrite=True)
+                cfg = trial_config(settings, family, params, seed)
+                train_run(cfg, run_dir, device, stop=stop, plots_enabled=False)
+        except SpectralError as exc:  # the parent reports the missing run; no traceback here
+            sys.stderr.write(f"error: {exc}\n")
+            sys.exit(exc.exit_code)
+
+
+def run_final_workers(
+    settings: TuneSettings, jobs: list[tuple[str, int, dict[str, Any]]], stop: StopFlag
+) -> None:
+    """Spread the final runs round-robin over ``settings.workers`` spawned processes."""
+    n = min(settings.workers, len(jobs))
+    shares = [jobs[i::n] for i in range(n)]
+    join_processes([(final_worker_main, (settings, share)) for share in shares if share], stop)
+
+
+def join_processes(targets: list[tuple[Any, tuple[Any, ...]]], stop: StopFlag) -> list[Any]:
+    """Start spawned processes, forward a stop request as SIGTERM, wait for all of them."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
-    shares = [
-        settings.trials // settings.workers + (i < settings.trials % settings.workers)
-        for i in range(settings.workers)
-    ]
-    procs = [
-        ctx.Process(target=worker_main, args=(settings, family, n, i), daemon=False)
-        for i, n in enumerate(shares)
-        if n > 0
-    ]
+    procs = [ctx.Process(target=fn, args=args) for fn, args in targets]
     for p in procs:
         p.start()
     forwarded = False
@@ -224,11 +248,23 @@ def run_workers(settings: TuneSettings, family: str, stop: StopFlag) -> None:
         if stop.requested and not forwarded:
             for p in procs:
                 if p.is_alive():
-                    p.terminate()  # SIGTERM: the worker fails its running trial and stops
+                    p.terminate()  # SIGTERM: the worker saves its state and stops
             forwarded = True
         time.sleep(0.2)
     for p in procs:
         p.join()
+    return procs
+
+
+def run_workers(settings: TuneSettings, family: str, stop: StopFlag) -> None:
+    """Split ``settings.trials`` over ``settings.workers`` spawned processes sharing the storage."""
+    shares = [
+        settings.trials // settings.workers + (i < settings.trials % settings.workers)
+        for i in range(settings.workers)
+    ]
+    procs = join_processes(
+        [(worker_main, (settings, family, n, i)) for i, n in enumerate(shares) if n > 0], stop
+    )
     dead = {p.pid for p in procs if p.exitcode != 0}
     if dead:
         fail_orphaned_trials(settings, family, dead)
