@@ -268,3 +268,30 @@ def test_bad_inputs(runner, tmp_path: Path) -> None:  # noqa: ANN001
         "-q",
     )
     assert_one_line_error(result, 2)
+
+
+def test_sigterm_ends_tuning_with_exit_130_and_keeps_finished_trials(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "tune"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spectral_cli", "tune", "standard", "--trials", "50",
+         "--pruner", "none", "--set", "train.epochs=3", "--set", "data.limit=300",
+         "--out", str(out)],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    for line in proc.stderr:  # wait for the first finished trial
+        if "trial 1/50" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("error: SIGTERM")
+    states = [t.state.name for t in trials_in(out, "spectral-standard")]
+    assert states[0] == "COMPLETE" and len(states) < 50
+    assert "RUNNING" not in states  # the interrupted trial is recorded as failed
