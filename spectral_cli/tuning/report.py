@@ -74,11 +74,15 @@ def _fmt_params(params: dict[str, Any]) -> str:
 
 def comparison_markdown(report: TuneReport) -> str:
     """The seed's table shape plus mean ± std, 95 % CI and n; pairwise tests; the verdicts."""
+    studied = ", ".join(
+        f"{name} {len(fam.trials)} ({sum(t.state == 'PRUNED' for t in fam.trials)} pruned)"
+        for name, fam in report.families.items()
+    )
     lines = [
         "# Comparison",
         "",
-        f"Test accuracy of each family's best configuration (selected on validation accuracy over "
-        f"{report.trials_requested} trials per family, {report.sampler} sampler), retrained with "
+        "Test accuracy of each family's best configuration (selected on validation accuracy over "
+        f"its study's trials: {studied}; {report.sampler} sampler), retrained with "
         f"{report.final_seeds} seeds.",
         "",
         "| Method | Best Accuracy (mean ± std) | 95 % CI | n | Parameters (Total) "
