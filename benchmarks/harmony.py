@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,21 +24,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _timing import best_time  # noqa: E402
 from test_harmony_core import HAELoss  # noqa: E402
 
 from spectral_cli.analysis.harmony import harmony_scores  # noqa: E402
-
-
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Fastest of ``repeats`` calls after one warm-up call (the machine is shared: the minimum is
-    the least disturbed measurement, and both sides are measured the same way)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def end_to_end(array: np.ndarray, variant: str) -> list[dict[str, float]]:
@@ -66,8 +53,9 @@ def main(argv: list[str] | None = None) -> None:
 
     with torch.no_grad():
         looped = torch.stack([seed_loss.harmony_loss(v) for v in subset])
-        loop_per_vector = best_time(lambda: [seed_loss.harmony_loss(v) for v in subset],
-                                    args.loop_repeats) / len(subset)
+        loop_per_vector = best_time(
+            lambda: [seed_loss.harmony_loss(v) for v in subset], args.loop_repeats
+        ) / len(subset)
         batched = harmony_scores(z, "seed").harmony
         torch.testing.assert_close(batched[: len(subset)], looped, rtol=1e-5, atol=1e-5)
         t_seed = best_time(lambda: harmony_scores(z, "seed"), args.repeats)
@@ -77,18 +65,24 @@ def main(argv: list[str] | None = None) -> None:
 
     loop_total = loop_per_vector * args.batch
     active = (subset > 1e-6).sum(-1).float().mean().item()
-    print(f"harmony benchmark: batch {args.batch}, N {args.n}, float32, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"  seed loop (literal):   {loop_per_vector * 1e3:9.3f} ms/vector "
-          f"(timed on {len(subset)} vectors, mean {active:.1f} active), "
-          f"extrapolated {loop_total:8.3f} s for {args.batch}")
+    print(
+        f"harmony benchmark: batch {args.batch}, N {args.n}, float32, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
+    print(
+        f"  seed loop (literal):   {loop_per_vector * 1e3:9.3f} ms/vector "
+        f"(timed on {len(subset)} vectors, mean {active:.1f} active), "
+        f"extrapolated {loop_total:8.3f} s for {args.batch}"
+    )
     print(f"  batched, variant=seed: {t_seed * 1e3:9.3f} ms for {args.batch}")
     print(f"  batched, variant=fixed:{t_fixed * 1e3:9.3f} ms for {args.batch}")
     print(f"  ratio loop / batched (seed variant): {loop_total / t_seed:,.0f}x (goal >= 1000x)")
     print(f"  ratio loop / batched (fixed variant): {loop_total / t_fixed:,.0f}x")
     for variant, seconds in e2e.items():
-        print(f"  end to end (numpy -> scores -> dicts), {variant}: {seconds * 1e3:.2f} ms "
-              f"for {args.batch} vectors of length {args.n}")
+        print(
+            f"  end to end (numpy -> scores -> dicts), {variant}: {seconds * 1e3:.2f} ms "
+            f"for {args.batch} vectors of length {args.n}"
+        )
 
 
 if __name__ == "__main__":

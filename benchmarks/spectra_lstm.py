@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
 import torch  # noqa: E402
+from _timing import best_time  # noqa: E402
 
 from spectral_cli.analysis.spectra_lstm import (  # noqa: E402
     construct,
@@ -36,17 +35,6 @@ from spectral_cli.analysis.spectra_lstm import (  # noqa: E402
 
 WAVEBASE = {8: "0.5%", 16: "1%", 32: "3-4%", 64: "3-4%", 128: "8-12%"}  # from issue 7
 AMPLITUDES = (1e-3, 1.0, 1e3)
-
-
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Fastest of ``repeats`` calls after one warm-up call (shared machine: least disturbed)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def signals(T: int, windows: int, seed: int) -> torch.Tensor:
@@ -72,14 +60,22 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="intra-op threads for both sides (the cell's step loop uses 1)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="intra-op threads for both sides (the cell's step loop uses 1)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"{args.windows} windows per signal; signals: N(0,1) x {AMPLITUDES} and sines")
-    head = (f"{'T':>4} {'H':>4}  {'err float64':>11} {'err float32':>11}  {'wavebase':>8}  "
-            f"{'cell f64 ms':>11} {'fft ms':>8} {'ratio':>8}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"{args.windows} windows per signal; signals: N(0,1) x {AMPLITUDES} and sines"
+    )
+    head = (
+        f"{'T':>4} {'H':>4}  {'err float64':>11} {'err float32':>11}  {'wavebase':>8}  "
+        f"{'cell f64 ms':>11} {'fft ms':>8} {'ratio':>8}"
+    )
     print(head)
     print("-" * len(head))
     for T in (8, 16, 32, 64, 128):
@@ -97,9 +93,11 @@ def main() -> None:
             return X.real.square() + X.imag.square()
 
         t_fft = best_time(fft_power, max(args.repeats, 20))
-        print(f"{T:>4} {w64.hidden_size:>4}  {errs[torch.float64]:>11.2e} "
-              f"{errs[torch.float32]:>11.2e}  {WAVEBASE[T]:>8}  {t_cell * 1e3:>11.1f} "
-              f"{t_fft * 1e3:>8.3f} {t_cell / t_fft:>8.0f}x")
+        print(
+            f"{T:>4} {w64.hidden_size:>4}  {errs[torch.float64]:>11.2e} "
+            f"{errs[torch.float32]:>11.2e}  {WAVEBASE[T]:>8}  {t_cell * 1e3:>11.1f} "
+            f"{t_fft * 1e3:>8.3f} {t_cell / t_fft:>8.0f}x"
+        )
     print("targets: float64 <= 1e-12, float32 <= 1e-5 (relative to each window's max P)")
 
 
