@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,29 +70,18 @@ def tune(
     Example: spectral tune standard factorized hpe --trials 8 --final-seeds 5 --out runs/tune
     """
     from spectral_cli.errors import BadInput
-    from spectral_cli.io.rundir import prepare_run_dir
+    from spectral_cli.io.rundir import default_run_dir
     from spectral_cli.training.device import resolve_device
     from spectral_cli.training.interrupt import StopFlag, catch_signals
-    from spectral_cli.tuning.run import default_storage, tune_run, validate_settings
-    from spectral_cli.tuning.study import open_storage
+    from spectral_cli.tuning.run import tune_run
     from spectral_cli.tuning.trials import TuneSettings
 
-    if sampler not in ("tpe", "random"):
-        raise BadInput(f"--sampler must be tpe or random, not {sampler!r}")
-    if pruner not in ("median", "none"):
-        raise BadInput(f"--pruner must be median or none, not {pruner!r}")
-    if trials < 1:
-        raise BadInput(f"--trials must be >= 1, got {trials}")
     resolve_device(device)
-    if resume and overwrite:
-        raise BadInput("--overwrite and --resume contradict each other; pass one of them")
     if resume and out is None:
         raise BadInput("--resume needs --out DIR pointing at the earlier tuning run")
-    if resume and storage is None and not (out / "optuna.db").is_file():  # type: ignore[operator]
-        raise BadInput(f"--resume: {out} holds no optuna.db; nothing to continue")
     settings = TuneSettings(
         families=tuple(families),
-        out=out or Path("."),
+        out=out or default_run_dir("tune", "-".join(families)),
         storage=storage or "",
         study_name=study_name,
         trials=trials,
@@ -109,18 +97,12 @@ def tune(
         device=device,
         quiet=quiet,
     )
-    validate_settings(settings)  # before any directory is created
-    if storage is not None:
-        open_storage(storage)
-    run_dir = (
-        out if resume else prepare_run_dir(out, "tune", "-".join(families), overwrite=overwrite)
-    )
-    assert run_dir is not None
-    settings = replace(settings, out=run_dir, storage=storage or default_storage(run_dir))
     del verbose
     with catch_signals(StopFlag()) as stop:
-        report = tune_run(settings, RichTrialProgress(quiet), stop)
+        report = tune_run(
+            settings, RichTrialProgress(quiet), stop, overwrite=overwrite, resume=resume
+        )
     if json_:
         typer.echo(report.model_dump_json(indent=2))
     elif not quiet:
-        typer.echo(f"{report.summary()} -> {run_dir}/comparison.md")
+        typer.echo(f"{report.summary()} -> {settings.out}/comparison.md")

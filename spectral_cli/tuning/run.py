@@ -10,6 +10,7 @@ import itertools
 import json
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,10 @@ def validate_settings(settings: TuneSettings) -> None:  # noqa: C901 - a flat li
     from spectral_cli.models.registry import get_family
     from spectral_cli.tuning.space import load_space
 
+    if settings.sampler not in ("tpe", "random"):
+        raise BadInput(f"--sampler must be tpe or random, not {settings.sampler!r}")
+    if settings.pruner not in ("median", "none"):
+        raise BadInput(f"--pruner must be median or none, not {settings.pruner!r}")
     if settings.trials < 1:
         raise BadInput(f"--trials must be >= 1, got {settings.trials}")
     if settings.workers < 1:
@@ -165,8 +170,35 @@ def publish_best(dest: Path, src: Path) -> None:
         write_with(dest / name, lambda tmp, n=name: shutil.copyfile(src / n, tmp))
 
 
+def prepare_tune_dir(settings: TuneSettings, *, overwrite: bool, resume: bool) -> TuneSettings:
+    """Validate everything, then create (or reuse, with ``resume``) ``settings.out``.
+
+    Refused input creates no directory. An empty ``settings.storage`` means the default SQLite
+    file in ``out``; the returned settings name it.
+    """
+    from spectral_cli.io.rundir import prepare_run_dir
+    from spectral_cli.tuning.study import open_storage
+
+    validate_settings(settings)
+    out = settings.out
+    if resume and overwrite:
+        raise BadInput("--overwrite and --resume contradict each other; pass one of them")
+    if settings.storage:
+        open_storage(settings.storage)  # an unusable URL is refused before anything is created
+    elif resume and not (out / "optuna.db").is_file():
+        raise BadInput(f"--resume: {out} holds no optuna.db; nothing to continue")
+    if not resume:
+        prepare_run_dir(out, "tune", "-".join(settings.families), overwrite=overwrite)
+    return replace(settings, storage=settings.storage or default_storage(out))
+
+
 def tune_run(
-    settings: TuneSettings, progress: TrialProgress | None = None, stop: StopFlag | None = None
+    settings: TuneSettings,
+    progress: TrialProgress | None = None,
+    stop: StopFlag | None = None,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
 ) -> TuneReport:
     """Tune every family, evaluate the best configurations, write the outputs in ``out``."""
     from spectral_cli.tuning.study import (
@@ -178,7 +210,7 @@ def tune_run(
     )
 
     stop = stop or StopFlag()
-    validate_settings(settings)
+    settings = prepare_tune_dir(settings, overwrite=overwrite, resume=resume)
     quiet_optuna("ERROR" if settings.quiet else "WARNING")
     storage = open_storage(settings.storage)
     started = time.perf_counter()
