@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from pydantic import BaseModel
 from torch import Tensor
 
 from spectral_cli.analysis.harmony import harmony_scores
@@ -61,22 +62,34 @@ def harmony(z: Tensor, score_kwargs: dict[str, Any]) -> Tensor:
     return harmony_scores(z.detach().double().cpu(), **score_kwargs).harmony
 
 
+class Detection(BaseModel):
+    """Harmony as a valid-vs-invalid detector: the report fields ``train hae`` and
+    ``harmony-score --checkpoint`` share."""
+
+    auroc: float
+    auroc_by_kind: dict[str, float]
+    harmony_valid: dict[str, float]
+    harmony_invalid: dict[str, float]
+    harmony_invalid_by_kind: dict[str, dict[str, float]]
+
+
 def detector(
     model: Any, valid: Tensor, invalid: dict[str, Tensor], device: torch.device,
     score_kwargs: dict[str, Any],
-) -> dict[str, Any]:
-    """Harmony of valid vs each invalid kind: distributions, AUROC overall and per kind."""
+) -> tuple[Detection, dict[str, np.ndarray]]:
+    """Harmony of valid vs each invalid kind: distributions, AUROC overall and per kind, plus
+    the raw harmony values (``valid``, ``invalid``) for histograms."""
     h_valid = harmony(encode_all(model, valid, device), score_kwargs)
     h_invalid = {k: harmony(encode_all(model, v, device), score_kwargs) for k, v in invalid.items()}
     every = torch.cat(list(h_invalid.values()))
-    return {
-        "valid": stats(h_valid),
-        "invalid": stats(every),
-        "invalid_by_kind": {k: stats(v) for k, v in h_invalid.items()},
-        "auroc": auroc(h_valid, every),
-        "auroc_by_kind": {k: auroc(h_valid, v) for k, v in h_invalid.items()},
-        "_values": {"valid": h_valid.numpy(), "invalid": every.numpy()},
-    }
+    detection = Detection(
+        auroc=auroc(h_valid, every),
+        auroc_by_kind={k: auroc(h_valid, v) for k, v in h_invalid.items()},
+        harmony_valid=stats(h_valid),
+        harmony_invalid=stats(every),
+        harmony_invalid_by_kind={k: stats(v) for k, v in h_invalid.items()},
+    )
+    return detection, {"valid": h_valid.numpy(), "invalid": every.numpy()}
 
 
 @torch.no_grad()

@@ -61,7 +61,7 @@ class HarmonyScoreReport(Report):
                 f"{self.critical_band}): harmony mean {h['mean']:.4g}, std {h['std']:.4g}")
 
 
-class HarmonyCheckpointReport(Report):
+class HarmonyCheckpointReport(Report, hae_eval.Detection):
     """``--checkpoint`` mode: harmony of valid vs invalid inputs through a trained HAE."""
 
     command: str = "harmony-score"
@@ -71,11 +71,6 @@ class HarmonyCheckpointReport(Report):
     critical_band: str
     n_valid: int
     n_invalid: int
-    auroc: float
-    auroc_by_kind: dict[str, float]
-    harmony_valid: dict[str, float]
-    harmony_invalid: dict[str, float]
-    harmony_invalid_by_kind: dict[str, dict[str, float]]
     files: dict[str, str] = Field(default_factory=dict)
 
     def summary(self) -> str:
@@ -264,19 +259,17 @@ def score_checkpoint(
         kwargs["critical_band"] = critical_band
     band = kwargs["critical_band"] or DEFAULT_CRITICAL_BAND[kwargs["variant"]]
     invalid = invalid_sets(x, y, seed)
-    det = hae_eval.detector(model, x, invalid, device, kwargs)
-    values = det.pop("_values")
+    detection, values = hae_eval.detector(model, x, invalid, device, kwargs)
     harmony_histograms({"hae": values}, f"harmony H of {path.name} ({kwargs['variant']}, {band})",
                        out_dir / "harmony_hist.png")
     n_inv = sum(int(v.shape[0]) for v in invalid.values())
-    if not all(math.isfinite(v) for v in det["valid"].values()):
+    if not all(math.isfinite(v) for v in detection.harmony_valid.values()):
         raise BadInput(f"{path}: the model produced non-finite latents")
     return HarmonyCheckpointReport(
         config={"checkpoint": str(path), "data": data, "variant": kwargs["variant"],
                 "critical_band": band, "invalid_seed": seed},
         seed=seed, device=str(device), checkpoint=str(path), data=source,
         variant=kwargs["variant"], critical_band=band, n_valid=int(x.shape[0]), n_invalid=n_inv,
-        auroc=det["auroc"], auroc_by_kind=det["auroc_by_kind"], harmony_valid=det["valid"],
-        harmony_invalid=det["invalid"], harmony_invalid_by_kind=det["invalid_by_kind"],
+        **detection.model_dump(),
         files={"histogram": "harmony_hist.png", "report": "report.json"},
     )

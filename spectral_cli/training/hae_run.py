@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from spectral_cli.analysis import hae_eval
 from spectral_cli.config.loader import dump_yaml
@@ -39,17 +39,12 @@ from spectral_cli.training.loop import Observer, Trainer
 SAE_STATE_FILE = "sae_state.safetensors"
 
 
-class ModelResult(BaseModel):
+class ModelResult(hae_eval.Detection):
     """Test-split results of one autoencoder (selected weights)."""
 
     params: int
     best_epoch: int
     test_mse: float
-    auroc: float
-    auroc_by_kind: dict[str, float]
-    harmony_valid: dict[str, float]
-    harmony_invalid: dict[str, float]
-    harmony_invalid_by_kind: dict[str, dict[str, float]]
     superposition: dict[str, float]
     history: list[dict[str, float]]
     seconds: float
@@ -131,17 +126,12 @@ def train_hae_run(
         model, best, history, seconds = _train_one(
             name, cfg, data, val_inv, run_dir, device, resume, observer, stop
         )
-        det = hae_eval.detector(model, data.test.x, test_inv, device, kwargs)
-        values[name] = det.pop("_values")
+        detection, values[name] = hae_eval.detector(model, data.test.x, test_inv, device, kwargs)
         results[name] = ModelResult(
             params=sum(p.numel() for p in model.parameters()),
             best_epoch=best,
             test_mse=hae_eval.reconstruction_mse(model, data.test.x, device),
-            auroc=det["auroc"],
-            auroc_by_kind=det["auroc_by_kind"],
-            harmony_valid=det["valid"],
-            harmony_invalid=det["invalid"],
-            harmony_invalid_by_kind=det["invalid_by_kind"],
+            **detection.model_dump(),
             superposition=hae_eval.superposition(
                 model, data.test.x, cfg.data.n_pairs, cfg.data.invalid_seed, device, kwargs
             ),
