@@ -5,11 +5,17 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from spectral_cli.cli import options
 from spectral_cli.models.registry import family_names
+
+
+def _family_option(flag: str, default: Any, help_text: str) -> Any:
+    """An option that is shorthand for a family's config key (see FLAG_KEYS)."""
+    return typer.Option(default, flag, help=help_text, rich_help_panel="Family options")
 
 
 def train(
@@ -24,35 +30,20 @@ def train(
     verbose: bool = options.VERBOSE,
     overwrite: bool = options.OVERWRITE,
     resume: bool = options.RESUME,
-    init: str | None = typer.Option(
-        None,
-        "--init",
-        help="Initialization, for families that have one (model.init).",
-        rich_help_panel="Family options",
+    init: str | None = _family_option(
+        "--init", None, "Initialization, for families that have one (model.init)."
     ),
-    window: int | None = typer.Option(
-        None,
-        "--window",
-        help="Window length, for families that have one (model.window).",
-        rich_help_panel="Family options",
+    window: int | None = _family_option(
+        "--window", None, "Window length, for families that have one (model.window)."
     ),
-    baseline: str | None = typer.Option(
-        None,
-        "--baseline",
-        help="Baseline trained in the same run (model.baseline).",
-        rich_help_panel="Family options",
+    baseline: str | None = _family_option(
+        "--baseline", None, "Baseline trained in the same run (model.baseline)."
     ),
-    compare: bool = typer.Option(
-        False,
-        "--compare",
-        help="Train the family's comparison set in one run (train.compare).",
-        rich_help_panel="Family options",
+    compare: bool = _family_option(
+        "--compare", False, "Train the family's comparison set in one run (train.compare)."
     ),
-    data_dir: Path | None = typer.Option(
-        None,
-        "--data-dir",
-        help="Directory of user-provided data files (data.dir).",
-        rich_help_panel="Family options",
+    data_dir: Path | None = _family_option(
+        "--data-dir", None, "Directory of user-provided data files (data.dir)."
     ),
 ) -> None:
     """Train a registered model family into a run directory (data: see the family's preset).
