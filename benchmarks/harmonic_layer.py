@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from spectral_cli.models.layers.harmonic import HarmonicLayer
+from spectral_cli.hmlp.layer import HarmonicLayer
 
 
 class LoopHarmonicLayer(HarmonicLayer):

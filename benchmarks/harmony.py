@@ -27,7 +27,7 @@ import torch  # noqa: E402
 from _timing import best_time  # noqa: E402
 from test_harmony_core import HAELoss  # noqa: E402
 
-from spectral_cli.analysis.harmony import harmony_scores  # noqa: E402
+from spectral_cli.harmony.measures import harmony_scores  # noqa: E402
 
 
 def end_to_end(array: np.ndarray, variant: str) -> list[dict[str, float]]:

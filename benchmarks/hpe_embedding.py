@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from spectral_cli.models.layers.hpe import HarmonicEmbedding
+from spectral_cli.embeddings.hpe import HarmonicEmbedding
 
 
 def fwd_bwd(module: nn.Module, tokens: torch.Tensor, grad: torch.Tensor) -> Callable[[], None]:

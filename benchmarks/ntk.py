@@ -31,13 +31,13 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from spectral_cli.analysis.ntk_empirical import (  # noqa: E402
+from spectral_cli.ntk.empirical import (  # noqa: E402
     ntk_autograd_loop,
     ntk_jacrev,
     ntk_structured,
 )
-from spectral_cli.models.layers.encodings import make_encoding  # noqa: E402
-from spectral_cli.models.ntk_mlp import NTKMLP  # noqa: E402
+from spectral_cli.ntk.encodings import make_encoding  # noqa: E402
+from spectral_cli.ntk.mlp import NTKMLP  # noqa: E402
 
 METHODS: dict[str, Callable[[NTKMLP, torch.Tensor], torch.Tensor]] = {
     "structured": ntk_structured,

@@ -27,7 +27,7 @@ sys.path[:0] = [str(ROOT)]
 import torch  # noqa: E402
 from _timing import best_time  # noqa: E402
 
-from spectral_cli.analysis.spectra_lstm import (  # noqa: E402
+from spectral_cli.spectra_lstm.reference import (  # noqa: E402
     construct,
     reference_spectra,
     spectrogram,

@@ -1,4 +1,4 @@
-"""``spectral harmony-score``: parse options, call :mod:`spectral_cli.analysis.harmony_report`."""
+"""``spectral harmony-score``: parse options, call :mod:`spectral_cli.harmony.score`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from spectral_cli.cli import options
-from spectral_cli.errors import BadInput
+from spectral_cli.core.errors import BadInput
 
 VARIANT_CHOICES = ("seed", "fixed")
 BAND_CHOICES = ("seed", "hutchinson-knopoff", "sethares")
@@ -54,9 +54,9 @@ def harmony_score(
         raise BadInput(f"--variant {variant!r} is not one of {', '.join(VARIANT_CHOICES)}")
     if critical_band is not None and critical_band not in BAND_CHOICES:
         raise BadInput(f"--critical-band {critical_band!r} is not one of {', '.join(BAND_CHOICES)}")
-    from spectral_cli.analysis import harmony_report
-    from spectral_cli.io.report import write_report
-    from spectral_cli.io.rundir import prepare_run_dir
+    from spectral_cli.core.report import write_report
+    from spectral_cli.core.runs import prepare_run_dir
+    from spectral_cli.harmony import score as harmony_report
 
     if vectors is not None:
         report = harmony_report.score_vectors(
@@ -67,7 +67,7 @@ def harmony_score(
             report.files["report"] = "report.json"
             write_report(run_dir / "report.json", report)
     else:
-        from spectral_cli.training.device import resolve_device
+        from spectral_cli.core.device import resolve_device
 
         assert checkpoint is not None
         dev = resolve_device(device)

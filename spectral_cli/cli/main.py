@@ -1,7 +1,8 @@
 """The ``spectral`` app: subcommands, error handling and exit codes (DESIGN.md).
 
 Every failure leaves through :class:`SpectralGroup.main`: usage errors and
-:class:`~spectral_cli.errors.BadInput` print one ``error: ...`` line on stderr and exit 2; failed
+:class:`~spectral_cli.core.errors.BadInput` print one ``error: ...`` line on stderr and exit 2;
+failed
 checks exit 1, runtime failures 3, interruptions 130. ``SPECTRAL_DEBUG=1`` re-raises with the
 traceback. Nothing here imports torch: subcommands import their core modules when they run.
 """
@@ -28,7 +29,7 @@ from spectral_cli.cli.ntk import ntk
 from spectral_cli.cli.train import train
 from spectral_cli.cli.tune import tune
 from spectral_cli.cli.verify_lstm import verify_lstm
-from spectral_cli.errors import SpectralError
+from spectral_cli.core.errors import SpectralError
 
 
 def _error(message: str, code: int) -> None:

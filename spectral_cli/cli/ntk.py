@@ -1,4 +1,4 @@
-"""``spectral ntk``: parse options, resolve the config, call :mod:`spectral_cli.analysis.ntk_run`.
+"""``spectral ntk``: parse options, resolve the config, call :mod:`spectral_cli.ntk.run`.
 
 Every flag is a shorthand for a config key (``--depth 3`` = ``--set model.depth=3``); flags win
 over ``--set``, which wins over ``--config`` and the preset ``configs/ntk-toy.yaml``. No tensor
@@ -13,7 +13,7 @@ from typing import Any
 import typer
 
 from spectral_cli.cli import options
-from spectral_cli.errors import BadInput
+from spectral_cli.core.errors import BadInput
 
 
 def parse_values(text: str, flag: str) -> list[float]:
@@ -95,13 +95,13 @@ def ntk(
     elif sweep_scale is not None:
         sweep = {"sweep.param": "scale",
                  "sweep.values": parse_values(sweep_scale, "--sweep-scale")}
-    from spectral_cli.analysis.ntk_run import prepare, run
     from spectral_cli.cli.progress import RichObserver
-    from spectral_cli.config.loader import presets_dir, resolve
-    from spectral_cli.config.ntk import NTKRunConfig
-    from spectral_cli.io.rundir import prepare_run_dir
-    from spectral_cli.training.device import resolve_device
-    from spectral_cli.training.interrupt import StopFlag, catch_signals
+    from spectral_cli.core.config import presets_dir, resolve
+    from spectral_cli.core.device import resolve_device
+    from spectral_cli.core.runs import prepare_run_dir
+    from spectral_cli.core.signals import StopFlag, catch_signals
+    from spectral_cli.ntk.config import NTKRunConfig
+    from spectral_cli.ntk.run import prepare, run
 
     fixed = _fixed({
         "seed": seed, "kernel": kernel, "task.name": task, "task.n_train": n_train,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from spectral_cli.errors import BadInput
+from spectral_cli.core.errors import BadInput
 
 PENDING = {
     "export": ("Export a trained checkpoint (ONNX / TorchScript) with a parity check.", 0),

@@ -51,12 +51,10 @@ class RichObserver:
 
     def on_epoch(self, record: dict[str, float], improved: bool) -> None:
         mark = " *" if improved else ""
-        line = (
-            f"epoch {int(record['epoch'])}: loss {record['loss']:.4f}  "
-            f"train {record['train_acc']:.4f}  val {record['val_acc']:.4f}  "
-            f"({record['seconds']:.2f}s){mark}"
-        )
+        shown = "  ".join(f"{k} {v:.4g}" for k, v in record.items()
+                          if k not in ("epoch", "seconds"))
+        line = f"epoch {int(record['epoch'])}: {shown}  ({record['seconds']:.2f}s){mark}"
         if self._progress is not None:
-            self._progress.update(self._task, info=f"val {record['val_acc']:.3f}")
+            self._progress.update(self._task, info=f"val loss {record['val_loss']:.4g}")
         if self.verbose and not self.quiet:
             self.console.print(line)

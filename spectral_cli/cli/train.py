@@ -1,4 +1,4 @@
-"""``spectral train FAMILY``: parse options, call :mod:`spectral_cli.training.run`, print."""
+"""``spectral train FAMILY``: parse options, call :mod:`spectral_cli.core.pipeline`, print."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from spectral_cli.cli import options
-from spectral_cli.models.registry import family_names
+from spectral_cli.core.registry import family_names
 
 
 def _family_option(flag: str, default: Any, help_text: str) -> Any:
@@ -51,13 +51,15 @@ def train(
     Example: spectral train hpe --set train.epochs=10 --out runs/hpe
     """
     from spectral_cli.cli.progress import RichObserver
-    from spectral_cli.io.rundir import prepare_run_dir
-    from spectral_cli.models.registry import get_family
-    from spectral_cli.training.device import resolve_device
-    from spectral_cli.training.interrupt import StopFlag, catch_signals
-    from spectral_cli.training.run import resolve_train_config, resume_train_config, runner_for
+    from spectral_cli.core.device import resolve_device
+    from spectral_cli.core.pipeline import (
+        resolve_train_config,
+        resume_train_config,
+        run_experiment,
+    )
+    from spectral_cli.core.runs import prepare_run_dir
+    from spectral_cli.core.signals import StopFlag, catch_signals
 
-    spec = get_family(family)
     set_ = list(set_) + family_flags(
         init=init, window=window, baseline=baseline, compare=compare, data_dir=data_dir
     )
@@ -80,8 +82,7 @@ def train(
     ):
         observer.log(f"training {family} on {dev} (seed {cfg.seed}) -> {run_dir}")
         with catch_signals(StopFlag()) as stop:
-            run = runner_for(spec)
-            report = run(cfg, run_dir, dev, resume=resume, observer=observer, stop=stop)
+            report = run_experiment(cfg, run_dir, dev, resume=resume, observer=observer, stop=stop)
     if json_:
         typer.echo(report.model_dump_json(indent=2))
     elif not quiet:

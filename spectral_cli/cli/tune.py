@@ -69,10 +69,10 @@ def tune(
 
     Example: spectral tune standard factorized hpe --trials 8 --final-seeds 5 --out runs/tune
     """
-    from spectral_cli.errors import BadInput
-    from spectral_cli.io.rundir import default_run_dir
-    from spectral_cli.training.device import resolve_device
-    from spectral_cli.training.interrupt import StopFlag, catch_signals
+    from spectral_cli.core.device import resolve_device
+    from spectral_cli.core.errors import BadInput
+    from spectral_cli.core.runs import default_run_dir
+    from spectral_cli.core.signals import StopFlag, catch_signals
     from spectral_cli.tuning.run import tune_run
     from spectral_cli.tuning.trials import TuneSettings
 

@@ -1,4 +1,4 @@
-"""``spectral verify-lstm``: parse options, call :mod:`spectral_cli.analysis.spectra_lstm_verify`.
+"""``spectral verify-lstm``: parse options, call :mod:`spectral_cli.spectra_lstm.verify`.
 
 Exit 0 when the worst relative error is within tolerance, 1 when not (the message names the worst
 window and bin), 2 for bad input.  No tensor math here.
@@ -46,10 +46,10 @@ def verify_lstm(
 
     Example: spectral verify-lstm --window 32 --dtype float32 --signal sines --out runs/v32
     """
-    from spectral_cli.analysis.spectra_lstm_verify import VerifyOptions, prepare, run_verify
-    from spectral_cli.errors import BadInput, CheckFailed
-    from spectral_cli.io.rundir import prepare_run_dir
-    from spectral_cli.training.device import resolve_device
+    from spectral_cli.core.device import resolve_device
+    from spectral_cli.core.errors import BadInput, CheckFailed
+    from spectral_cli.core.runs import prepare_run_dir
+    from spectral_cli.spectra_lstm.verify import VerifyOptions, prepare, run_verify
 
     def err(line: str) -> None:
         typer.echo(line, err=True)

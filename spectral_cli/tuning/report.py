@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from spectral_cli.io.report import Report
+from spectral_cli.core.report import Report
 from spectral_cli.tuning.stats import PairTest, Summary
 
 
@@ -20,22 +20,41 @@ class TrialRecord(BaseModel):
 
 
 class FinalRun(BaseModel):
+    """A final retraining: the selection metric on validation and the family's test metric."""
+
     seed: int
-    val_acc: float
-    test_acc: float
+    val: float
+    test: float
     run_dir: str
 
 
 class FamilyResult(BaseModel):
+    """``metric``/``direction``: what the study optimized (the family's selection metric);
+    ``test_metric``/``test_direction``: what the final runs report on the test split."""
+
     study_name: str
+    metric: str
+    direction: str
+    test_metric: str
+    test_direction: str
     trials: list[TrialRecord]
     best_params: dict[str, Any]
-    best_val_acc: float
+    best_value: float
     best_trial: int
     params_total: int
     final: list[FinalRun] = Field(default_factory=list)
-    test_acc: Summary | None = None
+    test: Summary | None = None
     best_model: str | None = None
+
+
+def scale(metric: str) -> tuple[float, str]:
+    """Accuracies print in percent, other metrics as they are."""
+    return (100.0, " %") if metric.endswith("_acc") else (1.0, "")
+
+
+def fmt(value: float, metric: str) -> str:
+    k, unit = scale(metric)
+    return f"{value * k:.2f}{unit}" if unit else f"{value:.4g}"
 
 
 class TuneReport(Report):
@@ -53,11 +72,11 @@ class TuneReport(Report):
     def summary(self) -> str:
         parts = []
         for name, fam in self.families.items():
-            acc = fam.test_acc
+            t = fam.test
             txt = (
-                f"{acc.mean * 100:.2f}±{acc.std * 100:.2f}%"
-                if acc
-                else f"val {fam.best_val_acc:.4f}"
+                f"{fam.test_metric} {fmt(t.mean, fam.test_metric)} ± {fmt(t.std, fam.test_metric)}"
+                if t
+                else f"{fam.metric} {fam.best_value:.4g}"
             )
             parts.append(f"{name} {txt}")
         return "tune: " + ", ".join(parts)
@@ -78,49 +97,53 @@ def comparison_markdown(report: TuneReport) -> str:
         f"{name} {len(fam.trials)} ({sum(t.state == 'PRUNED' for t in fam.trials)} pruned)"
         for name, fam in report.families.items()
     )
+    selected = ", ".join(sorted({f"{f.metric} ({f.direction})" for f in report.families.values()}))
     lines = [
         "# Comparison",
         "",
-        "Test accuracy of each family's best configuration (selected on validation accuracy over "
-        f"its study's trials: {studied}; {report.sampler} sampler), retrained with "
-        f"{report.final_seeds} seeds.",
+        "Test metric of each family's best configuration (selected on the validation "
+        f"{selected} over its study's trials: {studied}; {report.sampler} sampler), retrained "
+        f"with {report.final_seeds} seeds.",
         "",
-        "| Method | Best Accuracy (mean ± std) | 95 % CI | n | Parameters (Total) "
+        "| Method | Test metric | Best (mean ± std) | 95 % CI | n | Parameters (Total) "
         "| Best Hyperparams |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, fam in report.families.items():
-        acc = fam.test_acc
-        if acc is None:
+        t, m = fam.test, fam.test_metric
+        if t is None:
             mean, ci, n = "(not evaluated)", "-", "0"
         else:
-            mean = f"{acc.mean * 100:.2f} % ± {acc.std * 100:.2f}"
+            mean = f"{fmt(t.mean, m)} ± {fmt(t.std, m)}"
             ci = (
                 "-"
-                if acc.ci95_low is None
-                else f"{acc.ci95_low * 100:.2f} – {acc.ci95_high * 100:.2f} %"
-            )  # type: ignore[operator]
-            n = str(acc.n)
+                if t.ci95_low is None or t.ci95_high is None
+                else f"{fmt(t.ci95_low, m)} – {fmt(t.ci95_high, m)}"
+            )
+            n = str(t.n)
         lines.append(
-            f"| {name} | {mean} | {ci} | {n} | {fam.params_total:,} | "
-            f"{_fmt_params(fam.best_params)} |"
+            f"| {name} | {m} ({fam.test_direction}) | {mean} | {ci} | {n} | "
+            f"{fam.params_total:,} | {_fmt_params(fam.best_params)} |"
         )
     if report.pairwise:
         lines += [
             "",
-            "Pairwise Welch t-tests (difference of mean test accuracy, a − b):",
+            "Pairwise Welch t-tests (difference of the mean test metric, a − b; only families "
+            "that share a test metric):",
             "",
-            "| a | b | a − b (points) | 95 % CI of a − b | p | verdict |",
+            "| a | b | a − b (points for accuracies) | 95 % CI of a − b | p | verdict |",
             "|---|---|---|---|---|---|",
         ]
         for pt in report.pairwise:
+            k, _ = scale(report.families[pt.a].test_metric)
             ci = (
                 "-"
-                if pt.ci95_low is None
-                else f"{pt.ci95_low * 100:+.2f} … {pt.ci95_high * 100:+.2f}"
-            )  # type: ignore[operator]
+                if pt.ci95_low is None or pt.ci95_high is None
+                else f"{pt.ci95_low * k:+.4g} … {pt.ci95_high * k:+.4g}"
+            )
             p = "-" if pt.p_value is None else f"{pt.p_value:.3g}"
-            lines.append(f"| {pt.a} | {pt.b} | {pt.diff * 100:+.2f} | {ci} | {p} | {verdict(pt)} |")
+            lines.append(f"| {pt.a} | {pt.b} | {pt.diff * k:+.4g} | {ci} | {p} | "
+                         f"{verdict(pt, report)} |")
     lines += [
         "",
         "A difference is called *supported* only when its 95 % confidence interval excludes 0.",
@@ -129,36 +152,39 @@ def comparison_markdown(report: TuneReport) -> str:
     return "\n".join(lines)
 
 
-def verdict(pt: PairTest) -> str:
+def verdict(pt: PairTest, report: TuneReport | None = None) -> str:
+    """Which side is better, in the direction of the shared test metric."""
     if pt.ci95_low is None or pt.ci95_high is None:
         return "too few seeds"
+    higher_better = report is None or report.families[pt.a].test_direction == "max"
     if pt.ci95_low > 0:
-        return f"{pt.a} better (supported)"
+        return f"{pt.a if higher_better else pt.b} better (supported)"
     if pt.ci95_high < 0:
-        return f"{pt.b} better (supported)"
+        return f"{pt.b if higher_better else pt.a} better (supported)"
     return "no supported difference"
 
 
 def comparison_plot(report: TuneReport, path: Path) -> None:
     """Left: test accuracy per family with 95 % CI error bars; right: validation acc over trials."""
-    from spectral_cli.io.plots import _pyplot, _save
+    from spectral_cli.core.plots import _pyplot, _save
 
     plt = _pyplot()
     fig, (ax_acc, ax_trials) = plt.subplots(1, 2, figsize=(11, 4))
     names = list(report.families)
     for i, name in enumerate(names):
         fam = report.families[name]
-        acc = fam.test_acc
+        acc, (k, _) = fam.test, scale(fam.test_metric)
         if acc is not None:
             err = 0.0 if acc.ci95_low is None else acc.mean - acc.ci95_low
-            ax_acc.errorbar([i], [acc.mean * 100], yerr=[err * 100], fmt="o", capsize=6)
+            ax_acc.errorbar([i], [acc.mean * k], yerr=[err * k], fmt="o", capsize=6)
             ax_acc.scatter(
-                [i] * acc.n, [v * 100 for v in acc.values], s=10, alpha=0.5, color="grey"
+                [i] * acc.n, [v * k for v in acc.values], s=10, alpha=0.5, color="grey"
             )
+        kv, _ = scale(fam.metric)
         done = [t for t in fam.trials if t.state == "COMPLETE" and t.value is not None]
         (line,) = ax_trials.plot(
             [t.number for t in done],
-            [t.value * 100 for t in done],
+            [t.value * kv for t in done],
             "o-",
             label=name,
             alpha=0.8,  # type: ignore[operator]
@@ -166,14 +192,17 @@ def comparison_plot(report: TuneReport, path: Path) -> None:
         pruned = [t for t in fam.trials if t.state == "PRUNED" and t.value is not None]
         ax_trials.plot(
             [t.number for t in pruned],
-            [t.value * 100 for t in pruned],  # type: ignore[operator]
+            [t.value * kv for t in pruned],  # type: ignore[operator]
             "x",
             color=line.get_color(),
             label=f"{name} (pruned: last reported)",
         )
     ax_acc.set_xticks(range(len(names)), names)
-    ax_acc.set(ylabel="test accuracy (%)", title="best configuration, mean and 95 % CI over seeds")
-    ax_trials.set(xlabel="trial", ylabel="validation accuracy (%)", title="trials")
+    test_names = ", ".join(sorted({f.test_metric for f in report.families.values()}))
+    val_names = ", ".join(sorted({f.metric for f in report.families.values()}))
+    ax_acc.set(ylabel=f"{test_names} (acc in %)",
+               title="best configuration, mean and 95 % CI over seeds")
+    ax_trials.set(xlabel="trial", ylabel=f"validation {val_names}", title="trials")
     ax_trials.legend(fontsize=7)
     for ax in (ax_acc, ax_trials):
         ax.grid(alpha=0.3)

@@ -14,10 +14,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from spectral_cli.errors import BadInput, Interrupted, RuntimeFailure
-from spectral_cli.io.atomic import write_text_atomic, write_with
-from spectral_cli.io.report import write_report
-from spectral_cli.training.interrupt import StopFlag
+from spectral_cli.core.atomic import write_text_atomic, write_with
+from spectral_cli.core.errors import BadInput, Interrupted, RuntimeFailure
+from spectral_cli.core.registry import get_family
+from spectral_cli.core.report import write_report
+from spectral_cli.core.signals import StopFlag
 from spectral_cli.tuning.report import (
     FamilyResult,
     FinalRun,
@@ -42,7 +43,6 @@ def default_storage(out: Path) -> str:
 
 def validate_settings(settings: TuneSettings) -> None:  # noqa: C901 - a flat list of checks
     """Fail fast (exit 2) on anything that would make every trial fail."""
-    from spectral_cli.models.registry import get_family
     from spectral_cli.tuning.space import load_space
 
     if settings.sampler not in ("tpe", "random"):
@@ -59,17 +59,17 @@ def validate_settings(settings: TuneSettings) -> None:  # noqa: C901 - a flat li
         raise BadInput("a family is named twice")
     if not (settings.seed >= 0 and settings.seed + max(settings.final_seeds, 1) <= 2**32):
         raise BadInput(f"--seed must be in [0, 2**32 - final seeds), got {settings.seed}")
-    from spectral_cli.training.run import load_family_data
-
     for family in settings.families:
         spec = get_family(family)
+        if spec.tunable is not None:
+            raise BadInput(f"family {family!r} cannot be tuned: {spec.tunable}")
         space = load_space(family, settings.space_file)
         cfg = None
         for key, param in space.items():  # each end of each range must be a valid config
             for value in param.extremes():
                 cfg = trial_config(settings, family, {key: value}, settings.seed)
         cfg = cfg or trial_config(settings, family, {}, settings.seed)
-        load_family_data(spec, cfg)  # a missing or malformed data file is exit 2, not 8 FAILs
+        spec.data(cfg)  # a missing or malformed data file is exit 2, not 8 FAILs
 
 
 def collect(study: Any, family: str) -> FamilyResult:
@@ -92,11 +92,16 @@ def collect(study: Any, family: str) -> FamilyResult:
             "directories under trials/ and rerun with --set overrides that work"
         )
     best = study.best_trial
+    spec = get_family(family)
     return FamilyResult(
         study_name=study.study_name,
+        metric=spec.select,
+        direction="maximize" if spec.mode == "max" else "minimize",
+        test_metric=spec.test_metric,
+        test_direction=spec.test_mode,
         trials=trials,
         best_params=best.params,
-        best_val_acc=float(best.value),
+        best_value=float(best.value),
         best_trial=best.number,
         params_total=int(best.user_attrs.get("params_total", 0)),
     )
@@ -111,7 +116,7 @@ def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: S
 
     With ``workers > 1`` the runs are spread over that many spawned processes.
     """
-    from spectral_cli.training.run import train_run
+    from spectral_cli.core.pipeline import run_experiment
     from spectral_cli.tuning.trials import run_final_workers
 
     jobs = [
@@ -122,8 +127,8 @@ def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: S
     if settings.workers > 1 and len(jobs) > 1:
         run_final_workers(settings, jobs, stop)
     else:
-        from spectral_cli.io.rundir import prepare_run_dir
-        from spectral_cli.training.device import resolve_device
+        from spectral_cli.core.device import resolve_device
+        from spectral_cli.core.runs import prepare_run_dir
 
         device = resolve_device(settings.device)
         for family, seed, params in jobs:
@@ -131,7 +136,7 @@ def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: S
                 final_dir(settings, family, seed), "tune", family, overwrite=True
             )
             cfg = trial_config(settings, family, params, seed)
-            train_run(cfg, run_dir, device, stop=stop, plots_enabled=False)
+            run_experiment(cfg, run_dir, device, stop=stop, plots_enabled=False)
     if stop.requested:
         raise Interrupted(
             f"{stop.signal_name} during the final runs; the studies are complete in "
@@ -145,11 +150,13 @@ def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: S
             )
         rep = json.loads(report_path.read_text())
         result = results[family]
+        sel = rep["selection"]
+        val = sel["best_value"] if sel["kept"] == "best" else rep["history"][-1][sel["metric"]]
         result.final.append(
             FinalRun(
                 seed=seed,
-                val_acc=rep["metrics"]["val_acc"],
-                test_acc=rep["metrics"]["test_acc"],
+                val=val,
+                test=rep["metrics"][result.test_metric],
                 run_dir=str(report_path.parent),
             )
         )
@@ -158,8 +165,9 @@ def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: S
         result = results[family]
         if not result.final:
             continue
-        result.test_acc = summarize([r.test_acc for r in result.final])
-        chosen = max(result.final, key=lambda r: (r.val_acc, -r.seed))  # selected on validation
+        result.test = summarize([r.test for r in result.final])
+        sign = 1.0 if result.direction == "maximize" else -1.0  # selected on validation
+        chosen = max(result.final, key=lambda r: (sign * r.val, -r.seed))
         publish_best(settings.out / f"best-{family}", Path(chosen.run_dir))
         result.best_model = f"best-{family}/model.safetensors"
 
@@ -176,7 +184,7 @@ def prepare_tune_dir(settings: TuneSettings, *, overwrite: bool, resume: bool) -
     Refused input creates no directory. An empty ``settings.storage`` means the default SQLite
     file in ``out``; the returned settings name it.
     """
-    from spectral_cli.io.rundir import prepare_run_dir
+    from spectral_cli.core.runs import prepare_run_dir
     from spectral_cli.tuning.study import open_storage
 
     validate_settings(settings)
@@ -245,11 +253,12 @@ def tune_run(
     tuned = time.perf_counter()
     final_runs(settings, results, stop)
     pairwise = [
-        welch(a, results[a].test_acc.values, b, results[b].test_acc.values)  # type: ignore[union-attr]
+        welch(a, results[a].test.values, b, results[b].test.values)  # type: ignore[union-attr]
         for a, b in itertools.combinations(settings.families, 2)
-        if results[a].test_acc is not None and results[b].test_acc is not None
+        if results[a].test is not None and results[b].test is not None
+        and results[a].test_metric == results[b].test_metric
     ]
-    from spectral_cli.training.device import resolve_device
+    from spectral_cli.core.device import resolve_device
 
     report = TuneReport(
         config={

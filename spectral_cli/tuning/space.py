@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from spectral_cli.config.loader import presets_dir, read_yaml, validate
-from spectral_cli.config.schema import Frozen
-from spectral_cli.errors import BadInput
+from spectral_cli.core.config import presets_dir, read_yaml, validate
+from spectral_cli.core.errors import BadInput
+from spectral_cli.core.schema import Frozen
 
 
 class ParamSpec(Frozen):

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from spectral_cli.errors import BadInput
+from spectral_cli.core.errors import BadInput
+from spectral_cli.core.registry import get_family
 
 HEARTBEAT_SECONDS = 20
 GRACE_SECONDS = 90
@@ -59,8 +60,10 @@ def open_study(
     existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
     if name in existing:
         summary = existing[name]
-        if summary.direction != optuna.study.StudyDirection.MAXIMIZE:
-            raise BadInput(f"study {name!r} in the storage minimizes; pass another --study-name")
+        wanted = direction_of(family)
+        if summary.direction.name.lower() != wanted:
+            raise BadInput(f"study {name!r} in the storage does not {wanted[:-1]}e the "
+                           f"{family} selection metric; pass another --study-name")
         found = summary.user_attrs.get("spectral.family")
         if found != family:
             raise BadInput(
@@ -76,16 +79,21 @@ def open_study(
     study = optuna.create_study(
         storage=storage,
         study_name=name,
-        direction="maximize",
+        direction=direction_of(family),
         sampler=sampler,
         pruner=pruner,
         load_if_exists=True,
     )
     study.set_user_attr("spectral.family", family)
-    study.set_user_attr("spectral.objective", "best validation accuracy")
+    study.set_user_attr("spectral.objective", f"validation {get_family(family).select}")
     if sets is not None:
         study.set_user_attr("spectral.sets", sets)
     return study
+
+
+def direction_of(family: str) -> str:
+    """``maximize`` or ``minimize``: the family's selection metric decides."""
+    return "maximize" if get_family(family).mode == "max" else "minimize"
 
 
 def make_sampler(kind: str, seed: int, n_trials: int) -> Any:

@@ -1,9 +1,10 @@
-"""One worker's share of a study: the Optuna objective around ``train_run``.
+"""One worker's share of a study: the Optuna objective around ``run_experiment``.
 
 A trial trains the family with the sampled parameters layered over the family preset, the user's
 ``--config`` and every ``--set`` (so ``--set train.epochs=5`` applies to all trials), reports the
-validation accuracy after every epoch (the pruner may stop it), never evaluates the test split,
-and returns the best validation accuracy. A trial that raises is recorded as FAIL and the study
+family's selection metric (e.g. ``val_acc``, or ``val_loss`` for the autoencoder and the LSTM)
+after every epoch (the pruner may stop it), never evaluates the test split, and returns that
+metric of the weights the family keeps. A trial that raises is recorded as FAIL and the study
 goes on; a stop request (SIGINT/SIGTERM) fails the running trial and stops the study.
 """
 
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from spectral_cli.errors import SpectralError
-from spectral_cli.training.interrupt import StopFlag, catch_signals
+from spectral_cli.core.errors import SpectralError
+from spectral_cli.core.signals import StopFlag, catch_signals
 
 
 @dataclass(frozen=True)
@@ -79,10 +80,10 @@ class PlainProgress:
 
 
 class PruningObserver:
-    """Trainer observer that reports each epoch's validation accuracy to the trial."""
+    """Trainer observer that reports each epoch's selection metric to the trial."""
 
-    def __init__(self, trial: Any) -> None:
-        self.trial = trial
+    def __init__(self, trial: Any, metric: str) -> None:
+        self.trial, self.metric = trial, metric
 
     def log(self, message: str) -> None:
         pass
@@ -93,13 +94,13 @@ class PruningObserver:
     def on_epoch(self, record: dict[str, float], improved: bool) -> None:
         import optuna
 
-        self.trial.report(record["val_acc"], int(record["epoch"]))
+        self.trial.report(record[self.metric], int(record["epoch"]))
         if self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned after epoch {int(record['epoch'])}")
 
 
 def trial_config(settings: TuneSettings, family: str, params: dict[str, Any], seed: int) -> Any:
-    from spectral_cli.training.run import resolve_train_config
+    from spectral_cli.core.pipeline import resolve_train_config
     from spectral_cli.tuning.space import as_sets
 
     sets = [*settings.sets, *as_sets(params)]
@@ -107,13 +108,15 @@ def trial_config(settings: TuneSettings, family: str, params: dict[str, Any], se
 
 
 def make_objective(settings: TuneSettings, family: str, stop: StopFlag) -> Any:
-    from spectral_cli.io.rundir import prepare_run_dir
-    from spectral_cli.training.device import resolve_device
-    from spectral_cli.training.run import train_run
+    from spectral_cli.core.device import resolve_device
+    from spectral_cli.core.pipeline import run_experiment
+    from spectral_cli.core.registry import get_family
+    from spectral_cli.core.runs import prepare_run_dir
     from spectral_cli.tuning.space import load_space
     from spectral_cli.tuning.study import study_name
 
     space = load_space(family, settings.space_file)
+    metric = get_family(family).select
     device = resolve_device(settings.device)
 
     def objective(trial: Any) -> float:
@@ -124,20 +127,28 @@ def make_objective(settings: TuneSettings, family: str, stop: StopFlag) -> Any:
         trial.set_user_attr("pid", os.getpid())
         prepare_run_dir(run_dir, "tune", family, overwrite=True)
         trial.set_user_attr("run_dir", str(run_dir))
-        report = train_run(
+        report = run_experiment(
             cfg,
             run_dir,
             device,
-            observer=PruningObserver(trial),
+            observer=PruningObserver(trial, metric),
             stop=stop,
             evaluate_test=False,
             plots_enabled=False,
         )
         trial.set_user_attr("params_total", report.params.total)
-        trial.set_user_attr("best_epoch", report.metrics.best_epoch)
-        return float(report.metrics.val_acc)
+        trial.set_user_attr("best_epoch", report.selection.best_epoch)
+        return kept_value(report)
 
     return objective
+
+
+def kept_value(report: Any) -> float:
+    """The selection metric of the weights the run kept (best epoch, or the last one)."""
+    sel = report.selection
+    if sel.kept == "last" or sel.best_value is None:
+        return float(report.history[-1][sel.metric])
+    return float(sel.best_value)
 
 
 def run_trials(
@@ -208,9 +219,9 @@ def final_worker_main(settings: TuneSettings, jobs: list[tuple[str, int, dict[st
     """Entry point of a spawned process running some of the final (test-evaluated) runs."""
     import torch
 
-    from spectral_cli.io.rundir import prepare_run_dir
-    from spectral_cli.training.device import resolve_device
-    from spectral_cli.training.run import train_run
+    from spectral_cli.core.device import resolve_device
+    from spectral_cli.core.pipeline import run_experiment
+    from spectral_cli.core.runs import prepare_run_dir
 
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(settings.workers, 1)))
     device = resolve_device(settings.device)
@@ -220,7 +231,7 @@ def final_worker_main(settings: TuneSettings, jobs: list[tuple[str, int, dict[st
                 out = settings.out / "final" / family / f"seed-{seed}"
                 run_dir = prepare_run_dir(out, "tune", family, overwrite=True)
                 cfg = trial_config(settings, family, params, seed)
-                train_run(cfg, run_dir, device, stop=stop, plots_enabled=False)
+                run_experiment(cfg, run_dir, device, stop=stop, plots_enabled=False)
         except SpectralError as exc:  # the parent reports the missing run; no traceback here
             sys.stderr.write(f"error: {exc}\n")
             sys.exit(exc.exit_code)

@@ -1,0 +1,105 @@
+"""Safetensors checkpoints with spectral metadata (no pickle anywhere).
+
+Metadata (string -> string): ``spectral.family``, ``spectral.config`` (resolved config as JSON),
+``spectral.version``, ``spectral.schema`` plus any extra keys a family adds. Loading checks the
+file is safetensors and of the expected family; anything else is :class:`BadInput` (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from spectral_cli import __version__
+from spectral_cli.core.atomic import write_with
+from spectral_cli.core.errors import BadInput
+
+CHECKPOINT_SCHEMA = "1"
+
+
+def save_tensors(path: Path, tensors: dict[str, Tensor], metadata: dict[str, str]) -> None:
+    """Atomically write ``tensors`` (moved to CPU, made contiguous) with ``metadata``."""
+    flat = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+    write_with(path, lambda tmp: save_file(flat, str(tmp), metadata=metadata))
+
+
+def model_metadata(family: str, config: dict[str, Any], **extra: Any) -> dict[str, str]:
+    """The standard metadata block; ``extra`` values are JSON-encoded unless already strings."""
+    meta = {
+        "spectral.family": family,
+        "spectral.config": json.dumps(config, sort_keys=True),
+        "spectral.version": __version__,
+        "spectral.schema": CHECKPOINT_SCHEMA,
+    }
+    for key, value in extra.items():
+        meta[f"spectral.{key}"] = value if isinstance(value, str) else json.dumps(value)
+    return meta
+
+
+def read_metadata(path: Path) -> dict[str, str]:
+    """The metadata of a safetensors file; a missing or foreign file is bad input."""
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise BadInput(f"checkpoint {path} does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            return dict(fh.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise BadInput(f"{path} is not a safetensors checkpoint ({exc})") from None
+
+
+def load_checkpoint(
+    path: Path, family: str | None = None
+) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """Tensors and metadata; refuses files without spectral metadata or of another family."""
+    meta = read_metadata(path)
+    found = meta.get("spectral.family")
+    if found is None:
+        raise BadInput(f"{path} has no spectral.family metadata; it was not written by spectral")
+    if family is not None and found != family:
+        raise BadInput(f"{path} is a {found!r} checkpoint, expected {family!r}")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise BadInput(f"{path} could not be read as safetensors ({exc})") from None
+    return tensors, meta
+
+
+def flatten_state(obj: Any, prefix: str, tensors: dict[str, Tensor]) -> Any:
+    """Split a nested state (e.g. an optimizer ``state_dict``) into tensors and a JSON skeleton.
+
+    Tensors are stored under dotted keys in ``tensors`` and replaced by ``{"__tensor__": key}``.
+    """
+    if isinstance(obj, Tensor):
+        tensors[prefix] = obj
+        return {"__tensor__": prefix}
+    if isinstance(obj, dict):
+        return {
+            "__dict__": [[k, flatten_state(v, f"{prefix}.{k}", tensors)] for k, v in obj.items()]
+        }
+    if isinstance(obj, (list, tuple)):
+        return [flatten_state(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)]
+    return obj
+
+
+def unflatten_state(obj: Any, tensors: dict[str, Tensor]) -> Any:
+    """Inverse of :func:`flatten_state` (dict keys keep their original int/str types)."""
+    if isinstance(obj, dict) and "__tensor__" in obj:
+        return tensors[obj["__tensor__"]]
+    if isinstance(obj, dict) and "__dict__" in obj:
+        return {k: unflatten_state(v, tensors) for k, v in obj["__dict__"]}
+    if isinstance(obj, list):
+        return [unflatten_state(v, tensors) for v in obj]
+    return obj
+
+
+def rng_tensor(state: Tensor) -> Tensor:
+    """An RNG state (uint8 tensor) in a form safetensors stores."""
+    return state.to(torch.uint8).clone()

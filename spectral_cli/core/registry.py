@@ -1,0 +1,184 @@
+"""The family registry: every trainable family is declared once, as one :class:`Family`.
+
+``train``, ``tune``, ``export``, the CLI and the tests iterate over :func:`family_names` and
+drive every family through :func:`spectral_cli.core.pipeline.run_experiment`; nothing outside a
+system package names a family. The name -> module table below is static so that listing the
+families (``spectral train --help``) imports no torch: a family's module is imported on first
+use and registers itself with :func:`register`. Core only knows the module *names*; it never
+imports system code at import time.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from spectral_cli.core.errors import BadInput
+
+# family name -> (module that registers it, one-line description shown in --help)
+FAMILY_MODULES: dict[str, tuple[str, str]] = {
+    "standard": (
+        "spectral_cli.embeddings.families",
+        "Transformer on MNIST-1D tokens with a standard V x D embedding table",
+    ),
+    "factorized": (
+        "spectral_cli.embeddings.families",
+        "Transformer on MNIST-1D tokens with a V x K -> D factorized embedding",
+    ),
+    "hpe": (
+        "spectral_cli.embeddings.families",
+        "Transformer on MNIST-1D tokens with a harmonic (sum-of-sinusoids) embedding",
+    ),
+    "hae": (
+        "spectral_cli.harmony.experiment",
+        "Harmonic autoencoder on MNIST-1D signals; --baseline sae trains a sparse AE too",
+    ),
+    "hmlp": (
+        "spectral_cli.hmlp.families",
+        "Harmonic MLP: per-neuron sin(2 pi z / f) + 0.1 z, frequency init and optimizer",
+    ),
+    "mlp": (
+        "spectral_cli.hmlp.families",
+        "Plain ReLU MLP baseline for hmlp (same widths); --compare trains both",
+    ),
+    "spectra-lstm": (
+        "spectral_cli.spectra_lstm.experiment",
+        "LSTM that computes a windowed power spectrum: does training keep the construction?",
+    ),
+}
+
+
+@dataclass
+class Task:
+    """How one model of a family is trained by :class:`~spectral_cli.core.trainer.Trainer`.
+
+    ``loss(model, x, y) -> (loss, hits)``: ``hits`` is the number of correct predictions of a
+    classifier, or ``None`` for a regression (then no training accuracy is recorded).
+    ``evaluate(model) -> {metric: value}`` runs once per epoch on the validation split (eval
+    mode); its keys must include ``select``. ``None`` means the classifier default
+    (``val_loss``, ``val_acc``). ``select`` / ``mode``: the validation metric that picks the
+    kept weights and whether larger (``max``) or smaller (``min``) is better; ties go to the
+    lower ``val_loss``. ``select_from_epoch``: earlier epochs are never selected (a curriculum
+    whose loss changes). ``keep="last"`` keeps the final weights instead of the selected ones
+    (an experiment about where training ends, e.g. the LSTM drift experiment).
+    """
+
+    loss: Callable[..., Any]
+    evaluate: Callable[[Any], dict[str, float]] | None = None
+    select: str = "val_acc"
+    mode: Literal["max", "min"] = "max"
+    select_from_epoch: int = 1
+    on_epoch_start: Callable[[int], None] | None = None
+    optimizer: Any = None
+    keep: Literal["best", "last"] = "best"
+
+
+@dataclass(frozen=True)
+class Member:
+    """One model of a run: a run trains one member, or several (``--compare``, ``--baseline``).
+
+    The first member is the primary one (``model.safetensors``, ``state.safetensors``); the
+    others are written as ``models/<name>.safetensors`` with their state in
+    ``states/<name>.safetensors``. ``checkpoint_family`` is the ``spectral.family`` of the
+    member's checkpoint (default: ``cfg.family``).
+    """
+
+    name: str
+    cfg: Any
+    seed: int
+    checkpoint_family: str | None = None
+
+
+@dataclass(frozen=True)
+class Family:
+    """A trainable family, declared once.
+
+    * ``config``: the complete run schema (a :class:`~spectral_cli.core.schema.RunConfig`).
+    * ``data(cfg) -> data``: an object with ``train``, ``val``, ``test`` splits (``x``, ``y``),
+      ``info`` (what ``build`` needs) and ``summary() -> dict`` (for the report).
+    * ``build(cfg, info) -> nn.Module`` builds the model of the run config ``cfg``.
+    * ``task(model, cfg, data, device, member) -> Task``; ``metrics(model, cfg, data, device,
+      evaluate_test) -> {name: value}`` are the final named metrics of the kept weights (test
+      metrics are ``None`` when ``evaluate_test`` is false: tuning trials never see the test
+      split). ``select``/``mode`` name the selection metric statically (``tune`` needs the
+      direction before it trains anything).
+    * ``members(cfg) -> [Member]`` for runs of several models; default: one.
+    * ``extras(model, cfg, data, device, evaluate_test) -> dict``: per-model results beyond
+      metrics (nothing from the test split unless ``evaluate_test``).
+    * ``artifacts(run) -> {label: file}``: plots after all members (``run`` is the pipeline's
+      :class:`~spectral_cli.core.pipeline.RunResult`, with the trained models).
+    * ``loop(cfg) -> TrainConfig``: the loop's knobs (default ``cfg.train``); ``unit`` is
+      ``"epochs"`` or ``"steps"`` (step-based families count ``train.steps``).
+    * ``test_metric``/``test_mode``: the final metric ``spectral tune`` compares across seeds
+      and families (families are compared only when they share it).
+    * ``tunable``: ``None`` if ``spectral tune`` may tune it, else the reason it may not.
+    * ``export``: the export signature (filled in by the export package's needs).
+    """
+
+    name: str
+    description: str
+    config: type
+    data: Callable[[Any], Any]
+    build: Callable[[Any, Any], Any]
+    task: Callable[..., Task]
+    metrics: Callable[..., dict[str, float | None]]
+    select: str = "val_acc"
+    mode: Literal["max", "min"] = "max"
+    members: Callable[[Any], list[Member]] | None = None
+    extras: Callable[..., dict[str, Any]] | None = None
+    artifacts: Callable[[Any], dict[str, str]] | None = None
+    loop: Callable[[Any], Any] | None = None
+    unit: Literal["epochs", "steps"] = "epochs"
+    test_metric: str = "test_acc"
+    test_mode: Literal["max", "min"] = "max"
+    embedding_prefix: str = "embedding."
+    tunable: str | None = None
+    export: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def preset(self) -> str:
+        """File name of the family's YAML preset under ``configs/``."""
+        return f"{self.name}.yaml"
+
+    def run_members(self, cfg: Any) -> list[Member]:
+        if self.members is None:
+            return [Member(self.name, cfg, cfg.seed)]
+        return self.members(cfg)
+
+    def loop_config(self, cfg: Any) -> Any:
+        return cfg.train if self.loop is None else self.loop(cfg)
+
+
+_REGISTRY: dict[str, Family] = {}
+
+
+def register(family: Family) -> Family:
+    """Add ``family``; a name outside :data:`FAMILY_MODULES` or registered twice is a bug."""
+    if family.name in _REGISTRY:
+        raise ValueError(f"model family {family.name!r} registered twice")
+    if family.name not in FAMILY_MODULES:
+        raise ValueError(f"model family {family.name!r} is missing from FAMILY_MODULES")
+    _REGISTRY[family.name] = family
+    return family
+
+
+def family_names() -> list[str]:
+    """All family names, without importing any model code."""
+    return sorted(FAMILY_MODULES)
+
+
+def family_descriptions() -> dict[str, str]:
+    """name -> one-line description, without importing any model code."""
+    return {name: FAMILY_MODULES[name][1] for name in family_names()}
+
+
+def get_family(name: str) -> Family:
+    """The family ``name``; an unknown name is bad input listing the known ones."""
+    entry = FAMILY_MODULES.get(name)
+    if entry is None:
+        raise BadInput(f"unknown model family {name!r}; choose one of: {', '.join(family_names())}")
+    if name not in _REGISTRY:
+        importlib.import_module(entry[0])
+    return _REGISTRY[name]

@@ -1,0 +1,320 @@
+"""The one generic training loop: Adam, mini-batches, validation selection, checkpoint/resume.
+
+Every family is trained by :class:`Trainer`. Its whole state (weights, optimizer, the best
+weights so far, RNG states, position inside the epoch, running statistics, history) lives in one
+atomically written ``state.safetensors``, saved at every epoch end and whenever a stop is
+requested between two steps. Resuming restores all of it, regenerates the interrupted epoch's
+data order from the saved shuffle-generator state and skips the batches already done, so an
+interrupted-and-resumed CPU run ends with exactly the weights of an uninterrupted one.
+
+Model selection uses one validation metric, ``select`` (default ``val_acc``), maximized or
+minimized (``mode``); ties go to the lower validation loss. The test split is never touched
+here. Hooks for non-classifier families (a :class:`~spectral_cli.core.registry.Task` carries
+them): ``evaluate_fn`` (validation metrics by name; all go into the history),
+``on_epoch_start`` (e.g. a curriculum that changes the loss per epoch) and ``select_from_epoch``
+(earlier epochs are never selected). A ``loss_fn`` returning ``None`` hits is a regression: no
+training accuracy is recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from spectral_cli.core.checkpoint import (
+    flatten_state,
+    load_checkpoint,
+    save_tensors,
+    unflatten_state,
+)
+from spectral_cli.core.errors import BadInput, Interrupted, RuntimeFailure
+from spectral_cli.core.schema import TrainConfig
+from spectral_cli.core.signals import StopFlag
+
+STATE_FAMILY = "train-state"
+
+
+class SplitLike(Protocol):
+    x: Tensor
+    y: Tensor
+
+
+class Observer(Protocol):
+    """Progress sink (the CLI renders it with rich; core code never prints)."""
+
+    def log(self, message: str) -> None: ...
+
+    def on_step(self, epoch: int, step: int, steps: int) -> None: ...
+
+    def on_epoch(self, record: dict[str, float], improved: bool) -> None: ...
+
+
+class SilentObserver:
+    def log(self, message: str) -> None:
+        pass
+
+    def on_step(self, epoch: int, step: int, steps: int) -> None:
+        pass
+
+    def on_epoch(self, record: dict[str, float], improved: bool) -> None:
+        pass
+
+
+def classification_loss(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor | None]:
+    """Mean cross-entropy and the number of correct predictions."""
+    logits = model(x)
+    return F.cross_entropy(logits.float(), y), (logits.argmax(-1) == y).sum()
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    split: SplitLike,
+    batch_size: int,
+    device: torch.device,
+    loss_fn: Callable[[nn.Module, Tensor, Tensor], tuple[Tensor, Tensor | None]] = (
+        classification_loss
+    ),
+) -> tuple[float, float | None]:
+    """(mean loss, accuracy) of ``model`` in eval mode over ``split`` (``loss_fn``'s loss and
+    correct count; a regression ``loss_fn`` returns ``None`` hits and the accuracy is ``None``)."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct, n = 0.0, 0, int(split.y.shape[0])
+    regression = False
+    for start in range(0, n, batch_size):
+        x = split.x[start : start + batch_size].to(device)
+        y = split.y[start : start + batch_size].to(device)
+        loss, hits = loss_fn(model, x, y)
+        total_loss += float(loss) * y.shape[0]
+        if hits is None:
+            regression = True
+        else:
+            correct += int(hits)
+    model.train(was_training)
+    return total_loss / max(n, 1), None if regression else correct / max(n, 1)
+
+
+@dataclass
+class LoopState:
+    """Where the loop is; JSON-serializable."""
+
+    epoch: int = 0  # epoch in progress, 0-based
+    step: int = 0  # batches already done in that epoch
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+    epoch_seconds: float = 0.0
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0  # 1-based; 0 = none yet
+    best_value: float | None = None  # the selection metric at best_epoch
+    best_val_loss: float = math.inf
+    regression: bool = False  # the loss gave no hits: no train_acc in the history
+
+
+class Trainer:
+    """Trains ``model`` on ``train`` with model selection on ``val``."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        cfg: TrainConfig,
+        train: SplitLike,
+        val: SplitLike,
+        device: torch.device,
+        seed: int,
+        state_path: Path,
+        *,
+        state_metadata: dict[str, str] | None = None,
+        on_improved: Callable[[nn.Module], None] | None = None,
+        observer: Observer | None = None,
+        stop: StopFlag | None = None,
+        loss_fn: Callable[[nn.Module, Tensor, Tensor], tuple[Tensor, Tensor | None]] = (
+            classification_loss
+        ),
+        evaluate_fn: Callable[[nn.Module], dict[str, float]] | None = None,
+        on_epoch_start: Callable[[int], None] | None = None,
+        select: str = "val_acc",
+        mode: str = "max",
+        select_from_epoch: int = 1,
+        optimizer: torch.optim.Optimizer | None = None,
+    ) -> None:
+        self.model, self.cfg, self.train, self.val, self.device = model, cfg, train, val, device
+        self.state_path = state_path
+        self.state_metadata = state_metadata or {}
+        self.on_improved = on_improved
+        self.observer = observer or SilentObserver()
+        self.stop = stop or StopFlag()
+        self.loss_fn = loss_fn
+        self.evaluate_fn = evaluate_fn  # -> {"val_loss", metrics...}, in eval mode
+        self.on_epoch_start = on_epoch_start  # gets the 0-based epoch, also on a resumed epoch
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', not {mode!r}")
+        self.select, self.mode, self.select_from_epoch = select, mode, select_from_epoch
+        # a family may bring its own (e.g. hmlp's FrequencyAwareOptimizer around Adam); its
+        # state_dict must round-trip and its param_groups take lr / weight_decay on resume
+        if optimizer is None:
+            optimizer = torch.optim.Adam(
+                model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
+            )
+        self.optimizer = optimizer
+        self.shuffle = torch.Generator().manual_seed(seed)
+        self.epoch_shuffle_state = self.shuffle.get_state()
+        self.state = LoopState()
+        self.best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.use_amp = cfg.amp and device.type == "cuda"
+        if cfg.amp and not self.use_amp:
+            self.observer.log(
+                "train.amp is ignored on CPU (bfloat16 autocast is used on CUDA only)"
+            )
+
+    # ---- state -----------------------------------------------------------------------------
+    def save_state(self) -> None:
+        """Write everything needed to resume, atomically."""
+        tensors: dict[str, Tensor] = {}
+        tensors.update({f"model.{k}": v for k, v in self.model.state_dict().items()})
+        tensors.update({f"best.{k}": v for k, v in self.best_weights.items()})
+        optim_skeleton = flatten_state(self.optimizer.state_dict(), "optim", tensors)
+        tensors["rng.torch"] = torch.get_rng_state()
+        tensors["rng.shuffle_epoch_start"] = self.epoch_shuffle_state
+        if self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        meta = dict(self.state_metadata)
+        meta["spectral.family"] = STATE_FAMILY
+        meta["spectral.loop"] = json.dumps(asdict(self.state))
+        meta["spectral.optimizer"] = json.dumps(optim_skeleton)
+        save_tensors(self.state_path, tensors, meta)
+
+    def load_state(self) -> None:
+        """Restore a state written by :meth:`save_state` for the same model."""
+        tensors, meta = load_checkpoint(self.state_path, STATE_FAMILY)
+        try:
+            model_sd = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+            self.model.load_state_dict(model_sd)
+            self.best_weights = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+            optim = unflatten_state(json.loads(meta["spectral.optimizer"]), tensors)
+            self.optimizer.load_state_dict(optim)
+            self.state = LoopState(**json.loads(meta["spectral.loop"]))
+            self.epoch_shuffle_state = tensors["rng.shuffle_epoch_start"]
+            torch.set_rng_state(tensors["rng.torch"])
+            if self.device.type == "cuda" and "rng.cuda" in tensors:
+                torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        except (KeyError, RuntimeError, ValueError, TypeError, AttributeError) as exc:
+            raise BadInput(f"{self.state_path} does not match this model ({exc})") from None
+        for group in self.optimizer.param_groups:  # the config's values (identical on resume)
+            group["lr"], group["weight_decay"] = self.cfg.lr, self.cfg.weight_decay
+
+    # ---- loop ------------------------------------------------------------------------------
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.use_amp:
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _train_step(self, x: Tensor, y: Tensor) -> None:
+        st = self.state
+        with self._autocast():
+            loss, hits = self.loss_fn(self.model, x, y)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise RuntimeFailure(
+                f"loss became {value} at epoch {st.epoch + 1} step {st.step + 1}; the last good "
+                f"checkpoint ({self.state_path}) is kept; start a new run with a lower train.lr or "
+                "with train.grad_clip set"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.grad_clip is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+        st.loss_sum += value * y.shape[0]
+        if hits is None:
+            st.regression = True
+        else:
+            st.correct += int(hits)
+        st.seen += int(y.shape[0])
+        st.step += 1
+
+    def _end_epoch(self, steps: int) -> None:
+        """Validate, select, checkpoint; ``steps``: optimizer steps per epoch."""
+        st = self.state
+        t0 = time.perf_counter()
+        if self.evaluate_fn is None:
+            bs = self.cfg.eval_batch_size
+            val_loss, val_acc = evaluate(self.model, self.val, bs, self.device)
+            metrics = {"val_loss": val_loss, "val_acc": val_acc}
+        else:
+            was_training = self.model.training
+            self.model.eval()
+            metrics = dict(self.evaluate_fn(self.model))
+            self.model.train(was_training)
+        metrics = {k: float(v) for k, v in metrics.items() if v is not None}
+        if self.select not in metrics or "val_loss" not in metrics:
+            raise ValueError(f"validation metrics {sorted(metrics)} lack {self.select!r}/val_loss")
+        st.epoch_seconds += time.perf_counter() - t0  # the validation pass counts too
+        record: dict[str, float] = {"epoch": st.epoch + 1, "step": (st.epoch + 1) * steps,
+                                    "loss": st.loss_sum / max(st.seen, 1)}
+        if not st.regression:
+            record["train_acc"] = st.correct / max(st.seen, 1)
+        record.update(metrics)
+        record["seconds"] = st.epoch_seconds
+        value, val_loss = metrics[self.select], metrics["val_loss"]
+        if st.best_value is None:
+            improved = True
+        elif value == st.best_value:
+            improved = val_loss < st.best_val_loss
+        else:
+            improved = value > st.best_value if self.mode == "max" else value < st.best_value
+        improved = improved and st.epoch + 1 >= self.select_from_epoch
+        if improved:
+            st.best_epoch, st.best_value, st.best_val_loss = st.epoch + 1, value, val_loss
+            self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            if self.on_improved is not None:
+                self.on_improved(self.model)
+        st.history.append(record)
+        st.epoch += 1
+        st.step, st.loss_sum, st.correct, st.seen, st.epoch_seconds = 0, 0.0, 0, 0, 0.0
+        st.regression = False
+        self.epoch_shuffle_state = self.shuffle.get_state()
+        self.save_state()
+        self.observer.on_epoch(record, improved)
+
+    def fit(self) -> LoopState:
+        """Run until ``cfg.epochs`` epochs are done; raises Interrupted / RuntimeFailure."""
+        self.model.train()
+        n = int(self.train.y.shape[0])
+        bs = self.cfg.batch_size
+        steps = math.ceil(n / bs)
+        if not self.state_path.exists():
+            self.save_state()
+        while self.state.epoch < self.cfg.epochs:
+            self.shuffle.set_state(self.epoch_shuffle_state)
+            order = torch.randperm(n, generator=self.shuffle)
+            if self.on_epoch_start is not None:
+                self.on_epoch_start(self.state.epoch)
+            while self.state.step < steps:
+                if self.stop.requested:
+                    self.save_state()
+                    raise Interrupted(
+                        f"{self.stop.signal_name} at epoch {self.state.epoch + 1} step "
+                        f"{self.state.step}; state saved in {self.state_path.parent}, "
+                        "continue with --resume"
+                    )
+                t0 = time.perf_counter()
+                idx = order[self.state.step * bs : (self.state.step + 1) * bs]
+                self._train_step(
+                    self.train.x[idx].to(self.device), self.train.y[idx].to(self.device)
+                )
+                self.state.epoch_seconds += time.perf_counter() - t0
+                self.observer.on_step(self.state.epoch + 1, self.state.step, steps)
+            self._end_epoch(steps)
+        return self.state

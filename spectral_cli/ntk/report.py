@@ -1,0 +1,88 @@
+"""Outputs of ``spectral ntk``: ``report.json`` model and the two safetensors files.
+
+* ``ntk.safetensors`` (family ``ntk-kernel``): ``features_train`` [n, D] (gamma(x), what the MLP
+  sees), ``x_train`` [n, d], ``y_train`` ([n] for one target, [n, k] for k), ``K_train`` [n, n],
+  ``eigvals`` [n] (descending), ``eigvecs`` [n, n] (columns, same order); with test data
+  ``features_test``, ``x_test``, ``y_test``, ``K_test`` [n', n] (= K(x_test, x_train)) and
+  ``pred_test`` (NTK regression). All float64.
+* ``model.safetensors`` (family ``ntk-mlp``, written whenever a network exists, i.e. every
+  empirical run and analytic runs that train): the MLP **at initialization** -- the network whose
+  empirical kernel is ``K_train`` -- as ``layers.N.weight`` / ``layers.N.bias`` plus the mapping's
+  buffers ``encoding.a`` [M] and ``encoding.B`` [M, d] (absent for ``none``). ``spectral.config``
+  holds parameterization, w_std, b_std, depth, width, encoding, activation, p, m, scale, dtype.
+  ``trained.safetensors`` (same family, ``spectral.state = trained``) holds the weights after
+  ``--train-steps``.
+
+JSON cannot hold infinity: ``p = inf`` (and an infinite condition number) is written as the
+string ``"Infinity"`` (``float("Infinity")`` reads it back).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ConfigDict, Field
+from torch import Tensor, nn
+
+from spectral_cli.core.checkpoint import model_metadata, save_tensors
+from spectral_cli.core.report import Report
+
+MODEL_FAMILY = "ntk-mlp"
+KERNEL_FAMILY = "ntk-kernel"
+
+
+class NTKReport(Report):
+    """``spectral ntk`` report (``config``: the contract fields plus the run's sections)."""
+
+    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="strings")
+
+    command: str = "ntk"
+    kernel: str
+    task: dict[str, Any]
+    spectrum: dict[str, Any]
+    regression: dict[str, Any]
+    dynamics: dict[str, Any] | None = None
+    sweep: list[dict[str, Any]] | None = None
+    files: dict[str, str] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+    wall_seconds: float = 0.0
+
+    def summary(self) -> str:
+        c = self.config
+        enc = c["encoding"] + (f" p={c['p']:g}" if c["encoding"] == "toy" else "")
+        line = (f"ntk ({self.kernel}, {enc}, depth {c['depth']}, width {c['width']}): "
+                f"lambda_max {self.spectrum['eigvals'][0]:.4g}, "
+                f"cond {self.spectrum['condition_number']:.3g}")
+        if self.regression.get("test_mse") is not None:
+            line += f", NTK test MSE {self.regression['test_mse']:.4g}"
+        if self.dynamics:
+            d = self.dynamics
+            line += (f"; GD {d['steps']} steps: network test MSE {d['test_mse_network']:.4g} "
+                     f"(NTK {d['test_mse_ntk']:.4g}), max rel. gap {d['max_rel_gap_train']:.2g}")
+        if self.sweep:
+            best = min(self.sweep, key=lambda r: r["test_mse_ntk"])
+            line += (f"; sweep {self.config['sweep']['param']}: best NTK at "
+                     f"{best['value']:g} ({best['test_mse_ntk']:.4g})")
+        return line
+
+
+def encoding_tensors(enc: nn.Module) -> dict[str, Tensor]:
+    """``encoding.a`` / ``encoding.B`` (empty for the identity mapping)."""
+    return {f"encoding.{k}": v for k, v in enc.state_dict().items() if v is not None}
+
+
+def save_model(path: Path, net: nn.Module, enc: nn.Module, contract: dict[str, Any],
+               state: str, **extra: Any) -> None:
+    """Write the MLP (+ mapping buffers) with the contract metadata."""
+    tensors = {k: v for k, v in net.state_dict().items() if k.startswith("layers.")}
+    tensors.update(encoding_tensors(enc))
+    save_tensors(path, tensors, model_metadata(MODEL_FAMILY, contract, state=state, **extra))
+
+
+def save_kernel(path: Path, tensors: dict[str, Tensor | None], contract: dict[str, Any]) -> None:
+    """Write ``ntk.safetensors`` (``None`` entries are skipped), float64."""
+    import torch
+
+    flat = {k: v.to(torch.float64) for k, v in tensors.items() if v is not None}
+    save_tensors(path, flat, model_metadata(KERNEL_FAMILY, contract))

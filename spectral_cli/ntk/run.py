@@ -1,0 +1,195 @@
+"""One ``spectral ntk`` run: prepare (all validation, before a run directory exists) and run.
+
+Writes ``ntk.safetensors``, ``model.safetensors`` (+ ``trained.safetensors``), ``spectrum.png``
+(eigenvalue decay per mapping), ``kernel_profile.png`` (K against x_i - x_j; 1-D tasks),
+``dynamics.png`` (``--train-steps``), ``sweep.png`` (sweeps), ``config.yaml`` and ``report.json``
+(see :mod:`spectral_cli.ntk.report`). Dynamics use target signal 0; regression errors are
+averaged over all targets.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from spectral_cli.core.atomic import write_text_atomic
+from spectral_cli.core.config import dump_yaml
+from spectral_cli.core.device import seed_everything
+from spectral_cli.core.report import write_report
+from spectral_cli.core.trainer import Observer, SilentObserver
+from spectral_cli.ntk import experiment as ex
+from spectral_cli.ntk import plots as ntk_plots
+from spectral_cli.ntk.config import NTKRunConfig, check_ntk_config
+from spectral_cli.ntk.kernels import kernel_eigh
+from spectral_cli.ntk.report import NTKReport, save_kernel, save_model
+from spectral_cli.ntk.sweep import run_sweep
+from spectral_cli.ntk.tasks import RegressionTask, load_task
+
+LOSS_CONVENTION = ("L = 1/2 sum_i (f(x_i) - y_i)^2 (sum over training points), plain GD "
+                   "theta <- theta - lr grad L; a mean loss 1/(2n) sum needs lr*n, MSELoss lr*n/2")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    cfg: NTKRunConfig
+    task: RegressionTask
+
+
+def prepare(cfg: NTKRunConfig) -> Prepared:
+    """Cross-field checks and the task (both raise BadInput)."""
+    check_ntk_config(cfg)
+    t = cfg.task
+    task = load_task(t.name, n_train=t.n_train, n_test=t.n_test, stride=t.stride, slope=t.slope,
+                     signals=t.signals, seed=cfg.seed)
+    ex.build_encoding(cfg.model, task.in_features, cfg.seed)  # unknown name / bad p, m, scale
+    return Prepared(cfg=cfg, task=task)
+
+
+def _profile_grid(task: RegressionTask) -> torch.Tensor | None:
+    if task.in_features != 1:
+        return None
+    if task.x_grid is not None:
+        return task.x_grid
+    xs = task.x_train if task.x_test is None else torch.cat([task.x_train, task.x_test])
+    return torch.linspace(float(xs.min()), float(xs.max()), 256, dtype=torch.float64)[:, None]
+
+
+def _dynamics_section(dyn: ex.Dynamics, y_tr: torch.Tensor, y_te: torch.Tensor | None,
+                      eigvals: torch.Tensor, lr: float, steps: int) -> dict[str, Any]:
+    rec = dyn.record
+    out: dict[str, Any] = {"steps": rec.steps[-1], "requested_steps": steps, "lr": lr,
+                           "loss_convention": LOSS_CONVENTION, "record_steps": rec.steps,
+                           "target_signal": 0}
+    out["train_mse_curve_network"] = ((rec.train - y_tr) ** 2).mean(-1).tolist()
+    out["train_mse_curve_ntk"] = ((dyn.ntk_train - y_tr) ** 2).mean(-1).tolist()
+    out["rel_gap_train"] = ex.rel_gap(rec.train, dyn.ntk_train)
+    out["max_rel_gap_train"] = max(out["rel_gap_train"])
+    out["train_mse_network"] = out["train_mse_curve_network"][-1]
+    out["train_mse_ntk"] = out["train_mse_curve_ntk"][-1]
+    if rec.test is not None and dyn.ntk_test is not None and y_te is not None:
+        out["test_mse_curve_network"] = ((rec.test - y_te) ** 2).mean(-1).tolist()
+        out["test_mse_curve_ntk"] = ((dyn.ntk_test - y_te) ** 2).mean(-1).tolist()
+        out["rel_gap_test"] = ex.rel_gap(rec.test, dyn.ntk_test)
+        out["max_rel_gap_test"] = max(out["rel_gap_test"])
+        out["test_mse_network"] = out["test_mse_curve_network"][-1]
+        out["test_mse_ntk"] = out["test_mse_curve_ntk"][-1]
+    else:
+        out["test_mse_network"] = out["train_mse_network"]
+        out["test_mse_ntk"] = out["train_mse_ntk"]
+    cont, disc = ex.predicted_rates(eigvals, lr)
+    meas_net = ex.decay_rates(dyn.residual_net, rec.steps)
+    meas_ntk = ex.decay_rates(dyn.residual_ntk, rec.steps)
+    out["eigen_rates"] = [
+        {"i": i + 1, "eigval": float(eigvals[i]), "rate_lr_lambda": cont[i],
+         "rate_discrete": disc[i], "measured_network": meas_net[i], "measured_ntk": meas_ntk[i]}
+        for i in range(eigvals.numel())]
+    return out
+
+
+def run(prep: Prepared, run_dir: Path, device: torch.device, *,
+        observer: Observer | None = None, stop: object = None) -> NTKReport:
+    """The whole experiment; returns the report (already written to ``run_dir``)."""
+    t0 = time.perf_counter()
+    cfg, task, obs = prep.cfg, prep.task, observer or SilentObserver()
+    seed_everything(cfg.seed)
+    write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
+    contract = cfg.contract() | {"in_features": task.in_features}
+    files: dict[str, str] = {"config": "config.yaml"}
+    notes: list[str] = []
+    enc = ex.build_encoding(cfg.model, task.in_features, cfg.seed)
+    f_tr = enc(task.x_train)
+    f_te = None if task.x_test is None else enc(task.x_test)
+    steps = cfg.train.steps or 0
+    net = None
+    if cfg.kernel == "empirical" or steps > 0:
+        net = ex.build_network(cfg.model, f_tr.shape[1], cfg.seed, device)
+        save_model(run_dir / "model.safetensors", net, enc, contract, "init")
+        files["model"] = "model.safetensors"
+    obs.log(f"kernel: {cfg.kernel}, {f_tr.shape[0]} train x {f_tr.shape[1]} features")
+    k_tr, k_te = ex.train_kernels(cfg, net if cfg.kernel == "empirical" else None, f_tr, f_te)
+    eig = kernel_eigh(k_tr)
+    pred_tr, pred_te, reg_notes = ex.regress(k_tr, task.y_train, k_te, eig)
+    notes += reg_notes
+    regression: dict[str, Any] = {"train_mse": float(ex.mse(pred_tr, task.y_train).mean()),
+                                  "test_mse": None, "n_signals": task.n_signals}
+    if pred_te is not None and task.y_test is not None:
+        per = ex.mse(pred_te, task.y_test)
+        regression.update(test_mse=float(per.mean()), test_mse_per_signal=per.tolist(),
+                          test_mse_std=float(per.std()) if per.numel() > 1 else 0.0)
+    single = task.n_signals == 1
+    save_kernel(run_dir / "ntk.safetensors", {
+        "features_train": f_tr, "x_train": task.x_train, "K_train": k_tr, "eigvals": eig.eigvals,
+        "y_train": task.y_train[:, 0] if single else task.y_train, "eigvecs": eig.eigvecs,
+        "features_test": f_te, "x_test": task.x_test, "K_test": k_te,
+        "y_test": None if task.y_test is None else (task.y_test[:, 0] if single else task.y_test),
+        "pred_test": None if pred_te is None else (pred_te[:, 0] if single else pred_te),
+    }, contract)
+    files["kernel"] = "ntk.safetensors"
+    per_enc = ex.spectra_per_encoding(cfg, task.x_train, device)
+    ntk_plots.spectra(per_enc, cfg.model.encoding, f"NTK eigenvalues ({cfg.kernel}, depth "
+                      f"{cfg.model.depth}, n = {f_tr.shape[0]})", run_dir / "spectrum.png")
+    files["spectrum_plot"] = "spectrum.png"
+    grid = _profile_grid(task)
+    if grid is not None:
+        dx, row = ex.kernel_profile(cfg, net if cfg.kernel == "empirical" else None, enc, grid)
+        ntk_plots.profiles({cfg.model.encoding: (dx.tolist(), row.tolist())},
+                           f"NTK against x_i − x_j ({cfg.kernel})", run_dir / "kernel_profile.png")
+        files["kernel_profile_plot"] = "kernel_profile.png"
+    dyn_section = None
+    if steps > 0:
+        assert net is not None
+        lr = cfg.train.lr or ex.default_lr(eig)
+        every = cfg.train.record_every or max(1, steps // 100)
+        trained = copy.deepcopy(net)
+        y0 = task.y_train[:, 0]
+        y0_te = None if task.y_test is None else task.y_test[:, 0]
+        dyn = ex.dynamics(trained, f_tr, y0, f_te, k_tr, k_te, eig, steps=steps, lr=lr,
+                          record_every=every, device=device, seed=cfg.seed, stop=stop)
+        obs.log(f"trained {steps} full-batch GD steps, lr {lr:.4g}")
+        dyn_section = _dynamics_section(dyn, y0, y0_te, eig.eigvals, lr, steps)
+        save_model(run_dir / "trained.safetensors", trained, enc, contract, "trained",
+                   steps=dyn_section["steps"], lr=lr)
+        files["trained_model"] = "trained.safetensors"
+        ntk_plots.dynamics(dyn_section, dyn.residual_net.numpy(), dyn.residual_ntk.numpy(),
+                           f"full-batch GD, lr = {lr:.3g} (sum loss), {cfg.kernel} NTK",
+                           run_dir / "dynamics.png")
+        files["dynamics_plot"] = "dynamics.png"
+    sweep_rows = None
+    if cfg.sweep.param is not None:
+        sweep_steps = cfg.train.steps or cfg.train.sweep_steps
+        points = run_sweep(cfg, task, sweep_steps, cfg.train.record_every, device, obs, stop)
+        sweep_rows = [{k: v for k, v in asdict(p).items()
+                       if k not in ("profile", "eigvals") and "curve" not in k and k != "steps"}
+                      | {"steps": p.steps[-1]} for p in points]
+        for p in points:
+            notes += [f"{cfg.sweep.param}={p.value:g}: {n}" for n in p.notes]
+        ntk_plots.sweep(points, cfg.sweep.param,
+                        f"{task.source}, {task.n_signals} signal(s), {cfg.kernel} NTK, "
+                        f"depth {cfg.model.depth}, width {cfg.model.width}",
+                        run_dir / "sweep.png")
+        files["sweep_plot"] = "sweep.png"
+    cond = eig.condition_number
+    report = NTKReport(
+        config=contract | {"kernel": cfg.kernel, "seed": cfg.seed,
+                           "task": cfg.task.model_dump(mode="json"),
+                           "train": cfg.train.model_dump(mode="json"),
+                           "sweep": cfg.sweep.model_dump(mode="json")},
+        seed=cfg.seed, device=str(device), kernel=cfg.kernel,
+        task={"source": task.source, "n_train": int(task.x_train.shape[0]),
+              "n_test": None if task.x_test is None else int(task.x_test.shape[0]),
+              "in_features": task.in_features, "feature_dim": int(f_tr.shape[1]),
+              "n_signals": task.n_signals},
+        spectrum={"eigvals": eig.eigvals.tolist(),
+                  "condition_number": cond if math.isfinite(cond) else math.inf,
+                  "per_encoding": per_enc},
+        regression=regression, dynamics=dyn_section, sweep=sweep_rows, files=files,
+        notes=notes, wall_seconds=time.perf_counter() - t0)
+    files["report"] = "report.json"
+    write_report(run_dir / "report.json", report)
+    return report

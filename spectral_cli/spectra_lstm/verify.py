@@ -1,0 +1,292 @@
+"""Orchestration of ``spectral verify-lstm`` (issue 7): inputs, checkpoints, verdict, outputs.
+
+The numerics are :mod:`spectral_cli.spectra_lstm.reference` (construction, cell runner,
+``torch.fft`` reference, :func:`~spectral_cli.spectra_lstm.reference.verify`); this module turns
+options into weights and a signal, converts the core's ``ValueError`` into
+:class:`~spectral_cli.core.errors.BadInput` (exit 2), and writes the run directory:
+``spectra_lstm.safetensors`` (when constructing), ``report.json``, ``weight_hh.png`` and
+``spectrogram.png``.  The CLI only maps the report's verdict to exit 0/1.
+
+Checkpoints: ``spectral.family = spectra-lstm`` holds the contract cell (tanh input gate).  A
+trained standard ``nn.LSTM`` baseline (``spectral train spectra-lstm --init standard``) is stored
+as ``spectra-lstm-standard`` -- it is *not* the contract cell, and a tool that runs every
+``spectra-lstm`` file with the contract must never be handed one -- and is verified here by
+running it as an ``nn.LSTM``.  Any other family is refused (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel, Field
+
+from spectral_cli.core.checkpoint import (
+    load_checkpoint,
+    model_metadata,
+    read_metadata,
+    save_tensors,
+)
+from spectral_cli.core.errors import BadInput
+from spectral_cli.core.report import Report, write_report
+from spectral_cli.spectra_lstm import reference as core
+from spectral_cli.spectra_lstm.signals import SIGNAL_KINDS, make_test_signal, read_signal_file
+
+CELL_FAMILY = "spectra-lstm"
+STANDARD_FAMILY = "spectra-lstm-standard"
+CHECKPOINT = "spectra_lstm.safetensors"
+PLOT_WINDOWS = 256  # windows shown in spectrogram.png (windows are independent: exact resets)
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """What the CLI parsed; ``None`` means "the default" (see :func:`run_verify`)."""
+
+    window: int | None = None
+    windows: int | None = None
+    dtype: str | None = None
+    tol: float | None = None
+    signal: str = "random"
+    checkpoint: Path | None = None
+    seed: int = 0
+    plots: bool = True
+
+
+class SignalSummary(BaseModel):
+    kind: str
+    samples: int
+    max_abs: float
+    rms: float
+
+
+class VerifyReport(Report):
+    """``spectral verify-lstm`` report; ``per_window`` is ``max_k |P^-P| / max_k P``."""
+
+    command: str = "verify-lstm"
+    passed: bool
+    max_error: float
+    tol: float
+    worst_window: int
+    worst_bin: int
+    windows: int
+    window: int
+    hidden_size: int
+    readout_delay: int
+    cell: str  # "contract (tanh input gate)" or "nn.LSTM (sigmoid input gate)"
+    source: str  # "construction" or the checkpoint path
+    run_dtype: str
+    built_dtype: str
+    note: str | None = None
+    blocks: dict[str, list[int]] | None = None
+    valid_amplitude: dict[str, float] | None = None
+    signal: SignalSummary
+    per_window: list[float]
+    wall_seconds: float
+    files: dict[str, str] = Field(default_factory=dict)
+
+    def summary(self) -> str:
+        verdict = "PASS" if self.passed else "FAIL"
+        return (f"verify-lstm T={self.window} ({self.run_dtype}, {self.windows} windows): "
+                f"{verdict}, worst relative error {self.max_error:.3g} (tol {self.tol:g}) at "
+                f"window {self.worst_window}, bin {self.worst_bin}")
+
+
+def _bad(exc: ValueError, what: str) -> BadInput:
+    return BadInput(f"{what}: {exc}")
+
+
+def load_signal(opts: VerifyOptions, window: int) -> tuple[torch.Tensor, str]:
+    """The float64 test signal (validated by the core) and a description of it."""
+    if opts.windows is not None and opts.windows < 1:
+        raise BadInput(f"--windows must be >= 1, got {opts.windows}")
+    if opts.signal in SIGNAL_KINDS:
+        n = (opts.windows or 16) * window
+        x, kind = make_test_signal(opts.signal, n, window, opts.seed), opts.signal
+    else:
+        x, kind = read_signal_file(Path(opts.signal)), str(opts.signal)
+    try:
+        x = core.check_signal(x, window)
+    except ValueError as exc:
+        raise _bad(exc, f"--signal {opts.signal}") from None
+    if opts.windows is not None:
+        x = x[: opts.windows * window]
+    return x, kind
+
+
+def load_any(path: Path, dtype: str | None) -> tuple[Any, dict[str, str]]:
+    """A ``spectra-lstm`` checkpoint as weights, or a ``spectra-lstm-standard`` one as a model."""
+    family = read_metadata(path).get("spectral.family")
+    if family not in (CELL_FAMILY, STANDARD_FAMILY):
+        raise BadInput(f"{path} is a {family!r} checkpoint, expected {CELL_FAMILY!r} "
+                       "(write one with 'spectral verify-lstm' or 'spectral train spectra-lstm')")
+    tensors, meta = load_checkpoint(path, family)
+    try:
+        config = json.loads(meta.get("spectral.config", ""))
+        if family == STANDARD_FAMILY:
+            from spectral_cli.spectra_lstm.family import StandardLSTM
+
+            model = StandardLSTM(core.check_window(config["window"]), int(config["hidden_size"]))
+            model = model.to(core.resolve_dtype(dtype or config["dtype"]))
+            model.load_state_dict(tensors)
+            return model, meta
+        return core.from_state_dict(tensors, config, dtype), meta
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise BadInput(f"checkpoint {path} is not a valid {family} checkpoint ({exc})") from None
+
+
+def relative_errors(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """``max_k |P^-P| / max_k P`` per window, as the core's ``verify`` defines it."""
+    diff = (est.double() - ref).abs().amax(dim=-1)
+    scale = ref.amax(dim=-1)
+    err = diff / scale.clamp_min(torch.finfo(torch.float64).tiny)
+    err = torch.where(scale > 0, err, torch.where(diff == 0, 0.0, math.inf))
+    return torch.where(torch.isnan(err), math.inf, err)
+
+
+def verify_standard(model: Any, signal: torch.Tensor, tol: float | None) -> core.VerifyResult:
+    """The core's verdict for a standard ``nn.LSTM`` baseline (no exactness is expected)."""
+    T = model.window
+    run = core.dtype_name(model.readout.weight.dtype)
+    tol = core.default_tolerance(run) if tol is None else tol
+    ref = core.reference_spectra(signal.cpu(), T)
+    est = model.spectrogram(signal).cpu().double()
+    err = relative_errors(est, ref)
+    j = int(err.argmax())
+    return core.VerifyResult(
+        per_window=err.tolist(), worst_window=j, worst_bin=int((est[j] - ref[j]).abs().argmax()),
+        max_error=float(err[j]), tol=float(tol), passed=bool(err[j] <= tol), windows=err.numel(),
+        run_dtype=run, built_dtype=run,
+        note="a standard nn.LSTM (sigmoid input gate) is not the exact construction")
+
+
+def save_cell(path: Path, weights: core.SpectraLSTMWeights, **extra: Any) -> None:
+    """Write the contract checkpoint: six tensors + ``spectral.family``/``spectral.config``."""
+    tensors, config = core.to_state_dict(weights)
+    if weights.scales:
+        extra.setdefault("scales", weights.scales)
+    save_tensors(path, tensors, model_metadata(CELL_FAMILY, config, **extra))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Validated inputs: every bad-input error is raised before anything is written."""
+
+    opts: VerifyOptions
+    model: Any  # SpectraLSTMWeights or a StandardLSTM
+    window: int
+    source: str
+    signal: torch.Tensor
+    kind: str
+    started: float
+    scales: dict[str, float] | None  # the construction's scales, if known (not for trained)
+
+
+def prepare(opts: VerifyOptions) -> Prepared:
+    """Build or load the weights and load the signal; raises BadInput for any bad input."""
+    started = time.perf_counter()
+    if opts.checkpoint is not None:
+        model, meta = load_any(opts.checkpoint, opts.dtype)
+        scales = _stored_scales(meta)
+        window = model.window
+        if opts.window is not None and opts.window != window:
+            raise BadInput(
+                f"--window {opts.window} does not match the checkpoint's window {window}"
+            )
+        source = str(opts.checkpoint)
+    else:
+        try:
+            T = opts.window if opts.window is not None else 8
+            model = core.construct(T, opts.dtype or "float64")
+        except ValueError as exc:
+            raise _bad(exc, "--window/--dtype") from None
+        window, source, scales = model.window, "construction", model.scales
+    if opts.tol is not None and not (math.isfinite(opts.tol) and opts.tol >= 0):
+        raise BadInput(f"--tol must be a finite number >= 0, got {opts.tol}")
+    signal, kind = load_signal(opts, window)
+    return Prepared(opts, model, window, source, signal, kind, started, scales)
+
+
+def run_verify(prep: Prepared, run_dir: Path, device: torch.device) -> VerifyReport:
+    """Verify, write the outputs; returns the report (the verdict is ``passed``)."""
+    opts, model, window, signal = prep.opts, prep.model, prep.window, prep.signal
+    files: dict[str, str] = {}
+    standard = not isinstance(model, core.SpectraLSTMWeights)
+    if standard:
+        result = verify_standard(model.to(device), signal, opts.tol)
+    else:
+        try:
+            result = core.verify(model, signal, opts.tol, device)
+        except ValueError as exc:
+            raise _bad(exc, "verify") from None
+    if not standard and opts.checkpoint is None:
+        save_cell(run_dir / CHECKPOINT, model)
+        files["checkpoint"] = CHECKPOINT
+    if opts.plots:
+        _plots(model, signal, result, run_dir, files, device)
+    hidden = model.hidden_size
+    report = VerifyReport(
+        config={"window": window, "windows": result.windows, "dtype": result.run_dtype,
+                "tol": opts.tol, "signal": opts.signal, "checkpoint": str(opts.checkpoint or ""),
+                "seed": opts.seed},
+        seed=opts.seed, device=str(device), passed=result.passed, max_error=result.max_error,
+        tol=result.tol, worst_window=result.worst_window, worst_bin=result.worst_bin,
+        windows=result.windows, window=window, hidden_size=hidden,
+        readout_delay=0 if standard else model.readout_delay,
+        cell="nn.LSTM (sigmoid input gate)" if standard else "contract (tanh input gate)",
+        source=prep.source, run_dtype=result.run_dtype, built_dtype=result.built_dtype,
+        note=result.note,
+        blocks=None if standard else {k: list(v) for k, v in model.blocks.items()},
+        valid_amplitude=_amplitude_range(prep.scales),
+        signal=SignalSummary(kind=prep.kind, samples=int(signal.numel()),
+                             max_abs=float(signal.abs().max()),
+                             rms=float(signal.square().mean().sqrt())),
+        per_window=result.per_window, wall_seconds=time.perf_counter() - prep.started, files=files,
+    )
+    files["report"] = "report.json"
+    write_report(run_dir / "report.json", report)
+    return report
+
+
+def _stored_scales(meta: dict[str, str]) -> dict[str, float] | None:
+    """``spectral.scales`` of a checkpoint written from a construction (absent once trained)."""
+    try:
+        sc = json.loads(meta["spectral.scales"])
+        return {k: float(sc[k]) for k in ("input_bound", "min_peak_magnitude")}
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def _amplitude_range(sc: dict[str, float] | None) -> dict[str, float] | None:
+    """Sample-amplitude range of full accuracy of a construction (None if unknown)."""
+    if not sc:
+        return None
+    return {"input_bound": sc["input_bound"], "min_peak_magnitude": sc["min_peak_magnitude"]}
+
+
+def _plots(model: Any, signal: torch.Tensor, result: core.VerifyResult, run_dir: Path,
+           files: dict[str, str], device: torch.device) -> None:
+    from spectral_cli.spectra_lstm import plots as plots
+
+    T = model.window
+    shown = signal[: PLOT_WINDOWS * T]
+    if isinstance(model, core.SpectraLSTMWeights):
+        est = core.spectrogram(model, shown, device).cpu().double()
+    else:
+        est = model.spectrogram(shown.to(device)).cpu().double()
+    if isinstance(model, core.SpectraLSTMWeights):
+        whh, blocks = model.weight_hh.double().cpu().numpy(), model.blocks
+    else:
+        whh, blocks = model.weight_hh().cpu().numpy(), {"all": (0, model.hidden_size)}
+    plots.weight_hh_heatmap(whh, blocks, f"weight_hh (T={T}, H={model.hidden_size}, "
+                            f"{result.run_dtype})", run_dir / "weight_hh.png")
+    ref = core.reference_spectra(shown, T)
+    errors = torch.tensor(result.per_window[: ref.shape[0]], dtype=torch.float64)
+    plots.spectrogram_pair(est.numpy(), ref.numpy(), errors.numpy(), result.tol,
+                           f"T={T}, {result.run_dtype}: worst {result.max_error:.2g}",
+                           run_dir / "spectrogram.png")
+    files["weight_hh"], files["spectrogram"] = "weight_hh.png", "spectrogram.png"
