@@ -114,6 +114,7 @@ class Family:
     * ``test_metric``/``test_mode``: the final metric ``spectral tune`` compares across seeds
       and families (families are compared only when they share it).
     * ``tunable``: ``None`` if ``spectral tune`` may tune it, else the reason it may not.
+    * ``smoke``: ``--set`` items that make a run take seconds on a CPU (tests and smoke runs).
     * ``export``: the export signature (filled in by the export package's needs).
     """
 
@@ -135,6 +136,7 @@ class Family:
     test_mode: Literal["max", "min"] = "max"
     embedding_prefix: str = "embedding."
     tunable: str | None = None
+    smoke: tuple[str, ...] = ("train.epochs=2", "data.limit=200", "train.batch_size=64")
     export: dict[str, Any] = field(default_factory=dict)
 
     @property

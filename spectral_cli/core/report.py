@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from spectral_cli import __version__
+from spectral_cli.core.version import __version__
 from spectral_cli.core.atomic import write_text_atomic
 
 REPORT_SCHEMA_VERSION = "1"

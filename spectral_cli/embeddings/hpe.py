@@ -77,7 +77,19 @@ def synthesize(
 
 
 class HarmonicEmbedding(nn.Module):
-    """Drop-in replacement for ``nn.Embedding``: integer tokens of any shape -> (..., D)."""
+    """Drop-in replacement for ``nn.Embedding``: integer tokens of any shape -> (..., D).
+
+    Row ``i`` of the (never stored) table is ``sum_k a_ik sin(w_ik j + phi_ik)`` over the
+    embedding dimensions ``j``: 3K parameters per token instead of D.
+
+    Example:
+        >>> import torch
+        >>> from spectral_cli import HarmonicEmbedding
+        >>> emb = HarmonicEmbedding(256, 64, k=13)
+        >>> emb(torch.tensor([[1, 2, 3]])).shape
+        torch.Size([1, 3, 64])
+        >>> sum(p.numel() for p in emb.parameters())  # 256 tokens x 3 x 13
+        9984"""
 
     def __init__(
         self,

@@ -104,7 +104,7 @@ def metrics(model: Any, cfg: HAERunConfig, data: HAEData, device: torch.device,
         det, _ = detection.detector(model, data.test.x, data.test_invalid, device,
                                     score_kwargs(cfg.model))
         out["test_auroc"] = det.auroc
-    out.update({"val_loss": val["val_loss"], "val_auroc": val["val_acc"],
+    out.update({"val_loss": val["val_loss"], "val_auroc": val["val_auroc"],
                 "val_mse": val["val_mse"]})
     return out
 
@@ -149,4 +149,6 @@ HAE = register(Family(
     members=members,
     extras=extras,
     artifacts=artifacts,
+    smoke=("train.epochs=4", "data.limit=160", "train.batch_size=64", "model.hidden=32",
+           "data.n_pairs=50"),
 ))

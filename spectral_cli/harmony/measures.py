@@ -1,4 +1,4 @@
-"""Differentiable harmony and dissonance measures for latent vectors (issue 4, seed 001).
+"""Differentiable harmony and dissonance measures for latent vectors.
 
 A latent vector ``z`` of length N is read as a spectrum: index k is a frequency, ``z[..., k]`` its
 amplitude. Every function is batched over leading dimensions, differentiable, and keeps the dtype
@@ -13,7 +13,7 @@ integer frequencies to torch's default dtype, float32, for the critical band and
 dissonance in float32; the test transcription runs it with float64 as default dtype).
 
 ``variant="fixed"`` (default) differs from the seed on purpose; each line is pinned by a test in
-``tests/test_harmony_core.py``:
+``tests/harmony/test_harmony_core.py``:
 
 - F1 frequencies are index + 1 (1..N), so the fundamental can never be 0 (the seed: an active
   index 0 makes every harmonic 0).
@@ -228,6 +228,16 @@ def harmony_scores(
     None means the variant's default (``seed`` -> ``seed``, ``fixed`` -> ``hutchinson-knopoff``).
     ``amplitude_eps`` (F2) and ``gate_scale`` (F3) only affect the fixed variant; ``eps`` guards
     the alignment's denominator in both (the seed's 1e-8). See the module docstring for F1-F6.
+
+    Example:
+        >>> import torch
+        >>> from spectral_cli import harmony_scores
+        >>> z = torch.zeros(2, 8)
+        >>> z[0, 0] = 1.0                                        # a pure tone
+        >>> z[1] = torch.randn(8, generator=torch.Generator().manual_seed(0))  # a dense mixture
+        >>> s = harmony_scores(z)
+        >>> s.harmony.shape, bool(s.harmony[0] > s.harmony[1])   # dissonance lowers H
+        (torch.Size([2]), True)
     """
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")

@@ -1,4 +1,4 @@
-"""Losses, curriculum and validation metrics of ``spectral train hae`` (issue 4, seed 001).
+"""Losses, curriculum and validation metrics of ``spectral train hae``.
 
 HAE loss = MSE(decode(z), x) + w(epoch) * [lambda_h * (-mean H(z_valid) + mean H(z_invalid))
 + lambda_d * (mean D(z_valid) - mean D(z_invalid))], via
@@ -15,8 +15,8 @@ has the opposite sign). Curriculum (the seed's four phases, lengths = ``model.cu
 
 Invalid inputs are drawn per sample from :mod:`spectral_cli.harmony.invalid`. The SAE baseline's
 loss is MSE + ``sae_l1`` * mean |z|. Both report, as the loop's "accuracy", the fraction of
-(valid_i, invalid_i) pairs with H(valid_i) > H(invalid_i) (train) and the validation AUROC of H
-(val). Model selection: the lowest validation loss at the *target* weights (w = 1) among the
+(valid_i, invalid_i) pairs with H(valid_i) > H(invalid_i) (``train_acc``, a pairwise detection
+accuracy) and the validation AUROC of H (``val_auroc``). Model selection: the lowest validation loss at the *target* weights (w = 1) among the
 epochs of the last non-empty phase (the objective changes during the curriculum, so earlier
 losses are not comparable).
 """
@@ -158,7 +158,7 @@ def validation_fn(
         h_i = harmony_scores(z_inv, **objective.kwargs).harmony
         return {
             "val_loss": objective.target_loss(recon, x_val, z, z_inv),
-            "val_acc": auroc(h_v, h_i),
+            "val_auroc": auroc(h_v, h_i),
             "val_mse": float(F.mse_loss(recon, x_val)),
             "val_h_valid": float(h_v.mean()),
             "val_h_invalid": float(h_i.mean()),

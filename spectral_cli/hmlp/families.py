@@ -1,4 +1,4 @@
-"""Families ``hmlp`` (Harmonic MLP, seed 002) and ``mlp`` (its plain baseline): one model.
+"""Families ``hmlp`` (Harmonic MLP, the harmonic-MLP document) and ``mlp`` (its plain baseline): one model.
 
 Architecture (both): ``in -> 512 -> BatchNorm -> Dropout 0.2 -> 256 -> BatchNorm -> Dropout 0.2 ->
 10``, where each hidden block is a :class:`~spectral_cli.hmlp.layer.HarmonicLayer`
@@ -225,6 +225,8 @@ def _family(name: str, config: type[RunConfig]) -> Family:
         members=members,
         extras=lambda model, cfg, data, device, evaluate_test: frequency_tables(model, cfg),
         artifacts=activation_artifacts,
+        smoke=("train.epochs=2", "data.limit=200", "train.batch_size=64",
+               "model.hidden=[32,16]"),
     ))
 
 

@@ -1,4 +1,4 @@
-"""Harmonic MLP pieces (seed 002): :class:`HarmonicLayer` and :class:`FrequencyAwareOptimizer`.
+"""Harmonic MLP pieces (the harmonic-MLP document): :class:`HarmonicLayer` and :class:`FrequencyAwareOptimizer`.
 
 Formulas, as in the public implementation behind the seed document (per output neuron ``i``,
 0-based, of a layer with ``in`` inputs):
@@ -65,6 +65,15 @@ class HarmonicLayer(nn.Module):
 
     ``activation="relu"`` and ``init="standard"`` switch the harmonic parts off one by one (for
     ablations and the plain ``mlp`` family); the frequency buffer is kept either way.
+
+    Example:
+        >>> import torch
+        >>> from spectral_cli import HarmonicLayer
+        >>> layer = HarmonicLayer(40, 8, base_freq=1.0, max_freq=5.0)
+        >>> layer.frequencies.tolist()  # neuron i: min(base * (i + 1), max_freq)
+        [1.0, 2.0, 3.0, 4.0, 5.0, 5.0, 5.0, 5.0]
+        >>> layer(torch.randn(2, 40)).shape
+        torch.Size([2, 8])
     """
 
     def __init__(

@@ -101,5 +101,18 @@ def analytic_relu_ntk(
     w_std: float = 1.0,
     b_std: float = 0.0,
 ) -> Tensor:
-    """The NTK of :func:`analytic_relu_kernels` (float64 ``[N1, N2]``)."""
+    """The NTK of :func:`analytic_relu_kernels` (float64 ``[N1, N2]``): the infinite-width
+    limit of :func:`~spectral_cli.ntk.empirical.empirical_ntk` for a ReLU
+    :class:`~spectral_cli.ntk.mlp.NTKMLP` in NTK parameterization.
+
+    Example:
+        >>> import torch
+        >>> from spectral_cli import analytic_ntk
+        >>> x = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+        >>> k = analytic_ntk(x, depth=2)
+        >>> k.shape, k.dtype
+        (torch.Size([2, 2]), torch.float64)
+        >>> bool(k[0, 0] > k[0, 1] > 0)  # orthogonal inputs still share the ReLU kernel
+        True
+    """
     return analytic_relu_kernels(x1, x2, depth=depth, w_std=w_std, b_std=b_std).ntk

@@ -61,6 +61,18 @@ class NTKMLP(nn.Module):
         w_std, b_std: weight / bias standard deviations (scales), >= 0.
         generator: optional ``torch.Generator`` for a reproducible initialization.
         dtype: parameter dtype (default: torch's default dtype).
+
+    Example:
+        >>> import torch
+        >>> from spectral_cli import NTKMLP, empirical_ntk
+        >>> g = torch.Generator().manual_seed(0)
+        >>> model = NTKMLP(2, width=64, depth=3, generator=g, dtype=torch.float64)
+        >>> x = torch.randn(5, 2, generator=g, dtype=torch.float64)
+        >>> model(x).shape
+        torch.Size([5])
+        >>> k = empirical_ntk(model, x)
+        >>> k.shape, bool(torch.allclose(k, k.T))
+        (torch.Size([5, 5]), True)
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-"""Run schema of ``spectral train spectra-lstm`` (issue 7): a step-based regression experiment.
+"""Run schema of ``spectral train spectra-lstm``: a step-based regression experiment.
 
 Differs from the classifier :class:`~spectral_cli.core.schema.RunConfig` sections: the data are
 synthetic sines (no ``data.limit``/``data.path``: there is no dataset file to cut), training is

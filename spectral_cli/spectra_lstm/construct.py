@@ -1,4 +1,4 @@
-"""Exact hand construction of the spectra-LSTM (issue 7; seed ``003``, *wavebase*).
+"""Exact hand construction of the spectra-LSTM (the *wavebase* document).
 
 The cell contract (``torch.nn.LSTMCell`` layout, rows ``i, f, g, o``, but ``i = tanh``)::
 

@@ -262,4 +262,6 @@ SPECTRA_LSTM = register(Family(
     artifacts=artifacts,
     loop=lambda cfg: cfg.train.loop_config(),
     unit="steps",
+    smoke=("train.steps=4", "train.eval_every=2", "train.batch_size=8", "data.n_val=8",
+           "data.n_test=8", "data.verify_windows=4", "data.windows=2", "model.window=4"),
 ))

@@ -1,4 +1,4 @@
-"""Trainable spectra-LSTM models (issue 7): the contract cell and a standard ``nn.LSTM`` baseline.
+"""Trainable spectra-LSTM models: the contract cell and a standard ``nn.LSTM`` baseline.
 
 :class:`SpectraCell` is the cell contract of :mod:`spectral_cli.spectra_lstm.construct`
 (``torch.nn.LSTMCell`` layout, input gate ``tanh``) as a differentiable module with a readout

@@ -1,4 +1,4 @@
-"""Figures of the spectra-LSTM (issue 7): ``weight_hh`` heatmaps, spectrograms, loss curves.
+"""Figures of the spectra-LSTM: ``weight_hh`` heatmaps, spectrograms, loss curves.
 
 All headless (Agg) through :mod:`spectral_cli.core.plots`; matplotlib is imported lazily.
 ``weight_hh`` spans many orders of magnitude (switch weights ~1e3, lookup weights ~1, zeros), so

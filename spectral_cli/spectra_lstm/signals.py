@@ -1,4 +1,4 @@
-"""1-D signals for the spectra-LSTM (issue 7): test signals, signal files, training sines.
+"""1-D signals for the spectra-LSTM: test signals, signal files, training sines.
 
 * :func:`make_test_signal` -- ``random`` (N(0,1) noise) or ``sines`` (a fixed sum of sinusoids with
   components on and between DFT bins, amplitudes 1 .. 1e-3) for ``spectral verify-lstm``.

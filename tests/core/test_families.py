@@ -1,0 +1,86 @@
+"""The output contract of ``spectral train``, checked for every registered family.
+
+Iterates the registry: a new family is covered without touching this file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors import safe_open
+
+from spectral_cli.core.pipeline import resolve_train_config, run_experiment
+from spectral_cli.core.registry import FAMILY_MODULES, family_names, get_family
+
+FAMILIES = family_names()
+
+
+def test_registry_lists_every_declared_module_and_nothing_else() -> None:
+    assert set(FAMILIES) == set(FAMILY_MODULES) and len(FAMILIES) == 7
+    for name in FAMILIES:
+        fam = get_family(name)
+        assert fam.name == name and fam.description == FAMILY_MODULES[name][1]
+        assert fam.mode in ("max", "min") and fam.test_mode in ("max", "min")
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def smoke_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    torch.set_num_threads(1)
+    family = request.param
+    cfg = resolve_train_config(family, None, get_family(family).smoke, seed=0)
+    out = tmp_path_factory.mktemp(family.replace("-", "_"))
+    report = run_experiment(cfg, out, torch.device("cpu"))
+    return family, cfg, out, report
+
+
+def test_every_family_writes_the_same_run_directory(smoke_run) -> None:  # noqa: ANN001
+    family, cfg, out, report = smoke_run
+    fam = get_family(family)
+    for name in ("model.safetensors", "state.safetensors", "config.yaml", "report.json",
+                 "curves.png"):
+        assert (out / name).is_file(), name
+    on_disk = json.loads((out / "report.json").read_text())
+    assert on_disk == json.loads(report.model_dump_json())
+    # metrics: the family's own names, all measured (no placeholder values)
+    assert on_disk["metrics"] and fam.test_metric in on_disk["metrics"]
+    assert all(v is not None for v in on_disk["metrics"].values())
+    sel = on_disk["selection"]
+    assert sel["metric"] == fam.select and sel["mode"] == fam.mode
+    assert on_disk["history"] and all(fam.select in h for h in on_disk["history"])
+    assert on_disk["params"]["total"] > 0
+    assert on_disk["timing"]["torch_threads"] == torch.get_num_threads() == 1
+    assert set(on_disk["files"].values()) <= {str(p.relative_to(out)) for p in out.rglob("*")}
+    # every model of the run has its checkpoint; the primary one is model.safetensors
+    members = fam.run_members(cfg)
+    assert list(on_disk["models"]) == [m.name for m in members]
+    for index, member in enumerate(members):
+        summary = on_disk["models"][member.name]
+        path = out / summary["file"]
+        assert path.is_file() and (index == 0) == (summary["file"] == "model.safetensors")
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata()
+        assert meta["spectral.family"] == (member.checkpoint_family or member.cfg.family)
+        assert json.loads(meta["spectral.config"]) == member.cfg.model_dump(mode="json")
+
+
+def test_config_yaml_reloads_into_the_same_config(smoke_run, tmp_path: Path) -> None:  # noqa: ANN001
+    family, cfg, out, _ = smoke_run
+    again = resolve_train_config(family, out / "config.yaml", [])
+    assert again == cfg
+    assert yaml.safe_load((out / "config.yaml").read_text())["family"] == family
+
+
+def test_regression_families_report_no_accuracy(smoke_run) -> None:  # noqa: ANN001
+    family, _, _, report = smoke_run
+    if get_family(family).select == "val_acc":
+        assert "train_acc" in report.history[0] and "test_acc" in report.metrics
+    else:  # a family that does not classify reports no accuracy at all, not zeros
+        assert not any(k.endswith("_acc") for k in report.metrics)
+        assert "val_acc" not in report.history[0]
+        # a training accuracy appears only where the loss counts hits (hae: pairwise detection)
+        if "train_acc" in report.history[0]:
+            assert any(h["train_acc"] > 0 for h in report.history)

@@ -1,0 +1,154 @@
+"""The layout's import rules (DESIGN.md, "Layout"), checked on every module's AST.
+
+* ``core`` imports no system, ``tuning``, ``export`` or ``cli``;
+* a system package (embeddings, harmony, hmlp, spectra_lstm, ntk) imports ``core`` and itself;
+* ``tuning`` and ``export`` import ``core`` and themselves (families through the registry);
+* ``cli`` may import anything; no import cycle between packages; modules stay small.
+
+Every import counts, also the lazy ones inside functions. The rules are tested on the real tree
+and, to show the test can fail, on a copy with a forbidden edge added.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+
+import pytest
+
+import spectral_cli
+
+ROOT = Path(spectral_cli.__file__).resolve().parent
+SYSTEMS = {"embeddings", "harmony", "hmlp", "spectra_lstm", "ntk"}
+DRIVERS = {"tuning", "export"}
+ALLOWED: dict[str, set[str]] = {
+    "core": {"core"},
+    **{s: {"core", s} for s in SYSTEMS},
+    **{d: {"core", d} for d in DRIVERS},
+    "cli": {"core", "cli", "tuning", "export", *SYSTEMS},
+    "root": {"root", "cli", "core"},  # __init__ (version; lazy API by module-name strings), __main__
+}
+MAX_LINES = 320  # "about 300": a module does one thing
+
+
+def package_of(module: str) -> str:
+    """``spectral_cli.core.config`` -> ``core``; top-level modules -> ``root``."""
+    parts = module.split(".")
+    return "root" if len(parts) < 3 else parts[1]
+
+
+def module_name(root: Path, path: Path) -> str:
+    rel = path.relative_to(root.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(root: Path, path: Path) -> set[str]:
+    """Every ``spectral_cli`` module imported anywhere in ``path`` (relative ones resolved)."""
+    me = module_name(root, path)
+    base = me.split(".") if path.name == "__init__.py" else me.split(".")[:-1]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                prefix = base[: len(base) - node.level + 1]
+                mod = ".".join(prefix + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            out.add(mod)
+            out.update(f"{mod}.{a.name}" for a in node.names)  # `from pkg import module`
+    return {m for m in out if m == "spectral_cli" or m.startswith("spectral_cli.")}
+
+
+def package_edges(root: Path) -> set[tuple[str, str, str]]:
+    """(importing package, imported package, importing module) for every import."""
+    edges = set()
+    for path in root.rglob("*.py"):
+        src = module_name(root, path)
+        for target in imports_of(root, path):
+            if target == "spectral_cli":
+                edges.add((package_of(src), "root", src))
+            elif len(target.split(".")) >= 2:
+                edges.add((package_of(src), package_of(target) if target.count(".") >= 2
+                           else target.split(".")[1] if (root / target.split(".")[1]).is_dir()
+                           else "root", src))
+    return edges
+
+
+def cycles(edges: set[tuple[str, str, str]]) -> list[list[str]]:
+    """Package-level cycles (self-loops excluded), found by depth-first search."""
+    graph: dict[str, set[str]] = {}
+    for a, b, _ in edges:
+        if a != b:
+            graph.setdefault(a, set()).add(b)
+    found, state = [], {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                found.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, [*stack, nxt])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    return found
+
+
+def violations(root: Path) -> list[str]:
+    edges = package_edges(root)
+    bad = [f"{mod} ({a}) imports {b}" for a, b, mod in sorted(edges)
+           if b not in ALLOWED.get(a, set())]
+    bad += [" -> ".join(c) for c in cycles(edges)]
+    return bad
+
+
+def test_import_rules_hold() -> None:
+    assert violations(ROOT) == []
+
+
+def test_every_package_is_classified() -> None:
+    packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
+    assert packages == {"core", "cli", *SYSTEMS, *DRIVERS}
+
+
+def test_modules_stay_small() -> None:
+    long = {str(p.relative_to(ROOT)): n for p in ROOT.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "expected"),
+    [
+        ("core/atomic.py", "from spectral_cli.embeddings import hpe", "(core) imports embeddings"),
+        ("hmlp/layer.py", "import spectral_cli.harmony.measures", "(hmlp) imports harmony"),
+        ("ntk/mlp.py", "from spectral_cli.cli import main", "(ntk) imports cli"),
+        ("tuning/stats.py", "from spectral_cli.hmlp.layer import HarmonicLayer",
+         "(tuning) imports hmlp"),
+        ("core/report.py", "from ..tuning import stats", "(core) imports tuning"),
+    ],
+)
+def test_the_rules_catch_a_forbidden_edge(tmp_path: Path, module: str, line: str,
+                                          expected: str) -> None:
+    """The check fails on a copy of the package with one forbidden import added."""
+    copy = tmp_path / "spectral_cli"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns("__pycache__", "*.gz"))
+    assert violations(copy) == []
+    target = copy / module
+    target.write_text(target.read_text(encoding="utf-8") + f"\n\ndef _late():\n    {line}\n")
+    assert any(expected in v for v in violations(copy)), violations(copy)
+
+
+def test_a_package_cycle_is_found() -> None:
+    edges = {("a", "b", "x"), ("b", "c", "y"), ("c", "a", "z"), ("a", "a", "w")}
+    assert cycles(edges) == [["a", "b", "c", "a"]]
+    assert cycles({("a", "b", "x")}) == []
