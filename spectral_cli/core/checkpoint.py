@@ -16,9 +16,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from spectral_cli.core.version import __version__
 from spectral_cli.core.atomic import write_with
 from spectral_cli.core.errors import BadInput
+from spectral_cli.core.version import __version__
 
 CHECKPOINT_SCHEMA = "1"
 

@@ -7,6 +7,7 @@ the offending key or file and says how to fix it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,17 +26,74 @@ def presets_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "configs"
 
 
+MAX_CONFIG_BYTES = 1_000_000  # a config file is a few hundred bytes; refuse anything huge
+MAX_CONFIG_NODES = 100_000  # YAML nodes after alias expansion (an "alias bomb" is refused)
+
+
+class SpectralLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading ``1e-3`` as a float like YAML 1.2 (YAML 1.1 needs a dot)."""
+
+
+SpectralLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """Nodes of the document once every alias is expanded (shared nodes counted per use)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # a recursive alias counts once; construction refuses it anyway
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, memo) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    memo[key] = size
+    return size
+
+
+def safe_yaml(text: str, source: str) -> Any:
+    """Parse untrusted YAML: aliases may not expand beyond :data:`MAX_CONFIG_NODES` nodes and
+    nesting may not exhaust the stack; both are bad input, refused before anything is built."""
+    try:
+        node = yaml.compose(text, Loader=SpectralLoader)
+        if node is None:
+            return None
+        size = _expanded_size(node, {})
+        if size > MAX_CONFIG_NODES:
+            raise BadInput(
+                f"{source} expands to more than {MAX_CONFIG_NODES:,} YAML nodes (aliases); "
+                "write the values out instead of nesting aliases"
+            )
+        return yaml.load(text, Loader=SpectralLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise BadInput(f"{source} is nested too deeply to be a config") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BadInput(f"{source} is not valid YAML ({first})") from None
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Read a YAML mapping; a missing, unreadable or non-mapping file is bad input."""
+    """Read a YAML mapping; a missing, unreadable, oversized or non-mapping file is bad input."""
     if not path.is_file():
         raise BadInput(f"config file {path} does not exist; pass an existing YAML file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise BadInput(
+                f"config file {path} is {size:,} bytes; config files are limited to "
+                f"{MAX_CONFIG_BYTES:,} bytes"
+            )
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise BadInput(f"config file {path} cannot be read ({exc.strerror})") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BadInput(f"config file {path} is not valid YAML ({first})") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"config file {path} is not UTF-8 text") from None
+    data = safe_yaml(text, f"config file {path}")
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -61,8 +119,8 @@ def parse_set(items: Iterable[str]) -> list[tuple[list[str], Any]]:
                 f"--set key {key!r} has an empty component; use dotted keys like model.k"
             )
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
+            value = safe_yaml(raw, f"--set {key}") if raw.strip() else ""
+        except BadInput:
             value = raw
         parsed.append((parts, value))
     return parsed
@@ -96,17 +154,35 @@ def apply_sets(data: dict[str, Any], sets: list[tuple[list[str], Any]]) -> dict[
     return out
 
 
-def validation_message(exc: ValidationError, source: str) -> str:
-    """One line describing the first validation error of ``exc``."""
+def _section_keys(cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The valid keys of the section that holds ``loc`` (empty if it cannot be found)."""
+    for part in loc[:-1]:
+        field = cls.model_fields.get(str(part))
+        sub = getattr(field, "annotation", None) if field is not None else None
+        if not (isinstance(sub, type) and issubclass(sub, BaseModel)):
+            return []
+        cls = sub
+    return list(cls.model_fields)
+
+
+def validation_message(
+    exc: ValidationError, source: str, cls: type[BaseModel] | None = None
+) -> str:
+    """One line describing the first validation error of ``exc``, naming the key."""
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "strict_number":
+        ctx = err.get("ctx", {})
+        key = ".".join(filter(None, [loc, str(ctx.get("key", ""))]))
+        return f"invalid config value for '{key}' in {source}: {err['msg']}"
     if err["type"] == "extra_forbidden":
-        return (
-            f"unknown config key '{loc}' in {source}; see the preset under configs/ for valid keys"
-        )
+        keys = _section_keys(cls, tuple(err["loc"])) if cls is not None else []
+        hint = f"; valid keys there: {', '.join(keys)}" if keys else ""
+        return f"unknown config key '{loc}' in {source}{hint}"
     got = err.get("input")
     got_txt = "" if isinstance(got, dict) else f" (got {got!r})"
-    return f"invalid config value for '{loc}' in {source}: {err['msg']}{got_txt}"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"invalid config value for '{loc}' in {source}: {msg}{got_txt}"
 
 
 def validate(cls: type[BaseModel], data: Mapping[str, Any], source: str) -> Any:
@@ -114,7 +190,7 @@ def validate(cls: type[BaseModel], data: Mapping[str, Any], source: str) -> Any:
     try:
         return cls.model_validate(dict(data))
     except ValidationError as exc:
-        raise BadInput(validation_message(exc, source)) from None
+        raise BadInput(validation_message(exc, source, cls)) from None
 
 
 def resolve(

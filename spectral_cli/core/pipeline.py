@@ -215,6 +215,7 @@ def run_experiment(
             observer.log(f"model {index + 1}/{len(members)}: {member.name} (seed {member.seed})")
         run.models.append(_train_member(index, member, run, resume, observer, stop,
                                         evaluate_test))
+    _check_stop(stop, run_dir, "before the final plots and report")
     primary = run.models[0].summary
     files = {"config": "config.yaml", "state": STATE_FILE, "model": "model.safetensors"}
     for tm in run.models[1:]:
@@ -250,4 +251,12 @@ def run_experiment(
         extras=primary.extras,
     )
     write_text_atomic(run_dir / "report.json", report.model_dump_json(indent=2) + "\n")
+    _check_stop(stop, run_dir, "while the final outputs were written (they are complete)")
     return report
+
+
+def _check_stop(stop: StopFlag | None, run_dir: Path, when: str) -> None:
+    """A signal that arrives after training still ends the command with exit 130."""
+    if stop is not None and stop.requested:
+        raise Interrupted(f"{stop.signal_name} {when}; the trained state is saved in {run_dir}, "
+                          "--resume finishes the run")

@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from spectral_cli.core.version import __version__
 from spectral_cli.core.atomic import write_text_atomic
+from spectral_cli.core.version import __version__
 
 REPORT_SCHEMA_VERSION = "1"
 

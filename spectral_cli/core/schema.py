@@ -8,17 +8,60 @@ family-specific :class:`RunConfig`.
 
 from __future__ import annotations
 
+import typing
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic_core import PydanticCustomError
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field annotation admits int/float but not bool or str."""
+    args = typing.get_args(annotation) or (annotation,)
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _numeric(args[0])
+    kinds = {a for a in args if a is not type(None)}
+    return bool(kinds) and kinds <= {int, float}
+
+
+def _numeric_items(annotation: Any) -> bool:
+    """``tuple[int, ...]``-like annotations (a sequence of numbers)."""
+    origin = typing.get_origin(annotation)
+    if origin in (tuple, list):
+        return all(_numeric(a) for a in typing.get_args(annotation) if a is not Ellipsis)
+    return False
 
 
 class Frozen(BaseModel):
-    """Base for every config section: immutable, unknown keys rejected."""
+    """Base for every config section: immutable, unknown keys rejected, numbers strict.
+
+    Pydantic's lax mode would read ``true`` as 1 and the string ``"1"`` as a number; a config
+    key that takes a number refuses booleans and strings instead (exit 2 naming the key).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strict_numbers(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for name, field in cls.model_fields.items():
+            if name not in data:
+                continue
+            value, ann = data[name], field.annotation
+            values = value if _numeric_items(ann) and isinstance(value, (list, tuple)) else None
+            if values is None and not _numeric(ann):
+                continue
+            for v in values if values is not None else (value,):
+                if isinstance(v, (bool, str)):
+                    raise PydanticCustomError(
+                        "strict_number", "takes a number, not the {kind} {value}",
+                        {"key": name, "kind": type(v).__name__, "value": repr(v)},
+                    )
+        return data
 
 
 class DataConfig(Frozen):
@@ -35,17 +78,17 @@ class DataConfig(Frozen):
     val_fraction: float = Field(default=0.1, gt=0.0, lt=1.0)
     split_seed: int = Field(default=0, ge=0, lt=2**32)
     n_tokens: int = Field(default=256, ge=2, le=1_000_000)
-    clamp: float = Field(default=5.0, gt=0.0)
+    clamp: float = Field(default=5.0, gt=0.0, allow_inf_nan=False)
 
 
 class TrainConfig(Frozen):
     """The generic training loop's knobs (Adam, cross-entropy)."""
 
     epochs: int = Field(default=40, ge=1)
-    lr: float = Field(default=1e-3, gt=0.0)
+    lr: float = Field(default=1e-3, gt=0.0, allow_inf_nan=False)
     batch_size: int = Field(default=256, ge=1)
-    weight_decay: float = Field(default=0.0, ge=0.0)
-    grad_clip: float | None = Field(default=None, gt=0.0)
+    weight_decay: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    grad_clip: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
     amp: bool = False
     eval_batch_size: int = Field(default=1024, ge=1)
 

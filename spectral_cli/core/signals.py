@@ -28,6 +28,18 @@ class StopFlag:
             self.signal_name = name
 
 
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def install_early_handlers() -> None:
+    """Make SIGTERM behave like SIGINT (a ``KeyboardInterrupt``, exit 130) from the first line
+    of a command, before any run has a :class:`StopFlag` to set (main thread only)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
+
+
 @contextlib.contextmanager
 def catch_signals(flag: StopFlag) -> Iterator[StopFlag]:
     """Route SIGINT and SIGTERM to ``flag`` for the duration of the block (main thread only)."""

@@ -1,0 +1,56 @@
+"""Interrupts are always exit 130: at start-up, in training, and after training."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import StopAfter
+
+from spectral_cli.core.errors import Interrupted
+from spectral_cli.core.pipeline import resolve_train_config, run_experiment
+from spectral_cli.core.signals import StopFlag
+
+
+@pytest.mark.parametrize("delay", [0.6, 1.0, 2.5])  # only interpreter start-up (~0.1 s) is unguarded
+def test_sigterm_early_in_a_command_is_exit_130(tmp_path: Path, delay: float) -> None:
+    cmd = [sys.executable, "-m", "spectral_cli", "train", "hpe", "--set", "train.epochs=50",
+           "--out", str(tmp_path / "run"), "--device", "cpu"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    time.sleep(delay)  # while Python imports typer / torch / builds the data
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("error: ") and "Traceback" not in err
+
+
+class StopAtLastEpoch(StopAfter):
+    """Requests a stop when the last epoch ends: after training, before the final outputs."""
+
+    def __init__(self, flag: StopFlag, epochs: int) -> None:
+        super().__init__(flag, -1)
+        self.epochs = epochs
+
+    def on_epoch(self, record: dict[str, float], improved: bool) -> None:
+        if int(record["epoch"]) == self.epochs:
+            self.flag.request("SIGTERM")
+
+
+def test_a_signal_after_training_is_still_130_and_resume_finishes(tmp_path: Path) -> None:
+    cfg = resolve_train_config("standard", None, ["train.epochs=2", "data.limit=200"], seed=1)
+    cpu = torch.device("cpu")
+    flag = StopFlag()
+    with pytest.raises(Interrupted, match="SIGTERM before the final plots"):
+        run_experiment(cfg, tmp_path / "cut", cpu, observer=StopAtLastEpoch(flag, 2), stop=flag)
+    assert not (tmp_path / "cut" / "report.json").exists()
+    resumed = run_experiment(cfg, tmp_path / "cut", cpu, resume=True)
+    full = run_experiment(cfg, tmp_path / "full", cpu)
+    assert resumed.metrics == full.metrics
