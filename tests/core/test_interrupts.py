@@ -18,7 +18,8 @@ from spectral_cli.core.pipeline import resolve_train_config, run_experiment
 from spectral_cli.core.signals import StopFlag
 
 
-@pytest.mark.parametrize("delay", [0.6, 1.0, 2.5])  # only interpreter start-up (~0.1 s) is unguarded
+# only the interpreter start-up (~0.1 s) is unguarded
+@pytest.mark.parametrize("delay", [0.6, 1.0, 2.5])
 def test_sigterm_early_in_a_command_is_exit_130(tmp_path: Path, delay: float) -> None:
     cmd = [sys.executable, "-m", "spectral_cli", "train", "hpe", "--set", "train.epochs=50",
            "--out", str(tmp_path / "run"), "--device", "cpu"]

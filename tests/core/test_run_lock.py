@@ -47,7 +47,8 @@ def test_a_second_writer_is_refused_with_the_holders_pid(tmp_path: Path) -> None
     holder = hold_lock(run_dir)
     try:
         started = time.perf_counter()
-        with pytest.raises(BadInput, match=f"in use by another spectral process \\(pid {holder.pid}\\)"):
+        held = f"in use by another spectral process \\(pid {holder.pid}\\)"
+        with pytest.raises(BadInput, match=held):
             prepare_run_dir(run_dir, "train", "x", overwrite=True)
         assert time.perf_counter() - started < 1.0  # refused at once, not after waiting
         assert (run_dir / LOCK_FILE).is_file()  # the holder's lock file is left alone
