@@ -6,7 +6,21 @@ rich; torch comes later) is still one ``error: interrupted`` line and exit 130.
 
 from __future__ import annotations
 
+import os
 import sys
+
+
+def _exit_interrupted(message: bool) -> None:
+    """Exit 130 for real: CPython turns a non-zero exit into a SIGINT death (-2) when a
+    KeyboardInterrupt once escaped code run through ``exec`` (as during ``import torch``)."""
+    if message:
+        sys.stderr.write("error: interrupted\n")
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(130)
 
 
 def main() -> None:
@@ -16,8 +30,11 @@ def main() -> None:
 
         app()  # building the click command happens before the group's own error handling
     except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted\n")
-        sys.exit(130)
+        _exit_interrupted(message=True)
+    except SystemExit as exc:
+        if exc.code == 130:  # the group already printed its one line
+            _exit_interrupted(message=False)
+        raise
 
 
 if __name__ == "__main__":

@@ -103,3 +103,24 @@ def unflatten_state(obj: Any, tensors: dict[str, Tensor]) -> Any:
 def rng_tensor(state: Tensor) -> Tensor:
     """An RNG state (uint8 tensor) in a form safetensors stores."""
     return state.to(torch.uint8).clone()
+
+
+def check_state_dict(expected: dict[str, Tensor], found: dict[str, Tensor], path: Path) -> None:
+    """``found`` must have exactly ``expected``'s tensor names, shapes and dtypes.
+
+    ``load_state_dict`` would silently cast (int64 weights into a float model) and report a
+    missing key only after a partial copy; a file that does not match is bad input instead.
+    """
+    missing = sorted(set(expected) - set(found))
+    extra = sorted(set(found) - set(expected))
+    if missing or extra:
+        what = f"lacks {missing[0]!r}" if missing else f"has the unexpected tensor {extra[0]!r}"
+        raise BadInput(f"{path} {what}; it was not written for this model")
+    for name, ref in expected.items():
+        got = found[name]
+        if got.dtype != ref.dtype or tuple(got.shape) != tuple(ref.shape):
+            raise BadInput(
+                f"{path}: tensor {name!r} is {str(got.dtype).removeprefix('torch.')} "
+                f"{list(got.shape)}, expected {str(ref.dtype).removeprefix('torch.')} "
+                f"{list(ref.shape)}"
+            )

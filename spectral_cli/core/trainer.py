@@ -25,84 +25,32 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from spectral_cli.core.checkpoint import (
+    check_state_dict,
     flatten_state,
     load_checkpoint,
     save_tensors,
     unflatten_state,
 )
 from spectral_cli.core.errors import BadInput, Interrupted, RuntimeFailure
+from spectral_cli.core.evaluation import (  # re-exported: the loop's vocabulary
+    Observer,
+    SilentObserver,
+    SplitLike,
+    classification_loss,
+    evaluate,
+)
 from spectral_cli.core.schema import TrainConfig
 from spectral_cli.core.signals import StopFlag
 
 STATE_FAMILY = "train-state"
-
-
-class SplitLike(Protocol):
-    x: Tensor
-    y: Tensor
-
-
-class Observer(Protocol):
-    """Progress sink (the CLI renders it with rich; core code never prints)."""
-
-    def log(self, message: str) -> None: ...
-
-    def on_step(self, epoch: int, step: int, steps: int) -> None: ...
-
-    def on_epoch(self, record: dict[str, float], improved: bool) -> None: ...
-
-
-class SilentObserver:
-    def log(self, message: str) -> None:
-        pass
-
-    def on_step(self, epoch: int, step: int, steps: int) -> None:
-        pass
-
-    def on_epoch(self, record: dict[str, float], improved: bool) -> None:
-        pass
-
-
-def classification_loss(model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor | None]:
-    """Mean cross-entropy and the number of correct predictions."""
-    logits = model(x)
-    return F.cross_entropy(logits.float(), y), (logits.argmax(-1) == y).sum()
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    split: SplitLike,
-    batch_size: int,
-    device: torch.device,
-    loss_fn: Callable[[nn.Module, Tensor, Tensor], tuple[Tensor, Tensor | None]] = (
-        classification_loss
-    ),
-) -> tuple[float, float | None]:
-    """(mean loss, accuracy) of ``model`` in eval mode over ``split`` (``loss_fn``'s loss and
-    correct count; a regression ``loss_fn`` returns ``None`` hits and the accuracy is ``None``)."""
-    was_training = model.training
-    model.eval()
-    total_loss, correct, n = 0.0, 0, int(split.y.shape[0])
-    regression = False
-    for start in range(0, n, batch_size):
-        x = split.x[start : start + batch_size].to(device)
-        y = split.y[start : start + batch_size].to(device)
-        loss, hits = loss_fn(model, x, y)
-        total_loss += float(loss) * y.shape[0]
-        if hits is None:
-            regression = True
-        else:
-            correct += int(hits)
-    model.train(was_training)
-    return total_loss / max(n, 1), None if regression else correct / max(n, 1)
+__all__ = ["STATE_FAMILY", "LoopState", "Observer", "SilentObserver", "SplitLike", "Trainer",
+           "classification_loss", "evaluate"]
 
 
 @dataclass
@@ -198,13 +146,19 @@ class Trainer:
     def load_state(self) -> None:
         """Restore a state written by :meth:`save_state` for the same model."""
         tensors, meta = load_checkpoint(self.state_path, STATE_FAMILY)
+        expected = self.model.state_dict()
+        model_sd = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+        check_state_dict(expected, model_sd, self.state_path)
+        check_state_dict(expected, best, self.state_path)
         try:
-            model_sd = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+            state = LoopState(**json.loads(meta["spectral.loop"]))
+            self._check_position(state)
             self.model.load_state_dict(model_sd)
-            self.best_weights = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+            self.best_weights = best
             optim = unflatten_state(json.loads(meta["spectral.optimizer"]), tensors)
             self.optimizer.load_state_dict(optim)
-            self.state = LoopState(**json.loads(meta["spectral.loop"]))
+            self.state = state
             self.epoch_shuffle_state = tensors["rng.shuffle_epoch_start"]
             torch.set_rng_state(tensors["rng.torch"])
             if self.device.type == "cuda" and "rng.cuda" in tensors:
@@ -213,6 +167,18 @@ class Trainer:
             raise BadInput(f"{self.state_path} does not match this model ({exc})") from None
         for group in self.optimizer.param_groups:  # the config's values (identical on resume)
             group["lr"], group["weight_decay"] = self.cfg.lr, self.cfg.weight_decay
+
+    def _check_position(self, st: LoopState) -> None:
+        """A state file's loop position must be one this config can reach (tamper check)."""
+        steps = math.ceil(int(self.train.y.shape[0]) / self.cfg.batch_size)
+        ints = ("epoch", "step", "correct", "seen", "best_epoch")
+        if not all(type(getattr(st, k)) is int for k in ints):
+            raise ValueError("loop position fields must be integers")
+        bs = self.cfg.batch_size
+        if not (0 <= st.step < steps and st.epoch >= 0 and len(st.history) == st.epoch
+                and 0 <= st.best_epoch <= st.epoch and 0 <= st.seen <= st.step * bs):
+            raise ValueError(f"loop position epoch {st.epoch} step {st.step} is impossible for "
+                             f"{steps} steps per epoch")
 
     # ---- loop ------------------------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:

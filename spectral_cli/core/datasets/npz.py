@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spectral_cli.core.arrays import class_labels, real_array
 from spectral_cli.core.errors import BadInput
 
 REQUIRED = ("x", "y", "x_test", "y_test")
@@ -42,14 +43,12 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
             raise BadInput(
                 f"data.path {path}: x{split} must be a non-empty 2-D array, got {x.shape}"
             )
-        if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
-            raise BadInput(f"data.path {path}: x{split} must be finite numbers")
+        arrays[f"x{split}"] = real_array(x, f"data.path {path}: x{split}")
         if y.shape != (x.shape[0],):
             raise BadInput(
                 f"data.path {path}: y{split} must have shape ({x.shape[0]},), got {y.shape}"
             )
-        if not np.issubdtype(y.dtype, np.integer) or (y < 0).any():
-            raise BadInput(f"data.path {path}: y{split} must hold non-negative integer labels")
+        arrays[f"y{split}"] = class_labels(y, f"data.path {path}: y{split}")
     if arrays["x"].shape[1] != arrays["x_test"].shape[1]:
         raise BadInput(f"data.path {path}: x and x_test have different signal lengths")
     return {
