@@ -6,6 +6,7 @@ rich; torch comes later) is still one ``error: interrupted`` line and exit 130.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -16,10 +17,8 @@ def _exit_interrupted(message: bool) -> None:
     if message:
         sys.stderr.write("error: interrupted\n")
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass
     os._exit(130)
 
 
