@@ -1,87 +1,93 @@
-"""``spectral harmony-score``: parse options, call :mod:`spectral_cli.harmony.score`."""
+"""``spectral harmony-score``: resolve the config, call :mod:`spectral_cli.harmony.score`.
+
+Each flag is shorthand for a key of the command's config
+(:class:`~spectral_cli.harmony.score.ScoreConfig`): defaults < ``--config`` < ``--set`` < flags.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import typer
-
-from spectral_cli.cli import options
+from spectral_cli.cli.flags import SEED, Flag, FlagValues, config_errors, config_flags
+from spectral_cli.cli.options import Shared, shared_options
+from spectral_cli.cli.output import (
+    emit,
+    is_new_dir,
+    log,
+    print_config,
+    remove_if_left_empty,
+    write_config,
+)
 from spectral_cli.core.errors import BadInput
 
-VARIANT_CHOICES = ("seed", "fixed")
-BAND_CHOICES = ("seed", "hutchinson-knopoff", "sethares")
+SCORE_FLAGS = [
+    Flag("--vectors", "vectors", Path, "Latent vectors: .json list of equal-length lists, .npy, "
+         "or .safetensors (one tensor or one named 'latents')."),
+    Flag("--checkpoint", "checkpoint", Path, "A 'spectral train hae' model.safetensors: score "
+         "its latents of valid vs generated invalid signals (AUROC, histogram)."),
+    Flag("--data", "data", str,
+         "With --checkpoint: mnist1d (default; its test split) or an .npz/.npy of signals."),
+    Flag("--variant", "variant", str,
+         "seed | fixed (default fixed; with --checkpoint the model's own)."),
+    Flag("--critical-band", "critical_band", str,
+         "seed | hutchinson-knopoff | sethares (default: the variant's own)."),
+    Flag("--alpha", "alpha", float, "Weight of the alignment (--vectors; default 1)."),
+    Flag("--beta", "beta", float, "Weight of the dissonance (--vectors; default 0.5)."),
+]
 
 
-def harmony_score(
-    vectors: Path | None = typer.Option(
-        None, "--vectors", help="Latent vectors: .json list of equal-length lists, .npy, or "
-        ".safetensors (one tensor or one named 'latents').",
-    ),
-    checkpoint: Path | None = typer.Option(
-        None, "--checkpoint", help="A 'spectral train hae' model.safetensors: score its latents "
-        "of valid vs generated invalid signals (AUROC, histogram).",
-    ),
-    data: str = typer.Option(
-        "mnist1d", "--data", help="With --checkpoint: mnist1d (test split) or an .npz/.npy of "
-        "signals.",
-    ),
-    variant: str | None = typer.Option(
-        None, "--variant", help="seed | fixed (default fixed; with --checkpoint the model's own)."
-    ),
-    critical_band: str | None = typer.Option(
-        None, "--critical-band", help="seed | hutchinson-knopoff | sethares (default: the "
-        "variant's own).",
-    ),
-    alpha: float = typer.Option(1.0, "--alpha", help="Weight of the alignment (--vectors)."),
-    beta: float = typer.Option(0.5, "--beta", help="Weight of the dissonance (--vectors)."),
-    device: str = options.DEVICE,
-    seed: int | None = options.SEED,
-    out: Path | None = options.OUT,
-    json_: bool = options.JSON,
-    quiet: bool = options.QUIET,
-    verbose: bool = options.VERBOSE,
-    overwrite: bool = options.OVERWRITE,
-) -> None:
+@config_flags(SCORE_FLAGS, panel="Scoring options")
+@shared_options(print_config=True, seed_help="Seed of the generated invalid signals "
+                "(--checkpoint; default 0).")
+def harmony_score(*, flags: FlagValues, shared: Shared) -> None:
     """Score latent vectors with the harmony/dissonance measures, or a trained HAE's latents.
 
     Examples: spectral harmony-score --vectors z.npy --json;
     spectral harmony-score --checkpoint runs/hae/model.safetensors --out runs/hae-score
     """
-    if (vectors is None) == (checkpoint is None):
-        raise BadInput("pass exactly one of --vectors FILE or --checkpoint RUN/model.safetensors")
-    if variant is not None and variant not in VARIANT_CHOICES:
-        raise BadInput(f"--variant {variant!r} is not one of {', '.join(VARIANT_CHOICES)}")
-    if critical_band is not None and critical_band not in BAND_CHOICES:
-        raise BadInput(f"--critical-band {critical_band!r} is not one of {', '.join(BAND_CHOICES)}")
+    from spectral_cli.core.config import resolve
     from spectral_cli.core.report import write_report
     from spectral_cli.core.runs import prepare_run_dir
     from spectral_cli.harmony import score as harmony_report
 
-    if vectors is not None:
+    flags = flags.plus(SEED, shared.seed)
+    where, hint = "spectral harmony-score", "spectral harmony-score --print-config"
+    with config_errors(flags, where, hint):
+        cfg = resolve(harmony_report.ScoreConfig, None, shared.config, shared.sets,
+                      flags.nested())
+    if (cfg.vectors is None) == (cfg.checkpoint is None):
+        raise BadInput("pass exactly one of --vectors FILE or --checkpoint RUN/model.safetensors")
+    if shared.print_config:
+        print_config(cfg, "spectral harmony-score: resolved config (pass it back with --config "
+                     "FILE)")
+        return
+    if cfg.vectors is not None:
         report = harmony_report.score_vectors(
-            vectors, variant or "fixed", critical_band, alpha, beta
+            cfg.vectors, cfg.variant or "fixed", cfg.critical_band, cfg.alpha, cfg.beta
         )
-        if out is not None:  # scoring a file writes no run directory unless asked to
-            run_dir = prepare_run_dir(out, "harmony-score", vectors.stem, overwrite=overwrite)
+        if shared.out is not None:  # scoring a file writes no run directory unless asked to
+            run_dir = prepare_run_dir(shared.out, "harmony-score", cfg.vectors.stem,
+                                      overwrite=shared.overwrite)
+            report.files["config"] = write_config(run_dir, cfg)
             report.files["report"] = "report.json"
             write_report(run_dir / "report.json", report)
     else:
         from spectral_cli.core.device import resolve_device
 
-        assert checkpoint is not None
-        dev = resolve_device(device)
-        if not checkpoint.is_file():
-            raise BadInput(f"--checkpoint {checkpoint} does not exist")
-        harmony_report.load_hae(checkpoint, dev)  # refuse a foreign file before making a run dir
-        run_dir = prepare_run_dir(out, "harmony-score", checkpoint.parent.name, overwrite=overwrite)
-        report = harmony_report.score_checkpoint(
-            checkpoint, data, run_dir, dev, 0 if seed is None else seed, variant, critical_band
-        )
+        assert cfg.checkpoint is not None
+        dev = resolve_device(shared.device)
+        if not cfg.checkpoint.is_file():
+            raise BadInput(f"--checkpoint {cfg.checkpoint} does not exist")
+        harmony_report.load_hae(cfg.checkpoint, dev)  # refuse a foreign file before a run dir
+        new_dir = is_new_dir(shared.out)
+        run_dir = prepare_run_dir(shared.out, "harmony-score", cfg.checkpoint.parent.name,
+                                  overwrite=shared.overwrite)
+        with remove_if_left_empty(run_dir, enabled=new_dir):  # e.g. a bad --data file
+            report = harmony_report.score_checkpoint(
+                cfg.checkpoint, cfg.data, run_dir, dev, cfg.seed, cfg.variant, cfg.critical_band
+            )
+        report.files["config"] = write_config(run_dir, cfg)
         write_report(run_dir / "report.json", report)
-        if verbose and not quiet:
-            typer.echo(f"wrote {run_dir}", err=True)
-    if json_:
-        typer.echo(report.model_dump_json(indent=2))
-    elif not quiet:
-        typer.echo(report.summary())
+        if shared.chatty:
+            log(shared, f"wrote {run_dir}")
+    emit(shared, report, report.summary())

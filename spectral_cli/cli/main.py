@@ -26,7 +26,7 @@ from spectral_cli import __version__
 from spectral_cli.cli import placeholders
 from spectral_cli.cli.harmony_score import harmony_score
 from spectral_cli.cli.ntk import ntk
-from spectral_cli.cli.train import train
+from spectral_cli.cli.train import train, train_help
 from spectral_cli.cli.tune import tune
 from spectral_cli.cli.verify_lstm import verify_lstm
 from spectral_cli.core.errors import SpectralError
@@ -51,6 +51,7 @@ class SpectralGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         debug = os.environ.get("SPECTRAL_DEBUG") == "1"
+        prog_name = prog_name or "spectral"  # also under python -m spectral_cli (completion)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click_exc.NoArgsIsHelpError as exc:
@@ -83,7 +84,7 @@ app = typer.Typer(
     help="Spectral and harmonic neural-network research toolkit. "
     "Each subcommand writes safetensors checkpoints and JSON reports to a run directory.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -104,7 +105,7 @@ def root(
     """Spectral and harmonic neural-network research toolkit."""
 
 
-app.command("train")(train)
+app.command("train", help=train_help())(train)
 app.command("harmony-score")(harmony_score)
 app.command("verify-lstm")(verify_lstm)
 app.command("tune")(tune)

@@ -1,120 +1,116 @@
-"""``spectral train FAMILY``: parse options, call :mod:`spectral_cli.core.pipeline`, print."""
+"""``spectral train FAMILY``: resolve the config, call :mod:`spectral_cli.core.pipeline`, print."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from spectral_cli.cli import options
-from spectral_cli.core.registry import family_names
+from spectral_cli.cli.flags import SEED, Flag, FlagValues, config_errors, config_flags
+from spectral_cli.cli.options import Shared, shared_options
+from spectral_cli.cli.output import emit, is_new_dir, print_config, remove_if_left_empty
+from spectral_cli.core.errors import BadInput
+from spectral_cli.core.registry import family_descriptions, family_names
+
+# every family option is shorthand for one config key; families without the key refuse it
+FAMILY_FLAGS = [
+    Flag("--init", "model.init", str, "Initialization, for families that have one (model.init)."),
+    Flag("--window", "model.window", int,
+         "Window length, for families that have one (model.window)."),
+    Flag("--baseline", "model.baseline", str,
+         "Baseline trained in the same run (model.baseline)."),
+    Flag("--compare", "train.compare", bool,
+         "Train the family's comparison set in one run (train.compare)."),
+    Flag("--data-dir", "data.dir", Path, "Directory of user-provided data files (data.dir).",
+         options={"file_okay": False}),
+]
 
 
-def _family_option(flag: str, default: Any, help_text: str) -> Any:
-    """An option that is shorthand for a family's config key (see FLAG_KEYS)."""
-    return typer.Option(default, flag, help=help_text, rich_help_panel="Family options")
+def train_help() -> str:
+    """The command's help: what it does and one line per family (imports no model code)."""
+    width = max(len(name) for name in family_names())
+    rows = "\n".join(f"{name:<{width}}  {text}" for name, text in family_descriptions().items())
+    return (
+        "Train a registered model family into a run directory.\n\n"
+        f"Families:\n\n{rows}\n\n"
+        "Example: spectral train hpe --set train.epochs=10 --out runs/hpe"
+    )
 
 
+@config_flags(FAMILY_FLAGS, panel="Family options")
+@shared_options(resume=True, print_config=True)
 def train(
-    family: str = typer.Argument(..., help=f"Model family: {', '.join(family_names())}."),
-    config: Path | None = options.CONFIG,
-    set_: list[str] = options.SET,
-    device: str = options.DEVICE,
-    seed: int | None = options.SEED,
-    out: Path | None = options.OUT,
-    json_: bool = options.JSON,
-    quiet: bool = options.QUIET,
-    verbose: bool = options.VERBOSE,
-    overwrite: bool = options.OVERWRITE,
-    resume: bool = options.RESUME,
-    init: str | None = _family_option(
-        "--init", None, "Initialization, for families that have one (model.init)."
+    family: str = typer.Argument(
+        ..., help=f"Model family: {', '.join(family_names())}.",
+        autocompletion=family_names,
     ),
-    window: int | None = _family_option(
-        "--window", None, "Window length, for families that have one (model.window)."
-    ),
-    baseline: str | None = _family_option(
-        "--baseline", None, "Baseline trained in the same run (model.baseline)."
-    ),
-    compare: bool = _family_option(
-        "--compare", False, "Train the family's comparison set in one run (train.compare)."
-    ),
-    data_dir: Path | None = _family_option(
-        "--data-dir", None, "Directory of user-provided data files (data.dir)."
-    ),
+    *,
+    flags: FlagValues,
+    shared: Shared,
 ) -> None:
-    """Train a registered model family into a run directory (data: see the family's preset).
-
-    Example: spectral train hpe --set train.epochs=10 --out runs/hpe
-    """
+    """Train a registered model family into a run directory."""
     from spectral_cli.cli.progress import RichObserver
     from spectral_cli.core.device import resolve_device
-    from spectral_cli.core.pipeline import (
-        resolve_train_config,
-        resume_train_config,
-        run_experiment,
-    )
+    from spectral_cli.core.pipeline import run_experiment
     from spectral_cli.core.runs import prepare_run_dir
     from spectral_cli.core.signals import StopFlag, catch_signals
 
-    set_ = list(set_) + family_flags(
-        init=init, window=window, baseline=baseline, compare=compare, data_dir=data_dir
-    )
-    dev = resolve_device(device)
-    existed = True  # a resumed run directory is never removed
-    if resume:
-        if config is not None:
-            typer.echo(
-                "note: --config is ignored with --resume (the run's saved config is used)", err=True
-            )
-        run_dir = prepare_run_dir(out, "train", family, overwrite=overwrite, resume=True)
-        cfg = resume_train_config(run_dir, family, set_, seed)
+    if shared.print_config:
+        if shared.resume:
+            raise BadInput("--print-config shows a new run's config; drop --resume (a run's "
+                           "own config is its config.yaml)")
+        show_config(family, resolve(family, flags, shared))
+        return
+    dev = resolve_device(shared.device)
+    notes = []
+    if shared.resume:
+        if shared.config is not None:
+            notes.append("note: --config is ignored with --resume (the run's saved config is "
+                         "used)")
+        run_dir = prepare_run_dir(shared.out, "train", family, overwrite=shared.overwrite,
+                                  resume=True)
+        cfg = resolve(family, flags, shared, run_dir=run_dir)
+        new_dir = False  # a resumed run directory is never removed
     else:
-        cfg = resolve_train_config(family, config, set_, seed)
-        existed = out is not None and out.exists()
-        run_dir = prepare_run_dir(out, "train", family, overwrite=overwrite)
+        cfg = resolve(family, flags, shared)
+        new_dir = is_new_dir(shared.out)
+        run_dir = prepare_run_dir(shared.out, "train", family, overwrite=shared.overwrite)
+    header = "\n".join([*notes, f"training {family} on {dev} (seed {cfg.seed}) -> {run_dir}"])
     with (
-        remove_if_left_empty(run_dir, enabled=not existed),
-        RichObserver(quiet=quiet, verbose=verbose, total_epochs=cfg.train.epochs) as observer,
+        remove_if_left_empty(run_dir, enabled=new_dir),
+        RichObserver(quiet=shared.quiet, verbose=shared.verbose, total_epochs=cfg.train.epochs,
+                     header=header) as observer,catch_signals(StopFlag()) as stop
     ):
-        observer.log(f"training {family} on {dev} (seed {cfg.seed}) -> {run_dir}")
-        with catch_signals(StopFlag()) as stop:
-            report = run_experiment(cfg, run_dir, dev, resume=resume, observer=observer, stop=stop)
-    if json_:
-        typer.echo(report.model_dump_json(indent=2))
-    elif not quiet:
-        typer.echo(f"{report.summary()} -> {run_dir}")
+        report = run_experiment(cfg, run_dir, dev, resume=shared.resume, observer=observer,
+                                stop=stop)
+    emit(shared, report, f"{report.summary()} -> {run_dir}")
 
 
-@contextlib.contextmanager
-def remove_if_left_empty(run_dir: Path, enabled: bool) -> Iterator[None]:
-    """A run that fails before writing anything (e.g. bad data) leaves no new empty directory."""
-    try:
-        yield
-    except BaseException:
-        with contextlib.suppress(OSError):
-            if enabled and run_dir.is_dir() and not any(run_dir.iterdir()):
-                run_dir.rmdir()
-        raise
+def resolve(family: str, flags: FlagValues, shared: Shared, run_dir: Path | None = None) -> Any:
+    """The run's config: a new run's layers, or (``run_dir``) the resumed run's saved one.
+
+    The family options and ``--seed`` are applied last, as ``--set`` items; an error about a
+    key one of them set names the option.
+    """
+    from spectral_cli.core.pipeline import resolve_train_config, resume_train_config
+
+    flags = flags.plus(SEED, shared.seed)
+    sets = [*shared.sets, *flags.as_sets()]
+    with config_errors(flags, f"family {family!r}", f"spectral train {family} --print-config"):
+        if run_dir is not None:
+            return resume_train_config(run_dir, family, sets)
+        return resolve_train_config(family, shared.config, sets)
 
 
-FLAG_KEYS = {
-    "init": "model.init",
-    "window": "model.window",
-    "baseline": "model.baseline",
-    "compare": "train.compare",
-    "data_dir": "data.dir",
-}
+def show_config(family: str, cfg: Any) -> None:
+    """``--print-config``: the resolved config and the parameter count of its model."""
+    from spectral_cli.core.pipeline import count_params
+    from spectral_cli.core.registry import get_family
 
+    fam = get_family(family)
+    data = fam.data(cfg)
+    params = count_params(fam.build(cfg, data.info), fam.embedding_prefix)
+    print_config(cfg, f"spectral train {family}: resolved config (pass it back with --config "
+                 "FILE)", f"parameters: {params.total}")
 
-def family_flags(**values: object) -> list[str]:
-    """Translate the family options into ``--set`` items (unknown keys fail validation)."""
-    items = []
-    for name, value in values.items():
-        if value is None or value is False:
-            continue
-        items.append(f"{FLAG_KEYS[name]}={'true' if value is True else value}")
-    return items

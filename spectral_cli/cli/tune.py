@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from spectral_cli.cli import options
+from spectral_cli.cli.flags import FlagValues, config_errors
+from spectral_cli.cli.options import Shared, shared_options
+from spectral_cli.cli.output import emit
+from spectral_cli.core.registry import family_names
 
 if TYPE_CHECKING:
     from spectral_cli.tuning.trials import TrialEvent
@@ -17,9 +20,9 @@ class RichTrialProgress:
     """Trial k/N and best-so-far on stderr."""
 
     def __init__(self, quiet: bool) -> None:
-        from rich.console import Console
+        from spectral_cli.cli.output import stderr_console
 
-        self.console = Console(stderr=True, highlight=False)
+        self.console = stderr_console()
         self.quiet = quiet
 
     def trial_done(self, event: TrialEvent) -> None:
@@ -27,9 +30,15 @@ class RichTrialProgress:
             self.console.print(event.line())
 
 
+@shared_options(
+    resume=True,
+    seed_help="Seed of the sampler, the trials and the first final run (default 0).",
+    resume_help="Continue the study stored in --out (adds --trials trials).",
+)
 def tune(
     families: list[str] = typer.Argument(
-        ..., help="Families to tune, e.g. standard factorized hpe."
+        ..., help="Families to tune, e.g. standard factorized hpe.", metavar="FAMILY...",
+        autocompletion=family_names,
     ),
     trials: int = typer.Option(
         8, "--trials", help="Trials per family (added to an existing study)."
@@ -52,18 +61,8 @@ def tune(
         "spectral", "--study-name", help="Study name prefix; one study per family."
     ),
     workers: int = typer.Option(1, "--workers", help="Worker processes sharing the storage."),
-    config: Path | None = options.CONFIG,
-    set_: list[str] = options.SET,
-    device: str = options.DEVICE,
-    seed: int = typer.Option(
-        0, "--seed", help="Seed of the sampler, the trials and the first final run."
-    ),
-    out: Path | None = options.OUT,
-    json_: bool = options.JSON,
-    quiet: bool = options.QUIET,
-    verbose: bool = options.VERBOSE,
-    overwrite: bool = options.OVERWRITE,
-    resume: bool = typer.Option(False, "--resume", help="Continue the study stored in --out."),
+    *,
+    shared: Shared,
 ) -> None:
     """Tune families with Optuna and compare their best configurations over several seeds.
 
@@ -76,33 +75,32 @@ def tune(
     from spectral_cli.tuning.run import tune_run
     from spectral_cli.tuning.trials import TuneSettings
 
-    resolve_device(device)
-    if resume and out is None:
+    resolve_device(shared.device)
+    if shared.resume and shared.out is None:
         raise BadInput("--resume needs --out DIR pointing at the earlier tuning run")
     settings = TuneSettings(
         families=tuple(families),
-        out=out or default_run_dir("tune", "-".join(families)),
+        out=shared.out or default_run_dir("tune", "-".join(families)),
         storage=storage or "",
         study_name=study_name,
         trials=trials,
         timeout=timeout,
-        seed=seed,
+        seed=0 if shared.seed is None else shared.seed,
         sampler=sampler,
         pruner=pruner,
         space_file=space,
-        config_file=config,
-        sets=tuple(set_),
+        config_file=shared.config,
+        sets=shared.sets,
         final_seeds=final_seeds,
         workers=workers,
-        device=device,
-        quiet=quiet,
+        device=shared.device,
+        quiet=shared.quiet,
     )
-    del verbose
-    with catch_signals(StopFlag()) as stop:
-        report = tune_run(
-            settings, RichTrialProgress(quiet), stop, overwrite=overwrite, resume=resume
-        )
-    if json_:
-        typer.echo(report.model_dump_json(indent=2))
-    elif not quiet:
-        typer.echo(f"{report.summary()} -> {settings.out}/comparison.md")
+    family = families[0] if len(families) == 1 else "FAMILY"
+    with (
+        config_errors(FlagValues(), "spectral tune", f"spectral train {family} --print-config"),
+        catch_signals(StopFlag()) as stop,
+    ):
+        report = tune_run(settings, RichTrialProgress(shared.quiet), stop,
+                          overwrite=shared.overwrite, resume=shared.resume)
+    emit(shared, report, f"{report.summary()} -> {settings.out}/comparison.md")

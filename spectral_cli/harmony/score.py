@@ -29,10 +29,34 @@ from pydantic import BaseModel, Field
 
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.report import Report
+from spectral_cli.core.schema import Frozen
 from spectral_cli.harmony import detection as hae_eval
-from spectral_cli.harmony.measures import DEFAULT_CRITICAL_BAND, harmony_scores
+from spectral_cli.harmony.measures import (
+    DEFAULT_CRITICAL_BAND,
+    CriticalBand,
+    Variant,
+    harmony_scores,
+)
 
 VECTOR_SUFFIXES = (".json", ".npy", ".safetensors")
+
+
+class ScoreConfig(Frozen):
+    """The config of ``spectral harmony-score`` (``config.yaml``; flags, ``--set``, ``--config``).
+
+    Exactly one of ``vectors`` / ``checkpoint``; ``data`` is used with ``checkpoint``, ``alpha``
+    and ``beta`` with ``vectors``. ``variant`` ``None``: fixed (a checkpoint: the model's own);
+    ``critical_band`` ``None``: the variant's own. ``seed`` draws the invalid signals.
+    """
+
+    vectors: Path | None = None
+    checkpoint: Path | None = None
+    data: str = "mnist1d"
+    variant: Variant | None = None
+    critical_band: CriticalBand | None = None
+    alpha: float = Field(default=1.0, allow_inf_nan=False)
+    beta: float = Field(default=0.5, allow_inf_nan=False)
+    seed: int = Field(default=0, ge=0, lt=2**32)
 
 
 class VectorScore(BaseModel):

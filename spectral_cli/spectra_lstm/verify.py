@@ -21,19 +21,22 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, Field
 
+from spectral_cli.core.atomic import write_text_atomic
 from spectral_cli.core.checkpoint import (
     load_checkpoint,
     model_metadata,
     read_metadata,
     save_tensors,
 )
+from spectral_cli.core.config import dump_yaml
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.report import Report, write_report
+from spectral_cli.core.schema import Frozen
 from spectral_cli.spectra_lstm import reference as core
 from spectral_cli.spectra_lstm.signals import SIGNAL_KINDS, make_test_signal, read_signal_file
 
@@ -43,17 +46,21 @@ CHECKPOINT = "spectra_lstm.safetensors"
 PLOT_WINDOWS = 256  # windows shown in spectrogram.png (windows are independent: exact resets)
 
 
-@dataclass(frozen=True)
-class VerifyOptions:
-    """What the CLI parsed; ``None`` means "the default" (see :func:`run_verify`)."""
+class VerifyOptions(Frozen):
+    """The config of ``spectral verify-lstm`` (``config.yaml``; flags, ``--set``, ``--config``).
+
+    ``None`` means "the default" (see :func:`prepare`): window 8 (a checkpoint: its own),
+    windows 16 (a signal file: all of it), dtype float64 (a checkpoint: its own), tol 1e-12 for
+    float64 and 1e-5 for float32. Ranges are checked by :func:`prepare`.
+    """
 
     window: int | None = None
     windows: int | None = None
-    dtype: str | None = None
+    dtype: Literal["float64", "float32"] | None = None
     tol: float | None = None
     signal: str = "random"
     checkpoint: Path | None = None
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**32)
     plots: bool = True
 
 
@@ -214,7 +221,8 @@ def prepare(opts: VerifyOptions) -> Prepared:
 def run_verify(prep: Prepared, run_dir: Path, device: torch.device) -> VerifyReport:
     """Verify, write the outputs; returns the report (the verdict is ``passed``)."""
     opts, model, window, signal = prep.opts, prep.model, prep.window, prep.signal
-    files: dict[str, str] = {}
+    write_text_atomic(run_dir / "config.yaml", dump_yaml(opts))
+    files: dict[str, str] = {"config": "config.yaml"}
     standard = not isinstance(model, core.SpectraLSTMWeights)
     if standard:
         result = verify_standard(model.to(device), signal, opts.tol)

@@ -43,7 +43,9 @@ def test_train_writes_the_run_directory(runner, tmp_path: Path, family: str) -> 
     out = tmp_path / "run"
     result = invoke(runner, "train", family, *TINY, "--seed", "0", "--out", out, "--quiet")
     assert result.exit_code == 0, result.output
-    assert result.stdout == "" and result.stderr == ""  # --quiet: nothing at all
+    # --quiet silences stderr only; the one-line result still goes to stdout
+    assert result.stderr == ""
+    assert result.stdout.count("\n") == 1 and result.stdout.rstrip().endswith(f"-> {out}")
     report = read_report(out)
     for key in REPORT_KEYS:
         lookup(report, key)

@@ -1,0 +1,144 @@
+"""Flags that are shorthands for config keys, each declared once together with its key.
+
+A command lists its flags as :class:`Flag` values (``Flag("--depth", "model.depth", int,
+"...")``); :func:`config_flags` turns them into Typer options and hands the command the given
+ones as :class:`FlagValues`, which become config overrides (``--depth 3`` is ``--set
+model.depth=3``, and wins over it). Errors about a key that came from a flag name the flag.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from spectral_cli.cli.options import inject_params
+from spectral_cli.core.errors import BadInput
+
+PRESET_HINT = "see the preset under configs/ for valid keys"  # core.config's wording
+
+
+@dataclass(frozen=True)
+class Flag:
+    """``decls`` (``"--depth"``, ``"--plots/--no-plots"``) sets the config key ``key``.
+
+    ``convert(value) -> {dotted key: value}`` for a flag that sets several keys (default:
+    ``{key: value}``). A flag that is not given (``None``) sets nothing.
+    """
+
+    decls: str
+    key: str
+    type: Any
+    help: str
+    convert: Callable[[Any], dict[str, Any]] | None = None
+    options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.decls.split("/")[0]
+
+    @property
+    def param(self) -> str:
+        return self.name.lstrip("-").replace("-", "_")
+
+    def overrides(self, value: Any) -> dict[str, Any]:
+        return self.convert(value) if self.convert else {self.key: value}
+
+
+SEED = Flag("--seed", "seed", int, "")  # the shared --seed, where it is a config key
+
+
+def yaml_scalar(value: Any) -> str:
+    """``value`` as the YAML scalar ``--set`` parses back to the same value and type."""
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+    if isinstance(value, list):
+        return "[" + ", ".join(yaml_scalar(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+@dataclass(frozen=True)
+class FlagValues:
+    """The flags given on the command line, in declaration order."""
+
+    given: tuple[tuple[Flag, Any], ...] = ()
+
+    def plus(self, flag: Flag, value: Any) -> FlagValues:
+        return self if value is None else FlagValues((*self.given, (flag, value)))
+
+    def dotted(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for flag, value in self.given:
+            out.update(flag.overrides(value))
+        return out
+
+    def nested(self) -> dict[str, Any]:
+        """Overrides as nested sections (``core.config.resolve``'s ``fixed``)."""
+        out: dict[str, Any] = {}
+        for key, value in self.dotted().items():
+            *sections, name = key.split(".")
+            cur = out
+            for section in sections:
+                cur = cur.setdefault(section, {})
+            cur[name] = value
+        return out
+
+    def as_sets(self) -> list[str]:
+        """Overrides as ``--set`` items (appended after the user's, so flags win)."""
+        return [f"{key}={yaml_scalar(value)}" for key, value in self.dotted().items()]
+
+    def explain(self, message: str, where: str, hint: str) -> str:
+        """``message`` about a key one of the flags set, reworded to name the flag."""
+        for flag, value in reversed(self.given):
+            keys = flag.overrides(value)
+            if not any(f"'{key}'" in message for key in keys):
+                continue
+            if message.startswith("unknown config key"):
+                return f"{flag.name} does not apply to {where} (no {flag.key} setting); {hint}"
+            _, sep, reason = message.partition(": ")
+            return f"invalid {flag.name}: {reason if sep else message}"
+        return message
+
+
+@contextlib.contextmanager
+def config_errors(flags: FlagValues, where: str, print_config: str) -> Iterator[None]:
+    """Reword a config error: name the flag that set the key, and point at ``--print-config``
+    (there is no ``configs/`` folder in an installed package)."""
+    hint = f"see '{print_config}' for valid keys"
+    try:
+        yield
+    except BadInput as exc:
+        message = flags.explain(str(exc), where, hint).replace(PRESET_HINT, hint)
+        raise BadInput(message) from None
+
+
+def config_flags(
+    flags: list[Flag], panel: str = "Config options"
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Append one Typer option per flag; the command receives ``flags: FlagValues``."""
+    by_param = {flag.param: flag for flag in flags}
+    if len(by_param) != len(flags):
+        raise TypeError("two flags with the same name")
+    params = [
+        (flag.param, flag.type | None,
+         typer.Option(None, flag.decls, help=flag.help, rich_help_panel=panel, **flag.options))
+        for flag in flags
+    ]
+
+    def collect(values: dict[str, Any]) -> FlagValues:
+        out = FlagValues()
+        for param, flag in by_param.items():
+            out = out.plus(flag, values.get(param))
+        return out
+
+    return functools.partial(inject_params, name="flags", params=params, collect=collect,
+                             prefix="flag__")

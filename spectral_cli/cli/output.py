@@ -1,0 +1,75 @@
+"""What a command prints and the few files the CLI itself writes.
+
+stdout carries the result only: the one-line summary, or with ``--json`` the report and nothing
+else (``--quiet`` does not silence it). Logs and notes go to stderr, never wrapped (a CI log is
+not a terminal: a long run directory stays on one line), and ``--quiet`` silences them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from spectral_cli.cli.options import Shared
+
+
+def stderr_console() -> Console:
+    """A rich console on stderr that prints text as given: no wrapping, markup or emoji."""
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True, highlight=False, markup=False, emoji=False)
+
+
+def log(shared: Shared, message: str) -> None:
+    """A log or note line on stderr (not with ``--quiet``)."""
+    if shared.talk:
+        typer.echo(message, err=True)
+
+
+def emit(shared: Shared, report: Any, line: str) -> None:
+    """The result on stdout: ``report`` as JSON with ``--json``, else the summary ``line``."""
+    typer.echo(report.model_dump_json(indent=2) if shared.json else line)
+
+
+def print_config(cfg: Any, *comments: str) -> None:
+    """``cfg`` as YAML on stdout, ``comments`` as ``#`` lines first (still valid YAML)."""
+    from spectral_cli.core.config import dump_yaml
+
+    for comment in comments:
+        typer.echo(f"# {comment}")
+    typer.echo(dump_yaml(cfg), nl=False)
+
+
+def write_config(run_dir: Path, cfg: Any) -> str:
+    """Save the resolved config as ``config.yaml`` (so the run can be repeated)."""
+    from spectral_cli.core.atomic import write_text_atomic
+    from spectral_cli.core.config import dump_yaml
+
+    write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
+    return "config.yaml"
+
+
+@contextlib.contextmanager
+def remove_if_left_empty(run_dir: Path, enabled: bool = True) -> Iterator[None]:
+    """A run that fails before writing anything (e.g. bad data) leaves no new empty directory
+    (``enabled``: the directory is new; a user's existing directory is never removed)."""
+    try:
+        yield
+    except BaseException:
+        if enabled:
+            from spectral_cli.core.runs import remove_if_unused
+
+            remove_if_unused(run_dir)
+        raise
+
+
+def is_new_dir(out: Path | None) -> bool:
+    """Whether ``--out`` does not exist yet (then a failed run may remove it again)."""
+    return out is None or not out.exists()

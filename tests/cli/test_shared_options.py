@@ -1,0 +1,141 @@
+"""The shared options: one declaration for every subcommand, and config layering for the
+commands that used to have none (verify-lstm, harmony-score)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import assert_one_line_error, invoke, read_report
+
+from spectral_cli.cli.main import app
+from spectral_cli.cli.options import Shared, shared_options
+
+SHARED = ["--config", "--set", "--device", "--seed", "--out", "--json", "--quiet", "--verbose",
+          "--overwrite"]
+COMMANDS = {  # subcommand -> (has --resume, has --print-config)
+    "train": (True, True),
+    "tune": (True, False),
+    "verify-lstm": (False, True),
+    "harmony-score": (False, True),
+    "ntk": (False, True),
+}
+VERIFY = ["verify-lstm", "--windows", "2", "--no-plots"]
+
+
+def click_command(name: str):  # noqa: ANN201 - a click command
+    import typer
+
+    return typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_subcommand_takes_the_shared_options_from_one_declaration(
+    runner, name: str  # noqa: ANN001
+) -> None:
+    resume, print_config = COMMANDS[name]
+    expected = SHARED + ["--resume"] * resume + ["--print-config"] * print_config
+    params = {opt: p for p in click_command(name).params for opt in p.opts}
+    for opt in expected:
+        assert opt in params, (name, opt)
+        assert params[opt].name.startswith("shared__"), (name, opt)  # from options.py, not copied
+    assert ("--resume" in params) == resume and ("--print-config" in params) == print_config
+    assert params["-q"] is params["--quiet"] and params["-v"] is params["--verbose"]
+    help_text = invoke(runner, name, "--help").stdout
+    for opt in expected:
+        assert opt in help_text, (name, opt)
+
+
+def test_shared_option_decorator_rejects_a_clash() -> None:
+    def command(out: str = "", *, shared: Shared) -> None: ...
+
+    with pytest.raises(TypeError, match="declared twice"):
+        shared_options()(lambda shared__out=None, *, shared: None)  # type: ignore[misc]
+    wrapped = shared_options()(command)
+    assert {"out", "shared__out", "shared__config"} <= set(inspect.signature(wrapped).parameters)
+
+
+def test_verify_lstm_layers_defaults_config_set_and_flags(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    cfg = tmp_path / "verify.yaml"
+    cfg.write_text("window: 4\ndtype: float32\nsignal: sines\n")
+    runs = {
+        "config": ["--config", cfg],
+        "set": ["--config", cfg, "--set", "window=5"],
+        "flag": ["--config", cfg, "--set", "window=5", "--window", "6", "--seed", "3"],
+    }
+    expected = {"config": 4, "set": 5, "flag": 6}
+    for label, args in runs.items():
+        out = tmp_path / label
+        result = invoke(runner, *VERIFY, *args, "--out", out, "-q")
+        assert result.exit_code == 0, result.output
+        saved = yaml.safe_load((out / "config.yaml").read_text())
+        assert saved["window"] == expected[label] and saved["dtype"] == "float32"
+        assert saved["signal"] == "sines" and saved["plots"] is False
+        report = read_report(out)
+        assert report["window"] == expected[label] and report["files"]["config"] == "config.yaml"
+    assert yaml.safe_load((tmp_path / "flag" / "config.yaml").read_text())["seed"] == 3
+    # the saved config repeats the run
+    again = invoke(runner, "verify-lstm", "--config", tmp_path / "flag" / "config.yaml",
+                   "--out", tmp_path / "again", "-q")
+    assert again.exit_code == 0, again.output
+    assert read_report(tmp_path / "again")["max_error"] == read_report(tmp_path / "flag")[
+        "max_error"]
+
+
+def test_harmony_score_takes_config_and_set(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    z = np.random.default_rng(0).standard_normal((3, 8))
+    np.save(tmp_path / "z.npy", z)
+    cfg = tmp_path / "score.yaml"
+    cfg.write_text(f"vectors: {tmp_path / 'z.npy'}\nvariant: seed\nalpha: 2.0\n")
+    result = invoke(runner, "harmony-score", "--config", cfg, "--set", "beta=0.25", "--json",
+                    "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["variant"] == "seed" and report["config"]["alpha"] == 2.0
+    assert report["config"]["beta"] == 0.25
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert saved["vectors"] == str(tmp_path / "z.npy") and saved["beta"] == 0.25
+    flag_wins = invoke(runner, "harmony-score", "--config", cfg, "--variant", "fixed", "--json")
+    assert json.loads(flag_wins.stdout)["variant"] == "fixed"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--set", "nosuch=1"], "nosuch"),
+    (["--set", "window=eight"], "window"),
+    (["--set", "dtype=float16"], "dtype"),
+    (["--set", "seed=-1"], "seed"),
+    (["--dtype", "float16"], "--dtype"),
+    (["--seed", "-1"], "--seed"),
+])
+def test_verify_lstm_config_errors_are_one_line(runner, tmp_path: Path, args, needle) -> None:  # noqa: ANN001
+    out = tmp_path / "out"
+    result = invoke(runner, *VERIFY, *args, "--out", out)
+    assert_one_line_error(result, 2)
+    assert needle in result.stderr and "configs/" not in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["--set", "nosuch=1"], ["--set", "variant=x"], ["--set", "alpha=.nan"],
+    ["--variant", "x"], ["--critical-band", "bark"],
+])
+def test_harmony_score_config_errors_are_one_line(runner, tmp_path: Path, args) -> None:  # noqa: ANN001
+    np.save(tmp_path / "z.npy", np.ones((2, 4)))
+    out = tmp_path / "out"
+    result = invoke(runner, "harmony-score", "--vectors", tmp_path / "z.npy", *args,
+                    "--out", out)
+    assert_one_line_error(result, 2)
+    assert "configs/" not in result.stderr
+    assert not out.exists()
+
+
+def test_config_file_of_another_command_is_refused(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    cfg = tmp_path / "verify.yaml"
+    cfg.write_text("window: 4\n")
+    result = invoke(runner, "harmony-score", "--config", cfg)
+    assert_one_line_error(result, 2)
+    assert "window" in result.stderr
