@@ -7,27 +7,26 @@ configuration (``final_seeds`` seeds) is evaluated on test, and the statistics c
 from __future__ import annotations
 
 import itertools
-import json
-import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from spectral_cli.core.atomic import write_text_atomic, write_with
+from spectral_cli.core.atomic import write_text_atomic
 from spectral_cli.core.errors import BadInput, Interrupted, RuntimeFailure
 from spectral_cli.core.registry import get_family
 from spectral_cli.core.report import write_report
 from spectral_cli.core.signals import StopFlag
+from spectral_cli.tuning.final import final_runs
+from spectral_cli.tuning.recovery import earlier_results, fail_dead_trials, validate_study_name
 from spectral_cli.tuning.report import (
     FamilyResult,
-    FinalRun,
     TrialRecord,
     TuneReport,
     comparison_markdown,
     comparison_plot,
 )
-from spectral_cli.tuning.stats import summarize, welch
+from spectral_cli.tuning.stats import welch
 from spectral_cli.tuning.trials import (
     TrialProgress,
     TuneSettings,
@@ -49,8 +48,9 @@ def validate_settings(settings: TuneSettings) -> None:  # noqa: C901 - a flat li
         raise BadInput(f"--sampler must be tpe or random, not {settings.sampler!r}")
     if settings.pruner not in ("median", "none"):
         raise BadInput(f"--pruner must be median or none, not {settings.pruner!r}")
-    if settings.trials < 1:
-        raise BadInput(f"--trials must be >= 1, got {settings.trials}")
+    if settings.trials < 0:
+        raise BadInput(f"--trials must be >= 0, got {settings.trials}")
+    validate_study_name(settings.study_name)
     if settings.workers < 1:
         raise BadInput(f"--workers must be >= 1, got {settings.workers}")
     if settings.final_seeds < 0:
@@ -107,96 +107,32 @@ def collect(study: Any, family: str) -> FamilyResult:
     )
 
 
-def final_dir(settings: TuneSettings, family: str, seed: int) -> Path:
-    return settings.out / "final" / family / f"seed-{seed}"
-
-
-def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: StopFlag) -> None:
-    """Retrain every family's best configuration with ``final_seeds`` seeds; evaluate on test.
-
-    With ``workers > 1`` the runs are spread over that many spawned processes.
-    """
-    from spectral_cli.core.pipeline import run_experiment
-    from spectral_cli.tuning.trials import run_final_workers
-
-    jobs = [
-        (family, settings.seed + i, results[family].best_params)
-        for family in settings.families
-        for i in range(settings.final_seeds)
-    ]
-    if settings.workers > 1 and len(jobs) > 1:
-        run_final_workers(settings, jobs, stop)
-    else:
-        from spectral_cli.core.device import resolve_device
-        from spectral_cli.core.runs import prepare_run_dir
-
-        device = resolve_device(settings.device)
-        for family, seed, params in jobs:
-            run_dir = prepare_run_dir(
-                final_dir(settings, family, seed), "tune", family, overwrite=True
-            )
-            cfg = trial_config(settings, family, params, seed)
-            run_experiment(cfg, run_dir, device, stop=stop, plots_enabled=False)
-    if stop.requested:
-        raise Interrupted(
-            f"{stop.signal_name} during the final runs; the studies are complete in "
-            f"{settings.storage}; rerun with --resume to continue (it adds --trials first)"
-        )
-    for family, seed, _ in jobs:
-        report_path = final_dir(settings, family, seed) / "report.json"
-        if not report_path.is_file():
-            raise RuntimeFailure(
-                f"final run of {family} with seed {seed} did not finish; see {report_path.parent}"
-            )
-        rep = json.loads(report_path.read_text())
-        result = results[family]
-        sel = rep["selection"]
-        val = sel["best_value"] if sel["kept"] == "best" else rep["history"][-1][sel["metric"]]
-        result.final.append(
-            FinalRun(
-                seed=seed,
-                val=val,
-                test=rep["metrics"][result.test_metric],
-                run_dir=str(report_path.parent),
-            )
-        )
-        result.params_total = rep["params"]["total"]
-    for family in settings.families:
-        result = results[family]
-        if not result.final:
-            continue
-        result.test = summarize([r.test for r in result.final])
-        sign = 1.0 if result.direction == "maximize" else -1.0  # selected on validation
-        chosen = max(result.final, key=lambda r: (sign * r.val, -r.seed))
-        publish_best(settings.out / f"best-{family}", Path(chosen.run_dir))
-        result.best_model = f"best-{family}/model.safetensors"
-
-
-def publish_best(dest: Path, src: Path) -> None:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in ("model.safetensors", "report.json", "config.yaml"):
-        write_with(dest / name, lambda tmp, n=name: shutil.copyfile(src / n, tmp))
-
-
 def prepare_tune_dir(settings: TuneSettings, *, overwrite: bool, resume: bool) -> TuneSettings:
     """Validate everything, then create (or reuse, with ``resume``) ``settings.out``.
 
     Refused input creates no directory. An empty ``settings.storage`` means the default SQLite
     file in ``out``; the returned settings name it.
     """
-    from spectral_cli.core.runs import prepare_run_dir
+    from spectral_cli.core.runs import clean_temporaries, lock_run_dir, prepare_run_dir
     from spectral_cli.tuning.study import open_storage
 
     validate_settings(settings)
     out = settings.out
     if resume and overwrite:
         raise BadInput("--overwrite and --resume contradict each other; pass one of them")
+    if settings.trials == 0 and not resume:
+        raise BadInput("--trials 0 only continues a tuning run: pass --resume --out DIR")
     if settings.storage:
         open_storage(settings.storage)  # an unusable URL is refused before anything is created
     elif resume and not (out / "optuna.db").is_file():
         raise BadInput(f"--resume: {out} holds no optuna.db; nothing to continue")
     if not resume:
         prepare_run_dir(out, "tune", "-".join(settings.families), overwrite=overwrite)
+    else:
+        if not out.is_dir():
+            raise BadInput(f"--resume: {out} does not exist; nothing to continue")
+        lock_run_dir(out)  # one tune process per directory (a shared study may span several)
+        clean_temporaries(out)
     return replace(settings, storage=settings.storage or default_storage(out))
 
 
@@ -224,7 +160,7 @@ def tune_run(
     started = time.perf_counter()
     results: dict[str, FamilyResult] = {}
     for family in settings.families:  # refuse a foreign study before any trial runs
-        open_study(
+        study = open_study(
             storage,
             study_name(settings.study_name, family),
             family,
@@ -232,8 +168,11 @@ def tune_run(
             make_pruner(settings.pruner),
             list(settings.sets),
         )
+        fail_dead_trials(study, starting=True)  # a killed process's trials are not RUNNING
     for family in settings.families:
-        if settings.workers == 1:
+        if settings.trials == 0:
+            pass  # --resume --trials 0: the studies stay as they are; finish the final runs
+        elif settings.workers == 1:
             run_trials(settings, family, settings.trials, 0, progress, stop)
         else:
             run_workers(settings, family, stop)
@@ -249,12 +188,15 @@ def tune_run(
             None,
             make_pruner(settings.pruner),
         )
+        fail_dead_trials(study)
         results[family] = collect(study, family)
     tuned = time.perf_counter()
     final_runs(settings, results, stop)
+    if resume:  # families tuned earlier in this directory keep their results
+        results = {**earlier_results(settings.out, settings.families), **results}
     pairwise = [
         welch(a, results[a].test.values, b, results[b].test.values)  # type: ignore[union-attr]
-        for a, b in itertools.combinations(settings.families, 2)
+        for a, b in itertools.combinations(results, 2)
         if results[a].test is not None and results[b].test is not None
         and results[a].test_metric == results[b].test_metric
     ]
@@ -262,7 +204,7 @@ def tune_run(
 
     report = TuneReport(
         config={
-            "families": list(settings.families),
+            "families": list(results),
             "sets": list(settings.sets),
             "space_file": str(settings.space_file) if settings.space_file else None,
             "config_file": str(settings.config_file) if settings.config_file else None,

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from spectral_cli.core.errors import SpectralError
 from spectral_cli.core.signals import StopFlag, catch_signals
+from spectral_cli.tuning.recovery import die_with_parent, trial_owner
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,8 @@ def make_objective(settings: TuneSettings, family: str, stop: StopFlag) -> Any:
         cfg = trial_config(settings, family, params, settings.seed)
         study_dir = study_name(settings.study_name, family)
         run_dir = settings.out / "trials" / study_dir / f"trial-{trial.number:04d}"
-        trial.set_user_attr("pid", os.getpid())
+        for key, value in trial_owner().items():
+            trial.set_user_attr(key, value)
         prepare_run_dir(run_dir, "tune", family, overwrite=True)
         trial.set_user_attr("run_dir", str(run_dir))
         report = run_experiment(
@@ -210,6 +212,7 @@ def worker_main(settings: TuneSettings, family: str, n_trials: int, worker: int)
     """Entry point of a spawned worker process."""
     import torch
 
+    die_with_parent()
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(settings.workers, 1)))
     with catch_signals(StopFlag()) as stop:
         run_trials(settings, family, n_trials, worker, stop=stop)
@@ -220,18 +223,15 @@ def final_worker_main(settings: TuneSettings, jobs: list[tuple[str, int, dict[st
     import torch
 
     from spectral_cli.core.device import resolve_device
-    from spectral_cli.core.pipeline import run_experiment
-    from spectral_cli.core.runs import prepare_run_dir
+    from spectral_cli.tuning.final import run_final
 
+    die_with_parent()
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(settings.workers, 1)))
     device = resolve_device(settings.device)
     with catch_signals(StopFlag()) as stop:
         try:
             for family, seed, params in jobs:
-                out = settings.out / "final" / family / f"seed-{seed}"
-                run_dir = prepare_run_dir(out, "tune", family, overwrite=True)
-                cfg = trial_config(settings, family, params, seed)
-                run_experiment(cfg, run_dir, device, stop=stop, plots_enabled=False)
+                run_final(settings, family, seed, params, device, stop)
         except SpectralError as exc:  # the parent reports the missing run; no traceback here
             sys.stderr.write(f"error: {exc}\n")
             sys.exit(exc.exit_code)

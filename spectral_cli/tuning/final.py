@@ -1,0 +1,105 @@
+"""The final runs of ``spectral tune``: each family's best configuration retrained with
+``final_seeds`` seeds and evaluated on the test split.
+
+A final run directory is finished (``report.json`` for the same configuration: kept), cut
+(``state.safetensors`` for the same configuration: resumed exactly) or stale/absent (trained from
+scratch). So ``--resume --trials 0`` continues interrupted finals without rerunning finished ones.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from spectral_cli.core.atomic import write_with
+from spectral_cli.core.errors import Interrupted, RuntimeFailure
+from spectral_cli.core.signals import StopFlag
+from spectral_cli.tuning.report import FamilyResult, FinalRun
+from spectral_cli.tuning.stats import summarize
+from spectral_cli.tuning.trials import TuneSettings, trial_config
+
+
+def final_dir(settings: TuneSettings, family: str, seed: int) -> Path:
+    return settings.out / "final" / family / f"seed-{seed}"
+
+
+def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: StopFlag) -> None:
+    """Retrain every family's best configuration with ``final_seeds`` seeds; evaluate on test.
+
+    With ``workers > 1`` the runs are spread over that many spawned processes.
+    """
+    from spectral_cli.tuning.trials import run_final_workers
+
+    jobs = [
+        (family, settings.seed + i, results[family].best_params)
+        for family in settings.families
+        for i in range(settings.final_seeds)
+    ]
+    if settings.workers > 1 and len(jobs) > 1:
+        run_final_workers(settings, jobs, stop)
+    else:
+        from spectral_cli.core.device import resolve_device
+
+        device = resolve_device(settings.device)
+        for family, seed, params in jobs:
+            run_final(settings, family, seed, params, device, stop)
+    if stop.requested:
+        raise Interrupted(
+            f"{stop.signal_name} during the final runs; the studies are complete in "
+            f"{settings.storage}; `--resume --trials 0` finishes the final runs"
+        )
+    for family, seed, _ in jobs:
+        report_path = final_dir(settings, family, seed) / "report.json"
+        if not report_path.is_file():
+            raise RuntimeFailure(
+                f"final run of {family} with seed {seed} did not finish; see {report_path.parent}"
+            )
+        rep = json.loads(report_path.read_text())
+        result = results[family]
+        sel = rep["selection"]
+        val = sel["best_value"] if sel["kept"] == "best" else rep["history"][-1][sel["metric"]]
+        result.final.append(
+            FinalRun(
+                seed=seed,
+                val=val,
+                test=rep["metrics"][result.test_metric],
+                run_dir=str(report_path.parent),
+            )
+        )
+        result.params_total = rep["params"]["total"]
+    for family in settings.families:
+        result = results[family]
+        if not result.final:
+            continue
+        result.test = summarize([r.test for r in result.final])
+        sign = 1.0 if result.direction == "maximize" else -1.0  # selected on validation
+        chosen = max(result.final, key=lambda r: (sign * r.val, -r.seed))
+        publish_best(settings.out / f"best-{family}", Path(chosen.run_dir))
+        result.best_model = f"best-{family}/model.safetensors"
+
+
+def publish_best(dest: Path, src: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("model.safetensors", "report.json", "config.yaml"):
+        write_with(dest / name, lambda tmp, n=name: shutil.copyfile(src / n, tmp))
+
+
+
+
+def run_final(settings: TuneSettings, family: str, seed: int, params: dict[str, Any],
+              device: Any, stop: StopFlag) -> None:
+    """Finish one final run: keep it if done, resume it if cut, else train it afresh."""
+    from spectral_cli.core.config import dump_yaml
+    from spectral_cli.core.pipeline import run_experiment
+    from spectral_cli.core.runs import STATE_FILE, prepare_run_dir
+
+    cfg = trial_config(settings, family, params, seed)
+    out = final_dir(settings, family, seed)
+    same = (out / "config.yaml").is_file() and (out / "config.yaml").read_text() == dump_yaml(cfg)
+    if same and (out / "report.json").is_file():
+        return
+    resume = same and (out / STATE_FILE).is_file()
+    run_dir = prepare_run_dir(out, "tune", family, overwrite=not resume, resume=resume)
+    run_experiment(cfg, run_dir, device, stop=stop, plots_enabled=False, resume=resume)

@@ -1,0 +1,94 @@
+"""What lets ``spectral tune`` recover exactly: safe study names, no phantom RUNNING trials,
+earlier families kept on a partial ``--resume``, and workers that die with their parent."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+from pathlib import Path
+from typing import Any
+
+from spectral_cli.core.errors import BadInput
+
+STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def validate_study_name(name: str) -> None:
+    """A study name becomes a directory under ``--out/trials``: letters, digits, ``_ . -``."""
+    if not STUDY_NAME.match(name) or ".." in name:
+        raise BadInput(
+            f"--study-name {name!r} is not a safe name; use 1-64 letters, digits, '_', '.' or "
+            "'-' (starting with a letter or digit, no '..')"
+        )
+
+
+def trial_owner() -> dict[str, Any]:
+    """The user attributes that identify the process running a trial."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_dead_trials(study: Any, starting: bool = False) -> list[int]:
+    """Mark RUNNING trials of processes on this host that no longer exist as FAIL.
+
+    A process on another host (a shared PostgreSQL study) is left to Optuna's heartbeat.
+    ``starting``: this process has run no trial yet, so a RUNNING trial with its own pid is a
+    leftover of a dead process whose pid was reused.
+    """
+    import optuna
+
+    host, failed = socket.gethostname(), []
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        pid = trial.user_attrs.get("pid")
+        if not isinstance(pid, int) or trial.user_attrs.get("host", host) != host:
+            continue
+        if (starting and pid == os.getpid()) or not _alive(pid):
+            study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+            failed.append(trial.number)
+    return failed
+
+
+def earlier_results(out: Path, families: tuple[str, ...]) -> dict[str, Any]:
+    """Results of families tuned earlier in ``out`` and not tuned now (from its report.json)."""
+    from spectral_cli.tuning.report import FamilyResult
+
+    path = out / "report.json"
+    if not path.is_file():
+        return {}
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8")).get("families", {})
+        return {name: FamilyResult.model_validate(res) for name, res in earlier.items()
+                if name not in families}
+    except (ValueError, AttributeError):
+        raise BadInput(f"--resume: {path} is not a readable tune report") from None
+
+
+def die_with_parent() -> None:
+    """In a worker process: get SIGTERM when the parent dies (Linux), and leave Ctrl-C to the
+    parent, which forwards a stop to its workers (one message, no worker tracebacks)."""
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent or parent == 1:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
