@@ -22,7 +22,6 @@ try:  # typer >= 0.20 vendors click as typer._click
 except ImportError:  # pragma: no cover - older typer on top of click
     from click import exceptions as click_exc  # type: ignore[no-redef]
 
-from spectral_cli import __version__
 from spectral_cli.cli import placeholders
 from spectral_cli.cli.harmony_score import harmony_score
 from spectral_cli.cli.ntk import ntk
@@ -30,6 +29,9 @@ from spectral_cli.cli.train import train, train_help
 from spectral_cli.cli.tune import tune
 from spectral_cli.cli.verify_lstm import verify_lstm
 from spectral_cli.core.errors import SpectralError
+from spectral_cli.core.runs import release_run_locks
+from spectral_cli.core.signals import install_early_handlers
+from spectral_cli.core.version import __version__
 
 
 def _error(message: str, code: int) -> None:
@@ -50,10 +52,13 @@ class SpectralGroup(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        install_early_handlers()  # SIGTERM at any moment is exit 130, never -15
         debug = os.environ.get("SPECTRAL_DEBUG") == "1"
         prog_name = prog_name or "spectral"  # also under python -m spectral_cli (completion)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            if rv == 130:  # typer turns KeyboardInterrupt (also our SIGTERM) into Exit(130)
+                raise KeyboardInterrupt
         except click_exc.NoArgsIsHelpError as exc:
             typer.echo(exc.ctx.get_help(), err=True)
             sys.exit(2)
@@ -73,6 +78,8 @@ class SpectralGroup(TyperGroup):
                 raise
             # out of memory and other failures at run time: exit 3 (DESIGN.md)
             _error(f"{type(exc).__name__}: {exc} (run with SPECTRAL_DEBUG=1 for a traceback)", 3)
+        finally:
+            release_run_locks()  # the run directory is free for the next command
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)

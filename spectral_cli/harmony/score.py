@@ -1,4 +1,4 @@
-"""``spectral harmony-score``: score latent vectors, or a trained HAE's latents (issue 4).
+"""``spectral harmony-score``: score latent vectors, or a trained HAE's latents.
 
 Two modes, both returning a pydantic report (the CLI prints it and writes ``report.json``):
 

@@ -1,4 +1,4 @@
-"""Orchestration of ``spectral verify-lstm`` (issue 7): inputs, checkpoints, verdict, outputs.
+"""Orchestration of ``spectral verify-lstm``: inputs, checkpoints, verdict, outputs.
 
 The numerics are :mod:`spectral_cli.spectra_lstm.reference` (construction, cell runner,
 ``torch.fft`` reference, :func:`~spectral_cli.spectra_lstm.reference.verify`); this module turns
