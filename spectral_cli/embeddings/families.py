@@ -1,7 +1,7 @@
-"""The seed-000 token classifier and its three embedding families: standard, factorized, hpe.
+"""The HPE document's token classifier and its three embedding families: standard, factorized, hpe.
 
-Architecture (the HPE document): token embedding (V=256, D=64) + learned positional embedding (L x D)
--> 2 post-norm ``nn.TransformerEncoderLayer`` (4 heads, feed-forward 128, dropout 0.1,
+Architecture (the HPE document): token embedding (V=256, D=64) + learned positional embedding
+(L x D) -> 2 post-norm ``nn.TransformerEncoderLayer`` (4 heads, feed-forward 128, dropout 0.1,
 batch_first) -> mean pooling over positions -> ``Linear(D, classes)``. With the defaults the
 trainable parameter counts are 86,538 (standard), 83,914 (factorized, K=43) and 80,138 (HPE, K=13).
 """

@@ -1,4 +1,5 @@
-"""Harmonic autoencoder (``spectral train hae``; the harmonic-autoencoder document) and its SAE baseline.
+"""Harmonic autoencoder (``spectral train hae``, the harmonic-autoencoder document) and its SAE
+baseline.
 
 Both models share one architecture so the comparison isolates the latent regularizer:
 MLP encoder (L -> hidden -> hidden -> N) -> RMS normalization -> latent z (N = 64 by default)

@@ -16,9 +16,9 @@ has the opposite sign). Curriculum (the seed's four phases, lengths = ``model.cu
 Invalid inputs are drawn per sample from :mod:`spectral_cli.harmony.invalid`. The SAE baseline's
 loss is MSE + ``sae_l1`` * mean |z|. Both report, as the loop's "accuracy", the fraction of
 (valid_i, invalid_i) pairs with H(valid_i) > H(invalid_i) (``train_acc``, a pairwise detection
-accuracy) and the validation AUROC of H (``val_auroc``). Model selection: the lowest validation loss at the *target* weights (w = 1) among the
-epochs of the last non-empty phase (the objective changes during the curriculum, so earlier
-losses are not comparable).
+accuracy) and the validation AUROC of H (``val_auroc``). Model selection: the lowest validation
+loss at the *target* weights (w = 1) among the epochs of the last non-empty phase (the objective
+changes during the curriculum, so earlier losses are not comparable).
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, Field
 
+from spectral_cli.core.arrays import class_labels, parse_json, real_array
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.report import Report
 from spectral_cli.core.schema import Frozen
@@ -104,9 +105,10 @@ class HarmonyCheckpointReport(Report, hae_eval.Detection):
 
 def _json_vectors(path: Path) -> np.ndarray:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadInput(f"{path} is not valid JSON ({exc})") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise BadInput(f"{path} is not UTF-8 text") from None
+    data = parse_json(text, str(path))
     if not isinstance(data, list) or not data:
         raise BadInput(f"{path} must hold a non-empty JSON list of equal-length lists of numbers")
     rows = data if all(isinstance(r, list) for r in data) else None
@@ -122,7 +124,14 @@ def _json_vectors(path: Path) -> np.ndarray:
         for j, v in enumerate(row):
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise BadInput(f"{path}: vector {i} entry {j} is {v!r}, not a number")
-    return np.asarray(rows, dtype=np.float64)
+    return _rows_as_floats(rows, path)
+
+
+def _rows_as_floats(rows: list[list[Any]], path: Path) -> np.ndarray:
+    try:
+        return np.asarray(rows, dtype=np.float64)
+    except OverflowError:
+        raise BadInput(f"{path}: a number is beyond float64's range") from None
 
 
 def _npy_vectors(path: Path) -> np.ndarray:
@@ -210,7 +219,7 @@ def load_hae(path: Path, device: torch.device) -> tuple[Any, Any]:
     """The HAE model and its run config from a ``spectral train hae`` checkpoint."""
     from pydantic import ValidationError
 
-    from spectral_cli.core.checkpoint import load_checkpoint
+    from spectral_cli.core.checkpoint import check_state_dict, load_checkpoint
     from spectral_cli.harmony.families import FAMILY, HAERunConfig, build_hae
 
     tensors, meta = load_checkpoint(path, FAMILY)
@@ -218,6 +227,7 @@ def load_hae(path: Path, device: torch.device) -> tuple[Any, Any]:
         cfg = HAERunConfig.model_validate(json.loads(meta["spectral.config"]))
         length = int(json.loads(meta["spectral.data_info"])["signal_length"])
         model = build_hae(cfg.model, length)
+        check_state_dict(model.state_dict(), tensors, path)
         model.load_state_dict(tensors)
     except (KeyError, ValueError, TypeError, RuntimeError, ValidationError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -252,15 +262,18 @@ def load_signals(data: str, length: int) -> tuple[torch.Tensor, torch.Tensor | N
                 ykey = "y_test" if key == "x_test" else "y"
                 y = loaded[ykey] if ykey in loaded.files else None
         source = str(path)
-    if x.ndim != 2 or x.shape[0] < 2 or not np.issubdtype(x.dtype, np.number):
+    if x.ndim != 2 or x.shape[0] < 2:
         raise BadInput(f"--data {source}: signals must be a numeric 2-D array with >= 2 rows, "
                        f"got shape {x.shape}")
+    x = real_array(x, f"--data {source}: signals")
     if x.shape[1] != length:
         raise BadInput(f"--data {source}: signals have length {x.shape[1]}, the model expects "
                        f"{length}")
     if not np.isfinite(x).all():
         raise BadInput(f"--data {source}: signals hold non-finite values")
-    labels = None if y is None or y.shape != (x.shape[0],) else torch.from_numpy(y.astype(np.int64))
+    labels = None
+    if y is not None and y.shape == (x.shape[0],):
+        labels = torch.from_numpy(class_labels(y, f"--data {source}: labels"))
     return torch.from_numpy(x.astype(np.float32)), labels, source
 
 

@@ -1,4 +1,4 @@
-"""Families ``hmlp`` (Harmonic MLP, the harmonic-MLP document) and ``mlp`` (its plain baseline): one model.
+"""Families ``hmlp`` (the harmonic-MLP document) and ``mlp`` (its plain baseline): one model.
 
 Architecture (both): ``in -> 512 -> BatchNorm -> Dropout 0.2 -> 256 -> BatchNorm -> Dropout 0.2 ->
 10``, where each hidden block is a :class:`~spectral_cli.hmlp.layer.HarmonicLayer`

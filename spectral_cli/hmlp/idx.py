@@ -12,6 +12,7 @@ the files.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -51,6 +52,9 @@ def _read_bytes(path: Path, limit: int) -> bytes:
         raise BadInput(f"IDX file {path} could not be read ({type(exc).__name__}: {exc})") from None
 
 
+MAX_IDX_BYTES = 2**34  # 16 GiB
+
+
 def read_idx(path: Path, expect_magic: int | None = None) -> np.ndarray:
     """The array stored in IDX file ``path`` (native byte order); bad files are BadInput."""
     path = Path(path)
@@ -72,8 +76,11 @@ def read_idx(path: Path, expect_magic: int | None = None) -> np.ndarray:
     dims = struct.unpack(f">{ndim}I", header[4:])
     if 0 in dims:
         raise BadInput(f"{path}: IDX dimensions {dims} contain a zero")
-    n_bytes = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    n_bytes = math.prod(dims) * dtype.itemsize  # exact: np.prod would wrap around in int64
     offset = 4 + 4 * ndim
+    if n_bytes > MAX_IDX_BYTES:
+        raise BadInput(f"{path}: IDX dimensions {dims} describe {n_bytes:,} bytes; more than "
+                       f"{MAX_IDX_BYTES:,} is not a data set this tool reads")
     raw = _read_bytes(path, offset + n_bytes + 1)  # one more byte reveals trailing data
     have = len(raw) - offset
     if have < n_bytes:

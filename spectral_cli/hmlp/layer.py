@@ -1,4 +1,4 @@
-"""Harmonic MLP pieces (the harmonic-MLP document): :class:`HarmonicLayer` and :class:`FrequencyAwareOptimizer`.
+"""Harmonic MLP pieces (the harmonic-MLP document): HarmonicLayer and FrequencyAwareOptimizer.
 
 Formulas, as in the public implementation behind the seed document (per output neuron ``i``,
 0-based, of a layer with ``in`` inputs):

@@ -151,3 +151,15 @@ def test_mnist_cli_errors_are_one_line_exit_2(runner, tmp_path: Path) -> None:  
     )
     assert_one_line_error(result, 2)
     assert "train-images-idx3-ubyte" in result.stderr and "truncated" in result.stderr
+
+
+def test_dimensions_whose_product_overflows_are_bad_input(tmp_path: Path) -> None:
+    import struct
+
+    from spectral_cli.core.errors import BadInput
+    from spectral_cli.hmlp.idx import read_idx
+
+    path = tmp_path / "huge-idx3-ubyte"  # 4 x (2**32 - 1) wraps around in int64 arithmetic
+    path.write_bytes(bytes([0, 0, 0x08, 4]) + struct.pack(">4I", *[2**32 - 1] * 4) + b"\0" * 16)
+    with pytest.raises(BadInput, match="is not a data set this tool reads"):
+        read_idx(path)
