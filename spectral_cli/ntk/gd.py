@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from spectral_cli.core.errors import Interrupted
+from spectral_cli.core.errors import Interrupted, RuntimeFailure
 from spectral_cli.core.schema import TrainConfig
 from spectral_cli.core.signals import StopFlag
 from spectral_cli.core.trainer import Observer, SilentObserver, Trainer
@@ -102,6 +102,12 @@ def train_full_batch(
         except Interrupted:
             raise Interrupted("interrupted during gradient descent; spectral ntk runs are short "
                               "and not resumable: rerun the command") from None
+        except RuntimeFailure as exc:  # its message names a checkpoint in a deleted temp dir
+            step = str(exc).split(";")[0].removeprefix("loss became ")
+            raise RuntimeFailure(
+                f"gradient descent diverged (loss became {step}); pass a smaller --lr "
+                "(default 1/lambda_max of the train kernel)"
+            ) from None
     model.eval()
     return GDRecord(steps=[r * record_every for r in range(epochs + 1)],
                     train=torch.stack(train_preds), lr=float(lr),

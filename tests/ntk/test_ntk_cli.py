@@ -164,3 +164,12 @@ def test_preset_validates_and_out_refused(runner, tmp_path: Path) -> None:
     out.mkdir()
     (out / "x").write_text("keep")
     assert_one_line_error(invoke(runner, "ntk", *TINY, "--out", out), 2)
+
+
+def test_diverging_gradient_descent_names_no_deleted_checkpoint(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "nan"
+    result = invoke(runner, "ntk", "--kernel", "empirical", "--n-train", "8", "--width", "16",
+                    "--train-steps", "400", "--lr", "1e8", "--out", out, "-q")
+    assert_one_line_error(result, 3)
+    assert "diverged" in result.stderr and "spectral-ntk-gd-" not in result.stderr
+    assert "checkpoint" not in result.stderr
