@@ -22,8 +22,6 @@ import typer
 from spectral_cli.cli.options import inject_params
 from spectral_cli.core.errors import BadInput
 
-PRESET_HINT = "see the preset under configs/ for valid keys"  # core.config's wording
-
 
 @dataclass(frozen=True)
 class Flag:
@@ -111,14 +109,13 @@ class FlagValues:
 
 @contextlib.contextmanager
 def config_errors(flags: FlagValues, where: str, print_config: str) -> Iterator[None]:
-    """Reword a config error: name the flag that set the key, and point at ``--print-config``
-    (there is no ``configs/`` folder in an installed package)."""
+    """Reword a config error about a key a flag set so that it names the flag (``--init``,
+    not ``model.init``); a key the command does not have points at ``--print-config``."""
     hint = f"see '{print_config}' for valid keys"
     try:
         yield
     except BadInput as exc:
-        message = flags.explain(str(exc), where, hint).replace(PRESET_HINT, hint)
-        raise BadInput(message) from None
+        raise BadInput(flags.explain(str(exc), where, hint)) from None
 
 
 def config_flags(

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from spectral_cli.cli.flags import FlagValues, config_errors
 from spectral_cli.cli.options import Shared, shared_options
 from spectral_cli.cli.output import emit
 from spectral_cli.core.registry import family_names
@@ -96,11 +95,7 @@ def tune(
         device=shared.device,
         quiet=shared.quiet,
     )
-    family = families[0] if len(families) == 1 else "FAMILY"
-    with (
-        config_errors(FlagValues(), "spectral tune", f"spectral train {family} --print-config"),
-        catch_signals(StopFlag()) as stop,
-    ):
+    with catch_signals(StopFlag()) as stop:
         report = tune_run(settings, RichTrialProgress(shared.quiet), stop,
                           overwrite=shared.overwrite, resume=shared.resume)
     emit(shared, report, f"{report.summary()} -> {settings.out}/comparison.md")
