@@ -51,6 +51,7 @@ def train(
 ) -> None:
     """Train a registered model family into a run directory."""
     from spectral_cli.cli.progress import RichObserver
+    from spectral_cli.core import distributed
     from spectral_cli.core.device import resolve_device
     from spectral_cli.core.pipeline import run_experiment
     from spectral_cli.core.runs import prepare_run_dir
@@ -62,29 +63,48 @@ def train(
                            "own config is its config.yaml)")
         show_config(family, resolve(family, flags, shared))
         return
-    dev = resolve_device(shared.device)
+    dist, dev = distributed.setup(resolve_device(shared.device))  # torchrun: join the group
     notes = []
-    if shared.resume:
-        if shared.config is not None:
-            notes.append("note: --config is ignored with --resume (the run's saved config is "
-                         "used)")
-        run_dir = prepare_run_dir(shared.out, "train", family, overwrite=shared.overwrite,
-                                  resume=True)
+    if shared.resume and shared.config is not None:
+        notes.append("note: --config is ignored with --resume (the run's saved config is used)")
+    new_dir = not shared.resume and is_new_dir(shared.out)  # a resumed run dir is never removed
+    cfg = None if shared.resume else resolve(family, flags, shared)  # refused before any mkdir
+    if cfg is not None:
+        check_global_batch(cfg, dist.world)
+    # rank 0 checks, creates and locks the run directory; the other ranks get its path
+    run_dir, error = None, None
+    if dist.primary:
+        try:
+            run_dir = prepare_run_dir(shared.out, "train", family, overwrite=shared.overwrite,
+                                      resume=shared.resume)
+        except BadInput as exc:
+            error = str(exc)
+    run_dir, error = distributed.broadcast_object((run_dir, error))
+    if error is not None:
+        raise BadInput(error)
+    if cfg is None:
         cfg = resolve(family, flags, shared, run_dir=run_dir)
-        new_dir = False  # a resumed run directory is never removed
-    else:
-        cfg = resolve(family, flags, shared)
-        new_dir = is_new_dir(shared.out)
-        run_dir = prepare_run_dir(shared.out, "train", family, overwrite=shared.overwrite)
-    header = "\n".join([*notes, f"training {family} on {dev} (seed {cfg.seed}) -> {run_dir}"])
+        check_global_batch(cfg, dist.world)
+    where = f"{dev}, {dist.world} processes" if dist.active else f"{dev}"
+    header = "\n".join([*notes, f"training {family} on {where} (seed {cfg.seed}) -> {run_dir}"])
     with (
         remove_if_left_empty(run_dir, enabled=new_dir),
-        RichObserver(quiet=shared.quiet, verbose=shared.verbose, total_epochs=cfg.train.epochs,
-                     header=header) as observer,catch_signals(StopFlag()) as stop
+        RichObserver(quiet=shared.quiet or not dist.primary, verbose=shared.verbose,
+                     total_epochs=cfg.train.epochs, header=header) as observer,
+        catch_signals(StopFlag()) as stop,
     ):
         report = run_experiment(cfg, run_dir, dev, resume=shared.resume, observer=observer,
                                 stop=stop)
-    emit(shared, report, f"{report.summary()} -> {run_dir}")
+    distributed.teardown()
+    if dist.primary:
+        emit(shared, report, f"{report.summary()} -> {run_dir}")
+
+
+def check_global_batch(cfg: Any, world: int) -> None:
+    """Under torchrun ``train.batch_size`` is the global batch, split over the processes."""
+    if cfg.train.batch_size < world:
+        raise BadInput(f"train.batch_size {cfg.train.batch_size} is the global batch; it must "
+                       f"be at least the number of processes ({world})")
 
 
 def resolve(family: str, flags: FlagValues, shared: Shared, run_dir: Path | None = None) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from spectral_cli.core import plots
+from spectral_cli.core import distributed, plots
 from spectral_cli.core.atomic import write_text_atomic
 from spectral_cli.core.checkpoint import load_checkpoint, model_metadata, save_tensors
 from spectral_cli.core.config import (
@@ -141,7 +141,8 @@ def _train_member(
                           data_info=run.data.info.__dict__, member=member.name)
 
     def save_model(m: torch.nn.Module) -> None:
-        save_tensors(model_file, m.state_dict(), meta)
+        if distributed.current().primary:  # ranks hold identical weights; rank 0 writes
+            save_tensors(model_file, m.state_dict(), meta)
 
     loop_cfg = fam.loop_config(member.cfg)
     trainer = Trainer(
@@ -156,7 +157,8 @@ def _train_member(
     if resume and state_file.is_file():
         trainer.load_state()
     else:  # a fresh model (maybe --overwrite): drop what an earlier run left, then checkpoint
-        model_file.unlink(missing_ok=True)
+        if distributed.current().primary:
+            model_file.unlink(missing_ok=True)
         trainer.save_state()
     try:
         state = trainer.fit()
@@ -205,9 +207,11 @@ def run_experiment(
     family = get_family(cfg.family)
     seed_everything(cfg.seed)
     data = family.data(cfg)
-    if not resume:  # a fresh run (maybe --overwrite) leaves no report of an earlier one behind
+    writer = distributed.current().primary  # under torchrun only rank 0 writes files
+    if writer and not resume:  # a fresh run (maybe --overwrite) leaves no old report behind
         (run_dir / "report.json").unlink(missing_ok=True)
-    write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
+    if writer:
+        write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
     run = RunResult(cfg, run_dir, device, data)
     members = family.run_members(cfg)
     for index, member in enumerate(members):
@@ -220,7 +224,7 @@ def run_experiment(
     files = {"config": "config.yaml", "state": STATE_FILE, "model": "model.safetensors"}
     for tm in run.models[1:]:
         files[f"model:{tm.member.name}"] = tm.summary.file
-    if plots_enabled:
+    if plots_enabled and writer:
         curves = {tm.member.name: (tm.summary.history, tm.summary.selection.best_epoch)
                   for tm in run.models}
         plots.training_curves(curves, primary.selection.metric,
@@ -250,7 +254,8 @@ def run_experiment(
         files=files,
         extras=primary.extras,
     )
-    write_text_atomic(run_dir / "report.json", report.model_dump_json(indent=2) + "\n")
+    if writer:
+        write_text_atomic(run_dir / "report.json", report.model_dump_json(indent=2) + "\n")
     _check_stop(stop, run_dir, "while the final outputs were written (they are complete)")
     return report
 

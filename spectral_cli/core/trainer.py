@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from spectral_cli.core import distributed
 from spectral_cli.core.checkpoint import (
     check_state_dict,
     flatten_state,
@@ -116,6 +117,9 @@ class Trainer:
                 model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
             )
         self.optimizer = optimizer
+        self.dist = distributed.current()
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        distributed.broadcast_params(model)
         self.shuffle = torch.Generator().manual_seed(seed)
         self.epoch_shuffle_state = self.shuffle.get_state()
         self.state = LoopState()
@@ -128,7 +132,9 @@ class Trainer:
 
     # ---- state -----------------------------------------------------------------------------
     def save_state(self) -> None:
-        """Write everything needed to resume, atomically."""
+        """Write everything needed to resume, atomically (rank 0 only: ranks are identical)."""
+        if not self.dist.primary:
+            return
         tensors: dict[str, Tensor] = {}
         tensors.update({f"model.{k}": v for k, v in self.model.state_dict().items()})
         tensors.update({f"best.{k}": v for k, v in self.best_weights.items()})
@@ -186,28 +192,37 @@ class Trainer:
             return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _train_step(self, x: Tensor, y: Tensor) -> None:
-        st = self.state
-        with self._autocast():
-            loss, hits = self.loss_fn(self.model, x, y)
-        value = float(loss.detach())
-        if not math.isfinite(value):
+    def _train_step(self, x: Tensor, y: Tensor, total: int) -> None:
+        """One optimizer step on this rank's ``x, y`` of a global batch of ``total`` samples."""
+        st, n = self.state, int(y.shape[0])
+        loss, hits, value = None, None, 0.0
+        if n:
+            with self._autocast():
+                loss, hits = self.loss_fn(self.model, x, y)
+            value = float(loss.detach())
+        s_loss, s_hits, s_n, bad = value * n, float(hits or 0), n, not math.isfinite(value)
+        if self.dist.active:  # every rank learns the batch's sums and whether any loss blew up
+            s_loss, s_hits, s_n, s_bad = distributed.sum_values(s_loss, s_hits, n, float(bad))
+            bad, value = s_bad > 0, s_loss / max(s_n, 1)
+        if bad:
             raise RuntimeFailure(
                 f"loss became {value} at epoch {st.epoch + 1} step {st.step + 1}; the last good "
                 f"checkpoint ({self.state_path}) is kept; start a new run with a lower train.lr or "
                 "with train.grad_clip set"
             )
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if loss is not None:
+            loss.backward()
+        distributed.average_gradients(self.params, n / total)
         if self.cfg.grad_clip is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
-        st.loss_sum += value * y.shape[0]
-        if hits is None:
+        st.loss_sum += s_loss
+        if hits is None and n:
             st.regression = True
         else:
-            st.correct += int(hits)
-        st.seen += int(y.shape[0])
+            st.correct += int(s_hits)
+        st.seen += int(s_n)
         st.step += 1
 
     def _end_epoch(self, steps: int) -> None:
@@ -268,6 +283,8 @@ class Trainer:
             if self.on_epoch_start is not None:
                 self.on_epoch_start(self.state.epoch)
             while self.state.step < steps:
+                if self.dist.active and distributed.max_flags(self.stop.requested)[0]:
+                    self.stop.request("SIGTERM (on another rank)")  # all ranks stop together
                 if self.stop.requested:
                     self.save_state()
                     raise Interrupted(
@@ -277,9 +294,9 @@ class Trainer:
                     )
                 t0 = time.perf_counter()
                 idx = order[self.state.step * bs : (self.state.step + 1) * bs]
-                self._train_step(
-                    self.train.x[idx].to(self.device), self.train.y[idx].to(self.device)
-                )
+                mine = idx[self.dist.rank :: self.dist.world]  # this rank's share of the batch
+                self._train_step(self.train.x[mine].to(self.device),
+                                 self.train.y[mine].to(self.device), len(idx))
                 self.state.epoch_seconds += time.perf_counter() - t0
                 self.observer.on_step(self.state.epoch + 1, self.state.step, steps)
             self._end_epoch(steps)
