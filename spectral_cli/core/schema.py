@@ -89,7 +89,8 @@ class TrainConfig(Frozen):
     batch_size: int = Field(default=256, ge=1)
     weight_decay: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
     grad_clip: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
-    amp: bool = False
+    amp: bool = False  # mixed precision on CUDA (ignored on CPU with a log line)
+    amp_dtype: Literal["bfloat16", "float16"] = "bfloat16"  # float16 adds a GradScaler
     eval_batch_size: int = Field(default=1024, ge=1)
 
 

@@ -125,9 +125,12 @@ class Trainer:
         self.state = LoopState()
         self.best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self.use_amp = cfg.amp and device.type == "cuda"
+        half = self.use_amp and cfg.amp_dtype == "float16"  # fp16 needs loss scaling; bf16 not
+        self.amp_dtype = torch.float16 if half else torch.bfloat16
+        self.scaler = torch.amp.GradScaler("cuda") if half else None
         if cfg.amp and not self.use_amp:
             self.observer.log(
-                "train.amp is ignored on CPU (bfloat16 autocast is used on CUDA only)"
+                "train.amp is ignored on CPU (autocast is used on CUDA only)"
             )
 
     # ---- state -----------------------------------------------------------------------------
@@ -147,6 +150,8 @@ class Trainer:
         meta["spectral.family"] = STATE_FAMILY
         meta["spectral.loop"] = json.dumps(asdict(self.state))
         meta["spectral.optimizer"] = json.dumps(optim_skeleton)
+        if self.scaler is not None:
+            meta["spectral.scaler"] = json.dumps(self.scaler.state_dict())
         save_tensors(self.state_path, tensors, meta)
 
     def load_state(self) -> None:
@@ -164,6 +169,8 @@ class Trainer:
             self.best_weights = best
             optim = unflatten_state(json.loads(meta["spectral.optimizer"]), tensors)
             self.optimizer.load_state_dict(optim)
+            if self.scaler is not None and "spectral.scaler" in meta:
+                self.scaler.load_state_dict(json.loads(meta["spectral.scaler"]))
             self.state = state
             self.epoch_shuffle_state = tensors["rng.shuffle_epoch_start"]
             torch.set_rng_state(tensors["rng.torch"])
@@ -189,7 +196,7 @@ class Trainer:
     # ---- loop ------------------------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.use_amp:
-            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+            return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
         return contextlib.nullcontext()
 
     def _train_step(self, x: Tensor, y: Tensor, total: int) -> None:
@@ -212,11 +219,17 @@ class Trainer:
             )
         self.optimizer.zero_grad(set_to_none=True)
         if loss is not None:
-            loss.backward()
+            (loss if self.scaler is None else self.scaler.scale(loss)).backward()
         distributed.average_gradients(self.params, n / total)
         if self.cfg.grad_clip is not None:
+            if self.scaler is not None:
+                self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
-        self.optimizer.step()
+        if self.scaler is None:
+            self.optimizer.step()
+        else:  # skips the step when the scaled gradients overflowed, then adapts the scale
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         st.loss_sum += s_loss
         if hits is None and n:
             st.regression = True
