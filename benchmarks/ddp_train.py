@@ -60,7 +60,8 @@ def main() -> None:
     print(f"spectral train {a.family}, {a.epochs} epochs, same global batch, "
           f"{os.cpu_count()} cores, medians of {a.repeats}")
     print(f"  1 process         : {s:7.1f} s  (runs: {', '.join(f'{t:.1f}' for t in single)})")
-    print(f"  {a.procs} processes (gloo): {m:7.1f} s  (runs: {', '.join(f'{t:.1f}' for t in multi)})")
+    runs = ", ".join(f"{t:.1f}" for t in multi)
+    print(f"  {a.procs} processes (gloo): {m:7.1f} s  (runs: {runs})")
     print(f"  ratio {a.procs}-process / 1-process wall time: {m / s:.2f}x")
 
 
