@@ -54,6 +54,7 @@ def train(
     from spectral_cli.core import distributed
     from spectral_cli.core.device import resolve_device
     from spectral_cli.core.pipeline import run_experiment
+    from spectral_cli.core.registry import get_family
     from spectral_cli.core.runs import prepare_run_dir
     from spectral_cli.core.signals import StopFlag, catch_signals
 
@@ -69,8 +70,10 @@ def train(
         notes.append("note: --config is ignored with --resume (the run's saved config is used)")
     new_dir = not shared.resume and is_new_dir(shared.out)  # a resumed run dir is never removed
     cfg = None if shared.resume else resolve(family, flags, shared)  # refused before any mkdir
+    data = None
     if cfg is not None:
         check_global_batch(cfg, dist.world)
+        data = get_family(family).data(cfg)  # a bad data file is refused before any mkdir too
     # rank 0 checks, creates and locks the run directory; the other ranks get its path
     run_dir, error = None, None
     if dist.primary:
@@ -94,7 +97,7 @@ def train(
         catch_signals(StopFlag()) as stop,
     ):
         report = run_experiment(cfg, run_dir, dev, resume=shared.resume, observer=observer,
-                                stop=stop)
+                                stop=stop, data=data)
     distributed.teardown()
     if dist.primary:
         emit(shared, report, f"{report.summary()} -> {run_dir}")

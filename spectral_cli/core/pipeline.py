@@ -196,17 +196,19 @@ def run_experiment(
     stop: StopFlag | None = None,
     evaluate_test: bool = True,
     plots_enabled: bool = True,
+    data: Any = None,
 ) -> TrainReport:
     """Train every model of ``cfg``'s run into ``run_dir``; write and return the report.
 
     ``evaluate_test=False`` (``spectral tune`` trials) never touches the test split: the test
-    metrics are null. ``plots_enabled=False`` skips the PNGs.
+    metrics are null. ``plots_enabled=False`` skips the PNGs. ``data``: the family's data, when
+    the caller loaded it already (the CLI does, to refuse bad data before creating ``run_dir``).
     """
     started = time.perf_counter()
     observer = observer or SilentObserver()
     family = get_family(cfg.family)
     seed_everything(cfg.seed)
-    data = family.data(cfg)
+    data = family.data(cfg) if data is None else data
     writer = distributed.current().primary  # under torchrun only rank 0 writes files
     if writer and not resume:  # a fresh run (maybe --overwrite) leaves no old report behind
         (run_dir / "report.json").unlink(missing_ok=True)
