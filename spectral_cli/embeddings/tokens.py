@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from spectral_cli.core.datasets.splits import Split, load_arrays, split_indices
+from spectral_cli.core.datasets.splits import Split, limited_split, load_arrays
 from spectral_cli.core.schema import DataConfig
 from spectral_cli.embeddings.quantize import quantize
 
@@ -46,10 +46,8 @@ class TokenData:
 def load_token_data(cfg: DataConfig) -> TokenData:
     """Build the splits described by ``cfg`` (see :mod:`spectral_cli.embeddings.quantize`)."""
     arrays, source = load_arrays(cfg.path)
-    x, y = arrays["x"], arrays["y"]
-    if cfg.limit is not None:
-        x, y = x[: cfg.limit], y[: cfg.limit]
-    train_idx, val_idx = split_indices(len(y), cfg.val_fraction, cfg.split_seed)
+    x, y, train_idx, val_idx = limited_split(arrays["x"], arrays["y"], cfg.limit,
+                                             cfg.val_fraction, cfg.split_seed)
     num_classes = int(max(arrays["y"].max(), arrays["y_test"].max())) + 1
 
     def make(xs: np.ndarray, ys: np.ndarray) -> Split:

@@ -22,21 +22,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from spectral_cli.core.datasets.splits import load_arrays, split_indices
+from spectral_cli.core.datasets.splits import Split, limited_split, load_arrays
 from spectral_cli.core.schema import DataConfig
 
 INVALID_KINDS: tuple[str, ...] = ("noise", "shuffle", "mixture")
 
 
-@dataclass(frozen=True)
-class SignalSplit:
-    """Float signals (n, L) and integer labels (n,)."""
-
-    x: Tensor
-    y: Tensor
-
-    def __len__(self) -> int:
-        return int(self.y.shape[0])
+SignalSplit = Split  # float signals (n, L) and integer labels (n,)
 
 
 @dataclass(frozen=True)
@@ -51,10 +43,8 @@ class SignalData:
 def load_signal_data(cfg: DataConfig) -> SignalData:
     """Train/validation (seeded by ``split_seed``) and test splits of raw float signals."""
     arrays, source = load_arrays(cfg.path)
-    x, y = arrays["x"], arrays["y"]
-    if cfg.limit is not None:
-        x, y = x[: cfg.limit], y[: cfg.limit]
-    tr, va = split_indices(len(y), cfg.val_fraction, cfg.split_seed)
+    x, y, tr, va = limited_split(arrays["x"], arrays["y"], cfg.limit, cfg.val_fraction,
+                                 cfg.split_seed)
 
     def split(xs: np.ndarray, ys: np.ndarray) -> SignalSplit:
         return SignalSplit(torch.from_numpy(np.ascontiguousarray(xs, dtype=np.float32)),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from spectral_cli.core.datasets.splits import Split, split_indices
+from spectral_cli.core.datasets.splits import Split, limited_split
 from spectral_cli.hmlp.config import VectorDataConfig
 
 
@@ -73,9 +73,8 @@ def load_vector_data(cfg: VectorDataConfig) -> VectorData:
     x = arrays["x"].reshape(len(arrays["x"]), -1)
     y = arrays["y"]
     x_test = arrays["x_test"].reshape(len(arrays["x_test"]), -1)
-    if cfg.limit is not None:
-        x, y = x[: cfg.limit], y[: cfg.limit]
-    train_idx, val_idx = split_indices(len(y), cfg.val_fraction, cfg.split_seed)
+    x, y, train_idx, val_idx = limited_split(x, y, cfg.limit, cfg.val_fraction,
+                                             cfg.split_seed)
     mu, sigma = 0.0, 1.0
     if cfg.standardize:
         xt = x[train_idx].astype(np.float64)

@@ -39,3 +39,15 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, n
         raise BadInput(f"only {n} training signals: too few to hold out a validation split")
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def limited_split(
+    x: np.ndarray, y: np.ndarray, limit: int | None, val_fraction: float, split_seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The first ``limit`` training examples (all if None) and their seeded train/validation
+    indices: ``(x, y, train_idx, val_idx)`` (``data.limit``, ``data.val_fraction``,
+    ``data.split_seed`` of every family)."""
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    train_idx, val_idx = split_indices(len(y), val_fraction, split_seed)
+    return x, y, train_idx, val_idx
