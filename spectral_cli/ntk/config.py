@@ -17,6 +17,22 @@ from spectral_cli.core.errors import BadInput
 from spectral_cli.core.schema import Frozen
 
 ENCODING_NAMES = ("none", "basic", "toy", "posenc", "gauss")
+DEFAULT_M = 16
+"""Frequencies of posenc / gauss (and of toy on a task without a grid) when ``model.m`` is unset."""
+
+
+def natural_m(encoding: str, n_grid: int | None) -> int:
+    """The number of frequencies an encoding uses when ``model.m`` is not given.
+
+    ``toy`` on a task with a grid of ``N`` points (toy1d: ``N = n_train * stride`` = 256): the
+    seed's full Fourier basis ``b_j = j``, ``j = 1 .. N/2`` (128 frequencies, up to the grid's
+    Nyquist frequency). The seed's 1-D toy defines the mapping this way; with a narrow basis (m =
+    16) the p trade-off it describes nearly vanishes (issue 16). ``toy`` on a task file (no grid)
+    and ``posenc`` / ``gauss`` (the seed's higher-dimensional section leaves m free): 16.
+    """
+    if encoding == "toy" and n_grid is not None and n_grid >= 2:
+        return n_grid // 2
+    return DEFAULT_M
 
 
 class NTKTask(Frozen):
@@ -38,7 +54,12 @@ class NTKTask(Frozen):
 
 
 class NTKModelConfig(Frozen):
-    """The MLP (contract of :class:`~spectral_cli.ntk.mlp.NTKMLP`) and its input mapping."""
+    """The MLP (contract of :class:`~spectral_cli.ntk.mlp.NTKMLP`) and its input mapping.
+
+    ``m``: number of frequencies; ``None`` (the default) means the encoding's natural default,
+    resolved once the task is known (:func:`natural_m`, :func:`resolved_m`); an explicit ``m``
+    (``--m``) overrides it for every encoding. Reports record the resolved number.
+    """
 
     depth: int = Field(default=4, ge=1)
     width: int = Field(default=256, ge=1)
@@ -49,7 +70,8 @@ class NTKModelConfig(Frozen):
     dtype: Literal["float64", "float32"] = "float64"
     encoding: str = "toy"
     p: float = Field(default=1.0, description="toy: a_j = j^-p (p >= 0, inf allowed)")
-    m: int = Field(default=16, ge=1)
+    m: int | None = Field(default=None, ge=1, description="None: natural_m (toy on toy1d: the "
+                          "full basis N/2 of the grid; otherwise 16)")
     scale: float = Field(default=10.0, gt=0.0, allow_inf_nan=False)
 
     @field_validator("encoding")
@@ -99,15 +121,24 @@ class NTKRunConfig(Frozen):
     train: NTKTrain = NTKTrain()
     sweep: NTKSweep = NTKSweep()
 
-    def contract(self) -> dict[str, object]:
-        """The model fields of the output contract (``spectral.config``, report ``config``)."""
+    def contract(self, n_grid: int | None = None) -> dict[str, object]:
+        """The model fields of the output contract (``spectral.config``, report ``config``).
+
+        ``m`` is the number of frequencies actually used (:func:`resolved_m` on the task's grid
+        of ``n_grid`` points), never ``None``.
+        """
         m = self.model
         return {
             "parameterization": m.parameterization, "w_std": m.w_std, "b_std": m.b_std,
             "depth": m.depth, "width": m.width, "encoding": m.encoding, "activation": m.activation,
-            "p": m.p, "m": m.m, "scale": m.scale, "in_features": 1, "dtype": m.dtype,
-            "encoding_seed": self.seed,
+            "p": m.p, "m": resolved_m(m, m.encoding, n_grid), "scale": m.scale, "in_features": 1,
+            "dtype": m.dtype, "encoding_seed": self.seed,
         }
+
+
+def resolved_m(model: NTKModelConfig, encoding: str, n_grid: int | None) -> int:
+    """``model.m`` if given, else :func:`natural_m` of ``encoding`` on an ``n_grid``-point grid."""
+    return model.m if model.m is not None else natural_m(encoding, n_grid)
 
 
 def check_ntk_config(cfg: NTKRunConfig) -> None:

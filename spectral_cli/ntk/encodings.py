@@ -17,6 +17,13 @@ same way; the seed interleaves them per frequency; the order does not change an 
 ``toy`` and ``posenc`` use on-axis frequencies: for d-D input every frequency is applied to every
 coordinate (rows ``b_j e_k`` of B, frequency-major), so 1-D input is the paper's case.
 
+Number of frequencies ``m``. The seed's 1-D toy uses the full Fourier basis ``j = 1 .. n/2`` of
+the n-point grid (128 on toy1d's 256 points); this function cannot know the grid, so its ``m``
+argument is explicit (default 16), and ``spectral ntk`` resolves the seed's default where the
+task is known (:func:`spectral_cli.ntk.config.natural_m`; pinned by
+``tests/ntk/test_ntk_seed_basis.py``). The seed's posenc/gauss section leaves ``m`` open; 16 is
+this project's default for both.
+
 Deliberate choices, each pinned by a test:
 
 * ``toy`` is normalized by ``norm = ||a||`` (so ``||gamma(v)|| = 1`` for every p), as in Tancik

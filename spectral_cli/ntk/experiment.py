@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.trainer import Observer
-from spectral_cli.ntk.config import NTKModelConfig, NTKRunConfig
+from spectral_cli.ntk.config import NTKModelConfig, NTKRunConfig, resolved_m
 from spectral_cli.ntk.encodings import ENCODINGS, FourierEncoding, make_encoding
 from spectral_cli.ntk.gd import GDRecord, train_full_batch
 from spectral_cli.ntk.kernels import (
@@ -65,11 +65,18 @@ class TanhMLP(nn.Module):
         return a[:, 0]
 
 
-def build_encoding(m: NTKModelConfig, in_features: int, seed: int, *, encoding: str | None = None,
-                   p: float | None = None, scale: float | None = None) -> FourierEncoding:
-    """gamma of the config (``encoding``/``p``/``scale`` override it, for sweeps)."""
+def build_encoding(m: NTKModelConfig, in_features: int, seed: int, *, n_grid: int | None = None,
+                   encoding: str | None = None, p: float | None = None,
+                   scale: float | None = None) -> FourierEncoding:
+    """gamma of the config (``encoding``/``p``/``scale`` override it, for sweeps).
+
+    The number of frequencies is ``m.m`` or, unset, the encoding's natural default on the task's
+    ``n_grid``-point grid (:func:`~spectral_cli.ntk.config.resolved_m`: toy on toy1d = the seed's
+    full basis ``j = 1 .. n_grid / 2``).
+    """
+    name = encoding or m.encoding
     try:
-        return make_encoding(encoding or m.encoding, in_features, m=m.m,
+        return make_encoding(name, in_features, m=resolved_m(m, name, n_grid),
                              p=m.p if p is None else p, scale=m.scale if scale is None else scale,
                              seed=seed)
     except ValueError as exc:
@@ -115,12 +122,13 @@ def kernel_profile(cfg: NTKRunConfig, net: nn.Module | None, enc: FourierEncodin
     return (x_grid - c)[:, 0], row[:, 0]
 
 
-def spectra_per_encoding(cfg: NTKRunConfig, x_train: Tensor, device: torch.device
-                         ) -> dict[str, list[float]]:
-    """Train-kernel eigenvalues (descending) for every mapping with this config's MLP."""
+def spectra_per_encoding(cfg: NTKRunConfig, x_train: Tensor, device: torch.device,
+                         n_grid: int | None = None) -> dict[str, list[float]]:
+    """Train-kernel eigenvalues (descending) for every mapping with this config's MLP (each
+    mapping with ``--m`` or its own default number of frequencies)."""
     out: dict[str, list[float]] = {}
     for name in ENCODINGS:
-        enc = build_encoding(cfg.model, x_train.shape[1], cfg.seed, encoding=name)
+        enc = build_encoding(cfg.model, x_train.shape[1], cfg.seed, n_grid=n_grid, encoding=name)
         f = enc(x_train)
         net = None if cfg.kernel == "analytic" else build_network(cfg.model, f.shape[1],
                                                                   cfg.seed, device)

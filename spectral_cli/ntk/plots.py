@@ -108,3 +108,46 @@ def sweep(points: Sequence[Any], param: str, title: str, path: Path) -> None:
     c.legend(fontsize=7)
     fig.suptitle(title)
     _save(fig, path)
+
+
+def sweep_summary(runs: Sequence[dict[str, Any]], path: Path) -> None:
+    """Test MSE (mean ± sd over targets) against the swept value for several sweep reports.
+
+    One panel per target slope (``config.task.slope``); in each, per run, NTK regression (solid)
+    and the trained network (dashed), labelled by the number of frequencies ``m`` and the kernel.
+    ``runs``: ``report.json`` contents of ``spectral ntk --sweep-*`` runs.
+    """
+    plt = _pyplot()
+    slopes = sorted({float(r["config"]["task"]["slope"]) for r in runs}, reverse=True)
+    fig, axes = plt.subplots(1, len(slopes), figsize=(6.2 * len(slopes), 4.4), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, slope in zip(axes[0], slopes, strict=True):
+        group = [r for r in runs if float(r["config"]["task"]["slope"]) == slope]
+        group.sort(key=lambda r: -int(r["config"]["m"]))
+        for i, (r, col) in enumerate(zip(group, colors, strict=False)):
+            rows = r["sweep"]
+            xs = np.arange(len(rows)) + (i - (len(group) - 1) / 2) * 0.06
+            c = r["config"]
+            tag = f"m = {c['m']}" + (" (seed basis)" if c.get("m_source") == "default" else "")
+            n_sig, steps = r["task"]["n_signals"], rows[0]["steps"]
+            for key, style, what in (("ntk", "-", f"NTK regression ({r['kernel']})"),
+                                     ("network", "--", f"network, {steps} GD steps")):
+                mean = [float(row[f"test_mse_{key}"]) for row in rows]
+                std = [float(row[f"test_mse_{key}_std"]) for row in rows]
+                ax.errorbar(xs + (0.02 if key == "network" else 0.0), mean, yerr=std, color=col,
+                            linestyle=style, marker="o" if key == "ntk" else "s", capsize=3,
+                            markersize=4, label=f"{tag}: {what}")
+        rows0 = group[0]["sweep"]
+        param = group[0]["config"]["sweep"]["param"]
+        ax.set_xticks(np.arange(len(rows0)), [value_label(float(row["value"])) for row in rows0])
+        ax.set_yscale("log")
+        ax.set(xlabel=param, ylabel=f"test MSE (mean ± sd over {n_sig} targets)",
+               title=f"target power spectrum ∝ f^-{slope:g} (α = {slope:g})")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    c0 = runs[0]["config"]
+    fig.suptitle(f"toy Fourier features a_j = j^-p, b_j = j, j = 1..m; depth {c0['depth']}, "
+                 f"width {c0['width']}, {runs[0]['task']['n_train']} train / "
+                 f"{runs[0]['task']['n_test']} test points")
+    fig.tight_layout()
+    _save(fig, path)

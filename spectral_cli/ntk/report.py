@@ -9,7 +9,9 @@
   empirical run and analytic runs that train): the MLP **at initialization** -- the network whose
   empirical kernel is ``K_train`` -- as ``layers.N.weight`` / ``layers.N.bias`` plus the mapping's
   buffers ``encoding.a`` [M] and ``encoding.B`` [M, d] (absent for ``none``). ``spectral.config``
-  holds parameterization, w_std, b_std, depth, width, encoding, activation, p, m, scale, dtype.
+  holds parameterization, w_std, b_std, depth, width, encoding, activation, p, m, scale, dtype
+  (``m``: the number of frequencies used, resolved from the encoding's default when ``--m`` is not
+  given; report ``config.m_source`` says which).
   ``trained.safetensors`` (same family, ``spectral.state = trained``) holds the weights after
   ``--train-steps``.
 
@@ -51,6 +53,7 @@ class NTKReport(Report):
     def summary(self) -> str:
         c = self.config
         enc = c["encoding"] + (f" p={c['p']:g}" if c["encoding"] == "toy" else "")
+        enc += f" m={c['m']}" if c["encoding"] in ("toy", "posenc", "gauss") else ""
         line = (f"ntk ({self.kernel}, {enc}, depth {c['depth']}, width {c['width']}): "
                 f"lambda_max {self.spectrum['eigvals'][0]:.4g}, "
                 f"cond {self.spectrum['condition_number']:.3g}")

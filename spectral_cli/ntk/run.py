@@ -5,6 +5,11 @@ Writes ``ntk.safetensors``, ``model.safetensors`` (+ ``trained.safetensors``), `
 ``dynamics.png`` (``--train-steps``), ``sweep.png`` (sweeps), ``config.yaml`` and ``report.json``
 (see :mod:`spectral_cli.ntk.report`). Dynamics use target signal 0; regression errors are
 averaged over all targets.
+
+The number of frequencies is resolved here, where the task's grid is known: ``model.m`` unset
+means the encoding's default (toy on toy1d: the seed's full basis j = 1..N/2 of the N-point grid,
+128 for the preset; posenc/gauss: 16); the report's ``config.m`` is the number used,
+``config.m_source`` says whether it came from ``--m`` or the default, and a note explains it.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from spectral_cli.core.report import write_report
 from spectral_cli.core.trainer import Observer, SilentObserver
 from spectral_cli.ntk import experiment as ex
 from spectral_cli.ntk import plots as ntk_plots
-from spectral_cli.ntk.config import NTKRunConfig, check_ntk_config
+from spectral_cli.ntk.config import NTKRunConfig, check_ntk_config, resolved_m
 from spectral_cli.ntk.kernels import kernel_eigh
 from spectral_cli.ntk.report import NTKReport, save_kernel, save_model
 from spectral_cli.ntk.sweep import run_sweep
@@ -47,8 +52,22 @@ def prepare(cfg: NTKRunConfig) -> Prepared:
     t = cfg.task
     task = load_task(t.name, n_train=t.n_train, n_test=t.n_test, stride=t.stride, slope=t.slope,
                      signals=t.signals, seed=cfg.seed)
-    ex.build_encoding(cfg.model, task.in_features, cfg.seed)  # unknown name / bad p, m, scale
+    ex.build_encoding(cfg.model, task.in_features, cfg.seed, n_grid=task.n_grid)  # bad p, m, scale
     return Prepared(cfg=cfg, task=task)
+
+
+def _m_note(cfg: NTKRunConfig, task: RegressionTask) -> str | None:
+    """Which number of frequencies the run's mapping uses, and why (``report.notes``)."""
+    m, enc = cfg.model, cfg.model.encoding
+    used = resolved_m(m, enc, task.n_grid)
+    if enc in ("none", "basic"):
+        return None
+    if m.m is not None:
+        return f"m = {used} frequencies (--m)"
+    if enc == "toy" and task.n_grid is not None:
+        return (f"m = {used} frequencies: the toy default, the seed's full Fourier basis "
+                f"b_j = j, j = 1..{used} = N/2 of the N = {task.n_grid}-point grid")
+    return f"m = {used} frequencies (the {enc} default)"
 
 
 def _profile_grid(task: RegressionTask) -> torch.Tensor | None:
@@ -99,10 +118,10 @@ def run(prep: Prepared, run_dir: Path, device: torch.device, *,
     cfg, task, obs = prep.cfg, prep.task, observer or SilentObserver()
     seed_everything(cfg.seed)
     write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
-    contract = cfg.contract() | {"in_features": task.in_features}
+    contract = cfg.contract(task.n_grid) | {"in_features": task.in_features}
     files: dict[str, str] = {"config": "config.yaml"}
-    notes: list[str] = []
-    enc = ex.build_encoding(cfg.model, task.in_features, cfg.seed)
+    notes: list[str] = [n for n in (_m_note(cfg, task),) if n]
+    enc = ex.build_encoding(cfg.model, task.in_features, cfg.seed, n_grid=task.n_grid)
     f_tr = enc(task.x_train)
     f_te = None if task.x_test is None else enc(task.x_test)
     steps = cfg.train.steps or 0
@@ -131,7 +150,7 @@ def run(prep: Prepared, run_dir: Path, device: torch.device, *,
         "pred_test": None if pred_te is None else (pred_te[:, 0] if single else pred_te),
     }, contract)
     files["kernel"] = "ntk.safetensors"
-    per_enc = ex.spectra_per_encoding(cfg, task.x_train, device)
+    per_enc = ex.spectra_per_encoding(cfg, task.x_train, device, task.n_grid)
     ntk_plots.spectra(per_enc, cfg.model.encoding, f"NTK eigenvalues ({cfg.kernel}, depth "
                       f"{cfg.model.depth}, n = {f_tr.shape[0]})", run_dir / "spectrum.png")
     files["spectrum_plot"] = "spectrum.png"
@@ -176,14 +195,16 @@ def run(prep: Prepared, run_dir: Path, device: torch.device, *,
         files["sweep_plot"] = "sweep.png"
     cond = eig.condition_number
     report = NTKReport(
-        config=contract | {"kernel": cfg.kernel, "seed": cfg.seed,
+        config=contract | {"m_source": "--m" if cfg.model.m is not None else "default",
+                           "kernel": cfg.kernel, "seed": cfg.seed,
                            "task": cfg.task.model_dump(mode="json"),
                            "train": cfg.train.model_dump(mode="json"),
                            "sweep": cfg.sweep.model_dump(mode="json")},
         seed=cfg.seed, device=str(device), kernel=cfg.kernel,
         task={"source": task.source, "n_train": int(task.x_train.shape[0]),
               "n_test": None if task.x_test is None else int(task.x_test.shape[0]),
-              "in_features": task.in_features, "feature_dim": int(f_tr.shape[1]),
+              "in_features": task.in_features, "n_grid": task.n_grid,
+              "feature_dim": int(f_tr.shape[1]),
               "n_signals": task.n_signals},
         spectrum={"eigvals": eig.eigvals.tolist(),
                   "condition_number": cond if math.isfinite(cond) else math.inf,

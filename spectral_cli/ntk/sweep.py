@@ -10,7 +10,9 @@ signals:
 * ``test_mse_network`` -- a copy of the MLP trained with T full-batch GD steps (sum loss, lr =
   ``train.lr`` or ``1 / lambda_max`` of this value's kernel).
 
-Each entry is the mean over the k signals with the sample standard deviation (0 for k = 1).
+Each entry is the mean over the k signals with the sample standard deviation (0 for k = 1); the
+per-signal values (``*_per_signal``, signal i = toy1d seed ``seed + i``) are kept too, so two
+values of the sweep can be compared target by target (the same targets at every value).
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class SweepPoint:
     lr: float
     condition_number: float
     eigvals: list[float]
+    test_mse_ntk_per_signal: list[float] = field(default_factory=list)
+    test_mse_network_per_signal: list[float] = field(default_factory=list)
     steps: list[int] = field(default_factory=list)
     test_curve_network: list[float] = field(default_factory=list)
     test_curve_ntk: list[float] = field(default_factory=list)
@@ -78,7 +82,7 @@ def run_sweep(cfg: NTKRunConfig, task: RegressionTask, steps: int, record_every:
     y_tr, y_te = task.y_train, task.y_test
     for v in cfg.sweep.values:
         kw = {"p": v} if param == "p" else {"scale": v}
-        enc = build_encoding(cfg.model, task.in_features, cfg.seed, **kw)
+        enc = build_encoding(cfg.model, task.in_features, cfg.seed, n_grid=task.n_grid, **kw)
         f_tr, f_te = enc(task.x_train), enc(task.x_test)
         net = build_network(cfg.model, f_tr.shape[1], cfg.seed, device)
         k_tr, k_te = train_kernels(cfg, None if cfg.kernel == "analytic" else net, f_tr, f_te)
@@ -102,7 +106,8 @@ def run_sweep(cfg: NTKRunConfig, task: RegressionTask, steps: int, record_every:
             net_te.append(float(curves["tn"][-1][-1]))
             net_tr.append(float(curves["rn"][-1][-1]))
             ntk_t.append(float(curves["tk"][-1][-1]))
-        m_ntk, s_ntk = _mean_std(mse(te_reg, y_te))
+        per_ntk = mse(te_reg, y_te)
+        m_ntk, s_ntk = _mean_std(per_ntk)
         m_net, s_net = _mean_std(torch.tensor(net_te))
         profile = None
         if task.x_grid is not None and task.in_features == 1:
@@ -114,6 +119,7 @@ def run_sweep(cfg: NTKRunConfig, task: RegressionTask, steps: int, record_every:
             value=v, test_mse_ntk=m_ntk, test_mse_ntk_std=s_ntk,
             test_mse_ntk_t=float(torch.tensor(ntk_t).mean()), test_mse_network=m_net,
             test_mse_network_std=s_net, train_mse_network=float(torch.tensor(net_tr).mean()),
+            test_mse_ntk_per_signal=per_ntk.tolist(), test_mse_network_per_signal=net_te,
             lr=lr, condition_number=cond if math.isfinite(cond) else math.inf,
             eigvals=eig.eigvals.tolist(), steps=dyn.record.steps,
             test_curve_network=torch.stack(curves["tn"]).mean(0).tolist(),

@@ -52,6 +52,14 @@ class RegressionTask:
     def n_signals(self) -> int:
         return int(self.y_train.shape[1])
 
+    @property
+    def n_grid(self) -> int | None:
+        """Points of the task's grid (toy1d: ``n_train * stride``), None for a task file.
+
+        The toy encoding's default basis is ``j = 1 .. n_grid / 2`` (the seed's full basis).
+        """
+        return None if self.x_grid is None else int(self.x_grid.shape[0])
+
 
 def powerlaw_signal(n_grid: int, slope: float, seed: int) -> Tensor:
     """One toy1d target on the ``n_grid``-point grid (module docstring), float64 [n_grid]."""
