@@ -14,7 +14,9 @@ b_std))`` (``depth`` Dense layers, ``parameterization='ntk'``) and ``kernel_fn(x
 
   with (u, v) ~ N(0, [[q, c], [c, q']]) of layer l, cos(theta) = c / sqrt(q q'):
   ``E[relu relu] = sqrt(q q') (sin theta + (pi - theta) cos theta) / (2 pi)`` and
-  ``E[relu' relu'] = (pi - theta) / (2 pi)``.
+  ``E[relu' relu'] = (pi - theta) / (2 pi)``. At identical points (cos theta = 1) these are
+  ``q / 2`` and ``1/2`` exactly: the code sets theta = 0 there instead of taking arccos of a
+  ratio of separately rounded covariances (a ~1e-9 relative error on the NTK's diagonal).
 
 The empirical NTK of :class:`~spectral_cli.ntk.mlp.NTKMLP` (NTK parameterization, same
 ``w_std``, ``b_std``) converges to this kernel as the width grows. The standard parameterization
@@ -44,15 +46,37 @@ def _as_2d64(x: Tensor) -> Tensor:
     return x[:, None] if x.dim() == 1 else x
 
 
-def _relu_expectations(c: Tensor, q1: Tensor, q2: Tensor) -> tuple[Tensor, Tensor]:
-    """E[relu(u) relu(v)] and E[relu'(u) relu'(v)] for covariance c, variances q1 [N1], q2 [N2]."""
+def _same_points(x1: Tensor, x2: Tensor) -> Tensor:
+    """``[N1, N2]`` bool: row ``i`` of x1 equals row ``j`` of x2 (bit for bit, up to the sign
+    of zeros)."""
+    _, ids = torch.unique(torch.cat([x1, x2]), dim=0, return_inverse=True)
+    return ids[: x1.shape[0], None] == ids[None, x1.shape[0] :]
+
+
+def _relu_expectations(
+    c: Tensor, q1: Tensor, q2: Tensor, same: Tensor
+) -> tuple[Tensor, Tensor]:
+    """E[relu(u) relu(v)] and E[relu'(u) relu'(v)] for covariance c, variances q1 [N1], q2 [N2].
+
+    ``same`` marks pairs of identical points: their correlation is 1 exactly, however ``c`` and
+    ``q`` were rounded. Near cos(theta) = 1 the angle is ill-conditioned (``theta ~ sqrt(2 (1 -
+    cos))``: one rounding of c against q moves it by ~1e-8, and E[relu' relu'] by ~1e-9 relative,
+    the error of computing the variances apart), so those pairs get theta = 0 and the forms below
+    give E[relu' relu'] = 1/2 and E[relu relu] = sqrt(q q') / 2 exactly there::
+
+        E[relu relu]   = sqrt(q q') (cos / 2 + (sin - theta cos) / (2 pi))
+        E[relu' relu'] = 1/2 - theta / (2 pi)
+
+    with ``sin = sqrt((1 - cos)(1 + cos))`` (no cancellation near cos = 1).
+    """
     norms = torch.sqrt(q1[:, None] * q2[None, :])
     safe = torch.where(norms > 0, norms, torch.ones_like(norms))
     cos = torch.where(norms > 0, c / safe, torch.zeros_like(c)).clamp(-1.0, 1.0)
+    cos = torch.where(same & (norms > 0), torch.ones_like(cos), cos)
     theta = torch.arccos(cos)
-    sin = torch.sqrt(torch.clamp(1.0 - cos * cos, min=0.0))
-    e_phi = norms * (sin + (math.pi - theta) * cos) / (2.0 * math.pi)
-    e_dphi = (math.pi - theta) / (2.0 * math.pi)
+    sin = torch.sqrt(torch.clamp((1.0 - cos) * (1.0 + cos), min=0.0))
+    e_phi = norms * (0.5 * cos + (sin - theta * cos) / (2.0 * math.pi))
+    e_dphi = 0.5 - theta / (2.0 * math.pi)
     return e_phi, e_dphi
 
 
@@ -67,6 +91,8 @@ def analytic_relu_kernels(
     """Infinite-width NNGP and NTK between ``x1`` [N1, d] and ``x2`` [N2, d] (default x1).
 
     ``depth`` counts Dense layers, as :class:`NTKMLP` does (``depth=1`` is a linear model).
+    Pairs of identical points (the diagonal of ``K(x, x)``, and repeated points in a cross
+    kernel) are exact to rounding (see :func:`_relu_expectations`).
     """
     if int(depth) < 1:
         raise ValueError(f"depth must be >= 1, got {depth}")
@@ -83,13 +109,15 @@ def analytic_relu_kernels(
     else:
         q1 = w2 * (x1 * x1).sum(1) / d + b2
         q2 = w2 * (x2 * x2).sum(1) / d + b2
+    same = _same_points(x1, x2) if int(depth) > 1 else None
     ntk = c.clone()
     for _ in range(int(depth) - 1):
-        e_phi, e_dphi = _relu_expectations(c, q1, q2)
+        assert same is not None
+        e_phi, e_dphi = _relu_expectations(c, q1, q2, same)
         c = w2 * e_phi + b2
         ntk = c + w2 * e_dphi * ntk
-        q1 = w2 * q1 / 2.0 + b2
-        q2 = w2 * q2 / 2.0 + b2
+        q1 = w2 * (q1 * 0.5) + b2
+        q2 = q1 if sym else w2 * (q2 * 0.5) + b2
     return AnalyticKernels(nngp=c, ntk=ntk)
 
 

@@ -20,16 +20,23 @@ computed and mirrored, so it is exactly symmetric.
 
 from __future__ import annotations
 
+import functools
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, jacrev, vmap
 
-from spectral_cli.ntk.mlp import NTKMLP, mlp_backward_deltas, mlp_forward_trace
+from spectral_cli.ntk.mlp import NTKMLP
 
-DEFAULT_STRUCTURED_BLOCK = 256
 DEFAULT_JAC_BLOCK_BYTES = 512 * 2**20
+MAX_STRUCTURED_TILE = 256  # CPU: a [256, 256] float64 tile is 512 KiB, an L2's worth
+DEVICE_STRUCTURED_TILE = 4096  # CUDA and other devices: few, large launches
 
 
 def _blocks(n: int, size: int) -> list[tuple[int, int]]:
@@ -40,50 +47,227 @@ def _as_2d(x: Tensor) -> Tensor:
     return x[:, None] if x.dim() == 1 else x
 
 
-def _mlp_features(model: NTKMLP, x: Tensor, block: int) -> tuple[list[Tensor], list[Tensor]]:
-    """Layer inputs ``A_l`` and back-propagated ``D_l = df/dz_l`` (last layer's D = 1 omitted).
+# ------------------------------------------------------------------ worker threads (CPU)
+#
+# torch's intra-op threads synchronize at the end of every operation; on a busy machine one
+# descheduled thread stalls the others, and a 128 x 512 x 128 GEMM that takes 0.8 ms on one
+# thread took 20 ms on two. The structured NTK splits its work into independent pieces instead
+# (row chunks of the forward/backward pass, tiles of the kernel) and runs them on
+# ``torch.get_num_threads()`` worker threads, each with one intra-op thread: no barrier per
+# operation, and a busy core simply takes fewer pieces.
 
-    Filled block by block into preallocated tensors, so only one block's pre-activations are
-    alive at a time.
+_POOL: ThreadPoolExecutor | None = None
+_POOL_KEY: tuple[int, int] = (0, 0)  # (pid, size): a forked child builds its own pool
+_POOL_LOCK = threading.Lock()
+
+
+@functools.cache
+def _per_thread_counts() -> bool:
+    """Whether torch's intra-op thread count is per thread (the OpenMP backend), which the
+    worker threads need; with the native thread pool it is process-wide."""
+    return "parallel backend: OpenMP" in torch.__config__.parallel_info()
+
+
+def _cpu_threads() -> int:
+    """Worker threads for the structured NTK on the CPU: torch's intra-op thread count."""
+    return torch.get_num_threads() if _per_thread_counts() else 1
+
+
+def _worker_pool(n: int) -> ThreadPoolExecutor:
+    """A pool of ``n`` threads whose torch intra-op thread count is 1 (created once)."""
+    global _POOL, _POOL_KEY
+    with _POOL_LOCK:
+        if _POOL is None or (os.getpid(), n) != _POOL_KEY:
+            keep = torch.get_num_threads()
+            pool = ThreadPoolExecutor(
+                n, thread_name_prefix="spectral-ntk", initializer=torch.set_num_threads,
+                initargs=(1,),
+            )
+            # start all n threads now: the barrier keeps each task until n threads exist
+            barrier = threading.Barrier(n)
+            for fut in [pool.submit(barrier.wait, 60) for _ in range(n)]:
+                fut.result()
+            # torch.set_num_threads also sets the default of threads started later: restore it
+            # (each worker keeps its own count of 1; this thread's count is unchanged)
+            torch.set_num_threads(keep)
+            if _POOL is not None and _POOL_KEY[0] == os.getpid():
+                _POOL.shutdown(wait=False)
+            _POOL, _POOL_KEY = pool, (os.getpid(), n)
+        return _POOL
+
+
+def _run_tasks(tasks: list[Callable[[], None]], threads: int) -> None:
+    """Run independent ``tasks`` (no autograd) on this thread and ``threads - 1`` helpers.
+
+    Every thread takes the next task when it is done with one, and this thread returns as soon
+    as every task is done: a helper that the scheduler wakes late finds nothing left and is not
+    waited for. This thread works with one intra-op thread meanwhile (restored after); with
+    ``threads <= 1`` or a single task everything runs inline, unchanged.
     """
+    if threads <= 1 or len(tasks) <= 1:
+        with torch.no_grad():
+            for task in tasks:
+                task()
+        return
+    queue = iter(tasks)
+    lock = threading.Lock()
+    done = threading.Event()
+    state = {"left": len(tasks)}
+    errors: list[BaseException] = []
+
+    def drain() -> None:
+        with torch.no_grad():  # grad mode is per thread
+            while True:
+                with lock:
+                    task = next(queue, None)
+                if task is None:
+                    return
+                try:
+                    if not errors:  # after a failure the rest is skipped
+                        task()
+                except BaseException as exc:  # re-raised by the caller
+                    errors.append(exc)
+                with lock:
+                    state["left"] -= 1
+                    if state["left"] == 0:
+                        done.set()
+
+    pool = _worker_pool(threads - 1)
+    for _ in range(min(threads, len(tasks)) - 1):
+        pool.submit(drain)
+    keep = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        drain()
+    finally:
+        torch.set_num_threads(keep)
+        done.wait()
+    if errors:
+        raise errors[0]
+
+
+# ------------------------------------------------------------------ structured NTK of NTKMLP
+
+
+@dataclass(frozen=True)
+class _Features:
+    """Per-layer Gram factors of one input set (see :func:`ntk_structured`).
+
+    ``acts[l]``: input of layer ``l`` (``acts[0] = x``); ``deltas[l]`` for the hidden layers
+    ``l < L - 1``: ``df/dz_l`` divided by ``prod_{k > l} c_w(k)`` (that factor, squared, goes
+    into the layer's coefficient instead of a pass over the matrix).
+    """
+
+    acts: list[Tensor]
+    deltas: list[Tensor]
+
+
+def _chunk_rows(n: int, threads: int) -> int:
+    """Rows per forward/backward task: two tasks per thread, at least 64 rows each (each task
+    re-reads the weights, so fewer, larger tasks cost less CPU time)."""
+    return n if threads <= 1 else max(64, -(-n // (2 * threads)))
+
+
+def _mlp_gram_factors(model: NTKMLP, x: Tensor, threads: int) -> _Features:
+    """Layer inputs and back-propagated gradients, computed in place (no pre-activations kept).
+
+    ``a_{l+1} = relu(c_w a_l W^T + c_b b)`` straight into its buffer; the ReLU mask of layer
+    ``l`` is ``a_{l+1} > 0``; ``dhat_{L-2} = mask * W_{L-1}`` and ``dhat_{l-1} = (dhat_l W_l) *
+    mask`` (ReLU derivative 0 at 0, as autograd's).
+    """
+    layers = list(model.layers)
+    scales = model.layer_scales()
+    last = len(layers) - 1
+    x = model._check_input(x)
     n = x.shape[0]
-    dtype = model.layers[0].weight.dtype
-    device = model.layers[0].weight.device
-    acts = [torch.empty(n, layer.in_features, dtype=dtype, device=device) for layer in model.layers]
-    deltas = [
-        torch.empty(n, layer.out_features, dtype=dtype, device=device)
-        for layer in model.layers[:-1]
-    ]
-    for s, e in _blocks(n, block):
-        trace = mlp_forward_trace(model, x[s:e])
-        for dst, src in zip(acts, trace.inputs, strict=True):
-            dst[s:e] = src
-        for dst, src in zip(deltas, mlp_backward_deltas(model, trace)[:-1], strict=True):
-            dst[s:e] = src
-    return acts, deltas
+    kw = {"dtype": x.dtype, "device": x.device}
+    acts = [x] + [torch.empty(n, layer.out_features, **kw) for layer in layers[:-1]]
+    deltas = [torch.empty(n, layer.out_features, **kw) for layer in layers[:-1]]
+    weights = [layer.weight.detach() for layer in layers]
+    biases = [layer.bias.detach() for layer in layers]
+
+    def rows(s: int, e: int) -> None:
+        for i in range(last):
+            c_w, c_b = scales[i]
+            z = acts[i + 1][s:e]
+            torch.addmm(biases[i], acts[i][s:e], weights[i].T, beta=c_b, alpha=c_w, out=z)
+            z.relu_()
+        if last == 0:
+            return
+        torch.mul(acts[last][s:e] > 0, weights[last][0], out=deltas[last - 1][s:e])
+        for i in range(last - 1, 0, -1):
+            d = deltas[i - 1][s:e]
+            torch.mm(deltas[i][s:e], weights[i], out=d)
+            d.mul_(acts[i][s:e] > 0)
+
+    step = _chunk_rows(n, threads)
+    _run_tasks([lambda s=s, e=e: rows(s, e) for s, e in _blocks(n, step)], threads)
+    return _Features(acts=acts, deltas=deltas)
 
 
-def _structured_block(
-    coefs: list[tuple[float, float]],
-    a1: list[Tensor],
-    d1: list[Tensor],
-    a2: list[Tensor],
-    d2: list[Tensor],
+def _layer_coefficients(model: NTKMLP) -> list[tuple[float, float, float]]:
+    """Per layer ``(cw2, cb2, s2)``: the layer adds ``(cw2 A A^T + cb2) * s2 (Dhat Dhat^T)``.
+
+    ``cw2 = c_w^2``, ``cb2 = c_b^2`` (0 for frozen parameters, which are not theta) and ``s2 =
+    prod_{k > l} c_w(k)^2`` (1 for the last layer, whose delta is 1).
+    """
+    scales = model.layer_scales()
+    out = []
+    s2 = 1.0
+    for layer, (c_w, c_b) in reversed(list(zip(model.layers, scales, strict=True))):
+        out.append((c_w * c_w * layer.weight.requires_grad, c_b * c_b * layer.bias.requires_grad,
+                    s2))
+        s2 *= c_w * c_w
+    return out[::-1]
+
+
+def _kernel_tile(
+    coefs: list[tuple[float, float, float]], f1: _Features, f2: _Features,
+    r: tuple[int, int], c: tuple[int, int],
 ) -> Tensor:
-    """sum_l (cw2_l A1_l A2_l^T + cb2_l) * (D1_l D2_l^T) for one block pair (3 [B1, B2] buffers)."""
+    """``sum_l (cw2 A1 A2^T + cb2) * s2 (D1 D2^T)`` on rows ``r`` of f1 and columns ``c`` of f2."""
+    (r0, r1), (c0, c1) = r, c
     last = len(coefs) - 1
-    cw2, cb2 = coefs[last]
-    out = torch.empty(a1[0].shape[0], a2[0].shape[0], dtype=a1[0].dtype, device=a1[0].device)
-    out.fill_(cb2).addmm_(a1[last], a2[last].T, alpha=cw2)  # D = 1 for the scalar output layer
+    a1 = [a[r0:r1] for a in f1.acts]
+    a2 = [a[c0:c1] for a in f2.acts]
+    cw2, cb2, _ = coefs[last]
+    acc = torch.empty(r1 - r0, c1 - c0, dtype=a1[0].dtype, device=a1[0].device)
+    _gram(a1[last], a2[last], cw2, cb2, acc)
     if last == 0:
-        return out
-    ga, gd = torch.empty_like(out), torch.empty_like(out)
+        return acc
+    ga, gd = torch.empty_like(acc), torch.empty_like(acc)
     for i in range(last):
-        cw2, cb2 = coefs[i]
-        ga.fill_(cb2).addmm_(a1[i], a2[i].T, alpha=cw2)
-        torch.mm(d1[i], d2[i].T, out=gd)
-        out.addcmul_(ga, gd)
-    return out
+        cw2, cb2, s2 = coefs[i]
+        if cw2 == 0.0 and cb2 == 0.0:
+            continue
+        torch.mm(f1.deltas[i][r0:r1], f2.deltas[i][c0:c1].T, out=gd)
+        _gram(a1[i], a2[i], cw2, cb2, ga)
+        acc.addcmul_(ga, gd, value=s2)
+    return acc
+
+
+def _gram(a1: Tensor, a2: Tensor, cw2: float, cb2: float, out: Tensor) -> None:
+    """``out = cw2 a1 a2^T + cb2``."""
+    if cb2 == 0.0:
+        torch.mm(a1, a2.T, out=out)
+        if cw2 != 1.0:
+            out.mul_(cw2)
+    else:
+        out.fill_(cb2).addmm_(a1, a2.T, alpha=cw2)
+
+
+def _tile_size(n1: int, n2: int, sym: bool, threads: int, device: torch.device) -> int:
+    """Tile edge: large off the CPU; on it 256 (cache-sized), halved (down to 64) while there
+    are fewer tiles than twice the threads, so that every thread has work."""
+    if device.type != "cpu":
+        return DEVICE_STRUCTURED_TILE
+    size = MAX_STRUCTURED_TILE
+    while size > 64:
+        r, c = -(-n1 // size), -(-n2 // size)
+        if (r * (r + 1) // 2 if sym else r * c) >= 2 * threads:
+            break
+        size //= 2
+    return size
 
 
 @torch.no_grad()
@@ -92,44 +276,56 @@ def ntk_structured(
 ) -> Tensor:
     """Empirical NTK of an :class:`NTKMLP` from layer-wise activations and back-prop gradients.
 
-    Memory (bytes; ``s`` = itemsize of the model dtype, ``B = min(block_size, N1)``,
-    ``F = d_in + 2 (depth - 1) W`` stored features per point: every layer's input and every hidden
-    layer's back-propagated gradient)::
+    One forward and one backward pass per input set (in row chunks), then the kernel in square
+    tiles: per tile and layer two GEMMs ``A1 A2^T`` and ``D1 D2^T`` and one fused multiply-add
+    into the tile, so the ``[B, B]`` temporaries stay in cache. Symmetric ``K(x1, x1)``
+    (``x2=None``): only tiles on and above the diagonal are computed, then mirrored (diagonal
+    tiles are symmetrized), so the result is exactly symmetric at half the GEMM work. On the CPU
+    the chunks and tiles run on ``torch.get_num_threads()`` worker threads with one intra-op
+    thread each (see the comment above :func:`_worker_pool`); elsewhere in one stream.
 
-        s * (N1 N2  +  N2 F  +  B F  +  3 B N2)
+    ``block_size``: the tile edge ``B`` (default: 256 on the CPU, smaller for small N so that
+    every thread has tiles; 4096 on other devices).
 
-    i.e. the output, the features of x2 (of x1 when ``x2 is None``; no extra block then), one
-    block of x1's features and three ``[B, N2]`` Gram buffers (plus one block's pre-activations
-    while features are computed). ``N = 10_000, W = 512, depth = 4, d_in = 32``, float64, default
-    ``B = 256``: 0.80 + 0.25 + 0.006 + 0.06 GB, about 1.1 GB; the Jacobian alone would be 43 GB.
-    Small row blocks also let the symmetric case skip the blocks below the diagonal (3/8 of the
-    work at N = 1024) at little cost in GEMM efficiency.
+    Memory (bytes; ``s`` = itemsize of the model dtype, ``F = d_in + 2 (depth - 1) W`` stored
+    features per point: every layer's input and every hidden layer's gradient)::
+
+        s * (N1 N2  +  (N1 + N2) F  +  3 T B^2)
+
+    (``N2 F`` only once when ``x2 is None``; ``T`` threads). ``N = 10_000, W = 512, depth = 4,
+    d_in = 32``, float64: 0.80 + 0.25 + 0.003 GB; the Jacobian alone would be 43 GB.
     """
-    block = int(block_size or DEFAULT_STRUCTURED_BLOCK)
-    if block < 1:
-        raise ValueError(f"block_size must be >= 1, got {block_size}")
-    coefs = [  # squared gradient factors; frozen parameters (requires_grad=False) do not count
-        (c_w * c_w * layer.weight.requires_grad, c_b * c_b * layer.bias.requires_grad)
-        for layer, (c_w, c_b) in zip(model.layers, model.layer_scales(), strict=True)
-    ]
-    sym = x2 is None
     x1 = _as_2d(x1)
-    a2, d2 = _mlp_features(model, x1 if sym else _as_2d(x2), block)
-    n1 = x1.shape[0]
-    n2 = a2[0].shape[0]
-    out = torch.empty(n1, n2, dtype=a2[0].dtype, device=a2[0].device)
-    for s, e in _blocks(n1, block):
-        if sym:
-            a1 = [a[s:e] for a in a2]
-            d1 = [d[s:e] for d in d2]
-            blk = _structured_block(coefs, a1, d1, [a[s:] for a in a2], [d[s:] for d in d2])
-            diag = blk[:, : e - s]
-            out[s:e, s:e] = 0.5 * (diag + diag.T)  # GEMM rounding is not symmetric
-            out[s:e, e:] = blk[:, e - s :]
-            out[e:, s:e] = blk[:, e - s :].T
+    sym = x2 is None
+    device = model.layers[0].weight.device
+    threads = _cpu_threads() if device.type == "cpu" else 1
+    f1 = _mlp_gram_factors(model, x1, threads)
+    f2 = f1 if sym else _mlp_gram_factors(model, _as_2d(x2), threads)
+    n1, n2 = f1.acts[0].shape[0], f2.acts[0].shape[0]
+    if block_size is not None and int(block_size) < 1:
+        raise ValueError(f"block_size must be >= 1, got {block_size}")
+    tile = int(block_size) if block_size else _tile_size(n1, n2, sym, threads, device)
+    coefs = _layer_coefficients(model)
+    out = torch.empty(n1, n2, dtype=f1.acts[0].dtype, device=device)
+
+    def one(r: tuple[int, int], c: tuple[int, int]) -> None:
+        t = _kernel_tile(coefs, f1, f2, r, c)
+        if not sym:
+            out[r[0] : r[1], c[0] : c[1]] = t
+        elif r == c:
+            out[r[0] : r[1], c[0] : c[1]] = 0.5 * (t + t.T)  # GEMM rounding is not symmetric
         else:
-            a1, d1 = _mlp_features(model, x1[s:e], block)
-            out[s:e] = _structured_block(coefs, a1, d1, a2, d2)
+            out[r[0] : r[1], c[0] : c[1]] = t
+            out[c[0] : c[1], r[0] : r[1]] = t.T
+
+    rows, cols = _blocks(n1, tile), _blocks(n2, tile)
+    tasks = [
+        lambda r=r, c=c: one(r, c)
+        for i, r in enumerate(rows)
+        for j, c in enumerate(cols)
+        if not (sym and j < i)
+    ]
+    _run_tasks(tasks, threads)
     return out
 
 
