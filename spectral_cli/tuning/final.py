@@ -18,6 +18,7 @@ from spectral_cli.core.errors import Interrupted, RuntimeFailure
 from spectral_cli.core.signals import StopFlag
 from spectral_cli.tuning.report import FamilyResult, FinalRun
 from spectral_cli.tuning.stats import summarize
+from spectral_cli.tuning.study import redact_url
 from spectral_cli.tuning.trials import TuneSettings, trial_config
 
 
@@ -48,7 +49,7 @@ def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: S
     if stop.requested:
         raise Interrupted(
             f"{stop.signal_name} during the final runs; the studies are complete in "
-            f"{settings.storage}; `--resume --trials 0` finishes the final runs"
+            f"{redact_url(settings.storage)}; `--resume --trials 0` finishes the final runs"
         )
     for family, seed, _ in jobs:
         report_path = final_dir(settings, family, seed) / "report.json"

@@ -27,8 +27,21 @@ def validate_study_name(name: str) -> None:
 
 
 def trial_owner() -> dict[str, Any]:
-    """The user attributes that identify the process running a trial."""
-    return {"pid": os.getpid(), "host": socket.gethostname()}
+    """The user attributes that identify the process running a trial: its pid, the host name,
+    and ``pid_space`` (the kernel boot and pid namespace), without which two machines or
+    containers with one host name (a shared study) could mistake each other's pids."""
+    return {"pid": os.getpid(), "host": socket.gethostname(), "pid_space": _pid_space()}
+
+
+def _pid_space() -> str:
+    """Where a pid means this process: the kernel's boot id and this pid namespace ('' when
+    unreadable, e.g. not Linux)."""
+    parts = []
+    with contextlib.suppress(OSError):
+        parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
+    with contextlib.suppress(OSError):
+        parts.append(os.readlink("/proc/self/ns/pid"))
+    return "/".join(parts)
 
 
 def _alive(pid: int) -> bool:
@@ -46,16 +59,24 @@ def _alive(pid: int) -> bool:
 def fail_dead_trials(study: Any, starting: bool = False) -> list[int]:
     """Mark RUNNING trials of processes on this host that no longer exist as FAIL.
 
-    A process on another host (a shared PostgreSQL study) is left to Optuna's heartbeat.
+    A process on another host (a shared PostgreSQL study) is left to Optuna's heartbeat: its
+    trials are failed here once their last heartbeat is older than the grace period.
     ``starting``: this process has run no trial yet, so a RUNNING trial with its own pid is a
     leftover of a dead process whose pid was reused.
     """
+    import warnings
+
     import optuna
 
-    host, failed = socket.gethostname(), []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)  # dead workers on any machine, by heartbeat
+    host, space, failed = socket.gethostname(), _pid_space(), []
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        pid = trial.user_attrs.get("pid")
-        if not isinstance(pid, int) or trial.user_attrs.get("host", host) != host:
+        pid, attrs = trial.user_attrs.get("pid"), trial.user_attrs
+        if not isinstance(pid, int) or attrs.get("host", host) != host:
+            continue
+        if attrs.get("pid_space", space) != space:  # same host name, another machine/container
             continue
         if (starting and pid == os.getpid()) or not _alive(pid):
             study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)

@@ -114,9 +114,10 @@ def prepare_tune_dir(settings: TuneSettings, *, overwrite: bool, resume: bool) -
     file in ``out``; the returned settings name it.
     """
     from spectral_cli.core.runs import clean_temporaries, lock_run_dir, prepare_run_dir
-    from spectral_cli.tuning.study import open_storage
+    from spectral_cli.tuning.study import heartbeat_settings, open_storage
 
     validate_settings(settings)
+    heartbeat_settings()  # a bad $SPECTRAL_TUNE_HEARTBEAT/_GRACE is refused before the directory
     out = settings.out
     if resume and overwrite:
         raise BadInput("--overwrite and --resume contradict each other; pass one of them")
@@ -150,6 +151,7 @@ def tune_run(
         open_storage,
         open_study,
         quiet_optuna,
+        redact_url,
         study_name,
     )
 
@@ -179,7 +181,7 @@ def tune_run(
         if stop.requested:
             raise Interrupted(
                 f"{stop.signal_name} while tuning {family}; finished trials are kept "
-                f"in {settings.storage}; rerun the command to add trials"
+                f"in {redact_url(settings.storage)}; rerun the command to add trials"
             )
         study = open_study(
             storage,
@@ -213,7 +215,7 @@ def tune_run(
         },
         seed=settings.seed,
         device=str(resolve_device(settings.device)),
-        storage=settings.storage,
+        storage=redact_url(settings.storage),  # no password in report.json
         sampler=settings.sampler,
         pruner=settings.pruner,
         trials_requested=settings.trials,
