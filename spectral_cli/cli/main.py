@@ -23,8 +23,10 @@ except ImportError:  # pragma: no cover - older typer on top of click
     from click import exceptions as click_exc  # type: ignore[no-redef]
 
 from spectral_cli.cli import placeholders
+from spectral_cli.cli.export import export
 from spectral_cli.cli.harmony_score import harmony_score
 from spectral_cli.cli.ntk import ntk
+from spectral_cli.cli.predict import predict
 from spectral_cli.cli.train import train, train_help
 from spectral_cli.cli.tune import tune
 from spectral_cli.cli.verify_lstm import verify_lstm
@@ -117,4 +119,6 @@ app.command("harmony-score")(harmony_score)
 app.command("verify-lstm")(verify_lstm)
 app.command("tune")(tune)
 app.command("ntk")(ntk)
+app.command("export")(export)
+app.command("predict")(predict)
 placeholders.register(app)

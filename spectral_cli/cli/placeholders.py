@@ -6,9 +6,7 @@ import typer
 
 from spectral_cli.core.errors import BadInput
 
-PENDING = {
-    "export": "Export a trained checkpoint (ONNX / TorchScript) with a parity check.",
-}
+PENDING: dict[str, str] = {}  # name -> help of a subcommand that is not built yet
 
 
 def _make(name: str) -> typer.models.CommandFunctionType:

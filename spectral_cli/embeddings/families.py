@@ -15,11 +15,12 @@ import torch
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
-from spectral_cli.core.registry import Family, register
+from spectral_cli.core.registry import ExportSignature, Family, RawInput, TensorSpec, register
 from spectral_cli.core.schema import Frozen, RunConfig, run_config_class
 from spectral_cli.core.tasks import classifier_metrics, classifier_task
 from spectral_cli.embeddings.factorized import FactorizedEmbedding
 from spectral_cli.embeddings.hpe import HarmonicEmbedding
+from spectral_cli.embeddings.quantize import quantize
 from spectral_cli.embeddings.tokens import TokenDataInfo, load_token_data
 
 
@@ -142,7 +143,23 @@ def _family(name: str, config: type[Frozen], build: Any, **extra: Any) -> Family
     ))
 
 
-STANDARD = _family("standard", StandardConfig, build_standard)
-FACTORIZED = _family("factorized", FactorizedConfig, build_factorized)
-HPE = _family("hpe", HPEConfig, build_hpe, artifacts=hpe_artifacts)
+def _token_export(**extra: Any) -> ExportSignature:
+    """int64 ``tokens`` [batch, 40] -> ``logits`` [batch, 10]; ``predict`` quantizes raw signals."""
+    return ExportSignature(
+        kind="classifier",
+        input=TensorSpec("tokens", "int64", ("batch", "seq_len"), high="vocab_size"),
+        outputs=(TensorSpec("logits", "float32", ("batch", "num_classes")),),
+        raw=RawInput(TensorSpec("signal", "float32", ("batch", "seq_len")),
+                     lambda cfg, x: quantize(x, cfg.data.n_tokens, cfg.data.clamp),
+                     "raw signals, quantized with the run's data.n_tokens and data.clamp"),
+        **extra,
+    )
+
+
+STANDARD = _family("standard", StandardConfig, build_standard, export=_token_export(
+    unsupported={"dense": "its embedding is already a dense V x D table"}))
+FACTORIZED = _family("factorized", FactorizedConfig, build_factorized,
+                     export=_token_export(dense_into="standard"))
+HPE = _family("hpe", HPEConfig, build_hpe, artifacts=hpe_artifacts,
+              export=_token_export(dense_into="standard", harmonic="embedding"))
 __all__ = ["FACTORIZED", "HPE", "STANDARD", "RunConfig", "TokenDataInfo", "TokenTransformer"]

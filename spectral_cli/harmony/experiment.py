@@ -18,7 +18,15 @@ from typing import Any
 
 import torch
 
-from spectral_cli.core.registry import FAMILY_MODULES, Family, Member, Task, register
+from spectral_cli.core.registry import (
+    FAMILY_MODULES,
+    ExportSignature,
+    Family,
+    Member,
+    Task,
+    TensorSpec,
+    register,
+)
 from spectral_cli.harmony import detection
 from spectral_cli.harmony.families import FAMILY, SAE_FAMILY, HAERunConfig, build_hae
 from spectral_cli.harmony.invalid import SignalData, invalid_sets, load_signal_data
@@ -151,4 +159,10 @@ HAE = register(Family(
     artifacts=artifacts,
     smoke=("train.epochs=4", "data.limit=160", "train.batch_size=64", "model.hidden=32",
            "data.n_pairs=50"),
+    export=ExportSignature(
+        kind="autoencoder",
+        input=TensorSpec("signal", "float32", ("batch", "signal_length")),
+        outputs=(TensorSpec("reconstruction", "float32", ("batch", "signal_length")),
+                 TensorSpec("latent", "float32", ("batch", "model.latent"))),
+    ),
 ))

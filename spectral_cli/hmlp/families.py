@@ -23,7 +23,14 @@ import torch
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
-from spectral_cli.core.registry import Family, Member, Task, register
+from spectral_cli.core.registry import (
+    ExportSignature,
+    Family,
+    Member,
+    Task,
+    TensorSpec,
+    register,
+)
 from spectral_cli.core.schema import Frozen, RunConfig
 from spectral_cli.core.tasks import classifier_metrics
 from spectral_cli.core.trainer import classification_loss
@@ -227,6 +234,11 @@ def _family(name: str, config: type[RunConfig]) -> Family:
         artifacts=activation_artifacts,
         smoke=("train.epochs=2", "data.limit=200", "train.batch_size=64",
                "model.hidden=[32,16]"),
+        export=ExportSignature(
+            kind="classifier",
+            input=TensorSpec("x", "float32", ("batch", "n_features")),
+            outputs=(TensorSpec("logits", "float32", ("batch", "num_classes")),),
+        ),
     ))
 
 

@@ -26,7 +26,15 @@ import torch
 from torch import Tensor, nn
 
 from spectral_cli.core.checkpoint import model_metadata, save_tensors
-from spectral_cli.core.registry import FAMILY_MODULES, Family, Member, Task, register
+from spectral_cli.core.registry import (
+    FAMILY_MODULES,
+    ExportSignature,
+    Family,
+    Member,
+    Task,
+    TensorSpec,
+    register,
+)
 from spectral_cli.core.trainer import evaluate
 from spectral_cli.spectra_lstm import reference as core
 from spectral_cli.spectra_lstm.config import INITS, SpectraLSTMRunConfig
@@ -264,4 +272,11 @@ SPECTRA_LSTM = register(Family(
     unit="steps",
     smoke=("train.steps=4", "train.eval_every=2", "train.batch_size=8", "data.n_val=8",
            "data.n_test=8", "data.verify_windows=4", "data.windows=2", "model.window=4"),
+    export=ExportSignature(  # the time axis is the training length (the cell is unrolled)
+        kind="regression",
+        input=TensorSpec("signal", "model", ("batch", "data.windows*model.window"),
+                         bound="input_bound"),
+        outputs=(TensorSpec("spectrogram", "model", ("batch", "data.windows", "model.window")),),
+        normalizer="loss_normalizer",
+    ),
 ))

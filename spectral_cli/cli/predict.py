@@ -1,0 +1,63 @@
+"""``spectral predict``: resolve the options, call :mod:`spectral_cli.export.predict`, print.
+
+Each flag is shorthand for a key of the command's config
+(:class:`~spectral_cli.export.report.PredictOptions`). No tensor math here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from spectral_cli.cli.flags import SEED, Flag, FlagValues, config_errors, config_flags
+from spectral_cli.cli.options import Shared, shared_options
+from spectral_cli.cli.output import emit, print_config
+
+PREDICT_FLAGS = [
+    Flag("--input", "input", Path,
+         "Inputs: an .npy array, or an .npz with x (and labels y) of the family's input shape.",
+         options={"dir_okay": False}),
+    Flag("--engine", "engine", str,
+         "torch | onnxruntime (default: onnxruntime for an .onnx SOURCE, else torch)."),
+    Flag("--tokens", "tokens", bool,
+         "Token families: the input holds tokens, not raw signals to quantize."),
+    Flag("--batch-size", "batch_size", int, "Inputs per forward pass (default 256)."),
+    Flag("--model", "model", str, "A run of several models: which one to run."),
+]
+
+
+@config_flags(PREDICT_FLAGS, panel="Prediction options")
+@shared_options(print_config=True, seed_help="Refused: prediction draws nothing at random.")
+def predict(
+    source: Path = typer.Argument(
+        ..., help="A run directory, a model .safetensors, or an .onnx file from "
+        "'spectral export'."),
+    *,
+    flags: FlagValues,
+    shared: Shared,
+) -> None:
+    """Run a trained model on your data and write its predictions.
+
+    --out FILE: the predictions, .npz or .csv (default: INPUT-predictions.npz
+    next to the input). With labels (y in an .npz) the family's metrics are
+    reported too.
+
+    Examples: spectral predict runs/hpe --input signals.npz --out preds.csv;
+    spectral predict runs/hpe/model.onnx --input tokens.npy --tokens --json
+    """
+    from spectral_cli.core.config import resolve
+    from spectral_cli.core.device import resolve_device
+    from spectral_cli.export.predict import run_predict
+    from spectral_cli.export.report import PredictOptions
+
+    flags = flags.plus(SEED, shared.seed)
+    with config_errors(flags, "spectral predict", "spectral predict --print-config"):
+        opts = resolve(PredictOptions, None, shared.config, shared.sets, flags.nested())
+    if shared.print_config:
+        print_config(opts, "spectral predict: resolved options (pass them back with --config "
+                     "FILE)")
+        return
+    dev = resolve_device(shared.device)
+    report = run_predict(source, shared.out, opts, dev, shared.overwrite)
+    emit(shared, report, report.summary())

@@ -1,0 +1,172 @@
+"""``spectral export --format onnx``: one graph per checkpoint, checked in ONNX Runtime.
+
+The graph has the family's documented input and output names (its
+:class:`~spectral_cli.core.registry.ExportSignature`) and a dynamic batch axis; every other axis
+is fixed at the checkpoint's sizes. It is traced on the CPU with PyTorch's TorchScript-based
+exporter, which needs no package beyond ``onnx`` (the ``export`` extra); a harmonic embedding is
+exported with the table strategy (:mod:`spectral_cli.export.table`). The checkpoint's metadata
+travels in the model's ``metadata_props`` (``spectral.*``, plus ``spectral.export`` with the
+input/output names), so ``spectral predict`` runs the ``.onnx`` file alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from spectral_cli.core.errors import BadInput
+from spectral_cli.export.lstm import unroll_double_lstms
+from spectral_cli.export.parity import Parity, compare, parity_inputs
+from spectral_cli.export.source import Loaded, run_torch
+from spectral_cli.export.specs import random_input
+from spectral_cli.export.table import use_table_strategy
+
+EXTRA_HINT = ("pip install 'spectral-cli[export]' (in a checkout: pip install -e '.[export]')")
+PROVIDERS = ["CPUExecutionProvider"]
+
+
+def require_runtime() -> tuple[Any, Any]:
+    """The ``onnx`` and ``onnxruntime`` modules, or bad input naming the extra."""
+    try:
+        import onnx
+        import onnxruntime
+    except ImportError as exc:
+        raise BadInput(f"ONNX needs the optional 'export' extra ({exc.name} is not installed): "
+                       f"{EXTRA_HINT}") from None
+    return onnx, onnxruntime
+
+
+def session(path: Path, threads: int = 0) -> Any:
+    """An ONNX Runtime CPU session of ``path`` (``threads`` 0: the runtime's default)."""
+    _, ort = require_runtime()
+    options = ort.SessionOptions()
+    options.log_severity_level = 4  # failures become one error line, not runtime log lines
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=PROVIDERS)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+        raise BadInput(f"{path} is not an ONNX model ONNX Runtime can load ({exc})") from None
+
+
+def run_session(sess: Any, x: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
+    """All outputs of ``sess`` for ``x`` in batches, as tensors; a graph the runtime cannot
+    run (an operator without a kernel for its dtype) is bad input naming the reason."""
+    name = sess.get_inputs()[0].name
+    try:
+        parts = [sess.run(None, {name: x[i : i + batch_size].numpy()})
+                 for i in range(0, x.shape[0], batch_size)]
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+        reason = str(exc).split("Status Message:")[-1].strip() or type(exc).__name__
+        raise BadInput(f"ONNX Runtime cannot run this graph: {reason}") from None
+    return [torch.cat([torch.from_numpy(p[k]) for p in parts]) for k in range(len(parts[0]))]
+
+
+def signature_json(loaded: Loaded) -> dict[str, Any]:
+    """What ``spectral.export`` records: family that builds it, names, dtypes, shapes."""
+    return {"family": loaded.family.name, "kind": loaded.signature.kind,
+            "input": loaded.input.public(), "outputs": [o.public() for o in loaded.outputs],
+            "source": loaded.path.name, "dtype": str(loaded.dtype).removeprefix("torch.")}
+
+
+@contextlib.contextmanager
+def _silenced() -> Iterator[None]:
+    """Discard what the exporter's C++ side writes to file descriptors 1 and 2 (it dumps the
+    whole TorchScript graph when an operator has no ONNX form; the error says enough)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(os.devnull, "wb") as sink:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        for fd, copy_ in zip((1, 2), saved, strict=True):
+            os.dup2(copy_, fd)
+            os.close(copy_)
+
+
+def _trace(loaded: Loaded, target: Path, opset: int) -> int:
+    """Trace the model into ``target``; the number of float64 LSTMs written out."""
+    model = copy.deepcopy(loaded.model).cpu().eval()
+    harmonic = loaded.signature.harmonic
+    if harmonic is not None:
+        use_table_strategy(model, harmonic)
+    spec = loaded.input
+    example = random_input(spec, 7, torch.Generator().manual_seed(0))
+    unrolled = unroll_double_lstms(model, example)
+    names = [spec.name, *(o.name for o in loaded.outputs)]
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)  # its fused kernel has no ONNX form
+    with warnings.catch_warnings(), _silenced():
+        warnings.simplefilter("ignore")  # the exporter's deprecation and tracer notes
+        try:
+            torch.onnx.export(
+                model, (example,), str(target), dynamo=False, input_names=[spec.name],
+                output_names=names[1:], dynamic_axes={n: {0: "batch"} for n in names},
+                opset_version=opset, do_constant_folding=harmonic is None,
+            )
+        except (torch.onnx.errors.OnnxExporterError, torch.onnx.errors.SymbolicValueError,
+                torch.onnx.errors.UnsupportedOperatorError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BadInput(f"{loaded.family.name} cannot be exported at --opset {opset}: "
+                           f"{first}") from None
+        finally:
+            torch.backends.mha.set_fastpath_enabled(fastpath)
+    return unrolled
+
+
+def _annotate(loaded: Loaded, target: Path, opset: int) -> None:
+    onnx, _ = require_runtime()
+    proto = onnx.load(str(target))
+    props = {k: v for k, v in loaded.meta.items() if k.startswith("spectral.")}
+    props["spectral.data_info"] = json.dumps(loaded.info, sort_keys=True)
+    props["spectral.export"] = json.dumps({**signature_json(loaded), "opset": opset})
+    onnx.helper.set_model_props(proto, props)
+    spec = loaded.input
+    outs = ", ".join(f"{o.name} {o.describe()}" for o in loaded.outputs)
+    proto.doc_string = (f"spectral {loaded.checkpoint_family} model: {spec.name} "
+                        f"{spec.describe()} -> {outs}")
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(target))
+
+
+def export_onnx(loaded: Loaded, target: Path, opset: int, tol: float,
+                seed: int) -> tuple[Parity, dict[str, Any]]:
+    """Write ``loaded`` as ONNX to ``target``; parity of ONNX Runtime with torch."""
+    require_runtime()
+    if loaded.half:
+        raise BadInput(f"{loaded.path} holds {loaded.dtype} weights; export the full-precision "
+                       "checkpoint to ONNX")
+    cases = parity_inputs(loaded, seed)
+    unrolled = _trace(loaded, target, opset)
+    _annotate(loaded, target, opset)
+    sess = session(target)
+    parity = compare(
+        cases,
+        lambda x: run_torch(loaded.model, x, 256, loaded.device),
+        lambda x: run_session(sess, x, 256),
+        tol, f"torch on {loaded.device}", "onnxruntime (CPU)",
+    )
+    details: dict[str, Any] = {
+        "opset": opset, "summary": f"opset {opset}",
+        "input": loaded.input.public(), "outputs": [o.public() for o in loaded.outputs],
+    }
+    if unrolled:
+        details["float64_lstm"] = (f"{unrolled} nn.LSTM written out step by step (ONNX "
+                                   "Runtime's LSTM kernel is float32 only)")
+    if loaded.signature.harmonic is not None:
+        details["harmonic_embedding"] = ("table strategy: the graph synthesizes the V x D "
+                                         "table from a, w, phi on every run")
+    return parity, details
