@@ -12,7 +12,6 @@ input/output names), so ``spectral predict`` runs the ``.onnx`` file alone.
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import os
 import sys
@@ -99,7 +98,7 @@ def _silenced() -> Iterator[None]:
 
 def _trace(loaded: Loaded, target: Path, opset: int) -> int:
     """Trace the model into ``target``; the number of float64 LSTMs written out."""
-    model = copy.deepcopy(loaded.model).cpu().eval()
+    model = loaded.rebuild()
     harmonic = loaded.signature.harmonic
     if harmonic is not None:
         use_table_strategy(model, harmonic)

@@ -97,6 +97,15 @@ class Loaded:
     def outputs(self) -> list[Tensor]:
         return [resolve(s, self.info, self.cfg, self.built_dtype) for s in self.signature.outputs]
 
+    def rebuild(self) -> nn.Module:
+        """A fresh CPU copy of the model (built again, same weights; no ``deepcopy`` of
+        whatever a module caches, e.g. compiled functions)."""
+        with torch.random.fork_rng(devices=[]):
+            model = self.family.build(self.cfg, SimpleNamespace(**self.info))
+        model = model.to(self.dtype) if self.dtype != self.built_dtype else model
+        model.load_state_dict({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
+        return model.eval()
+
     def data(self) -> Any:
         """The family's data set for the checkpoint's config (test inputs, metrics)."""
         if self._data is None:
