@@ -160,9 +160,11 @@ class Worker:
     def __init__(self, python: Path) -> None:
         env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
         env.pop("PYTHONPATH", None)
+        # the worker's stderr, shown if it dies (closed in close())
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [str(python), str(Path(__file__).resolve()), "--worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
             text=True, env=env, cwd=tempfile.gettempdir())
         self.hello = self._read()
 
@@ -170,7 +172,9 @@ class Worker:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError("the neural-tangents worker died (run it by hand with --worker)")
+            self.log.seek(0)
+            tail = "".join(self.log.readlines()[-20:])
+            raise RuntimeError(f"the neural-tangents worker died; its last output:\n{tail}")
         msg = json.loads(line)
         if not msg.get("ok"):
             raise RuntimeError(f"neural-tangents worker: {msg.get('error')}")
@@ -186,6 +190,7 @@ class Worker:
         with contextlib.suppress(RuntimeError, BrokenPipeError):
             self.call(cmd="quit")
         self.proc.wait(timeout=30)
+        self.log.close()
 
 
 def main(argv: list[str] | None = None) -> None:
