@@ -21,130 +21,28 @@ computed and mirrored, so it is exactly symmetric.
 
 from __future__ import annotations
 
-import functools
-import os
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, jacrev, vmap
 
+from spectral_cli.ntk.autodiff import (  # re-exported: the generic paths
+    DEFAULT_JAC_BLOCK_BYTES,
+    _as_2d,
+    _blocks,
+    ntk_autograd_loop,
+    ntk_jacrev,
+)
 from spectral_cli.ntk.mlp import NTKMLP
+from spectral_cli.ntk.workers import cpu_threads, run_tasks
 
-DEFAULT_JAC_BLOCK_BYTES = 512 * 2**20
+Method = Literal["auto", "structured", "jacrev", "loop"]
+
 MAX_STRUCTURED_TILE = 256  # CPU: a [256, 256] float64 tile is 512 KiB, an L2's worth
 DEVICE_STRUCTURED_TILE = 4096  # CUDA and other devices: few, large launches
 
 
-def _blocks(n: int, size: int) -> list[tuple[int, int]]:
-    return [(s, min(s + size, n)) for s in range(0, n, size)]
-
-
-def _as_2d(x: Tensor) -> Tensor:
-    return x[:, None] if x.dim() == 1 else x
-
-
-# ------------------------------------------------------------------ worker threads (CPU)
-#
-# torch's intra-op threads synchronize at the end of every operation; on a busy machine one
-# descheduled thread stalls the others, and a 128 x 512 x 128 GEMM that takes 0.8 ms on one
-# thread took 20 ms on two. The structured NTK splits its work into independent pieces instead
-# (row chunks of the forward/backward pass, tiles of the kernel) and runs them on
-# ``torch.get_num_threads()`` worker threads, each with one intra-op thread: no barrier per
-# operation, and a busy core simply takes fewer pieces.
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_KEY: tuple[int, int] = (0, 0)  # (pid, size): a forked child builds its own pool
-_POOL_LOCK = threading.Lock()
-
-
-@functools.cache
-def _per_thread_counts() -> bool:
-    """Whether torch's intra-op thread count is per thread (the OpenMP backend), which the
-    worker threads need; with the native thread pool it is process-wide."""
-    return "parallel backend: OpenMP" in torch.__config__.parallel_info()
-
-
-def _cpu_threads() -> int:
-    """Worker threads for the structured NTK on the CPU: torch's intra-op thread count."""
-    return torch.get_num_threads() if _per_thread_counts() else 1
-
-
-def _worker_pool(n: int) -> ThreadPoolExecutor:
-    """A pool of ``n`` threads whose torch intra-op thread count is 1 (created once)."""
-    global _POOL, _POOL_KEY
-    with _POOL_LOCK:
-        if _POOL is None or (os.getpid(), n) != _POOL_KEY:
-            keep = torch.get_num_threads()
-            pool = ThreadPoolExecutor(
-                n, thread_name_prefix="spectral-ntk", initializer=torch.set_num_threads,
-                initargs=(1,),
-            )
-            # start all n threads now: the barrier keeps each task until n threads exist
-            barrier = threading.Barrier(n)
-            for fut in [pool.submit(barrier.wait, 60) for _ in range(n)]:
-                fut.result()
-            # torch.set_num_threads also sets the default of threads started later: restore it
-            # (each worker keeps its own count of 1; this thread's count is unchanged)
-            torch.set_num_threads(keep)
-            if _POOL is not None and _POOL_KEY[0] == os.getpid():
-                _POOL.shutdown(wait=False)
-            _POOL, _POOL_KEY = pool, (os.getpid(), n)
-        return _POOL
-
-
-def _run_tasks(tasks: list[Callable[[], None]], threads: int) -> None:
-    """Run independent ``tasks`` (no autograd) on this thread and ``threads - 1`` helpers.
-
-    Every thread takes the next task when it is done with one, and this thread returns as soon
-    as every task is done: a helper that the scheduler wakes late finds nothing left and is not
-    waited for. This thread works with one intra-op thread meanwhile (restored after); with
-    ``threads <= 1`` or a single task everything runs inline, unchanged.
-    """
-    if threads <= 1 or len(tasks) <= 1:
-        with torch.no_grad():
-            for task in tasks:
-                task()
-        return
-    queue = iter(tasks)
-    lock = threading.Lock()
-    done = threading.Event()
-    state = {"left": len(tasks)}
-    errors: list[BaseException] = []
-
-    def drain() -> None:
-        with torch.no_grad():  # grad mode is per thread
-            while True:
-                with lock:
-                    task = next(queue, None)
-                if task is None:
-                    return
-                try:
-                    if not errors:  # after a failure the rest is skipped
-                        task()
-                except BaseException as exc:  # re-raised by the caller
-                    errors.append(exc)
-                with lock:
-                    state["left"] -= 1
-                    if state["left"] == 0:
-                        done.set()
-
-    pool = _worker_pool(threads - 1)
-    for _ in range(min(threads, len(tasks)) - 1):
-        pool.submit(drain)
-    keep = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        drain()
-    finally:
-        torch.set_num_threads(keep)
-        done.wait()
-    if errors:
-        raise errors[0]
 
 
 # ------------------------------------------------------------------ structured NTK of NTKMLP
@@ -205,7 +103,7 @@ def _mlp_gram_factors(model: NTKMLP, x: Tensor, threads: int) -> _Features:
             relu_backward(d, acts[i][s:e], 0, grad_input=d)
 
     step = _chunk_rows(n, threads)
-    _run_tasks([lambda s=s, e=e: rows(s, e) for s, e in _blocks(n, step)], threads)
+    run_tasks([lambda s=s, e=e: rows(s, e) for s, e in _blocks(n, step)], threads)
     return _Features(acts=acts, deltas=deltas)
 
 
@@ -287,7 +185,7 @@ def ntk_structured(
     (``x2=None``): only tiles on and above the diagonal are computed, then mirrored (diagonal
     tiles are symmetrized), so the result is exactly symmetric at half the GEMM work. On the CPU
     the chunks and tiles run on ``torch.get_num_threads()`` worker threads with one intra-op
-    thread each (see the comment above :func:`_worker_pool`); elsewhere in one stream.
+    thread each (see :mod:`spectral_cli.ntk.workers`); elsewhere in one stream.
 
     ``block_size``: the tile edge ``B`` (default: 256 on the CPU, smaller for small N so that
     every thread has tiles; 4096 on other devices).
@@ -305,7 +203,7 @@ def ntk_structured(
     x1 = _as_2d(x1)
     sym = x2 is None
     device = model.layers[0].weight.device
-    threads = _cpu_threads() if device.type == "cpu" else 1
+    threads = cpu_threads() if device.type == "cpu" else 1
     f1 = _mlp_gram_factors(model, x1, threads)
     f2 = f1 if sym else _mlp_gram_factors(model, _as_2d(x2), threads)
     n1, n2 = f1.acts[0].shape[0], f2.acts[0].shape[0]
@@ -331,115 +229,8 @@ def ntk_structured(
         for j, c in enumerate(cols)
         if not (sym and j < i)
     ]
-    _run_tasks(tasks, threads)
+    run_tasks(tasks, threads)
     return out
-
-
-def _split_params(model: nn.Module) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-    theta = {k: p.detach() for k, p in model.named_parameters() if p.requires_grad}
-    if not theta:
-        raise ValueError("the model has no trainable parameters: its NTK is zero")
-    rest = {k: p.detach() for k, p in model.named_parameters() if not p.requires_grad}
-    rest.update(dict(model.named_buffers()))
-    return theta, rest
-
-
-def ntk_jacrev(
-    model: nn.Module,
-    x1: Tensor,
-    x2: Tensor | None = None,
-    *,
-    block_size: int | None = None,
-    max_block_bytes: int = DEFAULT_JAC_BLOCK_BYTES,
-) -> Tensor:
-    """Empirical NTK of any module via ``vmap(jacrev)`` over blocks of ``B`` points.
-
-    ``model(x)`` takes a batch ``[n, ...]`` and returns ``[n, ...]`` (``O`` outputs per point,
-    traced). ``B`` defaults to ``max_block_bytes // (O P s)`` (at least 1). Memory (bytes)::
-
-        s * (N1 N2  +  2 B O P)  +  vmap/autograd intermediates (~ B O x activations)
-
-    for ``P`` trainable parameters: two Jacobian blocks live at a time (one row, one column block);
-    column blocks are recomputed per row block (an O(1/B) overhead next to the contraction).
-    """
-    theta, rest = _split_params(model)
-    dtype = next(iter(theta.values())).dtype
-    n_params = sum(p.numel() for p in theta.values())
-    sym = x2 is None
-    x1 = x1.to(dtype)
-    x2 = x1 if sym else x2.to(dtype)
-
-    def f(params: dict[str, Tensor], x: Tensor) -> Tensor:
-        return functional_call(model, (params, rest), (x[None],)).reshape(-1)
-
-    with torch.no_grad():
-        n_out = f(theta, x1[0]).numel()
-    if block_size is None:
-        block_size = max(1, max_block_bytes // (n_out * n_params * dtype.itemsize))
-    block = int(block_size)
-    if block < 1:
-        raise ValueError(f"block_size must be >= 1, got {block_size}")
-    jac_fn = vmap(jacrev(f), in_dims=(None, 0))
-
-    def jac(x: Tensor) -> list[Tensor]:
-        j = jac_fn(theta, x)
-        return [j[k].reshape(x.shape[0], -1) for k in theta]
-
-    def contract(j1: list[Tensor], j2: list[Tensor]) -> Tensor:
-        out = j1[0] @ j2[0].T
-        for a, b in zip(j1[1:], j2[1:], strict=True):
-            out.addmm_(a, b.T)
-        return out
-
-    n1, n2 = x1.shape[0], x2.shape[0]
-    out = torch.empty(n1, n2, dtype=dtype, device=x1.device)
-    for s, e in _blocks(n1, block):
-        j1 = jac(x1[s:e])
-        for s2, e2 in _blocks(n2, block):
-            if sym and s2 < s:
-                continue
-            j2 = j1 if (sym and s2 == s) else jac(x2[s2:e2])
-            blk = contract(j1, j2)
-            if sym and s2 == s:
-                blk = 0.5 * (blk + blk.T)  # GEMM rounding is not symmetric
-            out[s:e, s2:e2] = blk
-            if sym and s2 != s:
-                out[s2:e2, s:e] = blk.T
-            del j2
-    return out
-
-
-def ntk_autograd_loop(model: nn.Module, x1: Tensor, x2: Tensor | None = None) -> Tensor:
-    """Brute-force reference: per-sample ``autograd.grad`` rows of the Jacobian, ``K = J1 J2^T``.
-
-    Scalar-output models only. Memory ``s * (N1 + N2) * P`` bytes (``N1 P`` when ``x2 is None``).
-    """
-    theta = [p for p in model.parameters() if p.requires_grad]
-    if not theta:
-        raise ValueError("the model has no trainable parameters: its NTK is zero")
-    dtype = theta[0].dtype
-    n_params = sum(p.numel() for p in theta)
-
-    def jacobian(x: Tensor) -> Tensor:
-        x = x.to(dtype)
-        rows = torch.empty(x.shape[0], n_params, dtype=dtype, device=theta[0].device)
-        for i in range(x.shape[0]):
-            y = model(x[i : i + 1])
-            if y.numel() != 1:
-                raise ValueError("ntk_autograd_loop needs a scalar-output model")
-            grads = torch.autograd.grad(y.reshape(()), theta, allow_unused=True)
-            flat = [
-                (g if g is not None else torch.zeros_like(p)).reshape(-1)
-                for g, p in zip(grads, theta, strict=True)
-            ]
-            rows[i] = torch.cat(flat)
-        return rows
-
-    j1 = jacobian(x1)
-    return j1 @ (j1 if x2 is None else jacobian(x2)).T
-
-
-Method = Literal["auto", "structured", "jacrev", "loop"]
 
 
 def empirical_ntk(
@@ -475,3 +266,7 @@ def empirical_ntk(
     if method == "loop":
         return ntk_autograd_loop(model, x1, x2)
     raise ValueError(f"unknown NTK method {method!r}; choose auto, structured, jacrev or loop")
+
+
+__all__ = ["DEFAULT_JAC_BLOCK_BYTES", "empirical_ntk", "ntk_autograd_loop", "ntk_jacrev",
+           "ntk_structured"]
