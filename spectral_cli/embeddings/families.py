@@ -53,13 +53,21 @@ class FactorizedConfig(TransformerConfig):
 
 
 class HPEConfig(TransformerConfig):
-    """Harmonic embedding with K oscillators per token; ``amp_std`` null means 1/sqrt(K)."""
+    """Harmonic embedding with K oscillators per token; ``amp_std`` null means 1/sqrt(K).
+
+    ``impl`` picks the synthesis: ``fast`` (angle addition, analytic backward; the default) or
+    ``reference`` (K*D sines per row); both compute the same formula up to float rounding.
+    ``compiled`` runs the fast path's element-wise stages through ``torch.compile`` (worth its
+    one-off compile time only for long runs at language-model scale).
+    """
 
     k: int = Field(default=13, ge=1)
     amp_std: float | None = Field(default=None, gt=0.0)
     freq_std: float = Field(default=math.pi, ge=0.0)
     phase_max: float = Field(default=2.0 * math.pi, ge=0.0)
     strategy: Literal["auto", "table", "rows"] = "auto"
+    impl: Literal["fast", "reference"] = "fast"
+    compiled: bool = False
 
 
 class TokenTransformer(nn.Module):
@@ -124,6 +132,8 @@ def build_hpe(cfg: HPEConfig, info: TokenDataInfo) -> TokenTransformer:
         freq_std=cfg.freq_std,
         phase_max=cfg.phase_max,
         strategy=cfg.strategy,
+        impl=cfg.impl,
+        compiled=cfg.compiled,
     )
     return TokenTransformer(embedding, cfg, info)
 

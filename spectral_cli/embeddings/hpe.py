@@ -6,19 +6,26 @@ Each token's embedding is a sum of K learnable sinusoids over the normalized dim
 
 so a token costs 3K parameters instead of D.
 
-Computation strategy (``strategy="auto"``, the default). Producing a row costs K*D sines in the
-forward pass and K*D sines and cosines in the backward pass, which recomputes them instead of
-keeping (rows, K, D) tensors alive between the passes:
+Two implementations of the same formula (``impl``):
 
-* ``table``: synthesize the whole V x D table, then look tokens up with ``F.embedding``.
-  Cost V*K*D, independent of the batch; used when the batch has at least V tokens (for the seed's
-  V=256 and a 256x40 batch, 40x fewer rows than one per token).
-* ``rows``: synthesize only the distinct tokens of the batch (``torch.unique``), then index.
-  Cost U*K*D with U <= min(tokens, V); used when the batch has fewer tokens than the vocabulary
+* ``fast`` (default, :mod:`spectral_cli.embeddings.hpe_fast`): the angle-addition identity splits
+  ``j = r*M + m`` so a row costs about 4K sqrt(D) sines and cosines and one small batched matrix
+  product; the backward pass is analytic in the same sines and cosines, and the output's
+  gradient is reduced per synthesized row (no dense V x D gradient).
+* ``reference``: K*D sines per row in the forward pass, recomputed with cosines in a
+  hand-written backward pass (:class:`_Synthesize`). Kept as the readable, checked baseline.
+
+Which rows are synthesized (``strategy="auto"``, the default), for either implementation:
+
+* ``table``: the whole V x D table, then a lookup. Cost independent of the batch; used when the
+  batch has at least V tokens (for the seed's V=256 and a 256x40 batch, 40x fewer rows than one
+  per token).
+* ``rows``: only the distinct tokens of the batch (``torch.unique``), then index. Cost
+  proportional to U <= min(tokens, V); used when the batch has fewer tokens than the vocabulary
   (language-model scale: V=50,000 with a few thousand tokens per step).
 
-Both strategies give the same values (up to float rounding in the reduction order) and the same
-gradients; a test checks them against a direct loop over the formula.
+All combinations give the same values and gradients up to float rounding; tests check them
+against a direct loop over the formula and against each other (gradcheck in float64).
 
 Initialization follows the original experiment: a ~ N(0, 1/K), w ~ N(0, pi^2), phi ~ U(0, 2*pi).
 Each is configurable (``amp_std``, ``freq_std``, ``phase_max``).
@@ -33,7 +40,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from spectral_cli.embeddings.hpe_fast import FastSynthesis
+
 Strategy = Literal["auto", "table", "rows"]
+Impl = Literal["fast", "reference"]
 
 
 class _Synthesize(torch.autograd.Function):
@@ -101,6 +111,8 @@ class HarmonicEmbedding(nn.Module):
         freq_std: float = math.pi,
         phase_max: float = 2.0 * math.pi,
         strategy: Strategy = "auto",
+        impl: Impl = "fast",
+        compiled: bool = False,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -109,6 +121,8 @@ class HarmonicEmbedding(nn.Module):
             raise ValueError("num_embeddings, embedding_dim and k must be positive")
         if strategy not in ("auto", "table", "rows"):
             raise ValueError(f"strategy must be auto, table or rows, not {strategy!r}")
+        if impl not in ("fast", "reference"):
+            raise ValueError(f"impl must be fast or reference, not {impl!r}")
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.k = k
@@ -116,6 +130,8 @@ class HarmonicEmbedding(nn.Module):
         self.freq_std = float(freq_std)
         self.phase_max = float(phase_max)
         self.strategy: Strategy = strategy
+        self.impl: Impl = impl
+        self.compiled = bool(compiled)
         factory = {"device": device, "dtype": dtype}
         self.amplitudes = nn.Parameter(torch.empty(num_embeddings, k, **factory))
         self.frequencies = nn.Parameter(torch.empty(num_embeddings, k, **factory))
@@ -138,6 +154,11 @@ class HarmonicEmbedding(nn.Module):
     @property
     def weight(self) -> Tensor:
         """The full V x D embedding table (synthesized; differentiable)."""
+        if self.impl == "fast":
+            return FastSynthesis.apply(  # type: ignore[no-any-return]
+                self.amplitudes, self.frequencies, self.phases, None, None, self.embedding_dim,
+                self.compiled,
+            )
         return synthesize(self.amplitudes, self.frequencies, self.phases, self.positions)
 
     def resolve_strategy(self, n_tokens: int) -> Literal["table", "rows"]:
@@ -149,7 +170,18 @@ class HarmonicEmbedding(nn.Module):
     def forward(self, tokens: Tensor) -> Tensor:
         if tokens.dtype not in (torch.int64, torch.int32):
             raise TypeError(f"HarmonicEmbedding expects integer tokens, got {tokens.dtype}")
-        if self.resolve_strategy(tokens.numel()) == "table":
+        table = self.resolve_strategy(tokens.numel()) == "table"
+        if self.impl == "fast":
+            params = (self.amplitudes, self.frequencies, self.phases)
+            if table:  # out-of-range tokens raise IndexError in index_select
+                return FastSynthesis.apply(  # type: ignore[no-any-return]
+                    *params, None, tokens, self.embedding_dim, self.compiled
+                )
+            unique, inverse = torch.unique(tokens, return_inverse=True)
+            return FastSynthesis.apply(  # type: ignore[no-any-return]
+                *params, unique, inverse, self.embedding_dim, self.compiled
+            )
+        if table:
             return F.embedding(tokens, self.weight)
         unique, inverse = torch.unique(tokens, return_inverse=True)
         a, w, p = self.amplitudes[unique], self.frequencies[unique], self.phases[unique]
@@ -157,4 +189,8 @@ class HarmonicEmbedding(nn.Module):
         return rows[inverse]
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}, k={self.k}, strategy={self.strategy}"
+        return (
+            f"{self.num_embeddings}, {self.embedding_dim}, k={self.k}, "
+            f"strategy={self.strategy}, impl={self.impl}"
+            + (", compiled=True" if self.compiled else "")
+        )

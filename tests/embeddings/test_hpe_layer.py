@@ -25,10 +25,11 @@ def direct_loop(emb: HarmonicEmbedding, tokens: torch.Tensor) -> torch.Tensor:
     return out
 
 
+@pytest.mark.parametrize("impl", ["fast", "reference"])
 @pytest.mark.parametrize("strategy", ["table", "rows", "auto"])
-def test_formula_matches_direct_loop(strategy: str) -> None:
+def test_formula_matches_direct_loop(strategy: str, impl: str) -> None:
     torch.manual_seed(0)
-    emb = HarmonicEmbedding(17, 12, 5, strategy=strategy).double()
+    emb = HarmonicEmbedding(17, 12, 5, strategy=strategy, impl=impl).double()
     tokens = torch.randint(0, 17, (3, 7))
     got = emb(tokens)
     assert got.shape == (3, 7, 12)
@@ -36,14 +37,15 @@ def test_formula_matches_direct_loop(strategy: str) -> None:
     torch.testing.assert_close(got, direct_loop(emb, tokens), rtol=0, atol=1e-12)
 
 
-def test_strategies_agree_in_value_and_gradient() -> None:
+@pytest.mark.parametrize("impl", ["fast", "reference"])
+def test_strategies_agree_in_value_and_gradient(impl: str) -> None:
     torch.manual_seed(1)
     tokens = torch.randint(0, 50, (4, 9))
     grads = {}
     outs = {}
     for strategy in ("table", "rows"):
         torch.manual_seed(2)
-        emb = HarmonicEmbedding(50, 16, 4, strategy=strategy).double()
+        emb = HarmonicEmbedding(50, 16, 4, strategy=strategy, impl=impl).double()
         out = emb(tokens)
         (out * torch.linspace(-1, 1, 16, dtype=torch.float64)).sum().backward()
         outs[strategy] = out.detach()
