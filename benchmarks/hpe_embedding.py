@@ -30,8 +30,6 @@ from torch import nn
 
 from spectral_cli.embeddings.hpe import HarmonicEmbedding
 
-DENSE = "zeros(V, D)"  # the dense gradient nn.Embedding's backward allocates and fills
-
 
 def fwd_bwd(module: nn.Module, tokens: torch.Tensor, grad: torch.Tensor) -> Callable[[], None]:
     def run() -> None:
@@ -43,24 +41,17 @@ def fwd_bwd(module: nn.Module, tokens: torch.Tensor, grad: torch.Tensor) -> Call
     return run
 
 
-def time_alternating(
-    fns: dict[str, Callable[[], object]], repeats: int
-) -> dict[str, tuple[float, float]]:
-    """Median (wall, CPU) seconds per call; CPU time (this process) is less sensitive to other
-    jobs on a shared machine, wall time is what a user waits."""
-    for fn in fns.values():  # warm-up (and compilation)
+def time_alternating(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+    for fn in fns.values():  # warm-up
         fn()
         fn()
-    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in fns}
+    samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            t0, c0 = time.perf_counter(), time.process_time()
+            t0 = time.perf_counter()
             fn()
-            samples[name].append((time.perf_counter() - t0, time.process_time() - c0))
-    return {
-        name: (statistics.median(w for w, _ in s), statistics.median(c for _, c in s))
-        for name, s in samples.items()
-    }
+            samples[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(s) for name, s in samples.items()}
 
 
 def scenario(
@@ -83,32 +74,22 @@ def scenario(
     for name, (impl, comp) in variants.items():
         torch.manual_seed(1)  # same parameters for every implementation
         contenders[name] = HarmonicEmbedding(v, d, k, impl=impl, compiled=comp)
-    fns: dict[str, Callable[[], object]] = {
-        name: fwd_bwd(m.to(device), tokens, grad) for name, m in contenders.items()
-    }
-    fns[DENSE] = lambda: torch.zeros(v, d, device=device)
+    fns = {name: fwd_bwd(m.to(device), tokens, grad) for name, m in contenders.items()}
     times = time_alternating(fns, repeats)
-    dense = times.pop(DENSE)
+    base, ref = times["nn.Embedding"], times["HPE[reference]"]
     hpe = contenders["HPE[fast]"]
     assert isinstance(hpe, HarmonicEmbedding)
     unique = int(torch.unique(tokens).numel())
     print(
         f"\n{title}: V={v} D={d} K={k} tokens={tokens.numel()} unique={unique} "
-        f"(auto -> {hpe.resolve_strategy(tokens.numel())}), median of {repeats}\n"
-        f"  {'':18s} {'wall ms':>9s} {'vs nn.Emb':>9s} {'vs ref':>7s} {'CPU ms':>9s} "
-        f"{'vs nn.Emb':>9s} {'vs ref':>7s}"
+        f"(auto -> {hpe.resolve_strategy(tokens.numel())}), median of {repeats}"
     )
-    (base, base_cpu), (ref, ref_cpu) = times["nn.Embedding"], times["HPE[reference]"]
-    for name, (t, c) in times.items():
+    for name, t in times.items():
         print(
-            f"  {name:18s} {t * 1e3:9.3f} {t / base:8.2f}x {t / ref:6.3f}x "
-            f"{c * 1e3:9.3f} {c / base_cpu:8.2f}x {c / ref_cpu:6.3f}x"
+            f"  {name:18s} {t * 1e3:9.3f} ms   vs nn.Embedding {t / base:6.2f}x"
+            f"   vs HPE[reference] {t / ref:6.3f}x"
         )
-    print(
-        f"  ({DENSE}: {dense[0] * 1e3:.3f} ms wall, {dense[1] * 1e3:.3f} ms CPU, "
-        f"inside nn.Embedding's backward)"
-    )
-    return {name: t / base for name, (t, _) in times.items()}
+    return {name: t / base for name, t in times.items()}
 
 
 def main() -> None:
@@ -158,7 +139,7 @@ def main() -> None:
     print()
     for contender in ratios["seed scale"]:
         if contender.startswith("HPE"):
-            print(f"{contender} / nn.Embedding (wall): " + ", ".join(
+            print(f"{contender} / nn.Embedding: " + ", ".join(
                 f"{name} {r[contender]:.2f}x" for name, r in ratios.items()
             ))
 
