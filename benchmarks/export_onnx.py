@@ -12,14 +12,13 @@ is what to read. The dense (``standard``) conversion of the same model is timed 
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
 import torch
+from _timing import time_alternating  # noqa: E402 - benchmarks/ helper
 
 from spectral_cli.core.checkpoint import model_metadata, save_tensors
 from spectral_cli.core.pipeline import resolve_train_config
@@ -42,19 +41,6 @@ def checkpoint(family: str, root: Path) -> Path:
     save_tensors(path, model.state_dict(), model_metadata(
         family, cfg.model_dump(mode="json"), data_info=INFO, member=family))
     return path
-
-
-def time_alternating(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    for fn in fns.values():  # warm-up
-        fn()
-        fn()
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(s) for name, s in samples.items()}
 
 
 def main() -> None:

@@ -21,11 +21,10 @@ the allocator and the kernel (how much of that memory is recycled), not only on 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
+from _timing import time_alternating  # noqa: E402 - benchmarks/ helper
 from torch import nn
 
 from spectral_cli.embeddings.hpe import HarmonicEmbedding
@@ -39,19 +38,6 @@ def fwd_bwd(module: nn.Module, tokens: torch.Tensor, grad: torch.Tensor) -> Call
             torch.cuda.synchronize()
 
     return run
-
-
-def time_alternating(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
-    for fn in fns.values():  # warm-up
-        fn()
-        fn()
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(s) for name, s in samples.items()}
 
 
 def scenario(
