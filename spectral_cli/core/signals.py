@@ -7,6 +7,7 @@ so ``--resume`` continues exactly where it stopped. A second signal while saving
 from __future__ import annotations
 
 import contextlib
+import importlib
 import signal
 import threading
 from collections.abc import Iterator
@@ -40,6 +41,31 @@ def install_early_handlers() -> None:
         signal.signal(signal.SIGINT, _interrupt)
 
 
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def import_holding_signals(*modules: str) -> None:
+    """Import C++-extension modules (torch) with SIGINT/SIGTERM held pending until they loaded.
+
+    The early handler raises ``KeyboardInterrupt`` wherever Python happens to be; inside Python
+    code that an extension's C++ initializer calls (pybind11), that exception cannot unwind
+    through the C++ frames and the process aborts (SIGABRT, "terminate called after throwing
+    pybind11::error_already_set") instead of exiting 130: CI saw it for a SIGTERM one second
+    into ``spectral train``. Blocked, the signal stays pending and is delivered (exit 130) the
+    moment the import returns. Threads the import starts inherit the blocked mask, so later
+    signals still reach the main thread. Main thread only; elsewhere a plain import.
+    """
+    block = threading.current_thread() is threading.main_thread() and hasattr(
+        signal, "pthread_sigmask")
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS) if block else None
+    try:
+        for name in modules:
+            importlib.import_module(name)
+    finally:
+        if old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 @contextlib.contextmanager
 def catch_signals(flag: StopFlag) -> Iterator[StopFlag]:
     """Route SIGINT and SIGTERM to ``flag`` for the duration of the block (main thread only)."""
@@ -50,7 +76,7 @@ def catch_signals(flag: StopFlag) -> Iterator[StopFlag]:
     def handler(signum: int, _frame: FrameType | None) -> None:
         flag.request(signal.Signals(signum).name)
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, handler) for sig in _SIGNALS}
     try:
         yield flag
     finally:
