@@ -7,8 +7,10 @@ Building blocks shared by the single run and the sweep (:mod:`spectral_cli.ntk.s
   ``activation=tanh`` builds :class:`TanhMLP` (same parameters and state-dict layout as
   :class:`~spectral_cli.ntk.mlp.NTKMLP`, tanh instead of ReLU) whose empirical kernel uses
   the generic ``vmap(jacrev)`` path; the analytic kernel refuses it (ReLU only).
-* :func:`train_kernels` -- ``K_train`` [n, n] and ``K(x_test, x_train)`` [n', n], empirical
-  (structured path for the ReLU MLP) or analytic (infinite width, NTK parameterization).
+* :func:`cross_kernel` -- ``K(a, b)``, empirical (structured path for the ReLU MLP) or analytic
+  (infinite width, NTK parameterization); :func:`train_kernels` pairs ``K_train`` [n, n] with
+  ``K(x_test, x_train)`` [n', n]. A run asks :class:`~spectral_cli.ntk.store.KernelStore` for
+  them, which computes each once.
 * :func:`dynamics` -- the network trained by full-batch GD against the linearized (NTK)
   prediction at the same steps, with the network's own outputs at initialization ``f0``:
   ``f(t) = f0 + (I - e^{-lr K t})(y - f0)`` (train) and ``f0_test + K_test K^{-1}(I -
@@ -30,7 +32,7 @@ from torch import Tensor, nn
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.trainer import Observer
 from spectral_cli.ntk.config import NTKModelConfig, NTKRunConfig, resolved_m
-from spectral_cli.ntk.encodings import ENCODINGS, FourierEncoding, make_encoding
+from spectral_cli.ntk.encodings import FourierEncoding, make_encoding
 from spectral_cli.ntk.gd import GDRecord, train_full_batch
 from spectral_cli.ntk.kernels import (
     KernelEigen,
@@ -38,7 +40,6 @@ from spectral_cli.ntk.kernels import (
     analytic_relu_kernels,
     empirical_ntk,
     gd_dynamics,
-    kernel_eigh,
     ntk_regression,
     residual_in_eigenbasis,
 )
@@ -93,48 +94,26 @@ def build_network(m: NTKModelConfig, in_features: int, seed: int,
     return net.to(device)
 
 
-def train_kernels(cfg: NTKRunConfig, net: nn.Module | None, f_train: Tensor,
-                  f_test: Tensor | None) -> tuple[Tensor, Tensor | None]:
-    """``K_train`` [n, n] and ``K(x_test, x_train)`` [n', n], float64 on CPU."""
+def cross_kernel(cfg: NTKRunConfig, net: nn.Module | None, f_a: Tensor,
+                 f_b: Tensor | None = None) -> Tensor:
+    """``K(a, b)`` [n_a, n_b] (``K(a, a)`` when ``f_b`` is None, computed as a symmetric kernel),
+    float64 on CPU: the analytic ReLU NTK, or the empirical one of ``net`` (needed then)."""
     m = cfg.model
     if cfg.kernel == "analytic":
-        k_tr = analytic_relu_kernels(f_train, depth=m.depth, w_std=m.w_std, b_std=m.b_std).ntk
-        k_te = None
-        if f_test is not None:
-            k_te = analytic_relu_kernels(f_test, f_train, depth=m.depth, w_std=m.w_std,
-                                         b_std=m.b_std).ntk
-        return k_tr, k_te
+        args = (f_a,) if f_b is None else (f_a, f_b)
+        return analytic_relu_kernels(*args, depth=m.depth, w_std=m.w_std, b_std=m.b_std).ntk
     assert net is not None
     method = "structured" if isinstance(net, NTKMLP) else "jacrev"
     dev_dtype = {"device": net.layers[0].weight.device, "dtype": net.layers[0].weight.dtype}
-    a, b = f_train.to(**dev_dtype), None if f_test is None else f_test.to(**dev_dtype)
-    k_tr = empirical_ntk(net, a, method=method).to("cpu", torch.float64)
-    k_te = None if b is None else empirical_ntk(net, b, a, method=method).to("cpu", torch.float64)
-    return k_tr, k_te
+    args = (f_a.to(**dev_dtype),) if f_b is None else (f_a.to(**dev_dtype), f_b.to(**dev_dtype))
+    return empirical_ntk(net, *args, method=method).to("cpu", torch.float64)
 
 
-def kernel_profile(cfg: NTKRunConfig, net: nn.Module | None, enc: FourierEncoding,
-                   x_grid: Tensor) -> tuple[Tensor, Tensor]:
-    """``(x - x_c, K(x, x_c))`` over a 1-D grid, ``x_c`` the grid point nearest its middle."""
-    c = x_grid[x_grid.shape[0] // 2 : x_grid.shape[0] // 2 + 1]
-    _, row = train_kernels(cfg, net, enc(c), enc(x_grid))
-    assert row is not None
-    return (x_grid - c)[:, 0], row[:, 0]
-
-
-def spectra_per_encoding(cfg: NTKRunConfig, x_train: Tensor, device: torch.device,
-                         n_grid: int | None = None) -> dict[str, list[float]]:
-    """Train-kernel eigenvalues (descending) for every mapping with this config's MLP (each
-    mapping with ``--m`` or its own default number of frequencies)."""
-    out: dict[str, list[float]] = {}
-    for name in ENCODINGS:
-        enc = build_encoding(cfg.model, x_train.shape[1], cfg.seed, n_grid=n_grid, encoding=name)
-        f = enc(x_train)
-        net = None if cfg.kernel == "analytic" else build_network(cfg.model, f.shape[1],
-                                                                  cfg.seed, device)
-        k, _ = train_kernels(cfg, net, f, None)
-        out[name] = kernel_eigh(k).eigvals.tolist()
-    return out
+def train_kernels(cfg: NTKRunConfig, net: nn.Module | None, f_train: Tensor,
+                  f_test: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """``K_train`` [n, n] and ``K(x_test, x_train)`` [n', n], float64 on CPU."""
+    k_te = None if f_test is None else cross_kernel(cfg, net, f_test, f_train)
+    return cross_kernel(cfg, net, f_train), k_te
 
 
 def mse(pred: Tensor, y: Tensor) -> Tensor:

@@ -15,6 +15,13 @@
   ``trained.safetensors`` (same family, ``spectral.state = trained``) holds the weights after
   ``--train-steps``.
 
+``report.json`` ``timing``: exclusive seconds per phase -- ``setup`` (mappings, features and
+MLPs at initialization), ``kernels`` (every NTK evaluation),
+``eigendecomposition``, ``regression``, ``dynamics`` (GD of the run), ``sweep`` (GD of the sweep
+values), ``plots``, ``io`` (config, checkpoint and kernel files; not the report's own write),
+``other`` and ``total`` (wall). ``kernel_evaluations`` lists each kernel computed (mapping and
+what: ``train``, ``test``, ``eig``, ``profile``); none appears twice.
+
 JSON cannot hold infinity: ``p = inf`` (and an infinite condition number) is written as the
 string ``"Infinity"`` (``float("Infinity")`` reads it back).
 """
@@ -49,6 +56,8 @@ class NTKReport(Report):
     files: dict[str, str] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
     wall_seconds: float = 0.0
+    timing: dict[str, float] = Field(default_factory=dict)
+    kernel_evaluations: list[str] = Field(default_factory=list)
 
     def summary(self) -> str:
         c = self.config

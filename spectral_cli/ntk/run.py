@@ -26,13 +26,15 @@ import torch
 from spectral_cli.core.atomic import write_text_atomic
 from spectral_cli.core.config import dump_yaml
 from spectral_cli.core.device import seed_everything
+from spectral_cli.core.phases import PhaseTimer
 from spectral_cli.core.report import write_report
 from spectral_cli.core.trainer import Observer, SilentObserver
 from spectral_cli.ntk import experiment as ex
 from spectral_cli.ntk import plots as ntk_plots
 from spectral_cli.ntk.config import NTKRunConfig, check_ntk_config, resolved_m
-from spectral_cli.ntk.kernels import kernel_eigh
+from spectral_cli.ntk.encodings import ENCODINGS
 from spectral_cli.ntk.report import NTKReport, save_kernel, save_model
+from spectral_cli.ntk.store import KernelStore
 from spectral_cli.ntk.sweep import run_sweep
 from spectral_cli.ntk.tasks import RegressionTask, load_task
 
@@ -113,27 +115,34 @@ def _dynamics_section(dyn: ex.Dynamics, y_tr: torch.Tensor, y_te: torch.Tensor |
 
 def run(prep: Prepared, run_dir: Path, device: torch.device, *,
         observer: Observer | None = None, stop: object = None) -> NTKReport:
-    """The whole experiment; returns the report (already written to ``run_dir``)."""
+    """The whole experiment; returns the report (already written to ``run_dir``).
+
+    Each kernel is computed once (:class:`~spectral_cli.ntk.store.KernelStore`); ``timing``
+    gives exclusive seconds per phase (:class:`~spectral_cli.core.phases.PhaseTimer`).
+    """
     t0 = time.perf_counter()
+    timer = PhaseTimer(device)
     cfg, task, obs = prep.cfg, prep.task, observer or SilentObserver()
     seed_everything(cfg.seed)
-    write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
+    with timer("io"):
+        write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
     contract = cfg.contract(task.n_grid) | {"in_features": task.in_features}
     files: dict[str, str] = {"config": "config.yaml"}
     notes: list[str] = [n for n in (_m_note(cfg, task),) if n]
-    enc = ex.build_encoding(cfg.model, task.in_features, cfg.seed, n_grid=task.n_grid)
-    f_tr = enc(task.x_train)
-    f_te = None if task.x_test is None else enc(task.x_test)
+    store = KernelStore(cfg, task, device, timer)
+    own = store.variant()
+    enc, f_tr, f_te = own.encoding, own.f_train, own.f_test
     steps = cfg.train.steps or 0
     net = None
     if cfg.kernel == "empirical" or steps > 0:
-        net = ex.build_network(cfg.model, f_tr.shape[1], cfg.seed, device)
-        save_model(run_dir / "model.safetensors", net, enc, contract, "init")
+        net = own.network
+        with timer("io"):
+            save_model(run_dir / "model.safetensors", net, enc, contract, "init")
         files["model"] = "model.safetensors"
     obs.log(f"kernel: {cfg.kernel}, {f_tr.shape[0]} train x {f_tr.shape[1]} features")
-    k_tr, k_te = ex.train_kernels(cfg, net if cfg.kernel == "empirical" else None, f_tr, f_te)
-    eig = kernel_eigh(k_tr)
-    pred_tr, pred_te, reg_notes = ex.regress(k_tr, task.y_train, k_te, eig)
+    k_tr, k_te, eig = own.k_train(), own.k_test(), own.eig()
+    with timer("regression"):
+        pred_tr, pred_te, reg_notes = ex.regress(k_tr, task.y_train, k_te, eig)
     notes += reg_notes
     regression: dict[str, Any] = {"train_mse": float(ex.mse(pred_tr, task.y_train).mean()),
                                   "test_mse": None, "n_signals": task.n_signals}
@@ -142,23 +151,31 @@ def run(prep: Prepared, run_dir: Path, device: torch.device, *,
         regression.update(test_mse=float(per.mean()), test_mse_per_signal=per.tolist(),
                           test_mse_std=float(per.std()) if per.numel() > 1 else 0.0)
     single = task.n_signals == 1
-    save_kernel(run_dir / "ntk.safetensors", {
-        "features_train": f_tr, "x_train": task.x_train, "K_train": k_tr, "eigvals": eig.eigvals,
-        "y_train": task.y_train[:, 0] if single else task.y_train, "eigvecs": eig.eigvecs,
-        "features_test": f_te, "x_test": task.x_test, "K_test": k_te,
-        "y_test": None if task.y_test is None else (task.y_test[:, 0] if single else task.y_test),
-        "pred_test": None if pred_te is None else (pred_te[:, 0] if single else pred_te),
-    }, contract)
+    with timer("io"):
+        save_kernel(run_dir / "ntk.safetensors", {
+            "features_train": f_tr, "x_train": task.x_train, "K_train": k_tr,
+            "eigvals": eig.eigvals, "eigvecs": eig.eigvecs,
+            "y_train": task.y_train[:, 0] if single else task.y_train,
+            "features_test": f_te, "x_test": task.x_test, "K_test": k_te,
+            "y_test": None if task.y_test is None else (
+                task.y_test[:, 0] if single else task.y_test),
+            "pred_test": None if pred_te is None else (pred_te[:, 0] if single else pred_te),
+        }, contract)
     files["kernel"] = "ntk.safetensors"
-    per_enc = ex.spectra_per_encoding(cfg, task.x_train, device, task.n_grid)
-    ntk_plots.spectra(per_enc, cfg.model.encoding, f"NTK eigenvalues ({cfg.kernel}, depth "
-                      f"{cfg.model.depth}, n = {f_tr.shape[0]})", run_dir / "spectrum.png")
+    # every mapping's spectrum with this MLP (each with --m or its own default m); the run's
+    # own mapping is the variant computed above, not a second time
+    per_enc = {name: store.variant(encoding=name).eig().eigvals.tolist() for name in ENCODINGS}
+    with timer("plots"):
+        ntk_plots.spectra(per_enc, cfg.model.encoding, f"NTK eigenvalues ({cfg.kernel}, depth "
+                          f"{cfg.model.depth}, n = {f_tr.shape[0]})", run_dir / "spectrum.png")
     files["spectrum_plot"] = "spectrum.png"
     grid = _profile_grid(task)
     if grid is not None:
-        dx, row = ex.kernel_profile(cfg, net if cfg.kernel == "empirical" else None, enc, grid)
-        ntk_plots.profiles({cfg.model.encoding: (dx.tolist(), row.tolist())},
-                           f"NTK against x_i − x_j ({cfg.kernel})", run_dir / "kernel_profile.png")
+        dx, row = own.profile(grid)
+        with timer("plots"):
+            ntk_plots.profiles({cfg.model.encoding: (dx.tolist(), row.tolist())},
+                               f"NTK against x_i − x_j ({cfg.kernel})",
+                               run_dir / "kernel_profile.png")
         files["kernel_profile_plot"] = "kernel_profile.png"
     dyn_section = None
     if steps > 0:
@@ -168,30 +185,34 @@ def run(prep: Prepared, run_dir: Path, device: torch.device, *,
         trained = copy.deepcopy(net)
         y0 = task.y_train[:, 0]
         y0_te = None if task.y_test is None else task.y_test[:, 0]
-        dyn = ex.dynamics(trained, f_tr, y0, f_te, k_tr, k_te, eig, steps=steps, lr=lr,
-                          record_every=every, device=device, seed=cfg.seed, stop=stop)
-        obs.log(f"trained {steps} full-batch GD steps, lr {lr:.4g}")
-        dyn_section = _dynamics_section(dyn, y0, y0_te, eig.eigvals, lr, steps)
-        save_model(run_dir / "trained.safetensors", trained, enc, contract, "trained",
-                   steps=dyn_section["steps"], lr=lr)
+        with timer("dynamics"):
+            dyn = ex.dynamics(trained, f_tr, y0, f_te, k_tr, k_te, eig, steps=steps, lr=lr,
+                              record_every=every, device=device, seed=cfg.seed, stop=stop)
+            obs.log(f"trained {steps} full-batch GD steps, lr {lr:.4g}")
+            dyn_section = _dynamics_section(dyn, y0, y0_te, eig.eigvals, lr, steps)
+        with timer("io"):
+            save_model(run_dir / "trained.safetensors", trained, enc, contract, "trained",
+                       steps=dyn_section["steps"], lr=lr)
         files["trained_model"] = "trained.safetensors"
-        ntk_plots.dynamics(dyn_section, dyn.residual_net.numpy(), dyn.residual_ntk.numpy(),
-                           f"full-batch GD, lr = {lr:.3g} (sum loss), {cfg.kernel} NTK",
-                           run_dir / "dynamics.png")
+        with timer("plots"):
+            ntk_plots.dynamics(dyn_section, dyn.residual_net.numpy(), dyn.residual_ntk.numpy(),
+                               f"full-batch GD, lr = {lr:.3g} (sum loss), {cfg.kernel} NTK",
+                               run_dir / "dynamics.png")
         files["dynamics_plot"] = "dynamics.png"
     sweep_rows = None
     if cfg.sweep.param is not None:
         sweep_steps = cfg.train.steps or cfg.train.sweep_steps
-        points = run_sweep(cfg, task, sweep_steps, cfg.train.record_every, device, obs, stop)
+        points = run_sweep(store, sweep_steps, cfg.train.record_every, obs, stop)
         sweep_rows = [{k: v for k, v in asdict(p).items()
                        if k not in ("profile", "eigvals") and "curve" not in k and k != "steps"}
                       | {"steps": p.steps[-1]} for p in points]
         for p in points:
             notes += [f"{cfg.sweep.param}={p.value:g}: {n}" for n in p.notes]
-        ntk_plots.sweep(points, cfg.sweep.param,
-                        f"{task.source}, {task.n_signals} signal(s), {cfg.kernel} NTK, "
-                        f"depth {cfg.model.depth}, width {cfg.model.width}",
-                        run_dir / "sweep.png")
+        with timer("plots"):
+            ntk_plots.sweep(points, cfg.sweep.param,
+                            f"{task.source}, {task.n_signals} signal(s), {cfg.kernel} NTK, "
+                            f"depth {cfg.model.depth}, width {cfg.model.width}",
+                            run_dir / "sweep.png")
         files["sweep_plot"] = "sweep.png"
     cond = eig.condition_number
     report = NTKReport(
@@ -210,7 +231,9 @@ def run(prep: Prepared, run_dir: Path, device: torch.device, *,
                   "condition_number": cond if math.isfinite(cond) else math.inf,
                   "per_encoding": per_enc},
         regression=regression, dynamics=dyn_section, sweep=sweep_rows, files=files,
-        notes=notes, wall_seconds=time.perf_counter() - t0)
+        notes=notes, wall_seconds=time.perf_counter() - t0, timing=timer.report(),
+        kernel_evaluations=[f"{key[0]} p={key[2]:g} scale={key[3]:g}: {what}"
+                            for key, what in store.computed])
     files["report"] = "report.json"
     write_report(run_dir / "report.json", report)
     return report

@@ -26,19 +26,8 @@ from torch import Tensor
 
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.trainer import Observer, SilentObserver
-from spectral_cli.ntk.config import NTKRunConfig
-from spectral_cli.ntk.experiment import (
-    build_encoding,
-    build_network,
-    default_lr,
-    dynamics,
-    kernel_profile,
-    mse,
-    regress,
-    train_kernels,
-)
-from spectral_cli.ntk.kernels import kernel_eigh
-from spectral_cli.ntk.tasks import RegressionTask
+from spectral_cli.ntk.experiment import default_lr, dynamics, mse, regress
+from spectral_cli.ntk.store import KernelStore
 
 
 @dataclass
@@ -70,10 +59,11 @@ def _mean_std(v: Tensor) -> tuple[float, float]:
     return float(v.mean()), float(v.std()) if v.numel() > 1 else 0.0
 
 
-def run_sweep(cfg: NTKRunConfig, task: RegressionTask, steps: int, record_every: int | None,
-              device: torch.device, observer: Observer | None = None,
-              stop: object = None) -> list[SweepPoint]:
-    """The sweep of ``cfg.sweep`` on ``task`` (needs test data)."""
+def run_sweep(store: KernelStore, steps: int, record_every: int | None,
+              observer: Observer | None = None, stop: object = None) -> list[SweepPoint]:
+    """The sweep of ``store.cfg.sweep`` on the store's task (needs test data); a value equal to
+    the run's own ``p``/``scale`` reuses the run's kernels. GD training is timed as ``sweep``."""
+    cfg, task, device = store.cfg, store.task, store.device
     if task.x_test is None or task.y_test is None:
         raise BadInput("a sweep compares test errors; the task file needs x_test and y_test")
     obs = observer or SilentObserver()
@@ -81,13 +71,11 @@ def run_sweep(cfg: NTKRunConfig, task: RegressionTask, steps: int, record_every:
     points: list[SweepPoint] = []
     y_tr, y_te = task.y_train, task.y_test
     for v in cfg.sweep.values:
-        kw = {"p": v} if param == "p" else {"scale": v}
-        enc = build_encoding(cfg.model, task.in_features, cfg.seed, n_grid=task.n_grid, **kw)
-        f_tr, f_te = enc(task.x_train), enc(task.x_test)
-        net = build_network(cfg.model, f_tr.shape[1], cfg.seed, device)
-        k_tr, k_te = train_kernels(cfg, None if cfg.kernel == "analytic" else net, f_tr, f_te)
-        eig = kernel_eigh(k_tr)
-        _, te_reg, notes = regress(k_tr, y_tr, k_te, eig)
+        var = store.variant(**({"p": v} if param == "p" else {"scale": v}))
+        f_tr, f_te, net = var.f_train, var.f_test, var.network
+        k_tr, k_te, eig = var.k_train(), var.k_test(), var.eig()
+        with store.timer("regression"):
+            _, te_reg, notes = regress(k_tr, y_tr, k_te, eig)
         assert te_reg is not None
         lr = cfg.train.lr or default_lr(eig)
         every = record_every or max(1, steps // 50)
@@ -95,8 +83,9 @@ def run_sweep(cfg: NTKRunConfig, task: RegressionTask, steps: int, record_every:
         curves: dict[str, list[Tensor]] = {"tn": [], "tk": [], "rn": [], "rk": []}
         for j in range(task.n_signals):
             model = copy.deepcopy(net)
-            dyn = dynamics(model, f_tr, y_tr[:, j], f_te, k_tr, k_te, eig, steps=steps, lr=lr,
-                           record_every=every, device=device, seed=cfg.seed, stop=stop)
+            with store.timer("sweep"):
+                dyn = dynamics(model, f_tr, y_tr[:, j], f_te, k_tr, k_te, eig, steps=steps,
+                               lr=lr, record_every=every, device=device, seed=cfg.seed, stop=stop)
             assert dyn.record.test is not None and dyn.ntk_test is not None
             yj_te, yj_tr = y_te[:, j], y_tr[:, j]
             curves["tn"].append(((dyn.record.test - yj_te) ** 2).mean(-1))
@@ -111,8 +100,7 @@ def run_sweep(cfg: NTKRunConfig, task: RegressionTask, steps: int, record_every:
         m_net, s_net = _mean_std(torch.tensor(net_te))
         profile = None
         if task.x_grid is not None and task.in_features == 1:
-            dx, row = kernel_profile(cfg, None if cfg.kernel == "analytic" else net, enc,
-                                     task.x_grid)
+            dx, row = var.profile(task.x_grid)
             profile = (dx.tolist(), row.tolist())
         cond = eig.condition_number
         points.append(SweepPoint(
