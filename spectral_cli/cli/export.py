@@ -12,9 +12,15 @@ from pathlib import Path
 
 import typer
 
-from spectral_cli.cli.flags import SEED, Flag, FlagValues, config_errors, config_flags
+from spectral_cli.cli.flags import (
+    Flag,
+    FlagValues,
+    config_flags,
+    printed_config,
+    resolve_options,
+)
 from spectral_cli.cli.options import Shared, shared_options
-from spectral_cli.cli.output import emit, log, print_config
+from spectral_cli.cli.output import emit, log
 
 EXPORT_FLAGS = [
     Flag("--format", "format", str,
@@ -51,18 +57,13 @@ def export(
     spectral export runs/hpe --format dense --out hpe-dense.safetensors;
     spectral export runs/hpe --format safetensors --dtype bfloat16
     """
-    from spectral_cli.core.config import resolve
     from spectral_cli.core.device import resolve_device
     from spectral_cli.core.errors import CheckFailed
     from spectral_cli.export.report import ExportOptions
     from spectral_cli.export.run import run_export
 
-    flags = flags.plus(SEED, shared.seed)
-    with config_errors(flags, "spectral export", "spectral export --print-config"):
-        opts = resolve(ExportOptions, None, shared.config, shared.sets, flags.nested())
-    if shared.print_config:
-        print_config(opts, "spectral export: resolved options (pass them back with --config "
-                     "FILE)")
+    opts = resolve_options(ExportOptions, "export", flags, shared)
+    if printed_config(opts, shared, "export", "options"):
         return
     dev = resolve_device(shared.device)
     report = run_export(source, shared.out, opts, dev, shared.overwrite)

@@ -118,6 +118,29 @@ def config_errors(flags: FlagValues, where: str, print_config: str) -> Iterator[
         raise BadInput(flags.explain(str(exc), where, hint)) from None
 
 
+def resolve_options(schema: type, command: str, flags: FlagValues, shared: Any,
+                    preset: Path | None = None) -> Any:
+    """A command's options: ``preset`` < ``--config`` < ``--set`` < its flags and ``--seed``,
+    validated by ``schema``; an error about a key a flag set names the flag."""
+    from spectral_cli.core.config import resolve
+
+    flags = flags.plus(SEED, shared.seed)
+    with config_errors(flags, f"spectral {command}", f"spectral {command} --print-config"):
+        return resolve(schema, preset, shared.config, shared.sets, flags.nested())
+
+
+def printed_config(cfg: Any, shared: Any, command: str, what: str = "config") -> bool:
+    """``--print-config``: print ``cfg`` in the form ``--config`` accepts; True if printed
+    (the command then stops, having created nothing)."""
+    if not shared.print_config:
+        return False
+    from spectral_cli.cli.output import print_config
+
+    it = "them" if what == "options" else "it"
+    print_config(cfg, f"spectral {command}: resolved {what} (pass {it} back with --config FILE)")
+    return True
+
+
 def config_flags(
     flags: list[Flag], panel: str = "Config options"
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spectral_cli.cli.flags import SEED, Flag, FlagValues, config_errors, config_flags
+from spectral_cli.cli.flags import (
+    Flag,
+    FlagValues,
+    config_flags,
+    printed_config,
+    resolve_options,
+)
 from spectral_cli.cli.options import Shared, shared_options
 from spectral_cli.cli.output import (
     emit,
     is_new_dir,
     log,
-    print_config,
     remove_if_left_empty,
     write_config,
 )
@@ -45,21 +50,14 @@ def harmony_score(*, flags: FlagValues, shared: Shared) -> None:
     Examples: spectral harmony-score --vectors z.npy --json;
     spectral harmony-score --checkpoint runs/hae/model.safetensors --out runs/hae-score
     """
-    from spectral_cli.core.config import resolve
     from spectral_cli.core.report import write_report
     from spectral_cli.core.runs import prepare_run_dir
     from spectral_cli.harmony import score as harmony_report
 
-    flags = flags.plus(SEED, shared.seed)
-    where, hint = "spectral harmony-score", "spectral harmony-score --print-config"
-    with config_errors(flags, where, hint):
-        cfg = resolve(harmony_report.ScoreConfig, None, shared.config, shared.sets,
-                      flags.nested())
+    cfg = resolve_options(harmony_report.ScoreConfig, "harmony-score", flags, shared)
     if (cfg.vectors is None) == (cfg.checkpoint is None):
         raise BadInput("pass exactly one of --vectors FILE or --checkpoint RUN/model.safetensors")
-    if shared.print_config:
-        print_config(cfg, "spectral harmony-score: resolved config (pass it back with --config "
-                     "FILE)")
+    if printed_config(cfg, shared, "harmony-score"):
         return
     if cfg.vectors is not None:
         report = harmony_report.score_vectors(

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from spectral_cli.cli.flags import SEED, Flag, FlagValues, config_errors, config_flags
+from spectral_cli.cli.flags import (
+    Flag,
+    FlagValues,
+    config_flags,
+    printed_config,
+    resolve_options,
+)
 from spectral_cli.cli.options import Shared, shared_options
-from spectral_cli.cli.output import emit, is_new_dir, log, print_config, remove_if_left_empty
+from spectral_cli.cli.output import emit, is_new_dir, log, remove_if_left_empty
 from spectral_cli.core.errors import BadInput
 
 
@@ -81,7 +87,7 @@ def ntk(*, flags: FlagValues, shared: Shared) -> None:
     if {"--sweep-p", "--sweep-scale"} <= given:
         raise BadInput("pass --sweep-p or --sweep-scale, not both")
     from spectral_cli.cli.progress import RichObserver
-    from spectral_cli.core.config import presets_dir, resolve
+    from spectral_cli.core.config import presets_dir
     from spectral_cli.core.device import resolve_device
     from spectral_cli.core.runs import prepare_run_dir
     from spectral_cli.core.signals import StopFlag, catch_signals
@@ -89,13 +95,9 @@ def ntk(*, flags: FlagValues, shared: Shared) -> None:
     from spectral_cli.ntk.run import prepare, run
 
     dev = resolve_device(shared.device)
-    flags = flags.plus(SEED, shared.seed)
-    with config_errors(flags, "spectral ntk", "spectral ntk --print-config"):
-        cfg = resolve(NTKRunConfig, presets_dir() / "ntk-toy.yaml", shared.config,
-                      shared.sets, flags.nested())
+    cfg = resolve_options(NTKRunConfig, "ntk", flags, shared, presets_dir() / "ntk-toy.yaml")
     prepared = prepare(cfg)  # all bad input is refused before the run directory is made
-    if shared.print_config:
-        print_config(cfg, "spectral ntk: resolved config (pass it back with --config FILE)")
+    if printed_config(cfg, shared, "ntk"):
         return
     name = cfg.model.encoding if cfg.sweep.param is None else f"sweep-{cfg.sweep.param}"
     new_dir = is_new_dir(shared.out)

@@ -10,9 +10,15 @@ from pathlib import Path
 
 import typer
 
-from spectral_cli.cli.flags import SEED, Flag, FlagValues, config_errors, config_flags
+from spectral_cli.cli.flags import (
+    Flag,
+    FlagValues,
+    config_flags,
+    printed_config,
+    resolve_options,
+)
 from spectral_cli.cli.options import Shared, shared_options
-from spectral_cli.cli.output import emit, print_config
+from spectral_cli.cli.output import emit
 
 PREDICT_FLAGS = [
     Flag("--input", "input", Path,
@@ -46,17 +52,12 @@ def predict(
     Examples: spectral predict runs/hpe --input signals.npz --out preds.csv;
     spectral predict runs/hpe/model.onnx --input tokens.npy --tokens --json
     """
-    from spectral_cli.core.config import resolve
     from spectral_cli.core.device import resolve_device
     from spectral_cli.export.predict import run_predict
     from spectral_cli.export.report import PredictOptions
 
-    flags = flags.plus(SEED, shared.seed)
-    with config_errors(flags, "spectral predict", "spectral predict --print-config"):
-        opts = resolve(PredictOptions, None, shared.config, shared.sets, flags.nested())
-    if shared.print_config:
-        print_config(opts, "spectral predict: resolved options (pass them back with --config "
-                     "FILE)")
+    opts = resolve_options(PredictOptions, "predict", flags, shared)
+    if printed_config(opts, shared, "predict", "options"):
         return
     dev = resolve_device(shared.device)
     report = run_predict(source, shared.out, opts, dev, shared.overwrite)

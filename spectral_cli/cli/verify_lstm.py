@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spectral_cli.cli.flags import SEED, Flag, FlagValues, config_errors, config_flags
+from spectral_cli.cli.flags import (
+    Flag,
+    FlagValues,
+    config_flags,
+    printed_config,
+    resolve_options,
+)
 from spectral_cli.cli.options import Shared, shared_options
 from spectral_cli.cli.output import (
     emit,
     is_new_dir,
     log,
-    print_config,
     remove_if_left_empty,
 )
 
@@ -43,20 +48,15 @@ def verify_lstm(*, flags: FlagValues, shared: Shared) -> None:
 
     Example: spectral verify-lstm --window 32 --dtype float32 --signal sines --out runs/v32
     """
-    from spectral_cli.core.config import resolve
     from spectral_cli.core.device import resolve_device
     from spectral_cli.core.errors import CheckFailed
     from spectral_cli.core.runs import prepare_run_dir
     from spectral_cli.spectra_lstm.verify import VerifyOptions, prepare, run_verify
 
     dev = resolve_device(shared.device)
-    flags = flags.plus(SEED, shared.seed)
-    with config_errors(flags, "spectral verify-lstm", "spectral verify-lstm --print-config"):
-        cfg = resolve(VerifyOptions, None, shared.config, shared.sets, flags.nested())
+    cfg = resolve_options(VerifyOptions, "verify-lstm", flags, shared)
     prepared = prepare(cfg)  # all bad input is refused before the run directory is made
-    if shared.print_config:
-        print_config(cfg, "spectral verify-lstm: resolved config (pass it back with --config "
-                     "FILE)")
+    if printed_config(cfg, shared, "verify-lstm"):
         return
     name = f"T{prepared.window}"
     new_dir = is_new_dir(shared.out)
