@@ -37,7 +37,10 @@ EXPORT_FLAGS = [
 
 
 @config_flags(EXPORT_FLAGS, panel="Export options")
-@shared_options(print_config=True, seed_help="Seed of the random parity inputs (default 0).")
+@shared_options(print_config=True, seed_help="Seed of the random parity inputs (default 0).",
+                out=("FILE", "The exported file (default: model.onnx, model-dense.safetensors or "
+                     "model-<dtype>.safetensors next to the checkpoint); an existing one needs "
+                     "--overwrite."))
 def export(
     source: Path = typer.Argument(
         ..., help="A run directory of 'spectral train' or a model .safetensors checkpoint."),

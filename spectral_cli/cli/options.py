@@ -57,7 +57,8 @@ def _option(default: Any, *decls: str, help: str, **kw: Any) -> Any:  # noqa: A0
     return typer.Option(default, *decls, help=help, rich_help_panel=PANEL, **kw)
 
 
-def _declare(seed_help: str | None, resume_help: str | None) -> list[tuple[str, Any, Any]]:
+def _declare(seed_help: str | None, resume_help: str | None,
+             out: tuple[str, str] | None = None) -> list[tuple[str, Any, Any]]:
     """(Shared field, annotation, Typer option) of every shared option, in --help order."""
     return [
         ("config", Path | None, _option(
@@ -73,9 +74,9 @@ def _declare(seed_help: str | None, resume_help: str | None) -> list[tuple[str, 
             None, "--seed", metavar="N",
             help=seed_help or "Random seed (default: the config's, 0).")),
         ("out", Path | None, _option(
-            None, "--out", metavar="DIR",
-            help="Run directory (default runs/<command>-<name>-<timestamp>); an existing "
-            "non-empty one needs --overwrite or --resume.")),
+            None, "--out", metavar=out[0] if out else "DIR",
+            help=out[1] if out else "Run directory (default runs/<command>-<name>-<timestamp>); "
+            "an existing non-empty one needs --overwrite or --resume.")),
         ("json", bool, _option(
             False, "--json", help="Print the final report as JSON on stdout, nothing else.")),
         ("quiet", bool, _option(
@@ -98,15 +99,15 @@ _PREFIX = "shared__"
 
 def shared_options(
     *, resume: bool = False, print_config: bool = False, seed_help: str | None = None,
-    resume_help: str | None = None,
+    resume_help: str | None = None, out: tuple[str, str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Append the shared options to a command; it receives them as ``shared: Shared``.
 
     ``--resume`` only where a run can resume, ``--print-config`` only where one config is
-    resolved.
+    resolved; ``out`` = (metavar, help) where ``--out`` is a file, not a run directory.
     """
     skip = {name for name, on in (("resume", resume), ("print_config", print_config)) if not on}
-    specs = [spec for spec in _declare(seed_help, resume_help) if spec[0] not in skip]
+    specs = [spec for spec in _declare(seed_help, resume_help, out) if spec[0] not in skip]
     return functools.partial(inject_params, name="shared", params=specs, collect=_collect_shared)
 
 

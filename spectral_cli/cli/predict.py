@@ -34,7 +34,9 @@ PREDICT_FLAGS = [
 
 
 @config_flags(PREDICT_FLAGS, panel="Prediction options")
-@shared_options(print_config=True, seed_help="Refused: prediction draws nothing at random.")
+@shared_options(print_config=True, seed_help="Refused: prediction draws nothing at random.",
+                out=("FILE", "The predictions, .npz or .csv (default: INPUT-predictions.npz next "
+                     "to the input); an existing one needs --overwrite."))
 def predict(
     source: Path = typer.Argument(
         ..., help="A run directory, a model .safetensors, or an .onnx file from "
