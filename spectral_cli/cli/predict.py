@@ -26,8 +26,10 @@ PREDICT_FLAGS = [
          options={"dir_okay": False}),
     Flag("--engine", "engine", str,
          "torch | onnxruntime (default: onnxruntime for an .onnx SOURCE, else torch)."),
-    Flag("--tokens", "tokens", bool,
-         "Token families: the input holds tokens, not raw signals to quantize."),
+    Flag("--model-input", "model_input", bool,
+         "The input is the model input itself: tokens (token families) or standardized "
+         "features (hmlp, mlp); default: raw signals or features, prepared as in training."),
+    Flag("--tokens", "model_input", bool, "Token families: same as --model-input."),
     Flag("--batch-size", "batch_size", int, "Inputs per forward pass (default 256)."),
     Flag("--model", "model", str, "A run of several models: which one to run."),
 ]

@@ -116,11 +116,12 @@ class TensorSpec:
 @dataclass(frozen=True)
 class RawInput:
     """What ``predict`` reads by default instead of the model input (raw signals for a token
-    model): ``spec`` is the user's array, ``prepare(cfg, array) -> model input array`` turns it
-    into the model input exactly as training did, ``doc`` says how (for messages and help)."""
+    model, raw features for an MLP): ``spec`` is the user's array, ``prepare(cfg, info, array)
+    -> model input array`` turns it into the model input exactly as training did (``info``: the
+    checkpoint's data info, a dict), ``doc`` says how (for messages and help)."""
 
     spec: TensorSpec
-    prepare: Callable[[Any, Any], Any]
+    prepare: Callable[[Any, dict[str, Any], Any], Any]
     doc: str
 
 

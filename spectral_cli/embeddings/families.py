@@ -160,7 +160,7 @@ def _token_export(**extra: Any) -> ExportSignature:
         input=TensorSpec("tokens", "int64", ("batch", "seq_len"), high="vocab_size"),
         outputs=(TensorSpec("logits", "float32", ("batch", "num_classes")),),
         raw=RawInput(TensorSpec("signal", "float32", ("batch", "seq_len")),
-                     lambda cfg, x: quantize(x, cfg.data.n_tokens, cfg.data.clamp),
+                     lambda cfg, info, x: quantize(x, cfg.data.n_tokens, cfg.data.clamp),
                      "raw signals, quantized with the run's data.n_tokens and data.clamp"),
         **extra,
     )

@@ -2,8 +2,11 @@
 
 The input is what the family's signature says: a token family reads raw signals and quantizes
 them exactly as its training data were (the run's ``data.n_tokens`` and ``data.clamp``), or its
-tokens with ``--tokens``; the others read the model input itself. Outputs: a classifier writes
-``class``, ``probabilities`` and ``logits``; other families write their outputs by name. With
+tokens with ``--tokens``/``--model-input``; ``hmlp``/``mlp`` read raw features and standardize
+them with the training split's mean and std recorded in the checkpoint's data info (or
+standardized ones with ``--model-input``); the others read the model input itself. Outputs: a
+classifier writes ``class``, ``probabilities`` and ``logits``; other families write their
+outputs by name. With
 labels (``y`` in the ``.npz``) a classifier reports ``acc`` and ``loss`` (mean cross-entropy), a
 regression ``mse`` and ``nmse`` (MSE over the run's normalizer, as its ``test_nmse``); an
 autoencoder always reports its reconstruction ``mse``.
@@ -85,23 +88,26 @@ def onnx_runner(source: Path) -> Runner:
                   lambda x, bs: run_session(sess, x, bs), source)
 
 
-def model_input(runner: Runner, name: str, arr: np.ndarray, tokens: bool) -> tuple[
+def model_input(runner: Runner, name: str, arr: np.ndarray, as_is: bool) -> tuple[
         torch.Tensor, str]:
-    """The model's input from the user's array, and what the array was taken to be."""
+    """The model's input from the user's array, and what the array was taken to be
+    (``as_is``: ``--model-input``, the array is the model input itself)."""
     raw, spec, fam = runner.signature.raw, runner.input, runner.checkpoint_family
     what = f"--input array {name!r}"
-    if tokens and raw is None:
-        raise BadInput(f"--tokens applies to token models; a {fam} model takes "
-                       f"{spec.name} {spec.describe()}")
-    if raw is not None and not tokens:
+    flag = "--tokens" if not spec.dtype.is_floating_point else "--model-input"
+    if as_is and raw is None:
+        raise BadInput(f"--model-input/--tokens applies to models whose input predict "
+                       f"prepares (token models, hmlp, mlp); a {fam} model takes "
+                       f"{spec.name} {spec.describe()} as given")
+    if raw is not None and not as_is:
         want = resolve(raw.spec, runner.info, runner.cfg, spec.dtype)
-        alt = f" (or with --tokens: {spec.name} {spec.describe()})"
+        alt = f" (or with {flag}: {spec.name} {spec.describe()})"
         if not want.fits(arr.shape):
             raise BadInput(f"{what} has shape {list(arr.shape)}; a {fam} model expects "
                            f"{want.name} {want.describe()}: {raw.doc}{alt}")
-        if np.issubdtype(arr.dtype, np.integer):
+        if not spec.dtype.is_floating_point and np.issubdtype(arr.dtype, np.integer):
             raise BadInput(f"{what} holds integers; raw {want.name}s are real values{alt}")
-        prepared = raw.prepare(runner.cfg, real_array(arr, what))
+        prepared = raw.prepare(runner.cfg, runner.info, real_array(arr, what))
         return torch.as_tensor(np.ascontiguousarray(prepared), dtype=spec.dtype), want.name
     if not spec.fits(arr.shape):
         raise BadInput(f"{what} has shape {list(arr.shape)}; a {fam} model expects "
@@ -167,7 +173,7 @@ def run_predict(source: Path, out: Path | None, opts: PredictOptions, device: to
     names = tuple(s.name for s in (runner.input, runner.signature.raw and
                                    runner.signature.raw.spec) if s is not None)
     name, arr, labels = files.read_input(input_path, names)
-    x, kind = model_input(runner, name, arr, opts.tokens)
+    x, kind = model_input(runner, name, arr, opts.model_input)
     n = int(x.shape[0])
     if n == 0:
         raise BadInput(f"--input {input_path} holds no examples")

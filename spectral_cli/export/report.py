@@ -47,12 +47,13 @@ class ExportOptions(Frozen):
 
 class PredictOptions(Frozen):
     """``spectral predict``'s config. ``engine`` null: onnxruntime for an ``.onnx`` SOURCE,
-    torch otherwise; ``tokens``: the input holds the model's tokens, not raw signals."""
+    torch otherwise; ``model_input``: the input is the model's input itself (tokens, or
+    standardized features), not the raw signals or features ``predict`` prepares by default."""
 
     input: Path | None = None
     model: str | None = None
     engine: Literal["torch", "onnxruntime"] | None = None
-    tokens: bool = False
+    model_input: bool = False
     batch_size: int = Field(default=256, ge=1, le=1_000_000)
 
 

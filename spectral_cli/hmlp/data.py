@@ -19,10 +19,14 @@ from spectral_cli.hmlp.config import VectorDataConfig
 
 @dataclass(frozen=True)
 class VectorDataInfo:
-    """What a vector model needs to know: input size and number of classes."""
+    """What a vector model needs to know: input size and number of classes; and how raw
+    inputs became model inputs, ``(x - mean) / std`` (0 and 1 without ``data.standardize``),
+    so that ``spectral predict`` prepares a user's raw features exactly as training did."""
 
     n_features: int
     num_classes: int
+    mean: float = 0.0
+    std: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -36,15 +40,23 @@ class VectorData:
     num_classes: int
     source: str
     vocab_size: None = None
+    mean: float = 0.0
+    std: float = 1.0
 
     @property
     def info(self) -> VectorDataInfo:
-        return VectorDataInfo(self.seq_len, self.num_classes)
+        return VectorDataInfo(self.seq_len, self.num_classes, self.mean, self.std)
 
     def summary(self) -> dict[str, object]:
         return {"source": self.source, "n_train": len(self.train), "n_val": len(self.val),
                 "n_test": len(self.test), "input_size": self.seq_len,
                 "num_classes": self.num_classes}
+
+
+def standardize(x: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """Flattened float32 ``(x - mean) / std`` (computed in float64), training's formula."""
+    x = np.asarray(x).reshape(len(x), -1)
+    return ((x.astype(np.float64) - mean) / std).astype(np.float32)
 
 
 def load_vector_arrays(cfg: VectorDataConfig) -> tuple[dict[str, np.ndarray], str]:
@@ -82,7 +94,7 @@ def load_vector_data(cfg: VectorDataConfig) -> VectorData:
     num_classes = int(max(arrays["y"].max(), arrays["y_test"].max())) + 1
 
     def make(xs: np.ndarray, ys: np.ndarray) -> Split:
-        xs = ((xs.astype(np.float64) - mu) / sigma).astype(np.float32)
+        xs = standardize(xs, mu, sigma)
         return Split(torch.from_numpy(xs), torch.from_numpy(ys.astype(np.int64)))
 
     return VectorData(
@@ -92,4 +104,6 @@ def load_vector_data(cfg: VectorDataConfig) -> VectorData:
         seq_len=int(x.shape[1]),
         num_classes=num_classes,
         source=source,
+        mean=mu,
+        std=sigma,
     )

@@ -23,10 +23,12 @@ import torch
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
+from spectral_cli.core.errors import BadInput
 from spectral_cli.core.registry import (
     ExportSignature,
     Family,
     Member,
+    RawInput,
     Task,
     TensorSpec,
     register,
@@ -35,7 +37,7 @@ from spectral_cli.core.schema import Frozen, RunConfig
 from spectral_cli.core.tasks import classifier_metrics
 from spectral_cli.core.trainer import classification_loss
 from spectral_cli.hmlp.config import VectorDataConfig, VectorTrainConfig
-from spectral_cli.hmlp.data import VectorDataInfo, load_vector_data
+from spectral_cli.hmlp.data import VectorDataInfo, load_vector_data, standardize
 from spectral_cli.hmlp.layer import (
     FrequencyAwareOptimizer,
     HarmonicLayer,
@@ -218,6 +220,14 @@ def task(
     return Task(loss=classification_loss, optimizer=make_optimizer(model, cfg))
 
 
+def _standardize_raw(cfg: RunConfig, info: dict[str, Any], x: Any) -> Any:
+    """``predict``'s raw features -> model input, as training prepared its data."""
+    if "mean" not in info or "std" not in info:
+        raise BadInput("this checkpoint does not record its standardization (trained before "
+                       "it was stored); pass standardized features with --model-input")
+    return standardize(x, float(info["mean"]), float(info["std"]))
+
+
 def _family(name: str, config: type[RunConfig]) -> Family:
     from spectral_cli.core.registry import FAMILY_MODULES
 
@@ -238,6 +248,10 @@ def _family(name: str, config: type[RunConfig]) -> Family:
             kind="classifier",
             input=TensorSpec("x", "float32", ("batch", "n_features")),
             outputs=(TensorSpec("logits", "float32", ("batch", "num_classes")),),
+            raw=RawInput(TensorSpec("features", "float32", ("batch", "n_features")),
+                         _standardize_raw,
+                         "raw features, standardized with the training split's mean and std "
+                         "(the checkpoint's data info)"),
         ),
     ))
 

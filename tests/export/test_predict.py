@@ -13,8 +13,10 @@ from conftest import assert_one_line_error, invoke
 from export_support import needs_onnx, report_of, smoke_runs, train_smoke
 
 from spectral_cli.core.datasets.mnist1d import load_mnist1d
+from spectral_cli.core.errors import BadInput
 from spectral_cli.core.registry import family_names, get_family
 from spectral_cli.export.source import load
+from spectral_cli.hmlp.data import load_vector_arrays
 
 
 @pytest.fixture(scope="session")
@@ -24,10 +26,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def user_inputs(run_dir: Path, n: int = 50) -> tuple[np.ndarray, np.ndarray]:
     """What a user feeds the family: raw MNIST-1D signals for token models (they quantize),
-    else the model input; labels or targets."""
+    raw features for the MLPs (they standardize), else the model input; labels or targets."""
     loaded = load(run_dir / "model.safetensors", torch.device("cpu"))
     if loaded.signature.raw is not None:
-        arrays = load_mnist1d()
+        if loaded.signature.raw.spec.name == "signal":
+            arrays = load_mnist1d()
+        else:
+            arrays, _ = load_vector_arrays(loaded.cfg.data)
         return arrays["x_test"][:n], arrays["y_test"][:n]
     test = loaded.data().test
     return test.x[:n].numpy(), test.y[:n].numpy()
@@ -128,7 +133,9 @@ def test_mismatched_inputs_are_exit_2_saying_the_expected_shape(
         ("hpe", "0..255"): ["--input", arr("big.npy", np.full((5, 40), 300)), "--tokens"],
         ("hpe", "integers"): ["--input", arr("floats.npy", signals), "--tokens"],
         ("hmlp", "x float32 [batch, 40]"): ["--input", arr("bad3d.npy", np.zeros((5, 4, 10)))],
-        ("hmlp", "--tokens applies"): ["--input", arr("x.npy", signals), "--tokens"],
+        ("hae", "--model-input/--tokens applies"): ["--input", arr("x.npy", signals),
+                                                    "--model-input"],
+        ("hmlp", "--model-input: x float32"): ["--input", arr("x39.npy", signals[:, :39])],
         ("hmlp", "real numbers"): ["--input", arr("text.npy", np.array([["a"] * 40]))],
         ("hae", "non-finite"): ["--input", arr("nan.npy", np.full((2, 40), np.nan))],
         ("hpe", "labels"): ["--input", arr("labels.npz", signals, y=np.array([0, 1, 2, 3, 99]))],
@@ -167,3 +174,47 @@ def test_a_run_of_several_models_needs_model_name(
                       "--dtype", "bfloat16", "--out", tmp_path / "sae.safetensors", "--json")
     assert exported.exit_code == 0, exported.output
     assert report_of(exported.stdout)["family"] == "hae-sae-baseline"
+
+
+@pytest.mark.parametrize("family", ["hmlp", "mlp"])
+def test_mlps_standardize_raw_features_exactly_as_training_did(
+    runner, runs: dict[str, Path], tmp_path: Path, family: str  # noqa: ANN001
+) -> None:
+    loaded = load(runs[family] / "model.safetensors", torch.device("cpu"))
+    arrays, _ = load_vector_arrays(loaded.cfg.data)
+    assert {"mean", "std"} <= set(loaded.info) and loaded.info["std"] > 0
+    np.savez(tmp_path / "raw.npz", x=arrays["x_test"], y=arrays["y_test"])
+    result = invoke(runner, "predict", runs[family], "--input", tmp_path / "raw.npz", "--out",
+                    tmp_path / "raw-p.npz", "--json")
+    assert result.exit_code == 0, result.output
+    report = report_of(result.stdout)
+    trained = json.loads((runs[family] / "report.json").read_text())["metrics"]
+    assert report["input_kind"] == "features"
+    assert report["metrics"]["acc"] == pytest.approx(trained["test_acc"], abs=1e-12)
+    assert report["metrics"]["loss"] == pytest.approx(trained["test_loss"], rel=1e-4)
+    # the standardized test split given as the model input: the same logits, bit for bit
+    np.save(tmp_path / "std.npy", loaded.data().test.x.numpy())
+    result = invoke(runner, "predict", runs[family], "--input", tmp_path / "std.npy",
+                    "--model-input", "--out", tmp_path / "std-p.npz")
+    assert result.exit_code == 0, result.output
+    with np.load(tmp_path / "raw-p.npz") as a, np.load(tmp_path / "std-p.npz") as b:
+        np.testing.assert_array_equal(a["logits"], b["logits"])
+    # integer raw features (pixels, counts) are features too, not tokens
+    np.save(tmp_path / "ints.npy", np.rint(arrays["x_test"][:10] * 10).astype(np.int64))
+    result = invoke(runner, "predict", runs[family], "--input", tmp_path / "ints.npy",
+                    "--out", tmp_path / "i.npz")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_checkpoint_without_standardization_stats_asks_for_model_input(
+    runs: dict[str, Path],
+) -> None:
+    loaded = load(runs["hmlp"] / "model.safetensors", torch.device("cpu"))
+    raw = loaded.signature.raw
+    assert raw is not None
+    x = np.ones((2, 40))
+    info = {k: v for k, v in loaded.info.items() if k not in ("mean", "std")}
+    with pytest.raises(BadInput, match="--model-input"):
+        raw.prepare(loaded.cfg, info, x)
+    got = raw.prepare(loaded.cfg, {**info, "mean": 0.5, "std": 2.0}, x)
+    assert got.dtype == np.float32 and np.all(got == np.float32(0.25))
