@@ -15,6 +15,10 @@ Two implementations of the same formula (``impl``):
 * ``reference``: K*D sines per row in the forward pass, recomputed with cosines in a
   hand-written backward pass (:class:`_Synthesize`). Kept as the readable, checked baseline.
 
+``compiled=True`` runs the fast path's forward and backward bodies through ``torch.compile``
+(compiled lazily on the first call, tens of seconds; falls back to eager if compilation fails).
+It pays off in long runs at language-model scale; the seed's training stays eager.
+
 Which rows are synthesized (``strategy="auto"``, the default), for either implementation:
 
 * ``table``: the whole V x D table, then a lookup. Cost independent of the batch; used when the

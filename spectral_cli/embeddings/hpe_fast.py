@@ -20,13 +20,13 @@ one more batched product ``[g ; g'] @ Q^T`` gives ``Hc = sum_m g cos B`` and ``H
 Only the rows of the batch's distinct tokens are synthesized (``unique``), or the whole table
 when the batch has more tokens than the vocabulary. The output is gathered with ``index_select``
 and its gradient summed per row with ``index_add_``: memory O(rows x D) (the kept sines and
-cosines are 2K(R + M) per row, about 3D at D=512, K=16), and no dense vocabulary x D gradient as
-``nn.Embedding`` builds. In float64 the result agrees with the direct formula to ~1e-15; in
-float32 it differs from the reference implementation by a few ulps of the angles (tests pin it).
+cosines are 3RK + 2KM numbers per row, 3.5 D at D=512, K=16), and no dense vocabulary x D
+gradient as ``nn.Embedding`` builds. In float64 the result agrees with the direct formula to
+~1e-15; in float32 it differs from the reference path by a few ulps of the angles (tests pin it).
 
-``compiled=True`` runs the two element-wise stages (:func:`synth_core`, :func:`grad_tail`)
-through ``torch.compile`` (fused loops; compiled on first use, about half a minute, then cached
-on disk); the eager functions are the exact fallback and the default.
+``compiled=True`` runs the forward and backward bodies through ``torch.compile`` (fused loops
+around the batched products; compiled on first use, tens of seconds, then cached on disk); the
+eager bodies are the exact fallback and the default.
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ def synth_core(
     s, c = sin[:n].view(u, r, k), cos[:n].view(u, r, k)
     sa = torch.stack((s, c, s), 2)  # [sin A, cos A] = sa[:, :, :2], [cos A, sin A] = sa[:, :, 1:]
     q = torch.stack((cos[n:].view(u, k, m), sin[n:].view(u, k, m)), 1).view(u, 2 * k, m)
-    p = (sa[:, :, :2] * a.view(u, 1, 1, k)).view(u, r, 2 * k)
+    a = a.unsqueeze(1)
+    p = torch.stack((s.mul_(a), c.mul_(a)), 2).view(u, r, 2 * k)  # s, c are no longer needed
     return p, sa, q
 
 
@@ -98,7 +99,7 @@ def grad_tail(sa: Tensor, h: Tensor, a: Tensor) -> Tensor:
 def _synth_fused(
     a: Tensor, w: Tensor, phi: Tensor, c_r: Tensor, c_m: Tensor
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """:func:`synth_core` written for torch.compile (no out= buffers: one fused loop nest)."""
+    """:func:`synth_core` written for torch.compile (no buffers or in-place ops to fuse around)."""
     (u, k), r, m = a.shape, c_r.shape[0], c_m.shape[0]
     x = phi.unsqueeze(1) + w.unsqueeze(1) * c_r
     s, c = torch.sin(x), torch.cos(x)
@@ -117,33 +118,64 @@ def _tail_fused(sa: Tensor, h: Tensor, a: Tensor) -> Tensor:
     return torch.cat((s.unsqueeze(0), cw.transpose(0, 1)))
 
 
-Kernels = tuple[Callable[..., tuple[Tensor, Tensor, Tensor]], Callable[..., Tensor]]
-_compiled: Kernels | None = None
+def forward_body(
+    a: Tensor, w: Tensor, phi: Tensor, inverse: Tensor | None, consts: tuple[Tensor, ...],
+    d: int, fused: bool = False,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Rows (U, D) of the table, gathered by ``inverse`` if given; and what backward keeps."""
+    c_r, c_m, _ = consts
+    p, sa, q = (_synth_fused if fused else synth_core)(a, w, phi, c_r, c_m)
+    table = torch.bmm(p, q).view(a.shape[0], -1)
+    if table.shape[1] != d:
+        table = table[:, :d]
+    if inverse is None:
+        return table.contiguous(), sa, q
+    return table.index_select(0, inverse.reshape(-1)), sa, q
 
 
-def _kernels(compiled: bool) -> Kernels:
-    """The element-wise stages, eager or (lazily, once per process) through torch.compile."""
+def backward_body(
+    a: Tensor, sa: Tensor, q: Tensor, inverse: Tensor | None, grad: Tensor,
+    consts: tuple[Tensor, ...], d: int, fused: bool = False,
+) -> Tensor:
+    """[da ; dphi ; dw] (3, U, K) for the synthesized rows from the output gradient (N, D)."""
+    (u, k), (_, r, m) = a.shape, consts[2].shape
+    if inverse is None:
+        g = grad if r * m == d else torch.nn.functional.pad(grad, (0, r * m - d))
+    else:
+        g = torch.zeros(u, r * m, dtype=grad.dtype, device=grad.device)
+        (g if r * m == d else g[:, :d]).index_add_(0, inverse.reshape(-1), grad)
+    g2 = g.view(u, 1, r, m) * consts[2]  # (U, 2, R, M) = [g ; g j/D]
+    h = torch.bmm(g2.view(u, 2 * r, m), q.transpose(1, 2)).view(u, 2, r, 2, k)
+    return (_tail_fused if fused else grad_tail)(sa, h, a)
+
+
+Bodies = tuple[Callable[..., tuple[Tensor, Tensor, Tensor]], Callable[..., Tensor]]
+_compiled: Bodies | None = None
+
+
+def _bodies(compiled: bool) -> Bodies:
+    """The forward and backward bodies, eager or (lazily, once per process) compiled."""
     global _compiled
     if not compiled:
-        return synth_core, grad_tail
+        return forward_body, backward_body
     if _compiled is None:
         _compiled = (
-            torch.compile(_synth_fused, dynamic=True),
-            torch.compile(_tail_fused, dynamic=True),
+            torch.compile(functools.partial(forward_body, fused=True), dynamic=True),
+            torch.compile(functools.partial(backward_body, fused=True), dynamic=True),
         )
     return _compiled
 
 
-def _run(compiled: bool, stage: int, *args: Tensor) -> Any:
-    """Run a stage; if compilation fails, warn once and fall back to the eager function."""
+def _run(compiled: bool, stage: int, *args: Any) -> Any:
+    """Run a body; if compilation fails, warn once and fall back to the eager one for good."""
     global _compiled
     try:
-        return _kernels(compiled)[stage](*args)
+        return _bodies(compiled)[stage](*args)
     except Exception as exc:  # compiler missing or unsupported here: exact eager fallback
-        if not compiled:
+        if not compiled or _compiled == (forward_body, backward_body):
             raise
         warnings.warn(f"HPE: torch.compile failed ({exc!r}); using eager", stacklevel=3)
-        _compiled = (synth_core, grad_tail)
+        _compiled = (forward_body, backward_body)
         return _compiled[stage](*args)
 
 
@@ -167,37 +199,21 @@ class FastSynthesis(torch.autograd.Function):
         compiled: bool = False,
     ) -> Tensor:
         m, r = split_dim(d)
-        ctx.vocab_size, ctx.split, ctx.compiled = a.shape[0], (d, m, r), compiled
+        consts = _constants(d, m, r, a.dtype, a.device)
+        ctx.vocab_size, ctx.consts, ctx.d, ctx.compiled = a.shape[0], consts, d, compiled
         if unique is not None:
             a, w, phi = (t.index_select(0, unique) for t in (a, w, phi))
-        u = a.shape[0]
-        c_r, c_m, _ = _constants(d, m, r, a.dtype, a.device)
-        p, sa, q = _run(compiled, 0, a, w, phi, c_r, c_m)
-        table = torch.bmm(p, q).view(u, r * m)
-        if r * m != d:
-            table = table[:, :d]
+        out, sa, q = _run(compiled, 0, a, w, phi, inverse, consts, d)
         ctx.save_for_backward(a, sa, q, unique, inverse)
-        if inverse is None:
-            return table.contiguous()
-        return table.index_select(0, inverse.reshape(-1)).view(*inverse.shape, d)
+        return out if inverse is None else out.view(*inverse.shape, d)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         a, sa, q, unique, inverse = ctx.saved_tensors
-        d, m, r = ctx.split
-        u, k = a.shape
-        _, _, ones_pos = _constants(d, m, r, a.dtype, a.device)
-        grad = grad.reshape(-1, d)
-        if inverse is None:
-            g = grad if r * m == d else torch.nn.functional.pad(grad, (0, r * m - d))
-        else:
-            g = torch.zeros(u, r * m, dtype=grad.dtype, device=grad.device)
-            (g if r * m == d else g[:, :d]).index_add_(0, inverse.reshape(-1), grad)
-        g2 = g.view(u, 1, r, m) * ones_pos  # (U, 2, R, M) = [g ; g j/D]
-        h = torch.bmm(g2.view(u, 2 * r, m), q.transpose(1, 2)).view(u, 2, r, 2, k)
-        out = _run(ctx.compiled, 1, sa, h, a)
+        grad = grad.reshape(-1, ctx.d)
+        out = _run(ctx.compiled, 1, a, sa, q, inverse, grad, ctx.consts, ctx.d)
         if unique is not None:
-            full = torch.zeros(3, ctx.vocab_size, k, dtype=a.dtype, device=a.device)
+            full = torch.zeros(3, ctx.vocab_size, a.shape[1], dtype=a.dtype, device=a.device)
             out = full.index_copy_(1, unique, out)
         return out[0], out[2], out[1], None, None, None, None
