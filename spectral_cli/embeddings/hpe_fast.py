@@ -69,31 +69,28 @@ def _constants(
 
 
 def synth_core(
-    a: Tensor, w: Tensor, phi: Tensor, c_r: Tensor, c_m: Tensor
-) -> tuple[Tensor, Tensor, Tensor]:
-    """(U, K) parameters -> P (U, R, 2K), [sin A, cos A, sin A] (U, R, 3, K), Q (U, 2K, M)."""
+    a: Tensor, w: Tensor, phi: Tensor, c_r: Tensor, c_m: Tensor, sa: Tensor, q: Tensor
+) -> Tensor:
+    """(U, K) parameters -> P (U, R, 2K); fills ``sa`` (U, R, 3, K) with [sin A, cos A, sin A]
+    and ``q`` (U, 2K, M) with [cos B ; sin B]."""
     (u, k), r, m = a.shape, c_r.shape[0], c_m.shape[0]
-    n = u * r * k
-    x = torch.empty(n + u * k * m, dtype=a.dtype, device=a.device)  # A (U, R, K) | B (U, K, M)
-    torch.addcmul(phi.unsqueeze(1), w.unsqueeze(1), c_r, out=x[:n].view(u, r, k))
-    torch.mul(w.unsqueeze(-1), c_m, out=x[n:].view(u, k, m))
-    sin, cos = torch.sin(x), torch.cos(x)
-    s, c = sin[:n].view(u, r, k), cos[:n].view(u, r, k)
-    sa = torch.stack((s, c, s), 2)  # [sin A, cos A] = sa[:, :, :2], [cos A, sin A] = sa[:, :, 1:]
-    q = torch.stack((cos[n:].view(u, k, m), sin[n:].view(u, k, m)), 1).view(u, 2 * k, m)
+    x = torch.addcmul(phi.unsqueeze(1), w.unsqueeze(1), c_r)  # A (U, R, K)
+    s, c = torch.sin(x), torch.cos(x)
+    torch.stack((s, c, s), 2, out=sa)  # [sin A, cos A] = sa[:, :, :2]; [cos A, sin A] = [1:]
+    x = w.unsqueeze(-1) * c_m  # B (U, K, M)
+    q = q.view(u, 2, k, m)
+    torch.cos(x, out=q[:, 0])
+    torch.sin(x, out=q[:, 1])
     a = a.unsqueeze(1)
-    p = torch.stack((s.mul_(a), c.mul_(a)), 2).view(u, r, 2 * k)  # s, c are no longer needed
-    return p, sa, q
+    return torch.stack((s.mul_(a), c.mul_(a)), 2).view(u, r, 2 * k)  # s, c no longer needed
 
 
-def grad_tail(sa: Tensor, h: Tensor, a: Tensor) -> Tensor:
-    """[da ; dphi ; dw] (3, U, K) from ``sa`` (see :func:`synth_core`) and h (U, 2, R, 2, K) =
-    [g ; g j/D] x R x [sum_m . cos B, sum_m . sin B] x K."""
-    out = torch.empty(3, a.shape[0], a.shape[1], dtype=a.dtype, device=a.device)
+def grad_tail(sa: Tensor, h: Tensor, a: Tensor, out: Tensor) -> None:
+    """Fills ``out`` (3, U, K) with [da ; dphi ; dw] from ``sa`` (see :func:`synth_core`) and
+    h (U, 2, R, 2, K) = [g ; g j/D] x R x [sum_m . cos B, sum_m . sin B] x K."""
     out[0] = (sa[:, :, :2] * h[:, 0]).sum((1, 2))  # sin A Hc + cos A Hs
     t = (sa[:, None, :, 1:] * h).sum(2)  # [cos A Hc, sin A Hs] for g and g j/D
     out[1:] = ((t[:, :, 0] - t[:, :, 1]) * a.unsqueeze(1)).transpose(0, 1)
-    return out
 
 
 def _synth_fused(
@@ -118,15 +115,31 @@ def _tail_fused(sa: Tensor, h: Tensor, a: Tensor) -> Tensor:
     return torch.cat((s.unsqueeze(0), cw.transpose(0, 1)))
 
 
+def _blocks(u: int, row_size: int) -> list[slice]:
+    """Row blocks of about 2^18 numbers per row-sized tensor: the eager path's temporaries stay
+    small (cache-resident, recycled by the allocator instead of page-faulted in each call)."""
+    step = max(1, (1 << 18) // row_size)
+    return [slice(i, min(u, i + step)) for i in range(0, u, step)]
+
+
 def forward_body(
     a: Tensor, w: Tensor, phi: Tensor, inverse: Tensor | None, consts: tuple[Tensor, ...],
     d: int, fused: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Rows (U, D) of the table, gathered by ``inverse`` if given; and what backward keeps."""
     c_r, c_m, _ = consts
-    p, sa, q = (_synth_fused if fused else synth_core)(a, w, phi, c_r, c_m)
-    table = torch.bmm(p, q).view(a.shape[0], -1)
-    if table.shape[1] != d:
+    (u, k), r, m = a.shape, c_r.shape[0], c_m.shape[0]
+    if fused:
+        p, sa, q = _synth_fused(a, w, phi, c_r, c_m)
+        table = torch.bmm(p, q).view(u, r * m)
+    else:
+        sa = torch.empty(u, r, 3, k, dtype=a.dtype, device=a.device)
+        q = torch.empty(u, 2 * k, m, dtype=a.dtype, device=a.device)
+        table = torch.empty(u, r * m, dtype=a.dtype, device=a.device)
+        for b in _blocks(u, r * m):
+            p = synth_core(a[b], w[b], phi[b], c_r, c_m, sa[b], q[b])
+            torch.bmm(p, q[b], out=table[b].view(-1, r, m))
+    if r * m != d:
         table = table[:, :d]
     if inverse is None:
         return table.contiguous(), sa, q
@@ -144,9 +157,16 @@ def backward_body(
     else:
         g = torch.zeros(u, r * m, dtype=grad.dtype, device=grad.device)
         (g if r * m == d else g[:, :d]).index_add_(0, inverse.reshape(-1), grad)
-    g2 = g.view(u, 1, r, m) * consts[2]  # (U, 2, R, M) = [g ; g j/D]
-    h = torch.bmm(g2.view(u, 2 * r, m), q.transpose(1, 2)).view(u, 2, r, 2, k)
-    return (_tail_fused if fused else grad_tail)(sa, h, a)
+    if fused:
+        g2 = g.view(u, 1, r, m) * consts[2]  # (U, 2, R, M) = [g ; g j/D]
+        h = torch.bmm(g2.view(u, 2 * r, m), q.transpose(1, 2)).view(u, 2, r, 2, k)
+        return _tail_fused(sa, h, a)
+    out = torch.empty(3, u, k, dtype=a.dtype, device=a.device)
+    for b in _blocks(u, r * m):
+        g2 = g[b].view(-1, 1, r, m) * consts[2]
+        h = torch.bmm(g2.view(-1, 2 * r, m), q[b].transpose(1, 2)).view(-1, 2, r, 2, k)
+        grad_tail(sa[b], h, a[b], out[:, b])
+    return out
 
 
 Bodies = tuple[Callable[..., tuple[Tensor, Tensor, Tensor]], Callable[..., Tensor]]
