@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -74,23 +74,31 @@ def synth_core(
     """(U, K) parameters -> P (U, R, 2K); fills ``sa`` (U, R, 3, K) with [sin A, cos A, sin A]
     and ``q`` (U, 2K, M) with [cos B ; sin B]."""
     (u, k), r, m = a.shape, c_r.shape[0], c_m.shape[0]
-    x = torch.addcmul(phi.unsqueeze(1), w.unsqueeze(1), c_r)  # A (U, R, K)
-    s, c = torch.sin(x), torch.cos(x)
+    n = u * r * k
+    if n + u * k * m > 1 << 16:  # large blocks: no copies (sines written in place)
+        x = torch.addcmul(phi.unsqueeze(1), w.unsqueeze(1), c_r)  # A (U, R, K)
+        s, c = torch.sin(x), torch.cos(x)
+        x = w.unsqueeze(-1) * c_m  # B (U, K, M)
+        torch.cos(x, out=q.view(u, 2, k, m)[:, 0])
+        torch.sin(x, out=q.view(u, 2, k, m)[:, 1])
+    else:  # small blocks: fewer calls (A and B in one buffer, one sin and one cos call)
+        x = a.new_empty(n + u * k * m)  # A (U, R, K) | B (U, K, M)
+        torch.addcmul(phi.unsqueeze(1), w.unsqueeze(1), c_r, out=x[:n].view(u, r, k))
+        torch.mul(w.unsqueeze(-1), c_m, out=x[n:].view(u, k, m))
+        sin, cos = torch.sin(x), torch.cos(x)
+        s, c = sin[:n].view(u, r, k), cos[:n].view(u, r, k)
+        torch.stack((cos[n:].view(u, k, m), sin[n:].view(u, k, m)), 1, out=q.view(u, 2, k, m))
     torch.stack((s, c, s), 2, out=sa)  # [sin A, cos A] = sa[:, :, :2]; [cos A, sin A] = [1:]
-    x = w.unsqueeze(-1) * c_m  # B (U, K, M)
-    q = q.view(u, 2, k, m)
-    torch.cos(x, out=q[:, 0])
-    torch.sin(x, out=q[:, 1])
     a = a.unsqueeze(1)
     return torch.stack((s.mul_(a), c.mul_(a)), 2).view(u, r, 2 * k)  # s, c no longer needed
 
 
 def grad_tail(sa: Tensor, h: Tensor, a: Tensor, out: Tensor) -> None:
-    """Fills ``out`` (3, U, K) with [da ; dphi ; dw] from ``sa`` (see :func:`synth_core`) and
+    """Fills ``out`` (U, 3, K) with [da, dphi, dw] from ``sa`` (see :func:`synth_core`) and
     h (U, 2, R, 2, K) = [g ; g j/D] x R x [sum_m . cos B, sum_m . sin B] x K."""
-    out[0] = (sa[:, :, :2] * h[:, 0]).sum((1, 2))  # sin A Hc + cos A Hs
+    torch.sum(sa[:, :, :2] * h[:, 0], (1, 2), out=out[:, 0])  # sin A Hc + cos A Hs
     t = (sa[:, None, :, 1:] * h).sum(2)  # [cos A Hc, sin A Hs] for g and g j/D
-    out[1:] = ((t[:, :, 0] - t[:, :, 1]) * a.unsqueeze(1)).transpose(0, 1)
+    torch.mul(t[:, :, 0] - t[:, :, 1], a.unsqueeze(1), out=out[:, 1:])
 
 
 def _synth_fused(
@@ -115,11 +123,16 @@ def _tail_fused(sa: Tensor, h: Tensor, a: Tensor) -> Tensor:
     return torch.cat((s.unsqueeze(0), cw.transpose(0, 1)))
 
 
-def _blocks(u: int, row_size: int) -> list[slice]:
-    """Row blocks of about 2^18 numbers per row-sized tensor: the eager path's temporaries stay
-    small (cache-resident, recycled by the allocator instead of page-faulted in each call)."""
-    step = max(1, (1 << 18) // row_size)
-    return [slice(i, min(u, i + step)) for i in range(0, u, step)]
+def _blocks(row_size: int, *tensors: Tensor) -> Iterator[tuple[Tensor, ...]]:
+    """The tensors cut in row blocks of about 2^18 numbers per row-sized tensor: the eager path's
+    temporaries stay small (cache-resident, recycled by the allocator instead of page-faulted
+    in each call). One block: the tensors themselves (no slicing calls)."""
+    u, step = tensors[0].shape[0], max(1, (1 << 18) // row_size)
+    if step >= u:
+        yield tensors
+        return
+    for i in range(0, u, step):
+        yield tuple(t[i : i + step] for t in tensors)
 
 
 def forward_body(
@@ -136,9 +149,9 @@ def forward_body(
         sa = torch.empty(u, r, 3, k, dtype=a.dtype, device=a.device)
         q = torch.empty(u, 2 * k, m, dtype=a.dtype, device=a.device)
         table = torch.empty(u, r * m, dtype=a.dtype, device=a.device)
-        for b in _blocks(u, r * m):
-            p = synth_core(a[b], w[b], phi[b], c_r, c_m, sa[b], q[b])
-            torch.bmm(p, q[b], out=table[b].view(-1, r, m))
+        for a_, w_, phi_, sa_, q_, table_ in _blocks(r * m, a, w, phi, sa, q, table):
+            p = synth_core(a_, w_, phi_, c_r, c_m, sa_, q_)
+            torch.bmm(p, q_, out=table_.view(-1, r, m))
     if r * m != d:
         table = table[:, :d]
     if inverse is None:
@@ -162,10 +175,10 @@ def backward_body(
         h = torch.bmm(g2.view(u, 2 * r, m), q.transpose(1, 2)).view(u, 2, r, 2, k)
         return _tail_fused(sa, h, a)
     out = torch.empty(3, u, k, dtype=a.dtype, device=a.device)
-    for b in _blocks(u, r * m):
-        g2 = g[b].view(-1, 1, r, m) * consts[2]
-        h = torch.bmm(g2.view(-1, 2 * r, m), q[b].transpose(1, 2)).view(-1, 2, r, 2, k)
-        grad_tail(sa[b], h, a[b], out[:, b])
+    for a_, sa_, q_, g_, out_ in _blocks(r * m, a, sa, q, g, out.transpose(0, 1)):
+        g2 = g_.view(-1, 1, r, m) * consts[2]  # (U, 2, R, M) = [g ; g j/D]
+        h = torch.bmm(g2.view(-1, 2 * r, m), q_.transpose(1, 2)).view(-1, 2, r, 2, k)
+        grad_tail(sa_, h, a_, out_)
     return out
 
 
