@@ -19,16 +19,25 @@ def best_time(fn: Callable[[], object], repeats: int) -> float:
     return min(times)
 
 
-def time_alternating(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median time of each contender, calling them in turn ``repeats`` times (after two warm-up
-    calls each), so machine noise hits all of them alike."""
+def alternating_samples(
+    fns: dict[str, Callable[[], object]], repeats: int
+) -> dict[str, list[tuple[float, float]]]:
+    """(wall, CPU) seconds of each call, calling the contenders in turn ``repeats`` times (after
+    two warm-up calls each), so machine noise hits all of them alike. CPU time (this process)
+    leaves out the time other jobs on a shared machine take the core away."""
     for fn in fns.values():  # warm-up
         fn()
         fn()
-    samples: dict[str, list[float]] = {name: [] for name in fns}
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
-            samples[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(v) for name, v in samples.items()}
+            samples[name].append((time.perf_counter() - t0, time.process_time() - c0))
+    return samples
+
+
+def time_alternating(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median wall time of each contender, measured by :func:`alternating_samples`."""
+    samples = alternating_samples(fns, repeats)
+    return {name: statistics.median(w for w, _ in v) for name, v in samples.items()}

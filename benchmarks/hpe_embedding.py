@@ -12,22 +12,30 @@ noise hits all of them; the ratios are what to read, not absolute times.
 
 At the language-model scale ``nn.Embedding``'s backward allocates and zero-fills a dense
 V x D = 100 MB gradient every step; its time is mostly first-touch page faults, so it depends on
-the allocator and the kernel (how much of that memory is recycled), not only on the CPU.
+the allocator and the kernel (how much of that memory is recycled), not only on the CPU. The
+time of that ``zeros(V, D)`` alone is printed with each scale.
 
-    python benchmarks/hpe_embedding.py [--repeats 15] [--device cpu|cuda] [--threads N]
-                                       [--no-compile]
+``--runs N`` repeats the whole measurement N times in the same process and prints the median,
+minimum and maximum of each ratio over the runs (the spread a single run hides).
+
+    python benchmarks/hpe_embedding.py [--repeats 15] [--runs 1] [--device cpu|cuda]
+                                       [--threads N] [--no-compile] [--no-reference]
+                                       [--scales seed,zipf,uniform]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 from collections.abc import Callable
 
 import torch
-from _timing import time_alternating  # noqa: E402 - benchmarks/ helper
+from _timing import alternating_samples  # noqa: E402 - benchmarks/ helper
 from torch import nn
 
 from spectral_cli.embeddings.hpe import HarmonicEmbedding
+
+DENSE = "zeros(V, D)"  # the dense gradient nn.Embedding's backward allocates and fills
 
 
 def fwd_bwd(module: nn.Module, tokens: torch.Tensor, grad: torch.Tensor) -> Callable[[], None]:
@@ -47,22 +55,34 @@ def scenario(
     k: int,
     tokens: torch.Tensor,
     repeats: int,
-    device: str,
-    compiled: bool,
+    args: argparse.Namespace,
 ) -> dict[str, float]:
+    """Times the contenders on one scale; returns each one's wall time relative to
+    nn.Embedding's."""
+    device = args.device
     tokens = tokens.to(device)
     grad = torch.randn(*tokens.shape, d, device=device)
     torch.manual_seed(0)
     contenders: dict[str, nn.Module] = {"nn.Embedding": nn.Embedding(v, d)}
-    variants = {"HPE[reference]": ("reference", False), "HPE[fast]": ("fast", False)}
-    if compiled:
+    variants = {"HPE[fast]": ("fast", False)}
+    if not args.no_reference:
+        variants = {"HPE[reference]": ("reference", False), **variants}
+    if not args.no_compile:
         variants["HPE[fast+compile]"] = ("fast", True)
     for name, (impl, comp) in variants.items():
         torch.manual_seed(1)  # same parameters for every implementation
         contenders[name] = HarmonicEmbedding(v, d, k, impl=impl, compiled=comp)
-    fns = {name: fwd_bwd(m.to(device), tokens, grad) for name, m in contenders.items()}
-    times = time_alternating(fns, repeats)
-    base, ref = times["nn.Embedding"], times["HPE[reference]"]
+    fns: dict[str, Callable[[], object]] = {
+        name: fwd_bwd(m.to(device), tokens, grad) for name, m in contenders.items()
+    }
+    fns[DENSE] = lambda: torch.zeros(v, d, device=device)
+    samples = alternating_samples(fns, repeats)
+    times = {
+        name: (statistics.median(w for w, _ in x), statistics.median(c for _, c in x))
+        for name, x in samples.items()
+    }
+    dense = times.pop(DENSE)
+    base, base_cpu = times["nn.Embedding"]
     hpe = contenders["HPE[fast]"]
     assert isinstance(hpe, HarmonicEmbedding)
     unique = int(torch.unique(tokens).numel())
@@ -70,12 +90,13 @@ def scenario(
         f"\n{title}: V={v} D={d} K={k} tokens={tokens.numel()} unique={unique} "
         f"(auto -> {hpe.resolve_strategy(tokens.numel())}), median of {repeats}"
     )
-    for name, t in times.items():
+    for name, (t, c) in times.items():
         print(
-            f"  {name:18s} {t * 1e3:9.3f} ms   vs nn.Embedding {t / base:6.2f}x"
-            f"   vs HPE[reference] {t / ref:6.3f}x"
+            f"  {name:18s} wall {t * 1e3:9.3f} ms {t / base:6.2f}x"
+            f"   CPU {c * 1e3:9.3f} ms {c / base_cpu:6.2f}x   (x: vs nn.Embedding)"
         )
-    return {name: t / base for name, t in times.items()}
+    print(f"  ({DENSE}, inside nn.Embedding's backward: {dense[0] * 1e3:.3f} ms)")
+    return {name: t / base for name, (t, _) in times.items()}
 
 
 def main() -> None:
@@ -83,51 +104,49 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=1, help="whole measurements, for the spread")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     parser.add_argument(
         "--no-compile", action="store_true", help="skip the HPE[fast+compile] contender"
     )
+    parser.add_argument(
+        "--no-reference", action="store_true", help="skip the (slow) HPE[reference] contender"
+    )
+    parser.add_argument("--scales", default="seed,zipf,uniform", help="comma-separated subset")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__} on {args.device}, {torch.get_num_threads()} threads")
-    g = torch.Generator().manual_seed(0)
-    ratios = {}
-    ratios["seed scale"] = scenario(
-        "seed scale",
-        256,
-        64,
-        13,
-        torch.randint(0, 256, (256, 40), generator=g),
-        args.repeats,
-        args.device,
-        not args.no_compile,
-    )
     v = 50_000
-    lm_repeats = max(3, args.repeats // 3)
+    g = torch.Generator().manual_seed(0)
+    seed_tokens = torch.randint(0, 256, (256, 40), generator=g)
     ranks = torch.arange(1, v + 1, dtype=torch.float64)
     zipf = torch.multinomial(1.0 / ranks, 8192, replacement=True, generator=g)
-    ratios["LM, Zipf"] = scenario(
-        "LM scale, Zipf tokens", v, 512, 16, zipf, lm_repeats, args.device, not args.no_compile
-    )
     uniform = torch.randint(0, v, (8192,), generator=g)
-    ratios["LM, uniform"] = scenario(
-        "LM scale, uniform tokens",
-        v,
-        512,
-        16,
-        uniform,
-        lm_repeats,
-        args.device,
-        not args.no_compile,
-    )
+    lm_repeats = max(3, args.repeats // 3)
+    cases = {
+        "seed": ("seed scale", 256, 64, 13, seed_tokens, args.repeats),
+        "zipf": ("LM scale, Zipf tokens", v, 512, 16, zipf, lm_repeats),
+        "uniform": ("LM scale, uniform tokens", v, 512, 16, uniform, lm_repeats),
+    }
+    runs: list[dict[str, dict[str, float]]] = []
+    for run in range(args.runs):
+        if args.runs > 1:
+            print(f"\n=== run {run + 1} of {args.runs}")
+        runs.append({
+            cases[key][0]: scenario(*cases[key], args) for key in args.scales.split(",")
+        })
     print()
-    for contender in ratios["seed scale"]:
-        if contender.startswith("HPE"):
-            print(f"{contender} / nn.Embedding: " + ", ".join(
-                f"{name} {r[contender]:.2f}x" for name, r in ratios.items()
-            ))
+    for contender in runs[0][next(iter(runs[0]))]:
+        if not contender.startswith("HPE"):
+            continue
+        parts = []
+        for name in runs[0]:
+            r = [run[name][contender] for run in runs]
+            spread = f" (min {min(r):.2f}, max {max(r):.2f})" if len(r) > 1 else ""
+            parts.append(f"{name} {statistics.median(r):.2f}x{spread}")
+        print(f"{contender} / nn.Embedding (wall): " + ", ".join(parts))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from spectral_cli.core.pipeline import resolve_train_config
 from spectral_cli.core.registry import get_family
+from spectral_cli.embeddings import hpe_fast
 from spectral_cli.embeddings.families import TokenDataInfo
 from spectral_cli.embeddings.hpe import HarmonicEmbedding
 from spectral_cli.embeddings.hpe_fast import FastSynthesis, split_dim
@@ -60,14 +61,21 @@ def test_gradcheck_in_float64(d: int, rows: bool, gather: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    ("v", "d", "k", "strategy"),
-    [(256, 64, 13, "table"), (256, 64, 13, "rows"), (2000, 512, 16, "rows"), (40, 100, 3, "table")],
+    ("v", "d", "k", "strategy", "n"),
+    [
+        (256, 64, 13, "table", 320),  # the seed's sizes: one small block (one sin, one cos call)
+        (256, 64, 13, "rows", 320),
+        (400, 64, 13, "table", 320),  # one block above the small-block size (sines in place)
+        (2000, 512, 16, "rows", 320),
+        (3000, 512, 4, "rows", 2000),  # ~1,460 distinct rows: three row blocks of 512
+        (40, 100, 3, "table", 320),
+    ],
 )
-def test_fast_equals_reference_in_float64(v: int, d: int, k: int, strategy: str) -> None:
+def test_fast_equals_reference_in_float64(v: int, d: int, k: int, strategy: str, n: int) -> None:
     """Same values (1e-12) and gradients (1e-10) as the reference formula; measured ~1e-14."""
     ref, fast = pair(v, d, k, strategy=strategy)
-    tokens = torch.randint(0, v, (8, 40))
-    g = torch.randn(8, 40, d, dtype=torch.float64)
+    tokens = torch.randint(0, v, (n // 40, 40))
+    g = torch.randn(*tokens.shape, d, dtype=torch.float64)
     out_r, grads_r = value_and_grads(ref, tokens, g)
     out_f, grads_f = value_and_grads(fast, tokens, g)
     torch.testing.assert_close(out_f, out_r, rtol=0, atol=1e-12)
@@ -170,8 +178,9 @@ def test_training_steps_are_the_same_with_either_path() -> None:
 @pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
                     reason="torch.compile needs a C++ compiler on CPU")
 def test_compiled_path_matches_eager() -> None:
-    """``compiled=True`` (torch.compile of the element-wise stages) agrees with the eager path
-    to float32 rounding (the compiler may fuse multiply-adds); compiling takes tens of seconds."""
+    """``compiled=True`` (torch.compile of the forward and backward bodies) agrees with the eager
+    path to float32 rounding (the compiler may fuse multiply-adds) and really runs compiled (no
+    fallback to eager); compiling takes tens of seconds."""
     torch.manual_seed(0)
     eager = HarmonicEmbedding(300, 64, 5)
     comp = HarmonicEmbedding(300, 64, 5, compiled=True)
@@ -183,3 +192,5 @@ def test_compiled_path_matches_eager() -> None:
         torch.testing.assert_close(out_c, out_e, rtol=0, atol=1e-5)
         for x, y in zip(grads_c, grads_e, strict=True):
             torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-4)
+    assert hpe_fast._compiled is not None
+    assert hpe_fast._compiled[0] is not hpe_fast.forward_body  # compiled, not the fallback
