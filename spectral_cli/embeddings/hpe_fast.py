@@ -24,6 +24,11 @@ cosines are 3RK + 2KM numbers per row, 3.5 D at D=512, K=16), and no dense vocab
 gradient as ``nn.Embedding`` builds. In float64 the result agrees with the direct formula to
 ~1e-15; in float32 it differs from the reference path by a few ulps of the angles (tests pin it).
 
+The eager bodies (the default) work in row blocks of about 2^18 numbers, so that at language-model
+scale the temporaries stay cache-sized and are recycled instead of page-faulted in; a small block
+(the seed's whole 256-row table) takes its A and B angles in one buffer, for one sin and one cos
+call: at that size the cost is the number of calls, not the arithmetic.
+
 ``compiled=True`` runs the forward and backward bodies through ``torch.compile`` (fused loops
 around the batched products; compiled on first use, tens of seconds, then cached on disk); the
 eager bodies are the exact fallback and the default.
