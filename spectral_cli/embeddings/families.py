@@ -57,8 +57,8 @@ class HPEConfig(TransformerConfig):
 
     ``impl`` picks the synthesis: ``fast`` (angle addition, analytic backward; the default) or
     ``reference`` (K*D sines per row); both compute the same formula up to float rounding.
-    ``compiled`` runs the fast path's element-wise stages through ``torch.compile`` (worth its
-    one-off compile time only for long runs at language-model scale).
+    ``compiled`` runs the fast path's whole forward and backward bodies through
+    ``torch.compile`` (fused loops; worth its one-off compile time only for long runs).
     """
 
     k: int = Field(default=13, ge=1)
