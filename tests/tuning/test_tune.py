@@ -18,6 +18,13 @@ from spectral_cli.tuning.trials import TuneSettings, run_trials
 TINY = ["--set", "train.epochs=1", "--set", "data.limit=200", "--set", "train.batch_size=64"]
 
 
+def tune(runner, out: Path, *args: object, trials: int, seeds: int,  # noqa: ANN001
+         sets: list[str] = TINY) -> object:
+    """``spectral tune ARGS --trials T --final-seeds S SETS --out OUT -q``."""
+    return invoke(runner, "tune", *args, "--trials", str(trials), "--final-seeds", str(seeds),
+                  *sets, "--out", out, "-q")
+
+
 def trials_in(out: Path, name: str) -> list[optuna.trial.FrozenTrial]:
     study = optuna.load_study(study_name=name, storage=f"sqlite:///{out / 'optuna.db'}")
     return study.trials
@@ -25,21 +32,7 @@ def trials_in(out: Path, name: str) -> list[optuna.trial.FrozenTrial]:
 
 def test_tiny_end_to_end_and_continuation(runner, tmp_path: Path) -> None:  # noqa: ANN001
     out = tmp_path / "tune"
-    result = invoke(
-        runner,
-        "tune",
-        "hpe",
-        "standard",
-        "--trials",
-        "2",
-        "--final-seeds",
-        "2",
-        *TINY,
-        "--out",
-        out,
-        "--json",
-        "-q",
-    )
+    result = tune(runner, out, "hpe", "standard", "--json", trials=2, seeds=2)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report == json.loads((out / "report.json").read_text())
@@ -62,20 +55,7 @@ def test_tiny_end_to_end_and_continuation(runner, tmp_path: Path) -> None:  # no
     assert f"{report['families']['hpe']['params_total']:,}" in md
     assert (out / "comparison.png").stat().st_size > 0
 
-    again = invoke(
-        runner,
-        "tune",
-        "hpe",
-        "--trials",
-        "1",
-        "--final-seeds",
-        "0",
-        *TINY,
-        "--out",
-        out,
-        "--resume",
-        "-q",
-    )
+    again = tune(runner, out, "hpe", "--resume", trials=1, seeds=0)
     assert again.exit_code == 0, again.output
     trials = trials_in(out, "spectral-hpe")
     assert [t.number for t in trials] == [0, 1, 2]
@@ -83,25 +63,10 @@ def test_tiny_end_to_end_and_continuation(runner, tmp_path: Path) -> None:  # no
 
 def test_continuing_with_other_overrides_is_refused(runner, tmp_path: Path) -> None:  # noqa: ANN001
     out = tmp_path / "tune"
-    ok = invoke(
-        runner, "tune", "standard", "--trials", "1", "--final-seeds", "0", *TINY, "--out", out, "-q"
-    )
+    ok = tune(runner, out, "standard", trials=1, seeds=0)
     assert ok.exit_code == 0, ok.output
     other = [a.replace("train.epochs=1", "train.epochs=2") for a in TINY]
-    result = invoke(
-        runner,
-        "tune",
-        "standard",
-        "--trials",
-        "1",
-        "--final-seeds",
-        "0",
-        *other,
-        "--out",
-        out,
-        "--resume",
-        "-q",
-    )
+    result = tune(runner, out, "standard", "--resume", trials=1, seeds=0, sets=other)
     assert_one_line_error(result, 2)
     assert "same --set" in result.stderr
 
@@ -133,23 +98,7 @@ def test_orphaned_trials_of_a_dead_worker_are_failed(tmp_path: Path) -> None:
 
 def test_two_workers_share_one_storage(runner, tmp_path: Path) -> None:  # noqa: ANN001
     out = tmp_path / "tune"
-    result = invoke(
-        runner,
-        "tune",
-        "hpe",
-        "--trials",
-        "3",
-        "--workers",
-        "2",
-        "--final-seeds",
-        "2",
-        "--sampler",
-        "random",
-        *TINY,
-        "--out",
-        out,
-        "-q",
-    )
+    result = tune(runner, out, "hpe", "--workers", "2", "--sampler", "random", trials=3, seeds=2)
     assert result.exit_code == 0, result.output
     trials = trials_in(out, "spectral-hpe")
     assert sorted(t.number for t in trials) == [0, 1, 2]
@@ -240,33 +189,13 @@ def test_bad_inputs(runner, tmp_path: Path) -> None:  # noqa: ANN001
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     study = optuna.create_study(storage=url, study_name="mine-hpe", direction="maximize")
     study.set_user_attr("spectral.family", "standard")
-    result = invoke(
-        runner,
-        "tune",
-        "hpe",
-        "--storage",
-        url,
-        "--study-name",
-        "mine",
-        "--out",
-        tmp_path / "i",
-        "-q",
-    )
+    result = invoke(runner, "tune", "hpe", "--storage", url, "--study-name", "mine",
+                    "--out", tmp_path / "i", "-q")
     assert_one_line_error(result, 2)
     assert "belongs to family 'standard'" in result.stderr
     optuna.create_study(storage=url, study_name="min-hpe", direction="minimize")
-    result = invoke(
-        runner,
-        "tune",
-        "hpe",
-        "--storage",
-        url,
-        "--study-name",
-        "min",
-        "--out",
-        tmp_path / "j",
-        "-q",
-    )
+    result = invoke(runner, "tune", "hpe", "--storage", url, "--study-name", "min",
+                    "--out", tmp_path / "j", "-q")
     assert_one_line_error(result, 2)
 
 
