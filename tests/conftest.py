@@ -30,6 +30,22 @@ def invoke(runner: CliRunner, *args: str):  # noqa: ANN201 - typer Result
     return runner.invoke(app, [str(a) for a in args])
 
 
+def assert_help_imports_none(*argvs: list[str], modules: tuple[str, ...] = ("torch",)) -> None:
+    """In a fresh interpreter, ``spectral ARGV`` for each argv exits 0 and leaves ``modules``
+    unimported (``--help`` must stay fast)."""
+    import subprocess
+    import sys
+
+    lines = ["import sys", "from spectral_cli.cli.main import app"]
+    for argv in argvs:
+        lines += ["try:", f"    app({argv!r})", "except SystemExit as e:",
+                  f"    assert e.code == 0, ({argv!r}, e.code)"]
+    lines += [f"assert {m!r} not in sys.modules, '{m} imported by --help'" for m in modules]
+    done = subprocess.run([sys.executable, "-c", "\n".join(lines)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
 def assert_one_line_error(result, code: int = 2) -> None:  # noqa: ANN001
     assert result.exit_code == code, (result.exit_code, result.output)
     lines = result.stderr.strip().splitlines()

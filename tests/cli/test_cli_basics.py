@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from conftest import assert_one_line_error, invoke
+from conftest import assert_help_imports_none, assert_one_line_error, invoke
 
 SUBCOMMANDS = ["train", "tune", "verify-lstm", "ntk", "harmony-score", "export"]
 
@@ -18,15 +15,7 @@ def test_help_lists_all_six_subcommands(runner) -> None:  # noqa: ANN001
 
 
 def test_help_does_not_import_torch() -> None:
-    code = (
-        "import sys\n"
-        "from spectral_cli.cli.main import app\n"
-        "try:\n    app(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
-        "assert 'torch' not in sys.modules, 'torch imported by --help'\n"
-        "assert 'numpy' not in sys.modules, 'numpy imported by --help'\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
+    assert_help_imports_none(["--help"], modules=("torch", "numpy"))
 
 
 def test_pending_subcommands_refuse_to_pretend(runner) -> None:  # noqa: ANN001

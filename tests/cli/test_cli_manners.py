@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY, assert_one_line_error, invoke, read_report
+from conftest import TINY, assert_help_imports_none, assert_one_line_error, invoke, read_report
 
 from spectral_cli.core.registry import family_descriptions
 
@@ -120,15 +120,7 @@ def test_user_facing_text_cites_no_issue_or_seed_numbers(runner) -> None:  # noq
 
 
 def test_help_of_train_imports_no_torch() -> None:
-    code = (
-        "import sys\n"
-        "from spectral_cli.cli.main import app\n"
-        "try:\n    app(['train', '--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
-        "assert 'torch' not in sys.modules, 'torch imported by train --help'\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == 0, done.stderr
+    assert_help_imports_none(["train", "--help"])
 
 
 def run_spectral(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

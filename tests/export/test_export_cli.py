@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import assert_one_line_error, invoke
+from conftest import assert_help_imports_none, assert_one_line_error, invoke
 from export_support import needs_onnx, smoke_runs
 
 SHARED = ["--config", "--set", "--device", "--seed", "--out", "--json", "--quiet", "--verbose",
@@ -37,17 +37,7 @@ def test_help_lists_export_and_predict_with_the_shared_options(runner) -> None: 
 
 
 def test_help_of_export_and_predict_imports_no_torch() -> None:
-    code = (
-        "import sys\n"
-        "from spectral_cli.cli.main import app\n"
-        "for name in ('export', 'predict'):\n"
-        "    try:\n        app([name, '--help'])\n"
-        "    except SystemExit as e:\n        assert e.code == 0, e.code\n"
-        "assert 'torch' not in sys.modules, 'torch imported by --help'\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == 0, done.stderr
+    assert_help_imports_none(["export", "--help"], ["predict", "--help"])
 
 
 def test_options_layer_config_set_and_flags(runner, tmp_path: Path) -> None:  # noqa: ANN001
