@@ -8,8 +8,8 @@ Building blocks shared by the single run and the sweep (:mod:`spectral_cli.ntk.s
   :class:`~spectral_cli.ntk.mlp.NTKMLP`, tanh instead of ReLU) whose empirical kernel uses
   the generic ``vmap(jacrev)`` path; the analytic kernel refuses it (ReLU only).
 * :func:`cross_kernel` -- ``K(a, b)``, empirical (structured path for the ReLU MLP) or analytic
-  (infinite width, NTK parameterization); :func:`train_kernels` pairs ``K_train`` [n, n] with
-  ``K(x_test, x_train)`` [n', n]. A run asks :class:`~spectral_cli.ntk.store.KernelStore` for
+  (infinite width, NTK parameterization): ``K_train`` [n, n] and ``K(x_test, x_train)``
+  [n', n]. A run asks :class:`~spectral_cli.ntk.store.KernelStore` for
   them, which computes each once.
 * :func:`dynamics` -- the network trained by full-batch GD against the linearized (NTK)
   prediction at the same steps, with the network's own outputs at initialization ``f0``:
@@ -107,13 +107,6 @@ def cross_kernel(cfg: NTKRunConfig, net: nn.Module | None, f_a: Tensor,
     dev_dtype = {"device": net.layers[0].weight.device, "dtype": net.layers[0].weight.dtype}
     args = (f_a.to(**dev_dtype),) if f_b is None else (f_a.to(**dev_dtype), f_b.to(**dev_dtype))
     return empirical_ntk(net, *args, method=method).to("cpu", torch.float64)
-
-
-def train_kernels(cfg: NTKRunConfig, net: nn.Module | None, f_train: Tensor,
-                  f_test: Tensor | None) -> tuple[Tensor, Tensor | None]:
-    """``K_train`` [n, n] and ``K(x_test, x_train)`` [n', n], float64 on CPU."""
-    k_te = None if f_test is None else cross_kernel(cfg, net, f_test, f_train)
-    return cross_kernel(cfg, net, f_train), k_te
 
 
 def mse(pred: Tensor, y: Tensor) -> Tensor:

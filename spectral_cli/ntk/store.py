@@ -15,7 +15,9 @@ tests check there is none).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -41,7 +43,7 @@ class Variant:
     f_test: Tensor | None
     _store: KernelStore
     _net: nn.Module | None = None
-    _cache: dict[str, object] = field(default_factory=dict)
+    _cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def network(self) -> nn.Module:
@@ -53,10 +55,10 @@ class Variant:
                                           s.device)
         return self._net
 
-    def _once(self, what: str, compute: object) -> object:
+    def _once(self, what: str, compute: Callable[[], Any]) -> Any:
         if what in self._cache:
             return self._cache[what]
-        value = self._cache[what] = compute()  # type: ignore[operator]
+        value = self._cache[what] = compute()
         self._store.computed.append((self.key, what))
         return value
 
@@ -68,14 +70,14 @@ class Variant:
 
     def k_train(self) -> Tensor:
         """``K(x_train, x_train)`` [n, n], float64 on CPU."""
-        return self._once("train", lambda: self._kernel(self.f_train, None))  # type: ignore[return-value]
+        return self._once("train", lambda: self._kernel(self.f_train, None))
 
     def k_test(self) -> Tensor | None:
         """``K(x_test, x_train)`` [n', n] (None without test inputs)."""
         if self.f_test is None:
             return None
         f_te = self.f_test
-        return self._once("test", lambda: self._kernel(f_te, self.f_train))  # type: ignore[return-value]
+        return self._once("test", lambda: self._kernel(f_te, self.f_train))
 
     def eig(self) -> KernelEigen:
         """Eigendecomposition of ``K_train`` (descending)."""
@@ -83,14 +85,14 @@ class Variant:
             k = self.k_train()
             with self._store.timer("eigendecomposition"):
                 return kernel_eigh(k)
-        return self._once("eig", compute)  # type: ignore[return-value]
+        return self._once("eig", compute)
 
     def profile(self, x_grid: Tensor) -> tuple[Tensor, Tensor]:
         """``(x - x_c, K(x, x_c))`` over a 1-D grid, ``x_c`` the grid point nearest its middle."""
         c = x_grid[x_grid.shape[0] // 2 : x_grid.shape[0] // 2 + 1]
         row = self._once("profile", lambda: self._kernel(self.encoding(x_grid),
                                                          self.encoding(c)))
-        return (x_grid - c)[:, 0], row[:, 0]  # type: ignore[index]
+        return (x_grid - c)[:, 0], row[:, 0]
 
 
 class KernelStore:

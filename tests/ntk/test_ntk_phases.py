@@ -88,7 +88,8 @@ def test_store_gives_the_same_kernels_as_direct_computation() -> None:
     var = store.variant(p=0.0)
     net = ex.build_network(cfg.model, var.f_train.shape[1], cfg.seed, torch.device("cpu"))
     enc = ex.build_encoding(cfg.model, 1, cfg.seed, n_grid=prep.task.n_grid, p=0.0)
-    k_tr, k_te = ex.train_kernels(cfg, net, enc(prep.task.x_train), enc(prep.task.x_test))
+    f_tr, f_te = enc(prep.task.x_train), enc(prep.task.x_test)
+    k_tr, k_te = ex.cross_kernel(cfg, net, f_tr), ex.cross_kernel(cfg, net, f_te, f_tr)
     assert torch.equal(var.k_train(), k_tr) and torch.equal(var.k_test(), k_te)
     assert store.variant() is store.variant(p=cfg.model.p)  # the own variant, kept
     assert store.variant(p=0.0) is not var  # others are not kept

@@ -102,7 +102,8 @@ def _ntk_test_mse(m: int | None, p: float, slope: float) -> float:
     cfg = NTKRunConfig.model_validate(raw)
     task = prepare(cfg).task
     enc = ex.build_encoding(cfg.model, 1, cfg.seed, n_grid=task.n_grid)
-    k_tr, k_te = ex.train_kernels(cfg, None, enc(task.x_train), enc(task.x_test))
+    f_tr, f_te = enc(task.x_train), enc(task.x_test)
+    k_tr, k_te = ex.cross_kernel(cfg, None, f_tr), ex.cross_kernel(cfg, None, f_te, f_tr)
     _, te, _ = ex.regress(k_tr, task.y_train, k_te, kernel_eigh(k_tr))
     assert te is not None and task.y_test is not None
     return float(ex.mse(te, task.y_test).mean())
