@@ -21,8 +21,6 @@ from typing import Any
 
 import typer
 
-from spectral_cli.core.signals import import_holding_signals
-
 PANEL = "Common options"
 
 
@@ -112,9 +110,6 @@ def shared_options(
 
 
 def _collect_shared(values: dict[str, Any]) -> Shared:
-    # every command body needs torch: load it before the body runs, with signals held pending
-    # while its C++ side initializes (a KeyboardInterrupt there aborts instead of exit 130)
-    import_holding_signals("torch")
     values["sets"] = tuple(values.get("sets") or ())
     return Shared(**values)
 

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.abc
+import importlib.machinery
 import signal
+import sys
 import threading
 from collections.abc import Iterator
-from types import FrameType
+from types import FrameType, ModuleType
+from typing import Any
 
 
 class StopFlag:
@@ -35,35 +39,97 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
 
 def install_early_handlers() -> None:
     """Make SIGTERM behave like SIGINT (a ``KeyboardInterrupt``, exit 130) from the first line
-    of a command, before any run has a :class:`StopFlag` to set (main thread only)."""
+    of a command, before any run has a :class:`StopFlag` to set, and hold both signals while
+    torch loads, wherever it is first imported (main thread only; repeated calls are no-ops)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
         signal.signal(signal.SIGINT, _interrupt)
+        hold_signals_while_importing("torch")
 
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def import_holding_signals(*modules: str) -> None:
-    """Import C++-extension modules (torch) with SIGINT/SIGTERM held pending until they loaded.
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT/SIGTERM deferred for the block: recorded, then raised again when it ends.
 
-    The early handler raises ``KeyboardInterrupt`` wherever Python happens to be; inside Python
-    code that an extension's C++ initializer calls (pybind11), that exception cannot unwind
-    through the C++ frames and the process aborts (SIGABRT, "terminate called after throwing
-    pybind11::error_already_set") instead of exiting 130: CI saw it for a SIGTERM one second
-    into ``spectral train``. Blocked, the signal stays pending and is delivered (exit 130) the
-    moment the import returns. Threads the import starts inherit the blocked mask, so later
-    signals still reach the main thread. Main thread only; elsewhere a plain import.
+    Why: the early handler raises ``KeyboardInterrupt`` wherever Python happens to be; inside
+    Python code that an extension's C++ initializer calls (pybind11, during ``import torch``),
+    that exception cannot unwind through the C++ frames and the process aborts (SIGABRT,
+    "terminate called after throwing pybind11::error_already_set") or the signal is lost, instead
+    of exit 130: CI saw it for a SIGTERM one second into ``spectral train``. In the block a
+    handler that only records the signal replaces the installed ones; afterwards those are back
+    and each recorded signal is raised once, so it ends the command as it would have. (Blocking
+    the signal with ``pthread_sigmask`` is not enough: the kernel then delivers it to another
+    thread, and Python still runs the handler in the main thread.) Main thread only; elsewhere,
+    and for a handler not installed from Python, the block runs unchanged.
     """
-    block = threading.current_thread() is threading.main_thread() and hasattr(
-        signal, "pthread_sigmask")
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS) if block else None
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+    previous = {sig: old for sig, old in previous.items() if old is not None}
+    for sig in previous:
+        signal.signal(sig, lambda signum, _frame: pending.append(signum))
     try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        for sig in dict.fromkeys(pending):
+            signal.raise_signal(sig)
+
+
+def import_holding_signals(*modules: str) -> None:
+    """Import ``modules`` now, with the signals held (:func:`signals_held`)."""
+    with signals_held():
         for name in modules:
             importlib.import_module(name)
-    finally:
-        if old is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+class _HeldLoader(importlib.abc.Loader):
+    """The module's own loader, executing it with the signals held."""
+
+    def __init__(self, inner: importlib.abc.Loader) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:  # resource readers, get_filename, ...
+        return getattr(self._inner, name)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self._inner.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        with signals_held():
+            self._inner.exec_module(module)
+
+
+class _HoldWhileLoading(importlib.abc.MetaPathFinder):
+    """Finds ``names`` as the path finder does and loads them with :class:`_HeldLoader`."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = frozenset(names)
+
+    def find_spec(self, fullname: str, path: Any = None,
+                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in self.names:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _HeldLoader(spec.loader)
+        return spec
+
+
+def hold_signals_while_importing(*names: str) -> None:
+    """From now on, the first import of each of ``names`` -- wherever it happens, lazily inside a
+    command or not at all (``--help``, ``--print-config``, early bad input) -- runs with the
+    signals held (:func:`signals_held`). Installed once per process, first on ``sys.meta_path``.
+    """
+    if not any(isinstance(f, _HoldWhileLoading) and f.names >= set(names)
+               for f in sys.meta_path):
+        sys.meta_path.insert(0, _HoldWhileLoading(names))
 
 
 @contextlib.contextmanager

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,11 @@ from conftest import StopAfter
 
 from spectral_cli.core.errors import Interrupted
 from spectral_cli.core.pipeline import resolve_train_config, run_experiment
-from spectral_cli.core.signals import StopFlag, import_holding_signals
+from spectral_cli.core.signals import (
+    StopFlag,
+    hold_signals_while_importing,
+    import_holding_signals,
+)
 
 
 # only the interpreter start-up (~0.1 s) is unguarded; the delays sweep the imports (typer, torch:
@@ -58,8 +64,19 @@ def test_a_signal_after_training_is_still_130_and_resume_finishes(tmp_path: Path
     assert resumed.metrics == full.metrics
 
 
-def test_signals_stay_pending_while_an_extension_imports(tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def _import_now(name: str) -> None:
+    import_holding_signals(name)
+
+
+def _import_through_the_hook(name: str) -> None:  # how the CLI loads torch, wherever first
+    hold_signals_while_importing(name)
+    importlib.import_module(name)
+
+
+@pytest.mark.parametrize("load", [_import_now, _import_through_the_hook])
+def test_signals_stay_pending_while_an_extension_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, load: Callable[[str], None]
+) -> None:
     """The import sends itself SIGTERM: the handler must not run inside it, only right after."""
     seen: list[str] = []
     (tmp_path / "self_signalling_ext.py").write_text(
@@ -71,14 +88,19 @@ def test_signals_stay_pending_while_an_extension_imports(tmp_path: Path,
     probe.seen = seen
     monkeypatch.setitem(sys.modules, "spectral_ext_probe", probe)
     monkeypatch.syspath_prepend(str(tmp_path))
-    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: seen.append("SIGTERM"))
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))  # the hook goes with the test
+    def record(signum: int, _frame: object) -> None:
+        seen.append("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, record)
     try:
-        import_holding_signals("self_signalling_ext")
+        load("self_signalling_ext")
         for _ in range(1000):
             pass
+        assert signal.getsignal(signal.SIGTERM) is record  # the installed handler is back
     finally:
         signal.signal(signal.SIGTERM, previous)
         sys.modules.pop("self_signalling_ext", None)
     assert probe.during == []  # held while importing
     assert seen == ["SIGTERM"]  # delivered once, after the import
-    assert signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # mask restored
+    assert signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # nothing blocked
