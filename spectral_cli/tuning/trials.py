@@ -247,13 +247,29 @@ def run_final_workers(
 
 
 def join_processes(targets: list[tuple[Any, tuple[Any, ...]]], stop: StopFlag) -> list[Any]:
-    """Start spawned processes, forward a stop request as SIGTERM, wait for all of them."""
+    """Start spawned processes, forward a stop request as SIGTERM, wait for all of them.
+
+    The processes start with SIGINT ignored (an ignored signal stays ignored across exec, and
+    Python then installs no KeyboardInterrupt handler): Ctrl-C goes to the whole foreground
+    group, and a worker still unpickling its task or importing torch would print a traceback or
+    abort in torch's C++ initializers. The parent alone handles it and stops them with SIGTERM.
+    A Ctrl-C during the few milliseconds of the starts is lost with them.
+    """
     import multiprocessing as mp
+    import signal
 
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=fn, args=args) for fn, args in targets]
-    for p in procs:
-        p.start()
+    try:
+        parent_handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread, where dispositions cannot change: start as is
+        parent_handler = None
+    try:
+        for p in procs:
+            p.start()
+    finally:
+        if parent_handler is not None:
+            signal.signal(signal.SIGINT, parent_handler)
     forwarded = False
     while any(p.is_alive() for p in procs):
         if stop.requested and not forwarded:

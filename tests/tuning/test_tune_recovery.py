@@ -153,3 +153,24 @@ def test_ctrl_c_in_tune_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("error: ")
     assert len([line for line in err.splitlines() if line.startswith("error:")]) == 1
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.3, 0.6])
+def test_ctrl_c_while_workers_start_is_one_line(tmp_path: Path, delay: float) -> None:
+    """Ctrl-C reaches the workers too (the whole foreground group), here while they are still
+    starting: unpickling their task and importing torch, whose C++ initializers cannot unwind a
+    KeyboardInterrupt (the process aborts: "terminate called ..."). The workers are started with
+    SIGINT ignored, so only the parent sees the Ctrl-C and stops them itself."""
+    out = tmp_path / "t"
+    proc = subprocess.Popen(spectral("tune", "standard", "--trials", "4", "--workers", "2",
+                                     *SLOW, "--out", out, "--device", "cpu", "-q"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    wait_for(lambda: len(children_of(proc.pid)) >= 2, timeout=60)
+    time.sleep(delay)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "terminate called" not in err and "Traceback" not in err, err
+    assert [line for line in err.splitlines() if line.strip()][-1].startswith("error: ")
+    assert len([line for line in err.splitlines() if line.startswith("error:")]) == 1
