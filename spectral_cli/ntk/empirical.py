@@ -159,25 +159,11 @@ def _gram(a1: Tensor, a2: Tensor, cw2: float, cb2: float, out: Tensor) -> None:
         out.fill_(cb2).addmm_(a1, a2.T, alpha=cw2)
 
 
-def _one_tile(n1: int, n2: int, device: torch.device) -> bool:
-    """Whether the kernel is small enough for one tile on the CPU (both sides at most 256).
-
-    Such a kernel is computed in this thread with torch's own intra-op threads: split into
-    tiles and row chunks for the worker threads, its GEMMs get small (64 rows) and the hand-offs
-    cost more than they spread. Measured at N = 128 (float64, width 512, depth 4, 2 threads):
-    one tile 7.9 ms vs 9.2 ms for three 64-row tiles on two workers (best of 11, alternating);
-    at N = 256 level (14.7 vs 15.2 ms); at N = 1024 the workers win (91 vs 136 ms)."""
-    return device.type == "cpu" and max(n1, n2) <= MAX_STRUCTURED_TILE
-
-
 def _tile_size(n1: int, n2: int, sym: bool, threads: int, device: torch.device) -> int:
-    """Tile edge: large off the CPU; on it the whole kernel if :func:`_one_tile`, else 256
-    (cache-sized), halved (down to 64) while there are fewer tiles than twice the threads, so
-    that every thread has work."""
+    """Tile edge: large off the CPU; on it 256 (cache-sized), halved (down to 64) while there
+    are fewer tiles than twice the threads, so that every thread has work."""
     if device.type != "cpu":
         return DEVICE_STRUCTURED_TILE
-    if _one_tile(n1, n2, device):
-        return max(n1, n2, 1)
     size = MAX_STRUCTURED_TILE
     while size > 64:
         r, c = -(-n1 // size), -(-n2 // size)
@@ -199,13 +185,10 @@ def ntk_structured(
     (``x2=None``): only tiles on and above the diagonal are computed, then mirrored (diagonal
     tiles are symmetrized), so the result is exactly symmetric at half the GEMM work. On the CPU
     the chunks and tiles run on ``torch.get_num_threads()`` worker threads with one intra-op
-    thread each (see :mod:`spectral_cli.ntk.workers`), except a kernel of one tile (both sides
-    at most 256 points), which runs in this thread on torch's intra-op threads; elsewhere in
-    one stream.
+    thread each (see :mod:`spectral_cli.ntk.workers`); elsewhere in one stream.
 
-    ``block_size``: the tile edge ``B`` (default on the CPU: the whole kernel when both sides
-    have at most 256 points, computed in this thread with torch's intra-op threads; else 256,
-    smaller for small N so that every thread has tiles; 4096 on other devices).
+    ``block_size``: the tile edge ``B`` (default: 256 on the CPU, smaller for small N so that
+    every thread has tiles; 4096 on other devices).
 
     Memory (bytes; ``s`` = itemsize of the model dtype, ``F = d_in + 2 (depth - 1) W`` stored
     features per point: every layer's input and every hidden layer's gradient)::
@@ -220,9 +203,7 @@ def ntk_structured(
     x1 = _as_2d(x1)
     sym = x2 is None
     device = model.layers[0].weight.device
-    n2 = x1.shape[0] if x2 is None else _as_2d(x2).shape[0]
-    small = _one_tile(x1.shape[0], n2, device)  # one tile: torch's intra-op threads
-    threads = cpu_threads() if device.type == "cpu" and not small else 1
+    threads = cpu_threads() if device.type == "cpu" else 1
     f1 = _mlp_gram_factors(model, x1, threads)
     f2 = f1 if sym else _mlp_gram_factors(model, _as_2d(x2), threads)
     n1, n2 = f1.acts[0].shape[0], f2.acts[0].shape[0]

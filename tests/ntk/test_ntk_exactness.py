@@ -177,34 +177,3 @@ def test_analytic_diagonal_closed_form() -> None:
     expect = depth * q * (w**2 / 2) ** (depth - 1)
     assert torch.allclose(k.ntk.diagonal(), expect, rtol=1e-14, atol=0)
     assert torch.allclose(k.nngp.diagonal(), q * (w**2 / 2) ** (depth - 1), rtol=1e-14, atol=0)
-
-
-def test_small_kernel_is_one_tile_on_intra_op_threads(
-    threads: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Both sides <= 256 points: one tile and one forward/backward chunk in the calling thread
-    (torch's intra-op threads do the GEMMs), no worker threads; the same kernel as tiles of 64
-    on two workers, to float64 rounding of the GEMM order."""
-    from spectral_cli.ntk import empirical
-
-    torch.set_num_threads(2)
-    model = _model(4, 64, 4, seed=8)
-    x = torch.randn(200, 4, dtype=F64, generator=torch.Generator().manual_seed(9))
-    tiled = ntk_structured(model, x, block_size=64)
-    calls: list[tuple[int, int]] = []
-
-    def spy(tasks: list, n: int) -> None:
-        calls.append((len(tasks), n))
-        run_tasks(tasks, n)
-
-    run_tasks = empirical.run_tasks
-    monkeypatch.setattr(empirical, "run_tasks", spy)
-    one = ntk_structured(model, x)
-    assert calls == [(1, 1), (1, 1)]  # factors, kernel: one task each, inline
-    assert torch.equal(one, one.T) and _rel(one, tiled) < 1e-14
-    cross = ntk_structured(model, x, x[:50])
-    assert calls[2:] == [(1, 1), (1, 1), (1, 1)]
-    assert _rel(cross, one[:, :50]) < 1e-14
-    calls.clear()
-    ntk_structured(model, torch.cat((x, x)))  # 400 points: tiles on the worker threads
-    assert calls[0][0] > 1 and calls[0][1] == 2 and calls[1][1] == 2
