@@ -31,8 +31,8 @@ Which rows are synthesized (``strategy="auto"``, the default), for either implem
 All combinations give the same values and gradients up to float rounding; tests check them
 against a direct loop over the formula and against each other (gradcheck in float64).
 
-Initialization follows the original experiment: a ~ N(0, 1/K), w ~ N(0, pi^2), phi ~ U(0, 2*pi).
-Each is configurable (``amp_std``, ``freq_std``, ``phase_max``).
+Initialization (the seed document states none; this is our choice): a ~ N(0, 1/K),
+w ~ N(0, pi^2), phi ~ U(0, 2*pi). Each is configurable (``amp_std``, ``freq_std``, ``phase_max``).
 """
 
 from __future__ import annotations
