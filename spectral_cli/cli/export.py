@@ -38,9 +38,10 @@ EXPORT_FLAGS = [
 
 @config_flags(EXPORT_FLAGS, panel="Export options")
 @shared_options(print_config=True, seed_help="Seed of the random parity inputs (default 0).",
-                out=("FILE", "The exported file (default: model.onnx, model-dense.safetensors or "
-                     "model-<dtype>.safetensors next to the checkpoint); an existing one needs "
-                     "--overwrite."))
+                out=("FILE", "The exported file (default: named after the checkpoint, e.g. "
+                     "model.onnx, model-dense.safetensors or model-<dtype>.safetensors, next to "
+                     "it; a run's models/NAME.safetensors exports to the run directory as "
+                     "NAME.onnx, ...); an existing one needs --overwrite."))
 def export(
     source: Path = typer.Argument(
         ..., help="A run directory of 'spectral train' or a model .safetensors checkpoint."),
@@ -50,8 +51,9 @@ def export(
 ) -> None:
     """Export a trained checkpoint: ONNX, a dense embedding table, or half precision.
 
-    --out FILE: the exported file (default: model.onnx, model-dense.safetensors or
-    model-float16.safetensors next to the checkpoint).
+    --out FILE: the exported file (default: named after the checkpoint, e.g. model.onnx,
+    model-dense.safetensors or model-float16.safetensors, next to it; a run's
+    models/NAME.safetensors exports to the run directory as NAME.onnx, ...).
 
     The export is checked against its source on test and random inputs:
     above --tol nothing is written and the exit code is 1.

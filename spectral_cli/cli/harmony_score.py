@@ -55,10 +55,10 @@ def harmony_score(*, flags: FlagValues, shared: Shared) -> None:
     from spectral_cli.harmony import score as harmony_report
 
     cfg = resolve_options(harmony_report.ScoreConfig, "harmony-score", flags, shared)
+    if printed_config(cfg, shared, "harmony-score"):  # the defaults, with or without an input
+        return
     if (cfg.vectors is None) == (cfg.checkpoint is None):
         raise BadInput("pass exactly one of --vectors FILE or --checkpoint RUN/model.safetensors")
-    if printed_config(cfg, shared, "harmony-score"):
-        return
     if cfg.vectors is not None:
         report = harmony_report.score_vectors(
             cfg.vectors, cfg.variant or "fixed", cfg.critical_band, cfg.alpha, cfg.beta

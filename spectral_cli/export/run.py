@@ -15,7 +15,7 @@ import torch
 from spectral_cli.core.atomic import atomic_path
 from spectral_cli.core.errors import BadInput
 from spectral_cli.export.report import ExportOptions, ExportReport
-from spectral_cli.export.source import checkpoint_path, load
+from spectral_cli.export.source import PRIMARY, checkpoint_path, load
 
 SUFFIX = {"onnx": ".onnx", "dense": ".safetensors", "safetensors": ".safetensors"}
 
@@ -25,11 +25,17 @@ class _Discard(Exception):
 
 
 def default_out(path: Path, opts: ExportOptions) -> Path:
-    """``model.onnx``, ``model-dense.safetensors``, ``model-float16.safetensors`` next to the
-    checkpoint."""
+    """Named after the checkpoint (``model.onnx``, ``model-dense.safetensors``,
+    ``model-float16.safetensors`` for a run's ``model.safetensors``) and next to it, except for a
+    run's further model (``models/<name>.safetensors``): its exports go to the run directory
+    itself (``<name>.onnx``, ``<name>-float16.safetensors``, ...), because every
+    ``.safetensors`` file in ``models/`` counts as one of the run's models."""
     tag = {"onnx": "", "dense": "-dense", "safetensors": f"-{opts.dtype or 'float16'}"}
     assert opts.format is not None
-    return path.with_name(f"{path.stem}{tag[opts.format]}{SUFFIX[opts.format]}")
+    folder = path.parent
+    if folder.name == "models" and (folder.parent / PRIMARY).is_file():
+        folder = folder.parent
+    return folder / f"{path.stem}{tag[opts.format]}{SUFFIX[opts.format]}"
 
 
 def check_out(out: Path, source: Path, fmt: str, overwrite: bool) -> None:

@@ -50,6 +50,21 @@ def test_every_subcommand_takes_the_shared_options_from_one_declaration(
         assert opt in help_text, (name, opt)
 
 
+@pytest.mark.parametrize("name", sorted(n for n, (_, pc) in COMMANDS.items() if pc))
+def test_print_config_alone_prints_the_defaults_and_creates_nothing(
+    runner, name: str, tmp_path: Path, monkeypatch  # noqa: ANN001
+) -> None:
+    """``<command> --print-config`` with no other input prints the resolved defaults (YAML that
+    ``--config`` reads back) and exits 0, for every command that has the option (harmony-score
+    used to ask for --vectors or --checkpoint first)."""
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "hpe"] if name == "train" else [name]
+    result = invoke(runner, *args, "--print-config")
+    assert result.exit_code == 0, result.output
+    assert isinstance(yaml.safe_load(result.stdout), dict) and result.stderr == ""
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_shared_option_decorator_rejects_a_clash() -> None:
     def command(out: str = "", *, shared: Shared) -> None: ...
 

@@ -92,3 +92,25 @@ def test_default_output_lies_next_to_the_checkpoint(runner, runs: dict[str, Path
     assert_one_line_error(again, 2)
     assert "--overwrite" in again.stderr
     out.unlink()
+
+
+def test_exports_of_a_further_model_stay_out_of_models(
+    runner, tmp_path_factory: pytest.TempPathFactory  # noqa: ANN001
+) -> None:
+    """A run's second model (``models/mlp.safetensors`` of an hmlp ``--compare`` run) exports by
+    default to the run directory, not next to it in ``models/``: every ``.safetensors`` file
+    there counts as one of the run's models (a ``models/mlp-float16.safetensors`` made the run
+    hold three models and ``export RUN --model mlp-float16`` accept it)."""
+    from export_support import train_smoke
+
+    run_dir = train_smoke("hmlp", tmp_path_factory.mktemp("compare"), "train.compare=true")
+    assert sorted(p.name for p in (run_dir / "models").iterdir()) == ["mlp.safetensors"]
+    result = invoke(runner, "export", run_dir, "--model", "mlp", "--format", "safetensors",
+                    "--json")
+    assert result.exit_code == 0, result.output
+    out = run_dir / "mlp-float16.safetensors"
+    assert report_of(result.stdout)["out"] == str(out) and out.is_file()
+    assert sorted(p.name for p in (run_dir / "models").iterdir()) == ["mlp.safetensors"]
+    again = invoke(runner, "export", run_dir, "--format", "safetensors")
+    assert_one_line_error(again, 2)
+    assert "holds 2 models (hmlp, mlp)" in again.stderr
