@@ -57,6 +57,8 @@ def validate_settings(settings: TuneSettings) -> None:  # noqa: C901 - a flat li
         raise BadInput(f"--final-seeds must be >= 0, got {settings.final_seeds}")
     if len(set(settings.families)) != len(settings.families):
         raise BadInput("a family is named twice")
+    if settings.timeout is not None and not (0 < settings.timeout < float("inf")):
+        raise BadInput(f"--timeout must be a positive number of seconds, got {settings.timeout}")
     if not (settings.seed >= 0 and settings.seed + max(settings.final_seeds, 1) <= 2**32):
         raise BadInput(f"--seed must be in [0, 2**32 - final seeds), got {settings.seed}")
     for family in settings.families:
@@ -64,11 +66,12 @@ def validate_settings(settings: TuneSettings) -> None:  # noqa: C901 - a flat li
         if spec.tunable is not None:
             raise BadInput(f"family {family!r} cannot be tuned: {spec.tunable}")
         space = load_space(family, settings.space_file)
-        cfg = None
-        for key, param in space.items():  # each end of each range must be a valid config
-            for value in param.extremes():
-                cfg = trial_config(settings, family, {key: value}, settings.seed)
-        cfg = cfg or trial_config(settings, family, {}, settings.seed)
+        # the base (--config and --set, even for keys the space overrides), then each end and an
+        # interior point of each range: a valid config each, or exit 2 before any trial runs
+        cfg = trial_config(settings, family, {}, settings.seed)
+        for key, param in space.items():
+            for value in param.probes():
+                trial_config(settings, family, {key: value}, settings.seed)
         spec.data(cfg)  # a missing or malformed data file is exit 2, not 8 FAILs
 
 

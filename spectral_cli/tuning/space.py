@@ -55,13 +55,19 @@ class ParamSpec(Frozen):
             return trial.suggest_int(name, int(self.low), int(self.high), step=step, log=self.log)  # type: ignore[arg-type]
         return trial.suggest_float(name, self.low, self.high, step=self.step, log=self.log)
 
-    def extremes(self) -> list[Any]:
-        """The values at both ends of the range (every choice for a categorical)."""
+    def probes(self) -> list[Any]:
+        """Values to validate before tuning: every choice of a categorical; both ends of a
+        range, and for a float range also an interior point that is not a whole number (a float
+        range on an integer key passes at whole-number ends, then fails in every trial)."""
         if self.type == "categorical":
             return list(self.choices or [])
         if self.type == "int":
             return [int(self.low), int(self.high)]  # type: ignore[arg-type]
-        return [self.low, self.high]
+        low, high = float(self.low), float(self.high)  # type: ignore[arg-type]
+        inside = low + 0.37 * (high - low)
+        if inside == round(inside):
+            inside = low + 0.61 * (high - low)
+        return [self.low, self.high, inside]
 
 
 Space = dict[str, ParamSpec]

@@ -166,6 +166,8 @@ def test_bad_inputs(runner, tmp_path: Path) -> None:  # noqa: ANN001
     bad_space.write_text("train.lr: {type: float, low: 0.1}\n")
     not_yaml = tmp_path / "broken.yaml"
     not_yaml.write_text("train.lr: [\n")
+    float_epochs = tmp_path / "float_epochs.yaml"
+    float_epochs.write_text("train.epochs: {type: float, low: 1, high: 2}\n")
     cases = [
         ["tune", "nosuch", "--out", tmp_path / "a"],
         ["tune", "hpe", "--trials", "0", "--out", tmp_path / "b"],
@@ -181,7 +183,13 @@ def test_bad_inputs(runner, tmp_path: Path) -> None:  # noqa: ANN001
         ["tune", "hpe", "--resume", "--overwrite", "--out", tmp_path / "l"],
         ["tune", "hpe", "--resume"],
         ["tune", "hpe", "--seed", "-3", "--out", tmp_path / "m"],
+        # a float range on an integer key: whole-number ends pass, every trial would fail
+        ["tune", "standard", "--space", float_epochs, "--out", tmp_path / "n"],
+        ["tune", "hpe", "--set", "train.lr=abc", "--out", tmp_path / "o"],  # a tuned key
+        ["tune", "hpe", "--set", "train.lr=-1", "--out", tmp_path / "p"],
     ]
+    cases += [["tune", "hpe", "--timeout", t, "--out", tmp_path / f"t{i}"]
+              for i, t in enumerate(["0", "-5", "nan", "inf"])]
     for args in cases:
         assert_one_line_error(invoke(runner, *args, "-q"), 2)
     assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # refused runs create no directory
