@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
+import tempfile
 from pathlib import Path
 
 from spectral_cli.core.errors import BadInput
@@ -91,6 +92,27 @@ def run_contents(run_dir: Path) -> list[Path]:
     return [p for p in run_dir.iterdir() if p.name != LOCK_FILE]
 
 
+def probe_writable(folder: Path, what: str) -> None:
+    """Exit 2 unless a file can be created in ``folder``: a real probe (a temporary file), since
+    permission bits do not tell for root, ACLs or read-only mounts."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise BadInput(f"{what} is not writable ({exc.strerror}); choose another place") from None
+
+
+def check_out_file(out: Path) -> None:
+    """An output file's folder must be a directory, or creatable under the deepest existing one,
+    and writable; checked before any work, and nothing is created."""
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise BadInput(f"--out {out} cannot be created ({folder} is not a directory)")
+    probe_writable(folder, f"--out {out}: {folder}")
+
+
 def prepare_run_dir(
     out: Path | None, command: str, name: str, *, overwrite: bool = False, resume: bool = False
 ) -> Path:
@@ -116,6 +138,7 @@ def prepare_run_dir(
     except OSError as exc:
         raise BadInput(f"--out {out} cannot be created ({exc.strerror})") from None
     try:
+        probe_writable(out, f"--out {out}")  # before anything in it is replaced
         lock_run_dir(out)
         clean_temporaries(out)
         if resume:

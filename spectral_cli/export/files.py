@@ -10,6 +10,7 @@ import numpy as np
 
 from spectral_cli.core.atomic import atomic_path
 from spectral_cli.core.errors import BadInput
+from spectral_cli.core.runs import check_out_file
 
 INPUT_KEYS = ("x",)
 LABEL_KEY = "y"
@@ -49,6 +50,7 @@ def check_out(out: Path, overwrite: bool) -> None:
         raise BadInput(f"--out {out} is a directory; pass the file to write")
     if out.exists() and not overwrite:
         raise BadInput(f"--out {out} exists; pass --overwrite to replace it")
+    check_out_file(out)
 
 
 def _columns(arrays: dict[str, np.ndarray]) -> tuple[list[str], list[np.ndarray], list[str]]:

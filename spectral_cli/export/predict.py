@@ -169,6 +169,8 @@ def run_predict(source: Path, out: Path | None, opts: PredictOptions, device: to
     input_path = opts.input
     target = out if out is not None else files.default_out(input_path)
     files.check_out(target, overwrite)
+    if target.resolve() == input_path.resolve():
+        raise BadInput(f"--out {target} is the --input file; choose another file")
     runner = onnx_runner(source) if is_onnx else torch_runner(source, opts.model, device)
     names = tuple(s.name for s in (runner.input, runner.signature.raw and
                                    runner.signature.raw.spec) if s is not None)

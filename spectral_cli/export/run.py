@@ -14,6 +14,7 @@ import torch
 
 from spectral_cli.core.atomic import atomic_path
 from spectral_cli.core.errors import BadInput
+from spectral_cli.core.runs import check_out_file
 from spectral_cli.export.report import ExportOptions, ExportReport
 from spectral_cli.export.source import PRIMARY, checkpoint_path, load
 
@@ -47,6 +48,7 @@ def check_out(out: Path, source: Path, fmt: str, overwrite: bool) -> None:
         raise BadInput(f"--out {out} is a directory; pass the file to write")
     if out.exists() and not overwrite:
         raise BadInput(f"--out {out} exists; pass --overwrite to replace it")
+    check_out_file(out)
 
 
 def run_export(source: Path, out: Path | None, opts: ExportOptions, device: torch.device,
