@@ -171,7 +171,7 @@ def validation_message(
     """One line describing the first validation error of ``exc``, naming the key."""
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"])
-    if err["type"] == "strict_number":
+    if err["type"] in ("strict_number", "finite_number"):
         ctx = err.get("ctx", {})
         key = ".".join(filter(None, [loc, str(ctx.get("key", ""))]))
         return f"invalid config value for '{key}' in {source}: {err['msg']}"

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import typing
 from functools import cache
+from math import inf
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic_core import PydanticCustomError
@@ -42,6 +43,8 @@ class Frozen(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    #: list fields whose items may be infinite (a sweep over ``p`` reaches ``inf``)
+    infinite_items: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="before")
     @classmethod
@@ -60,6 +63,14 @@ class Frozen(BaseModel):
                     raise PydanticCustomError(
                         "strict_number", "takes a number, not the {kind} {value}",
                         {"key": name, "kind": type(v).__name__, "value": repr(v)},
+                    )
+                # NaN is never a setting; inf only as a single value (where a key allows it,
+                # e.g. ntk's p) and in the lists of ``infinite_items``
+                listed = values is not None and name not in cls.infinite_items
+                if isinstance(v, float) and (v != v or (listed and abs(v) == inf)):
+                    raise PydanticCustomError(
+                        "finite_number", "takes finite numbers, not {value}",
+                        {"key": name, "value": repr(v)},
                     )
         return data
 

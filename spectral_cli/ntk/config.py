@@ -106,6 +106,7 @@ class NTKTrain(Frozen):
 class NTKSweep(Frozen):
     """``param``: ``p`` (toy encoding) or ``scale`` (posenc / gauss); ``values`` to try."""
 
+    infinite_items = frozenset({"values"})  # p = inf: the toy encoding's limit
     param: Literal["p", "scale"] | None = None
     values: list[float] = Field(default_factory=list)
 

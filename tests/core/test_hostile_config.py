@@ -82,3 +82,22 @@ def test_unknown_key_lists_the_valid_ones_without_pointing_at_files() -> None:
         resolve_train_config("hpe", None, ["train.epoch=3"])
     message = str(info.value)
     assert "valid keys there: epochs, lr" in message and "configs/" not in message
+
+
+@pytest.mark.parametrize(
+    ("family", "item", "key"),
+    [
+        ("hmlp", "model.max_freqs=[.nan,1]", "model.max_freqs"),
+        ("hmlp", "model.max_freqs=[.inf,1]", "model.max_freqs"),
+        ("hae", "model.curriculum=[.nan,0.5,0.25,0.25]", "model.curriculum"),  # NaN sums pass
+        ("standard", "train.lr=.nan", "train.lr"),
+    ],
+)
+def test_nan_and_infinite_list_items_are_refused_naming_the_key(
+    family: str, item: str, key: str
+) -> None:
+    """Single values had per-key checks; NaN and inf inside a list got through validation and
+    failed mid-training (hmlp: "loss became nan", exit 3). NaN is refused everywhere, inf
+    inside lists (a single inf stays where it means a limit: ``spectral ntk --p inf``)."""
+    with pytest.raises(BadInput, match=f"'{key}' in --set: takes finite numbers"):
+        resolve_train_config(family, None, [item])
