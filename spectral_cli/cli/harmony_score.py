@@ -59,6 +59,9 @@ def harmony_score(*, flags: FlagValues, shared: Shared) -> None:
         return
     if (cfg.vectors is None) == (cfg.checkpoint is None):
         raise BadInput("pass exactly one of --vectors FILE or --checkpoint RUN/model.safetensors")
+    from spectral_cli.core.device import resolve_device
+
+    dev = resolve_device(shared.device)  # an absent CUDA is exit 2 for --vectors too
     if cfg.vectors is not None:
         report = harmony_report.score_vectors(
             cfg.vectors, cfg.variant or "fixed", cfg.critical_band, cfg.alpha, cfg.beta
@@ -70,10 +73,7 @@ def harmony_score(*, flags: FlagValues, shared: Shared) -> None:
             report.files["report"] = "report.json"
             write_report(run_dir / "report.json", report)
     else:
-        from spectral_cli.core.device import resolve_device
-
         assert cfg.checkpoint is not None
-        dev = resolve_device(shared.device)
         if not cfg.checkpoint.is_file():
             raise BadInput(f"--checkpoint {cfg.checkpoint} does not exist")
         harmony_report.load_hae(cfg.checkpoint, dev)  # refuse a foreign file before a run dir

@@ -82,3 +82,14 @@ def test_a_foreign_checkpoint_writes_nothing(runner, tmp_path: Path) -> None:  #
     result = invoke(runner, "harmony-score", "--checkpoint", other, "--out", out)
     assert_one_line_error(result, 2)
     assert not out.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_absent_cuda_is_refused_for_vectors_too(runner, tmp_path: Path) -> None:  # noqa: ANN001
+    """``--device cuda`` without CUDA was exit 2 for --checkpoint but silently ran on the CPU
+    (exit 0) for --vectors."""
+    np.save(tmp_path / "z.npy", np.random.default_rng(0).normal(size=(4, 8)))
+    result = invoke(runner, "harmony-score", "--vectors", tmp_path / "z.npy", "--device",
+                    "cuda", "--out", tmp_path / "hs")
+    assert_one_line_error(result, 2)
+    assert "cuda" in result.stderr.lower() and not (tmp_path / "hs").exists()
