@@ -61,11 +61,11 @@ class NTKModelConfig(Frozen):
     (``--m``) overrides it for every encoding. Reports record the resolved number.
     """
 
-    depth: int = Field(default=4, ge=1)
+    depth: int = Field(default=4, ge=1, le=1000)
     width: int = Field(default=256, ge=1)
     parameterization: Literal["ntk", "standard"] = "ntk"
     activation: Literal["relu", "tanh"] = "relu"
-    w_std: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
+    w_std: float = Field(default=1.0, gt=0.0, allow_inf_nan=False)  # 0: every weight is 0
     b_std: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
     dtype: Literal["float64", "float32"] = "float64"
     encoding: str = "toy"
@@ -142,9 +142,34 @@ def resolved_m(model: NTKModelConfig, encoding: str, n_grid: int | None) -> int:
     return model.m if model.m is not None else natural_m(encoding, n_grid)
 
 
+MAX_NTK_BYTES = 16 * 2**30  # the most memory one part of a run may need before it starts
+
+
+def _check_sizes(cfg: NTKRunConfig) -> None:
+    """Refuse settings whose MLP, input features or kernels cannot fit (instead of an
+    out-of-memory kill with no message, or exit 3 after the run directory was made). Only the
+    toy task's sizes are known here; a task file is checked when it is read."""
+    m, task = cfg.model, cfg.task
+    item = 8 if m.dtype == "float64" else 4
+    n = task.n_train or 32
+    grid = n * task.stride if task.name == "toy1d" else n
+    features = 2 * (m.m if m.m is not None else max(grid // 2, 16))
+    need = {
+        "the MLP's weights (--width, --depth, and --m or, with --m unset, --n-train)":
+            item * m.width * (features + 1 + (m.depth - 1) * (m.width + 1)),
+        "the input features (--m, --n-train)": item * grid * features,
+        "the kernels (--n-train, --stride)": 8 * grid * n,
+    }
+    for what, size in need.items():
+        if size > MAX_NTK_BYTES:
+            raise BadInput(f"these settings need {size / 2**30:,.0f} GiB for {what}; the limit "
+                           f"is {MAX_NTK_BYTES // 2**30} GiB: choose smaller values")
+
+
 def check_ntk_config(cfg: NTKRunConfig) -> None:
     """Cross-field checks; every failure is one-line :class:`BadInput` (exit 2)."""
     m, sw = cfg.model, cfg.sweep
+    _check_sizes(cfg)
     if cfg.kernel == "analytic":
         if m.activation != "relu":
             raise BadInput(

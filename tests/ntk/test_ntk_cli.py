@@ -141,6 +141,9 @@ def _bad_file(tmp_path: Path, kind: str) -> Path:
     ["--kernel", "analytic", "--parameterization", "standard"], ["--sweep-p", "0,-1"],
     ["--sweep-p", "0,x"], ["--sweep-scale", "1,10"], ["--task", "missing.npz"],
     ["--n-test", "999"], ["--device", "cuda:7"],
+    # sizes that were exit 3 or an out-of-memory kill after the run directory was made
+    ["--w-std", "0"], ["--depth", "100000"], ["--width", "100000000"], ["--m", "100000000"],
+    ["--n-train", "100000000"],
 ])
 def test_bad_inputs(runner, tmp_path: Path, args: list[str]) -> None:
     out = tmp_path / "bad"
