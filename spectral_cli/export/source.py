@@ -10,6 +10,7 @@ safetensors``) load as half-precision models whose floating inputs are cast on e
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -179,11 +180,16 @@ def load(path: Path, device: torch.device) -> Loaded:
             raise BadInput(f"{path}: spectral.data_info metadata is not a JSON object")
     else:  # older checkpoints: the data set says what the model was built for
         info = dict(vars(fam.data(cfg).info))
+    for key, value in info.items():  # sizes and counts, as data sets produce them
+        if isinstance(value, int) and not isinstance(value, bool) and not 1 <= value <= 10**9:
+            raise BadInput(f"{path}: spectral.data_info {key}={value} is not a size (1 .. 10^9)")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise BadInput(f"{path}: spectral.data_info {key}={value} is not finite")
     tensors, meta = load_checkpoint(path)
     try:
         with torch.random.fork_rng(devices=[]):
             model = fam.build(cfg, SimpleNamespace(**info))
-    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+    except (AttributeError, TypeError, KeyError, ValueError, RuntimeError) as exc:
         raise BadInput(f"{path}: its data info {info} does not fit a {fam.name} model "
                        f"({exc})") from None
     built = next((p.dtype for p in model.state_dict().values() if p.is_floating_point()),
