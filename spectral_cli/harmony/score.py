@@ -271,6 +271,10 @@ def load_signals(data: str, length: int) -> tuple[torch.Tensor, torch.Tensor | N
                        f"{length}")
     if not np.isfinite(x).all():
         raise BadInput(f"--data {source}: signals hold non-finite values")
+    biggest = float(np.abs(x).max())
+    if biggest > float(np.finfo(np.float32).max):  # the model computes in float32
+        raise BadInput(f"--data {source}: signals reach {biggest:.3g}, beyond float32's range "
+                       f"({float(np.finfo(np.float32).max):.3g}); rescale them")
     labels = None
     if y is not None and y.shape == (x.shape[0],):
         labels = torch.from_numpy(class_labels(y, f"--data {source}: labels"))

@@ -67,7 +67,9 @@ def test_complex_signals_and_huge_labels_are_refused(runner, tmp_path: Path,  # 
     x = np.ones((5, 40), dtype=np.complex64)
     np.savez(tmp_path / "c.npz", x=x)
     np.savez(tmp_path / "y.npz", x=np.ones((5, 40)), y=np.full(5, 10**12))
-    for name, message in (("c.npz", "complex"), ("y.npz", "class labels")):
+    np.savez(tmp_path / "h.npz", x=np.full((5, 40), 1e300))  # finite, beyond float32
+    for name, message in (("c.npz", "complex"), ("y.npz", "class labels"),
+                          ("h.npz", "float32's range")):
         out = tmp_path / name.replace(".", "_")
         result = invoke(runner, "harmony-score", "--checkpoint", hae_checkpoint,
                         "--data", tmp_path / name, "--out", out)
