@@ -77,6 +77,11 @@ def check_signal(signal: object, window: int, *, allow_batch: bool = False) -> t
         raise ValueError(f"signal contains a non-finite value (first at index {bad})")
     if x.shape[-1] < T:
         raise ValueError(f"signal has {x.shape[-1]} samples, shorter than one window (T={T})")
+    limit = math.sqrt(torch.finfo(torch.float64).max) / T  # |sum of T samples|^2 stays finite
+    biggest = float(x.abs().max())
+    if biggest > limit:
+        raise ValueError(f"signal reaches {biggest:.3g}; a window's power spectrum would overflow "
+                         f"float64 beyond {limit:.3g}: rescale it")
     return x
 
 

@@ -188,6 +188,7 @@ def test_window_as_integral_float_and_bad_dtype() -> None:
         ([1.0, math.inf] * 8, "non-finite"),
         ([1.0, 2.0, 3.0], "shorter than one window"),
         (["a", "b"] * 8, "numeric|real"),
+        ([1e160] * 8, "overflow float64"),  # finite, but its power spectrum is not (was exit 1/3)
     ],
 )
 def test_bad_signal(signal: object, match: str) -> None:
