@@ -128,10 +128,22 @@ def load_signal(opts: VerifyOptions, window: int) -> tuple[torch.Tensor, str]:
 def load_any(path: Path, dtype: str | None) -> tuple[Any, dict[str, str]]:
     """A ``spectra-lstm`` checkpoint as weights, or a ``spectra-lstm-standard`` one as a model."""
     family = read_metadata(path).get("spectral.family")
+    if family is None:
+        raise BadInput(f"{path} has no spectral.family metadata; pass a {CELL_FAMILY!r} "
+                       "checkpoint written by 'spectral verify-lstm' or 'spectral train "
+                       "spectra-lstm'")
     if family not in (CELL_FAMILY, STANDARD_FAMILY):
         raise BadInput(f"{path} is a {family!r} checkpoint, expected {CELL_FAMILY!r} "
                        "(write one with 'spectral verify-lstm' or 'spectral train spectra-lstm')")
     tensors, meta = load_checkpoint(path, family)
+    cells = sorted(path.parent.glob(f"*/{CHECKPOINT}"))
+    try:
+        run_config = json.loads(meta.get("spectral.config") or "{}")
+    except ValueError:  # reported below as not a valid checkpoint
+        run_config = {}
+    if isinstance(run_config, dict) and "family" in run_config and cells:
+        raise BadInput(f"{path} is the training checkpoint of a 'spectral train spectra-lstm' "
+                       f"run; verify one of its models instead, e.g. --checkpoint {cells[0]}")
     try:
         config = json.loads(meta.get("spectral.config", ""))
         if family == STANDARD_FAMILY:

@@ -53,6 +53,10 @@ def test_compare_tiny_budget(tmp_path: Path, runner) -> None:  # noqa: ANN001
         assert (out / init / "weight_hh.png").is_file()
         assert m["metrics"]["test_nmse"] >= 0 and ex["verify"]["windows"] == 4
     assert (out / "models" / "standard.safetensors").is_file()
+    # the run's training checkpoint is not what verify-lstm reads: the message names one that is
+    wrong = invoke(runner, "verify-lstm", "--checkpoint", out / "model.safetensors", "--no-plots")
+    assert_one_line_error(wrong, 2)
+    assert f"--checkpoint {out / 'exact' / 'spectra_lstm.safetensors'}" in wrong.stderr
     # normalized MSE: the construction starts at rounding level, random models at O(1)
     assert models["exact"]["extras"]["step0_val_nmse"] < 1e-25
     assert 1e-12 < models["perturbed"]["extras"]["step0_val_nmse"] < 1e-2
