@@ -62,12 +62,17 @@ def from_state_dict(
         raise ValueError(f"spectra-lstm config lacks {missing}")
     T = check_window(config["window"])
     H, d = config["hidden_size"], config["readout_delay"]
-    if not (isinstance(H, int) and H > 0 and isinstance(d, int) and d >= 0):
-        raise ValueError(f"bad hidden_size/readout_delay in config: {H!r}, {d!r}")
+    if not (isinstance(H, int) and H > 0 and isinstance(d, int) and 0 <= d <= T):
+        raise ValueError(f"bad hidden_size/readout_delay in config: {H!r}, {d!r} (the delay is "
+                         f"at most one window, {T})")
     built = dtype_name(resolve_dtype(str(config["dtype"])))
     names = set(tensors)
     if names != set(STATE_DICT_NAMES):
         raise ValueError(f"expected tensors {sorted(STATE_DICT_NAMES)}, got {sorted(names)}")
+    stored = {dtype_name(t.dtype) for t in tensors.values() if t.is_floating_point()}
+    if stored and stored != {built}:
+        raise ValueError(f"tensors are {', '.join(sorted(stored))} but the config says the "
+                         f"weights were built in {built}")
     shapes = [(4 * H, 1), (4 * H, H), (4 * H,), (4 * H,), (T, H), (T,)]
     for name, shape in zip(STATE_DICT_NAMES, shapes, strict=True):
         if tuple(tensors[name].shape) != shape:

@@ -208,5 +208,11 @@ def test_bad_state_dict() -> None:
         from_state_dict(sd, {"window": 4})
     with pytest.raises(ValueError, match="non-finite"):  # float64 scales do not fit float32
         from_state_dict(sd, cfg, dtype=torch.float32)
+    # tampered configs that used to run: a delay of 10^9 steps (hung), float32 tensors in a
+    # checkpoint whose config says float64 (ran and failed the check, exit 1)
+    with pytest.raises(ValueError, match="at most one window"):
+        from_state_dict(sd, dict(cfg, readout_delay=10**9))
+    with pytest.raises(ValueError, match="built in float64"):
+        from_state_dict({k: v.float() for k, v in sd.items()}, cfg)
     with pytest.raises(ValueError, match="tol"):
         verify(construct(4), np.ones(8), tol=-1.0)
