@@ -101,3 +101,11 @@ def test_nan_and_infinite_list_items_are_refused_naming_the_key(
     inside lists (a single inf stays where it means a limit: ``spectral ntk --p inf``)."""
     with pytest.raises(BadInput, match=f"'{key}' in --set: takes finite numbers"):
         resolve_train_config(family, None, [item])
+
+
+def test_set_family_to_another_family_is_refused() -> None:
+    """``train standard --set family=hpe`` trained standard and ignored the item silently (a
+    ``--config`` naming another family was already refused)."""
+    with pytest.raises(BadInput, match="the family is 'standard'"):
+        resolve_train_config("standard", None, ["family=hpe"])
+    assert resolve_train_config("standard", None, ["family=standard"]).family == "standard"
