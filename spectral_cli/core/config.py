@@ -56,6 +56,30 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
     return size
 
 
+def _duplicate_key(node: yaml.Node, seen: set[int]) -> str | None:
+    """The first key written twice in one mapping of ``node``'s tree (YAML keeps the last one
+    silently: ``epochs: 1`` then ``epochs: 2``, or two ``train:`` sections)."""
+    if id(node) in seen:
+        return None
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        keys: set[str] = set()
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+                if key.value in keys:
+                    return str(key.value)
+                keys.add(key.value)
+            found = _duplicate_key(value, seen)
+            if found is not None:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            found = _duplicate_key(item, seen)
+            if found is not None:
+                return found
+    return None
+
+
 def safe_yaml(text: str, source: str) -> Any:
     """Parse untrusted YAML: aliases may not expand beyond :data:`MAX_CONFIG_NODES` nodes and
     nesting may not exhaust the stack; both are bad input, refused before anything is built."""
@@ -69,6 +93,9 @@ def safe_yaml(text: str, source: str) -> Any:
                 f"{source} expands to more than {MAX_CONFIG_NODES:,} YAML nodes (aliases); "
                 "write the values out instead of nesting aliases"
             )
+        twice = _duplicate_key(node, set())
+        if twice is not None:
+            raise BadInput(f"{source} sets {twice!r} twice in one mapping; keep one of them")
         return yaml.load(text, Loader=SpectralLoader)  # noqa: S506 - a SafeLoader subclass
     except RecursionError:
         raise BadInput(f"{source} is nested too deeply to be a config") from None

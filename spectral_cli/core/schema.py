@@ -27,6 +27,12 @@ def _numeric(annotation: Any) -> bool:
     return bool(kinds) and kinds <= {int, float}
 
 
+def _boolean(annotation: Any) -> bool:
+    """Whether a field annotation is ``bool`` (or ``bool | None``)."""
+    kinds = {a for a in (typing.get_args(annotation) or (annotation,)) if a is not type(None)}
+    return kinds == {bool}
+
+
 def _numeric_items(annotation: Any) -> bool:
     """``tuple[int, ...]``-like annotations (a sequence of numbers)."""
     origin = typing.get_origin(annotation)
@@ -55,6 +61,11 @@ class Frozen(BaseModel):
             if name not in data:
                 continue
             value, ann = data[name], field.annotation
+            if _boolean(ann) and not isinstance(value, bool) and value is not None:
+                raise PydanticCustomError(  # lax pydantic reads 1, "false", "off" as booleans
+                    "strict_number", "takes true or false, not the {kind} {value}",
+                    {"key": name, "kind": type(value).__name__, "value": repr(value)},
+                )
             values = value if _numeric_items(ann) and isinstance(value, (list, tuple)) else None
             if values is None and not _numeric(ann):
                 continue

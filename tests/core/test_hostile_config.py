@@ -109,3 +109,25 @@ def test_set_family_to_another_family_is_refused() -> None:
     with pytest.raises(BadInput, match="the family is 'standard'"):
         resolve_train_config("standard", None, ["family=hpe"])
     assert resolve_train_config("standard", None, ["family=standard"]).family == "standard"
+
+
+@pytest.mark.parametrize("value", ["1", "0", '"false"', '"off"'])
+def test_boolean_keys_take_only_true_or_false(value: str) -> None:
+    """Pydantic's lax mode read 1, "false" and "off" as booleans; booleans are as strict as
+    numbers now (exit 2 naming the key)."""
+    with pytest.raises(BadInput, match="'train.amp' in --set: takes true or false"):
+        resolve_train_config("hpe", None, [f"train.amp={value}"])
+    assert resolve_train_config("hpe", None, ["train.amp=true"]).train.amp is True
+
+
+def test_a_key_written_twice_in_a_config_file_is_refused(tmp_path: Path) -> None:
+    """YAML keeps the last of two equal keys silently (two ``train:`` sections: the first is
+    lost); a config file may set each key once. Merge keys (``<<``) stay allowed."""
+    for text in ("train:\n  epochs: 1\n  epochs: 2\n", "train:\n  epochs: 1\ntrain:\n  lr: 0.1\n"):
+        path = tmp_path / "twice.yaml"
+        path.write_text(text)
+        with pytest.raises(BadInput, match="twice in one mapping"):
+            read_yaml(path)
+    merged = tmp_path / "merge.yaml"
+    merged.write_text("base: &b {epochs: 1}\ntrain:\n  <<: *b\n  lr: 0.1\n")
+    assert read_yaml(merged)["train"] == {"epochs": 1, "lr": 0.1}
