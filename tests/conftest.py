@@ -92,3 +92,10 @@ class StopAfter:
 
 def read_report(run_dir: Path) -> dict:
     return json.loads((run_dir / "report.json").read_text())
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` (relative path -> bytes): compare before and after a
+    command that must leave it untouched."""
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from spectral_cli.core.errors import BadInput
+from spectral_cli.core.schema import KEYED_ERRORS
 
 
 def presets_dir() -> Path:
@@ -198,7 +199,7 @@ def validation_message(
     """One line describing the first validation error of ``exc``, naming the key."""
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"])
-    if err["type"] in ("strict_number", "finite_number"):
+    if err["type"] in KEYED_ERRORS:
         ctx = err.get("ctx", {})
         key = ".".join(filter(None, [loc, str(ctx.get("key", ""))]))
         return f"invalid config value for '{key}' in {source}: {err['msg']}"

@@ -51,11 +51,10 @@ def resolve_train_config(
         if declared != family:
             raise BadInput(f"config file {config_file} is for family {declared!r}, not {family!r}")
     sets = list(sets)
-    for item in sets:  # the family is the command's argument, not a setting
-        key, _, value = item.partition("=")
-        if key.strip() == "family" and value.strip() != family:
-            raise BadInput(f"--set {item}: the family is {family!r} (the command's argument); "
-                           f"run 'spectral train {value.strip() or 'FAMILY'}' instead")
+    for parts, value in parse_set(sets):  # the family is the command's argument, not a setting
+        if parts == ["family"] and value != family:
+            raise BadInput(f"--set family={value}: the family is {family!r} (the command's "
+                           f"argument); run 'spectral train {value or 'FAMILY'}' instead")
     fixed: dict[str, Any] = {"family": family}
     if seed is not None:
         fixed["seed"] = seed

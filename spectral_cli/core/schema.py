@@ -17,6 +17,9 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
+#: error types of :class:`Frozen`'s own checks; their context names the key within the section
+KEYED_ERRORS = ("strict_number", "strict_bool", "finite_number")
+
 
 def _numeric(annotation: Any) -> bool:
     """Whether a field annotation admits int/float but not bool or str."""
@@ -63,7 +66,7 @@ class Frozen(BaseModel):
             value, ann = data[name], field.annotation
             if _boolean(ann) and not isinstance(value, bool) and value is not None:
                 raise PydanticCustomError(  # lax pydantic reads 1, "false", "off" as booleans
-                    "strict_number", "takes true or false, not the {kind} {value}",
+                    "strict_bool", "takes true or false, not the {kind} {value}",
                     {"key": name, "kind": type(value).__name__, "value": repr(value)},
                 )
             values = value if _numeric_items(ann) and isinstance(value, (list, tuple)) else None

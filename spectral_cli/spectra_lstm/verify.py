@@ -136,16 +136,15 @@ def load_any(path: Path, dtype: str | None) -> tuple[Any, dict[str, str]]:
         raise BadInput(f"{path} is a {family!r} checkpoint, expected {CELL_FAMILY!r} "
                        "(write one with 'spectral verify-lstm' or 'spectral train spectra-lstm')")
     tensors, meta = load_checkpoint(path, family)
-    cells = sorted(path.parent.glob(f"*/{CHECKPOINT}"))
     try:
-        run_config = json.loads(meta.get("spectral.config") or "{}")
-    except ValueError:  # reported below as not a valid checkpoint
-        run_config = {}
-    if isinstance(run_config, dict) and "family" in run_config and cells:
+        config = json.loads(meta.get("spectral.config", ""))
+    except ValueError as exc:
+        raise BadInput(f"checkpoint {path} is not a valid {family} checkpoint ({exc})") from None
+    cells = sorted(path.parent.glob(f"*/{CHECKPOINT}"))
+    if isinstance(config, dict) and "family" in config and cells:  # a run's pipeline config
         raise BadInput(f"{path} is the training checkpoint of a 'spectral train spectra-lstm' "
                        f"run; verify one of its models instead, e.g. --checkpoint {cells[0]}")
     try:
-        config = json.loads(meta.get("spectral.config", ""))
         if family == STANDARD_FAMILY:
             from spectral_cli.spectra_lstm.family import StandardLSTM
 

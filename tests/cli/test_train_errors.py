@@ -7,12 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, assert_one_line_error, invoke
+from conftest import TINY, assert_one_line_error, invoke, snapshot
 from safetensors.torch import load_file
-
-
-def snapshot(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ and then fail with exit 3), read-only or uncreatable folders for export and pred
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY, assert_one_line_error, invoke
+from conftest import TINY, assert_one_line_error, invoke, snapshot
 from export_support import smoke_runs
 
 from spectral_cli.core.datasets.mnist1d import load_mnist1d
@@ -40,11 +39,6 @@ def unprivileged(*args: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 
-def digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -59,7 +53,7 @@ def test_read_only_places_are_refused_before_any_work(
     shutil.copytree(runs["standard"], run)
     locked = tmp_path / "locked"
     locked.mkdir()
-    before = digest(run)
+    before = snapshot(run)
     run.chmod(0o555)
     locked.chmod(0o555)
     try:
@@ -73,7 +67,7 @@ def test_read_only_places_are_refused_before_any_work(
     finally:
         run.chmod(0o755)
         locked.chmod(0o755)
-    assert digest(run) == before and list(locked.iterdir()) == []
+    assert snapshot(run) == before and list(locked.iterdir()) == []
 
 
 def test_uncreatable_and_self_overwriting_outputs(
