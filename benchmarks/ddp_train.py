@@ -22,8 +22,21 @@ import time
 def run(family: str, procs: int, epochs: int, extra: list[str]) -> float:
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
-        args = [sys.executable, "-m", "spectral_cli", "train", family, "--set",
-                f"train.epochs={epochs}", *extra, "--device", "cpu", "--out", f"{tmp}/run", "-q"]
+        args = [
+            sys.executable,
+            "-m",
+            "spectral_cli",
+            "train",
+            family,
+            "--set",
+            f"train.epochs={epochs}",
+            *extra,
+            "--device",
+            "cpu",
+            "--out",
+            f"{tmp}/run",
+            "-q",
+        ]
         started = time.perf_counter()
         if procs == 1:
             env = {**os.environ, "OMP_NUM_THREADS": str(cores)}
@@ -34,9 +47,15 @@ def run(family: str, procs: int, epochs: int, extra: list[str]) -> float:
                 port = s.getsockname()[1]
             children = []
             for rank in range(procs):
-                env = {**os.environ, "OMP_NUM_THREADS": str(max(1, cores // procs)),
-                       "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(procs),
-                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+                env = {
+                    **os.environ,
+                    "OMP_NUM_THREADS": str(max(1, cores // procs)),
+                    "RANK": str(rank),
+                    "LOCAL_RANK": str(rank),
+                    "WORLD_SIZE": str(procs),
+                    "MASTER_ADDR": "127.0.0.1",
+                    "MASTER_PORT": str(port),
+                }
                 children.append(subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL))
             if any(c.wait() != 0 for c in children):
                 raise SystemExit("a rank failed")
@@ -57,8 +76,10 @@ def main() -> None:
         single.append(run(a.family, 1, a.epochs, extra))
         multi.append(run(a.family, a.procs, a.epochs, extra))
     s, m = statistics.median(single), statistics.median(multi)
-    print(f"spectral train {a.family}, {a.epochs} epochs, same global batch, "
-          f"{os.cpu_count()} cores, medians of {a.repeats}")
+    print(
+        f"spectral train {a.family}, {a.epochs} epochs, same global batch, "
+        f"{os.cpu_count()} cores, medians of {a.repeats}"
+    )
     print(f"  1 process         : {s:7.1f} s  (runs: {', '.join(f'{t:.1f}' for t in single)})")
     runs = ", ".join(f"{t:.1f}" for t in multi)
     print(f"  {a.procs} processes (gloo): {m:7.1f} s  (runs: {runs})")

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import torch
-from _timing import time_alternating  # noqa: E402 - benchmarks/ helper
+from _timing import time_alternating
 
 from spectral_cli.core.checkpoint import model_metadata, save_tensors
 from spectral_cli.core.pipeline import resolve_train_config
@@ -38,14 +38,18 @@ def checkpoint(family: str, root: Path) -> Path:
     model = get_family(family).build(cfg, SimpleNamespace(**INFO))
     path = root / family / "model.safetensors"
     path.parent.mkdir(parents=True)
-    save_tensors(path, model.state_dict(), model_metadata(
-        family, cfg.model_dump(mode="json"), data_info=INFO, member=family))
+    save_tensors(
+        path,
+        model.state_dict(),
+        model_metadata(family, cfg.model_dump(mode="json"), data_info=INFO, member=family),
+    )
     return path
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch", type=int, default=256)
@@ -54,15 +58,21 @@ def main() -> None:
     import onnxruntime
 
     cpu = torch.device("cpu")
-    tokens = torch.randint(0, INFO["vocab_size"], (args.batch, INFO["seq_len"]),
-                           generator=torch.Generator().manual_seed(0))
+    tokens = torch.randint(
+        0,
+        INFO["vocab_size"],
+        (args.batch, INFO["seq_len"]),
+        generator=torch.Generator().manual_seed(0),
+    )
     fns: dict[str, Callable[[], object]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         hpe = checkpoint("hpe", Path(tmp))
         dense = hpe.with_name("model-dense.safetensors")
-        for fmt, src, out in (("onnx", hpe, hpe.with_suffix(".onnx")),
-                              ("dense", hpe, dense),
-                              ("onnx", dense, dense.with_suffix(".onnx"))):
+        for fmt, src, out in (
+            ("onnx", hpe, hpe.with_suffix(".onnx")),
+            ("dense", hpe, dense),
+            ("onnx", dense, dense.with_suffix(".onnx")),
+        ):
             report = run_export(src, out, ExportOptions(format=fmt), cpu, overwrite=False)
             assert report.parity.passed, report.parity
             print(f"export {src.name} -> {out.name}: {report.parity.line()}")
@@ -78,9 +88,11 @@ def main() -> None:
             fns[f"{label} torch"] = run_torch
             fns[f"{label} onnxruntime"] = lambda s=sess, f=feed: s.run(None, f)
         times = time_alternating(fns, args.repeats)
-    print(f"\ntorch {torch.__version__}, onnxruntime {onnxruntime.__version__}, "
-          f"{args.threads} thread(s), batch {args.batch} x {INFO['seq_len']} tokens, "
-          f"median of {args.repeats}")
+    print(
+        f"\ntorch {torch.__version__}, onnxruntime {onnxruntime.__version__}, "
+        f"{args.threads} thread(s), batch {args.batch} x {INFO['seq_len']} tokens, "
+        f"median of {args.repeats}"
+    )
     for name, t in times.items():
         print(f"  {name:20s} {t * 1e3:8.2f} ms")
     for label in ("hpe", "dense"):

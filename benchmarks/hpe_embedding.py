@@ -30,7 +30,7 @@ import statistics
 from collections.abc import Callable
 
 import torch
-from _timing import alternating_samples  # noqa: E402 - benchmarks/ helper
+from _timing import alternating_samples
 from torch import nn
 
 from spectral_cli.embeddings.hpe import HarmonicEmbedding
@@ -134,9 +134,7 @@ def main() -> None:
     for run in range(args.runs):
         if args.runs > 1:
             print(f"\n=== run {run + 1} of {args.runs}")
-        runs.append({
-            cases[key][0]: scenario(*cases[key], args) for key in args.scales.split(",")
-        })
+        runs.append({cases[key][0]: scenario(*cases[key], args) for key in args.scales.split(",")})
     print()
     for contender in runs[0][next(iter(runs[0]))]:
         if not contender.startswith("HPE"):

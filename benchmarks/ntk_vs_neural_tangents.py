@@ -90,8 +90,9 @@ def _worker() -> None:  # pragma: no cover - runs under the other interpreter
         out.write(json.dumps(kw) + "\n")
         out.flush()
 
-    reply(ok=True, jax=jax.__version__, nt=getattr(nt, "__version__", "0.6.5"),
-          numpy=np.__version__)
+    reply(
+        ok=True, jax=jax.__version__, nt=getattr(nt, "__version__", "0.6.5"), numpy=np.__version__
+    )
     for line in sys.stdin:
         msg = json.loads(line)
         cmd = msg["cmd"]
@@ -110,15 +111,19 @@ def _worker() -> None:  # pragma: no cover - runs under the other interpreter
                     params.append(())
             _, apply_fn, _ = stax.serial(*layers)
             fn = nt.empirical_ntk_fn(
-                apply_fn, trace_axes=(-1,), vmap_axes=msg.get("vmap_axes", 0),
-                implementation=nt.NtkImplementation.STRUCTURED_DERIVATIVES)
+                apply_fn,
+                trace_axes=(-1,),
+                vmap_axes=msg.get("vmap_axes", 0),
+                implementation=nt.NtkImplementation.STRUCTURED_DERIVATIVES,
+            )
             x = jnp.asarray(z["x"])
             jitted = jax.jit(lambda x1, p, fn=fn: fn(x1, None, p))
             t0 = time.perf_counter()
             k = jitted(x, params).block_until_ready()
             state.update(fn=jitted, x=x, params=params, k=k)
-            reply(ok=True, compile_s=time.perf_counter() - t0, dtype=str(k.dtype),
-                  shape=list(k.shape))
+            reply(
+                ok=True, compile_s=time.perf_counter() - t0, dtype=str(k.dtype), shape=list(k.shape)
+            )
         elif cmd == "time":
             c0, t0 = time.process_time(), time.perf_counter()
             k = state["fn"](state["x"], state["params"]).block_until_ready()
@@ -164,8 +169,13 @@ class Worker:
         self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [str(python), str(Path(__file__).resolve()), "--worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
-            text=True, env=env, cwd=tempfile.gettempdir())
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+            env=env,
+            cwd=tempfile.gettempdir(),
+        )
         self.hello = self._read()
 
     def _read(self) -> dict[str, Any]:
@@ -196,23 +206,36 @@ class Worker:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[128, 1024, 4096])
-    parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"],
-                        choices=["float32", "float64"])
+    parser.add_argument(
+        "--dtypes", nargs="+", default=["float32", "float64"], choices=["float32", "float64"]
+    )
     parser.add_argument("--width", type=int, default=512)
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument("--m", type=int, default=16, help="toy Fourier frequencies (2m inputs)")
     parser.add_argument("--w-std", type=float, default=2**0.5)
     parser.add_argument("--b-std", type=float, default=0.1)
-    parser.add_argument("--repeats", type=int, default=5,
-                        help="alternating timed calls each at N >= 1024; N < 1024 gets "
-                        "repeats * min(5, 1024 // N) (small N are cheap and noisier)")
-    parser.add_argument("--gap", type=float, default=0.1,
-                        help="seconds of sleep before each timed call (spinning threads go idle)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="alternating timed calls each at N >= 1024; N < 1024 gets "
+        "repeats * min(5, 1024 // N) (small N are cheap and noisier)",
+    )
+    parser.add_argument(
+        "--gap",
+        type=float,
+        default=0.1,
+        help="seconds of sleep before each timed call (spinning threads go idle)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
     parser.add_argument("--rebuild", action="store_true", help="rebuild the venv")
-    parser.add_argument("--vmap-axes", choices=["0", "none"], default="0",
-                        help="neural-tangents' vmap_axes hint (0: batch axis; none: no hint)")
+    parser.add_argument(
+        "--vmap-axes",
+        choices=["0", "none"],
+        default="0",
+        help="neural-tangents' vmap_axes hint (0: batch axis; none: no hint)",
+    )
     parser.add_argument("--quick", action="store_true", help="N in {128, 1024}, 3 repeats")
     args = parser.parse_args(argv)
     if args.quick:
@@ -233,35 +256,56 @@ def main(argv: list[str] | None = None) -> None:
     worker = Worker(ensure_venv(args.venv.expanduser(), args.rebuild))
     h = worker.hello
     enc = make_encoding("toy", 1, m=args.m, p=1.0)
-    print(f"empirical NTK, ReLU MLP width {args.width}, depth {args.depth}, {enc.out_features} "
-          f"inputs, NTK parameterization (w_std {args.w_std:.4g}, b_std {args.b_std:g}); "
-          f"symmetric K(x, x)")
-    print(f"ours: ntk_structured, torch {torch.__version__}, {torch.get_num_threads()} threads | "
-          f"neural-tangents {h['nt']} STRUCTURED_DERIVATIVES (jit, vmap_axes={args.vmap_axes}), "
-          f"jax/jaxlib {h['jax']}, numpy {h['numpy']} | {os.cpu_count()} CPUs")
-    print(f"times: best (median) of {args.repeats} alternating calls (x min(5, 1024 // N) below "
-          f"N = 1024); ratio = nt / ours; CPU: least process CPU time")
-    print(f"{'N':>6} {'dtype':>8} {'ours s':>18} {'neural-tangents s':>20} {'ratio best':>11} "
-          f"{'ratio med':>10} {'max|dK|/max|K|':>15} {'CPU ours':>8} {'CPU nt':>8} "
-          f"{'CPU ratio':>8}")
+    print(
+        f"empirical NTK, ReLU MLP width {args.width}, depth {args.depth}, {enc.out_features} "
+        f"inputs, NTK parameterization (w_std {args.w_std:.4g}, b_std {args.b_std:g}); "
+        f"symmetric K(x, x)"
+    )
+    print(
+        f"ours: ntk_structured, torch {torch.__version__}, {torch.get_num_threads()} threads | "
+        f"neural-tangents {h['nt']} STRUCTURED_DERIVATIVES (jit, vmap_axes={args.vmap_axes}), "
+        f"jax/jaxlib {h['jax']}, numpy {h['numpy']} | {os.cpu_count()} CPUs"
+    )
+    print(
+        f"times: best (median) of {args.repeats} alternating calls (x min(5, 1024 // N) below "
+        f"N = 1024); ratio = nt / ours; CPU: least process CPU time"
+    )
+    print(
+        f"{'N':>6} {'dtype':>8} {'ours s':>18} {'neural-tangents s':>20} {'ratio best':>11} "
+        f"{'ratio med':>10} {'max|dK|/max|K|':>15} {'CPU ours':>8} {'CPU nt':>8} "
+        f"{'CPU ratio':>8}"
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for dtype_name in args.dtypes:
             dtype = getattr(torch, dtype_name)
             gen = torch.Generator().manual_seed(0)
-            model = NTKMLP(enc.out_features, args.width, args.depth, "ntk", args.w_std,
-                           args.b_std, generator=gen, dtype=dtype)
+            model = NTKMLP(
+                enc.out_features,
+                args.width,
+                args.depth,
+                "ntk",
+                args.w_std,
+                args.b_std,
+                generator=gen,
+                dtype=dtype,
+            )
             for n in args.n:
                 x = enc(torch.rand(n, generator=gen, dtype=torch.float64)).to(dtype)
                 npz = Path(tmp) / "model.npz"
-                arrays = {"x": x.numpy(), "depth": np.array(args.depth),
-                          "w_std": np.array(args.w_std), "b_std": np.array(args.b_std)}
+                arrays = {
+                    "x": x.numpy(),
+                    "depth": np.array(args.depth),
+                    "w_std": np.array(args.w_std),
+                    "b_std": np.array(args.b_std),
+                }
                 for i, layer in enumerate(model.layers):
                     arrays[f"w{i}"] = layer.weight.detach().numpy()
                     arrays[f"b{i}"] = layer.bias.detach().numpy()
                 np.savez(npz, **arrays)
-                worker.call(cmd="load", npz=str(npz),
-                            vmap_axes=None if args.vmap_axes == "none" else 0)
+                worker.call(
+                    cmd="load", npz=str(npz), vmap_axes=None if args.vmap_axes == "none" else 0
+                )
                 ntk_structured(model, x)  # warm-up
                 ours, theirs, cpu_ours, cpu_theirs = [], [], [], []
                 for _ in range(args.repeats * min(5, max(1, 1024 // n))):
@@ -282,16 +326,21 @@ def main(argv: list[str] | None = None) -> None:
                 mo, mt = statistics.median(ours), statistics.median(theirs)
                 co, ct = min(cpu_ours), min(cpu_theirs)
                 rows.append((n, dtype_name, bo, bt, mo, mt, err))
-                print(f"{n:6d} {dtype_name:>8} {bo:8.4f} ({mo:7.4f}) {bt:9.4f} ({mt:8.4f}) "
-                      f"{bt / bo:10.2f}x {mt / mo:9.2f}x {err:15.2e} {co:8.4f} {ct:8.4f} "
-                      f"{ct / co:7.2f}x", flush=True)
+                print(
+                    f"{n:6d} {dtype_name:>8} {bo:8.4f} ({mo:7.4f}) {bt:9.4f} ({mt:8.4f}) "
+                    f"{bt / bo:10.2f}x {mt / mo:9.2f}x {err:15.2e} {co:8.4f} {ct:8.4f} "
+                    f"{ct / co:7.2f}x",
+                    flush=True,
+                )
                 del k_ours, k_nt
     worker.close()
     print("summary (goal: ours >= 2x faster; float64 agreement <= 1e-12):")
     for n, dtype_name, bo, bt, mo, mt, err in rows:
-        print(f"  N={n} {dtype_name}: ours {bo:.4f} s, neural-tangents {bt:.4f} s -> "
-              f"{bt / bo:.2f}x (medians {mo:.4f} s, {mt:.4f} s -> {mt / mo:.2f}x); "
-              f"agreement {err:.1e}")
+        print(
+            f"  N={n} {dtype_name}: ours {bo:.4f} s, neural-tangents {bt:.4f} s -> "
+            f"{bt / bo:.2f}x (medians {mo:.4f} s, {mt:.4f} s -> {mt / mo:.2f}x); "
+            f"agreement {err:.1e}"
+        )
 
 
 if __name__ == "__main__":

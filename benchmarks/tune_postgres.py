@@ -29,16 +29,37 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tuning"))
 
-from pg_server import PgServer, PgUnavailable  # noqa: E402
+from pg_server import PgServer, PgUnavailable
 
 
-def tune(url: str, study: str, trials: int, out: Path, threads: int, args: argparse.Namespace):  # noqa: ANN201
+def tune(url: str, study: str, trials: int, out: Path, threads: int, args: argparse.Namespace):
     cmd = [
-        sys.executable, "-m", "spectral_cli", "tune", args.family, "--storage", url,
-        "--study-name", study, "--trials", str(trials), "--final-seeds", "0",
-        "--pruner", "none", "--sampler", "random", "--device", "cpu",
-        "--set", f"train.epochs={args.epochs}", "--set", f"data.limit={args.limit}",
-        "--out", str(out), "-q",
+        sys.executable,
+        "-m",
+        "spectral_cli",
+        "tune",
+        args.family,
+        "--storage",
+        url,
+        "--study-name",
+        study,
+        "--trials",
+        str(trials),
+        "--final-seeds",
+        "0",
+        "--pruner",
+        "none",
+        "--sampler",
+        "random",
+        "--device",
+        "cpu",
+        "--set",
+        f"train.epochs={args.epochs}",
+        "--set",
+        f"data.limit={args.limit}",
+        "--out",
+        str(out),
+        "-q",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
@@ -49,14 +70,14 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run(processes: int, url: str, study: str, tmp: Path, args: argparse.Namespace
-        ) -> tuple[float, float]:
+def run(
+    processes: int, url: str, study: str, tmp: Path, args: argparse.Namespace
+) -> tuple[float, float]:
     cores = os.cpu_count() or 1
     threads = args.threads or max(1, cores // processes)
     shares = [args.trials // processes + (i < args.trials % processes) for i in range(processes)]
     t0, cpu0 = time.perf_counter(), children_cpu()
-    procs = [tune(url, study, n, tmp / f"{study}-{i}", threads, args)
-             for i, n in enumerate(shares)]
+    procs = [tune(url, study, n, tmp / f"{study}-{i}", threads, args) for i, n in enumerate(shares)]
     codes = [p.wait() for p in procs]
     elapsed, cpu = time.perf_counter() - t0, children_cpu() - cpu0
     if any(codes):
@@ -73,23 +94,33 @@ def check(url: str, study: str, expected: int, family: str) -> str:
     numbers = sorted(t.number for t in trials)
     complete = sum(t.state.name == "COMPLETE" for t in trials)
     if numbers != list(range(expected)) or complete != expected:
-        states = [(t.number, t.state.name, t.system_attrs.get("fail_reason", "")[-300:])
-                  for t in trials if t.state.name != "COMPLETE"]
-        raise SystemExit(f"study {study}: {len(trials)} trials, {complete} complete, "
-                         f"numbers {numbers}; expected {expected}; not complete: {states}")
+        states = [
+            (t.number, t.state.name, t.system_attrs.get("fail_reason", "")[-300:])
+            for t in trials
+            if t.state.name != "COMPLETE"
+        ]
+        raise SystemExit(
+            f"study {study}: {len(trials)} trials, {complete} complete, "
+            f"numbers {numbers}; expected {expected}; not complete: {states}"
+        )
     return f"{complete}/{expected} complete"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--family", default="hpe")
     parser.add_argument("--trials", type=int, default=6)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--limit", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch threads per process (default: the cores split evenly)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads per process (default: the cores split evenly)",
+    )
     args = parser.parse_args()
     times: dict[int, list[float]] = {1: [], 2: []}
     cpus: dict[int, list[float]] = {1: [], 2: []}
@@ -105,12 +136,17 @@ def main() -> None:
                 wall, cpu = run(processes, url, study, Path(tmp), args)
                 times[processes].append(wall)
                 cpus[processes].append(cpu)
-                print(f"  round {r}: {processes} process(es) {wall:7.1f} s wall, {cpu:7.1f} s "
-                      f"CPU, {check(url, study, args.trials, args.family)}", flush=True)
+                print(
+                    f"  round {r}: {processes} process(es) {wall:7.1f} s wall, {cpu:7.1f} s "
+                    f"CPU, {check(url, study, args.trials, args.family)}",
+                    flush=True,
+                )
     one, two = statistics.median(times[1]), statistics.median(times[2])
-    print(f"tune {args.family} on PostgreSQL: {args.trials} trials x {args.epochs} epochs on "
-          f"{args.limit} signals, {os.cpu_count()} cores, threads per process "
-          f"{args.threads or 'cores/processes'}, {args.rounds} round(s), median")
+    print(
+        f"tune {args.family} on PostgreSQL: {args.trials} trials x {args.epochs} epochs on "
+        f"{args.limit} signals, {os.cpu_count()} cores, threads per process "
+        f"{args.threads or 'cores/processes'}, {args.rounds} round(s), median"
+    )
     print(f"  1 process: {one:7.1f} s   2 processes: {two:7.1f} s   speed-up {one / two:.2f}x")
     c1, c2 = statistics.median(cpus[1]), statistics.median(cpus[2])
     print(f"  CPU seconds: 1 process {c1:7.1f}   2 processes {c2:7.1f}   ratio {c2 / c1:.2f}")

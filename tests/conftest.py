@@ -26,7 +26,7 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def invoke(runner: CliRunner, *args: str):  # noqa: ANN201 - typer Result
+def invoke(runner: CliRunner, *args: str):
     return runner.invoke(app, [str(a) for a in args])
 
 
@@ -38,15 +38,20 @@ def assert_help_imports_none(*argvs: list[str], modules: tuple[str, ...] = ("tor
 
     lines = ["import sys", "from spectral_cli.cli.main import app"]
     for argv in argvs:
-        lines += ["try:", f"    app({argv!r})", "except SystemExit as e:",
-                  f"    assert e.code == 0, ({argv!r}, e.code)"]
+        lines += [
+            "try:",
+            f"    app({argv!r})",
+            "except SystemExit as e:",
+            f"    assert e.code == 0, ({argv!r}, e.code)",
+        ]
     lines += [f"assert {m!r} not in sys.modules, '{m} imported by --help'" for m in modules]
-    done = subprocess.run([sys.executable, "-c", "\n".join(lines)], capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", "\n".join(lines)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
 
 
-def assert_one_line_error(result, code: int = 2) -> None:  # noqa: ANN001
+def assert_one_line_error(result, code: int = 2) -> None:
     assert result.exit_code == code, (result.exit_code, result.output)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
@@ -75,7 +80,7 @@ class StopAfter:
     """Observer requesting a stop after ``n`` optimizer steps, like a SIGTERM arriving then
     (counted over every model a run trains)."""
 
-    def __init__(self, flag, n: int) -> None:  # noqa: ANN001 - a StopFlag
+    def __init__(self, flag, n: int) -> None:
         self.flag, self.n, self.steps = flag, n, 0
 
     def log(self, message: str) -> None:
@@ -97,5 +102,8 @@ def read_report(run_dir: Path) -> dict:
 def snapshot(directory: Path) -> dict[str, bytes]:
     """Every file under ``directory`` (relative path -> bytes): compare before and after a
     command that must leave it untouched."""
-    return {str(p.relative_to(directory)): p.read_bytes()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }

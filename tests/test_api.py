@@ -10,8 +10,14 @@ import pytest
 
 import spectral_cli
 
-API = ["HarmonicEmbedding", "HarmonicLayer", "NTKMLP", "empirical_ntk", "analytic_ntk",
-       "harmony_scores"]
+API = [
+    "HarmonicEmbedding",
+    "HarmonicLayer",
+    "NTKMLP",
+    "empirical_ntk",
+    "analytic_ntk",
+    "harmony_scores",
+]
 
 
 def test_import_is_lazy_and_every_name_resolves() -> None:

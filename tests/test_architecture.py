@@ -75,9 +75,17 @@ def package_edges(root: Path) -> set[tuple[str, str, str]]:
             if target == "spectral_cli":
                 edges.add((package_of(src), "root", src))
             elif len(target.split(".")) >= 2:
-                edges.add((package_of(src), package_of(target) if target.count(".") >= 2
-                           else target.split(".")[1] if (root / target.split(".")[1]).is_dir()
-                           else "root", src))
+                edges.add(
+                    (
+                        package_of(src),
+                        package_of(target)
+                        if target.count(".") >= 2
+                        else target.split(".")[1]
+                        if (root / target.split(".")[1]).is_dir()
+                        else "root",
+                        src,
+                    )
+                )
     return edges
 
 
@@ -93,7 +101,7 @@ def cycles(edges: set[tuple[str, str, str]]) -> list[list[str]]:
         state[node] = 1
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                found.append(stack[stack.index(nxt):] + [nxt])
+                found.append(stack[stack.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt, [*stack, nxt])
         state[node] = 2
@@ -106,8 +114,9 @@ def cycles(edges: set[tuple[str, str, str]]) -> list[list[str]]:
 
 def violations(root: Path) -> list[str]:
     edges = package_edges(root)
-    bad = [f"{mod} ({a}) imports {b}" for a, b, mod in sorted(edges)
-           if b not in ALLOWED.get(a, set())]
+    bad = [
+        f"{mod} ({a}) imports {b}" for a, b, mod in sorted(edges) if b not in ALLOWED.get(a, set())
+    ]
     bad += [" -> ".join(c) for c in cycles(edges)]
     return bad
 
@@ -122,8 +131,11 @@ def test_every_package_is_classified() -> None:
 
 
 def test_modules_stay_small() -> None:
-    long = {str(p.relative_to(ROOT)): n for p in ROOT.rglob("*.py")
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in ROOT.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
     assert long == {}
 
 
@@ -133,13 +145,17 @@ def test_modules_stay_small() -> None:
         ("core/atomic.py", "from spectral_cli.embeddings import hpe", "(core) imports embeddings"),
         ("hmlp/layer.py", "import spectral_cli.harmony.measures", "(hmlp) imports harmony"),
         ("ntk/mlp.py", "from spectral_cli.cli import main", "(ntk) imports cli"),
-        ("tuning/stats.py", "from spectral_cli.hmlp.layer import HarmonicLayer",
-         "(tuning) imports hmlp"),
+        (
+            "tuning/stats.py",
+            "from spectral_cli.hmlp.layer import HarmonicLayer",
+            "(tuning) imports hmlp",
+        ),
         ("core/report.py", "from ..tuning import stats", "(core) imports tuning"),
     ],
 )
-def test_the_rules_catch_a_forbidden_edge(tmp_path: Path, module: str, line: str,
-                                          expected: str) -> None:
+def test_the_rules_catch_a_forbidden_edge(
+    tmp_path: Path, module: str, line: str, expected: str
+) -> None:
     """The check fails on a copy of the package with one forbidden import added."""
     copy = tmp_path / "spectral_cli"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns("__pycache__", "*.gz"))

@@ -23,28 +23,47 @@ from spectral_cli.cli.options import Shared, shared_options
 from spectral_cli.cli.output import emit, log
 
 EXPORT_FLAGS = [
-    Flag("--format", "format", str,
-         "onnx | dense | safetensors (required): an ONNX graph, an hpe/factorized model as a "
-         "standard one, or a half-precision re-save."),
-    Flag("--model", "model", str,
-         "A run of several models (--compare, --baseline): which one to export."),
+    Flag(
+        "--format",
+        "format",
+        str,
+        "onnx | dense | safetensors (required): an ONNX graph, an hpe/factorized model as a "
+        "standard one, or a half-precision re-save.",
+    ),
+    Flag(
+        "--model",
+        "model",
+        str,
+        "A run of several models (--compare, --baseline): which one to export.",
+    ),
     Flag("--opset", "opset", int, "ONNX opset (default 17)."),
-    Flag("--tol", "tol", float,
-         "Largest allowed |a-b| / max(1, |a|) between source and export (default 1e-5; "
-         "half-precision re-saves 5e-2 for float16, 5e-1 for bfloat16)."),
+    Flag(
+        "--tol",
+        "tol",
+        float,
+        "Largest allowed |a-b| / max(1, |a|) between source and export (default 1e-5; "
+        "half-precision re-saves 5e-2 for float16, 5e-1 for bfloat16).",
+    ),
     Flag("--dtype", "dtype", str, "float16 | bfloat16 (--format safetensors; default float16)."),
 ]
 
 
 @config_flags(EXPORT_FLAGS, panel="Export options")
-@shared_options(print_config=True, seed_help="Seed of the random parity inputs (default 0).",
-                out=("FILE", "The exported file (default: named after the checkpoint, e.g. "
-                     "model.onnx, model-dense.safetensors or model-<dtype>.safetensors, next to "
-                     "it; a run's models/NAME.safetensors exports to the run directory as "
-                     "NAME.onnx, ...); an existing one needs --overwrite."))
+@shared_options(
+    print_config=True,
+    seed_help="Seed of the random parity inputs (default 0).",
+    out=(
+        "FILE",
+        "The exported file (default: named after the checkpoint, e.g. "
+        "model.onnx, model-dense.safetensors or model-<dtype>.safetensors, next to "
+        "it; a run's models/NAME.safetensors exports to the run directory as "
+        "NAME.onnx, ...); an existing one needs --overwrite.",
+    ),
+)
 def export(
     source: Path = typer.Argument(
-        ..., help="A run directory of 'spectral train' or a model .safetensors checkpoint."),
+        ..., help="A run directory of 'spectral train' or a model .safetensors checkpoint."
+    ),
     *,
     flags: FlagValues,
     shared: Shared,
@@ -74,11 +93,16 @@ def export(
     report = run_export(source, shared.out, opts, dev, shared.overwrite)
     if shared.chatty:
         for case in report.parity.cases:
-            log(shared, f"{case.input:>14}: max abs {case.max_abs:.3g}, max rel "
-                f"{case.max_rel:.3g}, max err {case.max_err:.3g}")
+            log(
+                shared,
+                f"{case.input:>14}: max abs {case.max_abs:.3g}, max rel "
+                f"{case.max_rel:.3g}, max err {case.max_err:.3g}",
+            )
     emit(shared, report, report.summary())
     if not report.parity.passed:
         p = report.parity
-        raise CheckFailed(f"{p.candidate} differs from {p.reference} by {p.max_err:.3g} "
-                          f"(max abs {p.max_abs:.3g}) > --tol {p.tol:g}; {report.out} was not "
-                          "written")
+        raise CheckFailed(
+            f"{p.candidate} differs from {p.reference} by {p.max_err:.3g} "
+            f"(max abs {p.max_abs:.3g}) > --tol {p.tol:g}; {report.out} was not "
+            "written"
+        )

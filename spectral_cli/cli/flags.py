@@ -118,8 +118,9 @@ def config_errors(flags: FlagValues, where: str, print_config: str) -> Iterator[
         raise BadInput(flags.explain(str(exc), where, hint)) from None
 
 
-def resolve_options(schema: type, command: str, flags: FlagValues, shared: Any,
-                    preset: Path | None = None) -> Any:
+def resolve_options(
+    schema: type, command: str, flags: FlagValues, shared: Any, preset: Path | None = None
+) -> Any:
     """A command's options: ``preset`` < ``--config`` < ``--set`` < its flags and ``--seed``,
     validated by ``schema``; an error about a key a flag set names the flag."""
     from spectral_cli.core.config import resolve
@@ -149,8 +150,11 @@ def config_flags(
     if len(by_param) != len(flags):
         raise TypeError("two flags with the same name")
     params = [
-        (flag.param, flag.type | None,
-         typer.Option(None, flag.decls, help=flag.help, rich_help_panel=panel, **flag.options))
+        (
+            flag.param,
+            flag.type | None,
+            typer.Option(None, flag.decls, help=flag.help, rich_help_panel=panel, **flag.options),
+        )
         for flag in flags
     ]
 
@@ -160,5 +164,6 @@ def config_flags(
             out = out.plus(flag, values.get(param))
         return out
 
-    return functools.partial(inject_params, name="flags", params=params, collect=collect,
-                             prefix="flag__")
+    return functools.partial(
+        inject_params, name="flags", params=params, collect=collect, prefix="flag__"
+    )

@@ -26,24 +26,47 @@ from spectral_cli.cli.output import (
 from spectral_cli.core.errors import BadInput
 
 SCORE_FLAGS = [
-    Flag("--vectors", "vectors", Path, "Latent vectors: .json list of equal-length lists, .npy, "
-         "or .safetensors (one tensor or one named 'latents')."),
-    Flag("--checkpoint", "checkpoint", Path, "A 'spectral train hae' model.safetensors: score "
-         "its latents of valid vs generated invalid signals (AUROC, histogram)."),
-    Flag("--data", "data", str,
-         "With --checkpoint: mnist1d (default; its test split) or an .npz/.npy of signals."),
-    Flag("--variant", "variant", str,
-         "seed | fixed (default fixed; with --checkpoint the model's own)."),
-    Flag("--critical-band", "critical_band", str,
-         "seed | hutchinson-knopoff | sethares (default: the variant's own)."),
+    Flag(
+        "--vectors",
+        "vectors",
+        Path,
+        "Latent vectors: .json list of equal-length lists, .npy, "
+        "or .safetensors (one tensor or one named 'latents').",
+    ),
+    Flag(
+        "--checkpoint",
+        "checkpoint",
+        Path,
+        "A 'spectral train hae' model.safetensors: score "
+        "its latents of valid vs generated invalid signals (AUROC, histogram).",
+    ),
+    Flag(
+        "--data",
+        "data",
+        str,
+        "With --checkpoint: mnist1d (default; its test split) or an .npz/.npy of signals.",
+    ),
+    Flag(
+        "--variant",
+        "variant",
+        str,
+        "seed | fixed (default fixed; with --checkpoint the model's own).",
+    ),
+    Flag(
+        "--critical-band",
+        "critical_band",
+        str,
+        "seed | hutchinson-knopoff | sethares (default: the variant's own).",
+    ),
     Flag("--alpha", "alpha", float, "Weight of the alignment (--vectors; default 1)."),
     Flag("--beta", "beta", float, "Weight of the dissonance (--vectors; default 0.5)."),
 ]
 
 
 @config_flags(SCORE_FLAGS, panel="Scoring options")
-@shared_options(print_config=True, seed_help="Seed of the generated invalid signals "
-                "(--checkpoint; default 0).")
+@shared_options(
+    print_config=True, seed_help="Seed of the generated invalid signals (--checkpoint; default 0)."
+)
 def harmony_score(*, flags: FlagValues, shared: Shared) -> None:
     """Score latent vectors with the harmony/dissonance measures, or a trained HAE's latents.
 
@@ -67,8 +90,9 @@ def harmony_score(*, flags: FlagValues, shared: Shared) -> None:
             cfg.vectors, cfg.variant or "fixed", cfg.critical_band, cfg.alpha, cfg.beta
         )
         if shared.out is not None:  # scoring a file writes no run directory unless asked to
-            run_dir = prepare_run_dir(shared.out, "harmony-score", cfg.vectors.stem,
-                                      overwrite=shared.overwrite)
+            run_dir = prepare_run_dir(
+                shared.out, "harmony-score", cfg.vectors.stem, overwrite=shared.overwrite
+            )
             report.files["config"] = write_config(run_dir, cfg)
             report.files["report"] = "report.json"
             write_report(run_dir / "report.json", report)
@@ -78,8 +102,9 @@ def harmony_score(*, flags: FlagValues, shared: Shared) -> None:
             raise BadInput(f"--checkpoint {cfg.checkpoint} does not exist")
         harmony_report.load_hae(cfg.checkpoint, dev)  # refuse a foreign file before a run dir
         new_dir = is_new_dir(shared.out)
-        run_dir = prepare_run_dir(shared.out, "harmony-score", cfg.checkpoint.parent.name,
-                                  overwrite=shared.overwrite)
+        run_dir = prepare_run_dir(
+            shared.out, "harmony-score", cfg.checkpoint.parent.name, overwrite=shared.overwrite
+        )
         with remove_if_left_empty(run_dir, enabled=new_dir):  # e.g. a bad --data file
             report = harmony_report.score_checkpoint(
                 cfg.checkpoint, cfg.data, run_dir, dev, cfg.seed, cfg.variant, cfg.critical_band

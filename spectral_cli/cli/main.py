@@ -75,7 +75,7 @@ class SpectralGroup(TyperGroup):
             if debug:
                 raise
             _error(str(exc), exc.exit_code)
-        except Exception as exc:  # noqa: BLE001 - last line of defence, see SPECTRAL_DEBUG
+        except Exception as exc:
             if debug:
                 raise
             # out of memory and other failures at run time: exit 3 (DESIGN.md)

@@ -26,8 +26,9 @@ def parse_values(text: str, flag: str) -> list[float]:
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise BadInput(f"{flag} takes comma-separated numbers like 0,0.5,1,inf, got {text!r}"
-                       ) from None
+        raise BadInput(
+            f"{flag} takes comma-separated numbers like 0,0.5,1,inf, got {text!r}"
+        ) from None
     if not values:
         raise BadInput(f"{flag} needs at least one value, e.g. 0,0.5,1,1.5,2,inf")
     return values
@@ -41,35 +42,64 @@ def _sweep(param: str) -> Any:
 
 
 NTK_FLAGS = [
-    Flag("--kernel", "kernel", str,
-         "empirical | analytic (infinite width; ReLU, NTK parameterization only)."),
-    Flag("--task", "task.name", str,
-         "toy1d (default) or an .npz with x_train, y_train [, x_test, y_test]."),
+    Flag(
+        "--kernel",
+        "kernel",
+        str,
+        "empirical | analytic (infinite width; ReLU, NTK parameterization only).",
+    ),
+    Flag(
+        "--task",
+        "task.name",
+        str,
+        "toy1d (default) or an .npz with x_train, y_train [, x_test, y_test].",
+    ),
     Flag("--n-train", "task.n_train", int, "Training points (toy1d: 32)."),
     Flag("--n-test", "task.n_test", int, "Test points (default: all)."),
     Flag("--signals", "task.signals", int, "Random toy1d targets to average over (mean ± sd)."),
-    Flag("--target-slope", "task.slope", float, "toy1d power spectrum ∝ f^-α, amplitude ∝ "
-         "f^(-α/2) (default 2: amplitude 1/f)."),
+    Flag(
+        "--target-slope",
+        "task.slope",
+        float,
+        "toy1d power spectrum ∝ f^-α, amplitude ∝ f^(-α/2) (default 2: amplitude 1/f).",
+    ),
     Flag("--depth", "model.depth", int, "Linear layers (default 4)."),
     Flag("--width", "model.width", int, "Hidden width (default 256)."),
     Flag("--parameterization", "model.parameterization", str, "ntk | standard."),
-    Flag("--activation", "model.activation", str,
-         "relu (default) | tanh (empirical kernel only)."),
+    Flag("--activation", "model.activation", str, "relu (default) | tanh (empirical kernel only)."),
     Flag("--w-std", "model.w_std", float, "Weight scale (default 1)."),
     Flag("--b-std", "model.b_std", float, "Bias scale (default 0)."),
-    Flag("--encoding", "model.encoding", str,
-         "none | basic | toy | posenc | gauss (default toy)."),
+    Flag("--encoding", "model.encoding", str, "none | basic | toy | posenc | gauss (default toy)."),
     Flag("--p", "model.p", float, "toy: a_j = j^-p (p >= 0, inf)."),
     Flag("--scale", "model.scale", float, "posenc/gauss sigma."),
-    Flag("--m", "model.m", int, "Number of frequencies (toy default: the full basis j = 1..n/2 "
-         "of the grid; posenc/gauss: 16)."),
-    Flag("--train-steps", "train.steps", int,
-         "Full-batch GD steps (loss 1/2 Σ(f-y)²) compared with the NTK."),
+    Flag(
+        "--m",
+        "model.m",
+        int,
+        "Number of frequencies (toy default: the full basis j = 1..n/2 "
+        "of the grid; posenc/gauss: 16).",
+    ),
+    Flag(
+        "--train-steps",
+        "train.steps",
+        int,
+        "Full-batch GD steps (loss 1/2 Σ(f-y)²) compared with the NTK.",
+    ),
     Flag("--lr", "train.lr", float, "GD learning rate (default 1/λ_max of the train kernel)."),
-    Flag("--sweep-p", "sweep.values", str, "e.g. 0,0.5,1,1.5,2,inf (toy encoding).",
-         convert=_sweep("p")),
-    Flag("--sweep-scale", "sweep.values", str, "e.g. 1,3,10,30,100 (posenc / gauss).",
-         convert=_sweep("scale")),
+    Flag(
+        "--sweep-p",
+        "sweep.values",
+        str,
+        "e.g. 0,0.5,1,1.5,2,inf (toy encoding).",
+        convert=_sweep("p"),
+    ),
+    Flag(
+        "--sweep-scale",
+        "sweep.values",
+        str,
+        "e.g. 1,3,10,30,100 (posenc / gauss).",
+        convert=_sweep("scale"),
+    ),
 ]
 
 

@@ -51,44 +51,114 @@ class Shared:
         return self.verbose and not self.quiet
 
 
-def _option(default: Any, *decls: str, help: str, **kw: Any) -> Any:  # noqa: A002
+def _option(default: Any, *decls: str, help: str, **kw: Any) -> Any:
     return typer.Option(default, *decls, help=help, rich_help_panel=PANEL, **kw)
 
 
-def _declare(seed_help: str | None, resume_help: str | None,
-             out: tuple[str, str] | None = None) -> list[tuple[str, Any, Any]]:
+def _declare(
+    seed_help: str | None, resume_help: str | None, out: tuple[str, str] | None = None
+) -> list[tuple[str, Any, Any]]:
     """(Shared field, annotation, Typer option) of every shared option, in --help order."""
     return [
-        ("config", Path | None, _option(
-            None, "--config", dir_okay=False, metavar="FILE",
-            help="YAML config; layered over the defaults, under --set and the flags.")),
-        ("sets", list[str], _option(
-            [], "--set", metavar="KEY=VALUE",
-            help="Dotted override, repeatable (e.g. --set train.lr=0.003).")),
-        ("device", str, _option(
-            "auto", "--device", metavar="DEVICE",
-            help="auto | cpu | cuda | cuda:N (auto = CUDA if present).")),
-        ("seed", int | None, _option(
-            None, "--seed", metavar="N",
-            help=seed_help or "Random seed (default: the config's, 0).")),
-        ("out", Path | None, _option(
-            None, "--out", metavar=out[0] if out else "DIR",
-            help=out[1] if out else "Run directory (default runs/<command>-<name>-<timestamp>); "
-            "an existing non-empty one needs --overwrite or --resume.")),
-        ("json", bool, _option(
-            False, "--json", help="Print the final report as JSON on stdout, nothing else.")),
-        ("quiet", bool, _option(
-            False, "--quiet", "-q", help="No logs, notes or progress on stderr (errors still); "
-            "the result still goes to stdout.")),
-        ("verbose", bool, _option(
-            False, "--verbose", "-v", help="More detail on stderr (per-epoch logs).")),
-        ("overwrite", bool, _option(
-            False, "--overwrite", help="Allow writing into a non-empty --out.")),
-        ("resume", bool, _option(
-            False, "--resume", help=resume_help or "Continue the interrupted run in --out.")),
-        ("print_config", bool, _option(
-            False, "--print-config", help="Print the resolved config as YAML (what --config "
-            "accepts) and exit; creates nothing.")),
+        (
+            "config",
+            Path | None,
+            _option(
+                None,
+                "--config",
+                dir_okay=False,
+                metavar="FILE",
+                help="YAML config; layered over the defaults, under --set and the flags.",
+            ),
+        ),
+        (
+            "sets",
+            list[str],
+            _option(
+                [],
+                "--set",
+                metavar="KEY=VALUE",
+                help="Dotted override, repeatable (e.g. --set train.lr=0.003).",
+            ),
+        ),
+        (
+            "device",
+            str,
+            _option(
+                "auto",
+                "--device",
+                metavar="DEVICE",
+                help="auto | cpu | cuda | cuda:N (auto = CUDA if present).",
+            ),
+        ),
+        (
+            "seed",
+            int | None,
+            _option(
+                None,
+                "--seed",
+                metavar="N",
+                help=seed_help or "Random seed (default: the config's, 0).",
+            ),
+        ),
+        (
+            "out",
+            Path | None,
+            _option(
+                None,
+                "--out",
+                metavar=out[0] if out else "DIR",
+                help=out[1]
+                if out
+                else "Run directory (default runs/<command>-<name>-<timestamp>); "
+                "an existing non-empty one needs --overwrite or --resume.",
+            ),
+        ),
+        (
+            "json",
+            bool,
+            _option(
+                False, "--json", help="Print the final report as JSON on stdout, nothing else."
+            ),
+        ),
+        (
+            "quiet",
+            bool,
+            _option(
+                False,
+                "--quiet",
+                "-q",
+                help="No logs, notes or progress on stderr (errors still); "
+                "the result still goes to stdout.",
+            ),
+        ),
+        (
+            "verbose",
+            bool,
+            _option(False, "--verbose", "-v", help="More detail on stderr (per-epoch logs)."),
+        ),
+        (
+            "overwrite",
+            bool,
+            _option(False, "--overwrite", help="Allow writing into a non-empty --out."),
+        ),
+        (
+            "resume",
+            bool,
+            _option(
+                False, "--resume", help=resume_help or "Continue the interrupted run in --out."
+            ),
+        ),
+        (
+            "print_config",
+            bool,
+            _option(
+                False,
+                "--print-config",
+                help="Print the resolved config as YAML (what --config "
+                "accepts) and exit; creates nothing.",
+            ),
+        ),
     ]
 
 
@@ -96,8 +166,12 @@ _PREFIX = "shared__"
 
 
 def shared_options(
-    *, resume: bool = False, print_config: bool = False, seed_help: str | None = None,
-    resume_help: str | None = None, out: tuple[str, str] | None = None,
+    *,
+    resume: bool = False,
+    print_config: bool = False,
+    seed_help: str | None = None,
+    resume_help: str | None = None,
+    out: tuple[str, str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Append the shared options to a command; it receives them as ``shared: Shared``.
 
@@ -115,31 +189,47 @@ def _collect_shared(values: dict[str, Any]) -> Shared:
 
 
 def inject_params(
-    fn: Callable[..., Any], *, name: str, params: list[tuple[str, Any, Any]],
-    collect: Callable[[dict[str, Any]], Any], prefix: str = _PREFIX,
+    fn: Callable[..., Any],
+    *,
+    name: str,
+    params: list[tuple[str, Any, Any]],
+    collect: Callable[[dict[str, Any]], Any],
+    prefix: str = _PREFIX,
 ) -> Callable[..., Any]:
     """Replace ``fn``'s parameter ``name`` by ``params`` (field, annotation, typer default);
     the wrapper passes ``collect({field: value})`` as ``name``."""
     sig = inspect.signature(fn, eval_str=True)
     if name not in sig.parameters:
         raise TypeError(f"{fn.__name__} needs a keyword parameter {name!r}")
-    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-           for p in sig.parameters.values() if p.name != name]
-    added = [inspect.Parameter(prefix + field_name, inspect.Parameter.KEYWORD_ONLY,
-                               default=default, annotation=annotation)
-             for field_name, annotation, default in params]
+    own = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for p in sig.parameters.values()
+        if p.name != name
+    ]
+    added = [
+        inspect.Parameter(
+            prefix + field_name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=default,
+            annotation=annotation,
+        )
+        for field_name, annotation, default in params
+    ]
     clash = {p.name for p in own} & {p.name for p in added}
     if clash:
         raise TypeError(f"{fn.__name__}: parameters {sorted(clash)} declared twice")
 
     @functools.wraps(fn)
     def wrapper(**kwargs: Any) -> Any:
-        mine = {k[len(prefix):]: kwargs.pop(k) for k in list(kwargs) if k.startswith(prefix)}
+        mine = {k[len(prefix) :]: kwargs.pop(k) for k in list(kwargs) if k.startswith(prefix)}
         return fn(**kwargs, **{name: collect(mine)})
 
     new_sig = sig.replace(parameters=[*own, *added])
     wrapper.__signature__ = new_sig  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in new_sig.parameters.values()
-                               if p.annotation is not inspect.Parameter.empty}
+    wrapper.__annotations__ = {
+        p.name: p.annotation
+        for p in new_sig.parameters.values()
+        if p.annotation is not inspect.Parameter.empty
+    }
     del wrapper.__wrapped__  # typer must see the new signature, not fn's
     return wrapper

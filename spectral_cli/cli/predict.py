@@ -21,14 +21,26 @@ from spectral_cli.cli.options import Shared, shared_options
 from spectral_cli.cli.output import emit
 
 PREDICT_FLAGS = [
-    Flag("--input", "input", Path,
-         "Inputs: an .npy array, or an .npz with x (and labels y) of the family's input shape.",
-         options={"dir_okay": False}),
-    Flag("--engine", "engine", str,
-         "torch | onnxruntime (default: onnxruntime for an .onnx SOURCE, else torch)."),
-    Flag("--model-input", "model_input", bool,
-         "The input is the model input itself: tokens (token families) or standardized "
-         "features (hmlp, mlp); default: raw signals or features, prepared as in training."),
+    Flag(
+        "--input",
+        "input",
+        Path,
+        "Inputs: an .npy array, or an .npz with x (and labels y) of the family's input shape.",
+        options={"dir_okay": False},
+    ),
+    Flag(
+        "--engine",
+        "engine",
+        str,
+        "torch | onnxruntime (default: onnxruntime for an .onnx SOURCE, else torch).",
+    ),
+    Flag(
+        "--model-input",
+        "model_input",
+        bool,
+        "The input is the model input itself: tokens (token families) or standardized "
+        "features (hmlp, mlp); default: raw signals or features, prepared as in training.",
+    ),
     Flag("--tokens", "model_input", bool, "Token families: same as --model-input."),
     Flag("--batch-size", "batch_size", int, "Inputs per forward pass (default 256)."),
     Flag("--model", "model", str, "A run of several models: which one to run."),
@@ -36,13 +48,19 @@ PREDICT_FLAGS = [
 
 
 @config_flags(PREDICT_FLAGS, panel="Prediction options")
-@shared_options(print_config=True, seed_help="Refused: prediction draws nothing at random.",
-                out=("FILE", "The predictions, .npz or .csv (default: INPUT-predictions.npz next "
-                     "to the input); an existing one needs --overwrite."))
+@shared_options(
+    print_config=True,
+    seed_help="Refused: prediction draws nothing at random.",
+    out=(
+        "FILE",
+        "The predictions, .npz or .csv (default: INPUT-predictions.npz next "
+        "to the input); an existing one needs --overwrite.",
+    ),
+)
 def predict(
     source: Path = typer.Argument(
-        ..., help="A run directory, a model .safetensors, or an .onnx file from "
-        "'spectral export'."),
+        ..., help="A run directory, a model .safetensors, or an .onnx file from 'spectral export'."
+    ),
     *,
     flags: FlagValues,
     shared: Shared,

@@ -17,7 +17,10 @@ class RichObserver:
     """The training loop's ``Observer``: a progress bar on a TTY, epoch lines if verbose."""
 
     def __init__(
-        self, quiet: bool = False, verbose: bool = False, total_epochs: int = 0,
+        self,
+        quiet: bool = False,
+        verbose: bool = False,
+        total_epochs: int = 0,
         header: str | None = None,
     ) -> None:
         self.console = stderr_console()
@@ -69,8 +72,9 @@ class RichObserver:
     def on_epoch(self, record: dict[str, float], improved: bool) -> None:
         self.announce()
         mark = " *" if improved else ""
-        shown = "  ".join(f"{k} {v:.4g}" for k, v in record.items()
-                          if k not in ("epoch", "seconds"))
+        shown = "  ".join(
+            f"{k} {v:.4g}" for k, v in record.items() if k not in ("epoch", "seconds")
+        )
         line = f"epoch {int(record['epoch'])}: {shown}  ({record['seconds']:.2f}s){mark}"
         if self._progress is not None:
             self._progress.update(self._task, info=f"val loss {record['val_loss']:.4g}")

@@ -16,14 +16,23 @@ from spectral_cli.core.registry import family_descriptions, family_names
 # every family option is shorthand for one config key; families without the key refuse it
 FAMILY_FLAGS = [
     Flag("--init", "model.init", str, "Initialization, for families that have one (model.init)."),
-    Flag("--window", "model.window", int,
-         "Window length, for families that have one (model.window)."),
-    Flag("--baseline", "model.baseline", str,
-         "Baseline trained in the same run (model.baseline)."),
-    Flag("--compare", "train.compare", bool,
-         "Train the family's comparison set in one run (train.compare)."),
-    Flag("--data-dir", "data.dir", Path, "Directory of user-provided data files (data.dir).",
-         options={"file_okay": False}),
+    Flag(
+        "--window", "model.window", int, "Window length, for families that have one (model.window)."
+    ),
+    Flag("--baseline", "model.baseline", str, "Baseline trained in the same run (model.baseline)."),
+    Flag(
+        "--compare",
+        "train.compare",
+        bool,
+        "Train the family's comparison set in one run (train.compare).",
+    ),
+    Flag(
+        "--data-dir",
+        "data.dir",
+        Path,
+        "Directory of user-provided data files (data.dir).",
+        options={"file_okay": False},
+    ),
 ]
 
 
@@ -42,7 +51,8 @@ def train_help() -> str:
 @shared_options(resume=True, print_config=True)
 def train(
     family: str = typer.Argument(
-        ..., help=f"Model family: {', '.join(family_names())}.",
+        ...,
+        help=f"Model family: {', '.join(family_names())}.",
         autocompletion=family_names,
     ),
     *,
@@ -60,8 +70,10 @@ def train(
 
     if shared.print_config:
         if shared.resume:
-            raise BadInput("--print-config shows a new run's config; drop --resume (a run's "
-                           "own config is its config.yaml)")
+            raise BadInput(
+                "--print-config shows a new run's config; drop --resume (a run's "
+                "own config is its config.yaml)"
+            )
         show_config(family, resolve(family, flags, shared))
         return
     dist, dev = distributed.setup(resolve_device(shared.device))  # torchrun: join the group
@@ -78,8 +90,9 @@ def train(
     run_dir, error = None, None
     if dist.primary:
         try:
-            run_dir = prepare_run_dir(shared.out, "train", family, overwrite=shared.overwrite,
-                                      resume=shared.resume)
+            run_dir = prepare_run_dir(
+                shared.out, "train", family, overwrite=shared.overwrite, resume=shared.resume
+            )
         except BadInput as exc:
             error = str(exc)
     run_dir, error = distributed.broadcast_object((run_dir, error))
@@ -92,12 +105,17 @@ def train(
     header = "\n".join([*notes, f"training {family} on {where} (seed {cfg.seed}) -> {run_dir}"])
     with (
         remove_if_left_empty(run_dir, enabled=new_dir),
-        RichObserver(quiet=shared.quiet or not dist.primary, verbose=shared.verbose,
-                     total_epochs=cfg.train.epochs, header=header) as observer,
+        RichObserver(
+            quiet=shared.quiet or not dist.primary,
+            verbose=shared.verbose,
+            total_epochs=cfg.train.epochs,
+            header=header,
+        ) as observer,
         catch_signals(StopFlag()) as stop,
     ):
-        report = run_experiment(cfg, run_dir, dev, resume=shared.resume, observer=observer,
-                                stop=stop, data=data)
+        report = run_experiment(
+            cfg, run_dir, dev, resume=shared.resume, observer=observer, stop=stop, data=data
+        )
     distributed.teardown()
     if dist.primary:
         emit(shared, report, f"{report.summary()} -> {run_dir}")
@@ -106,8 +124,10 @@ def train(
 def check_global_batch(cfg: Any, world: int) -> None:
     """Under torchrun ``train.batch_size`` is the global batch, split over the processes."""
     if cfg.train.batch_size < world:
-        raise BadInput(f"train.batch_size {cfg.train.batch_size} is the global batch; it must "
-                       f"be at least the number of processes ({world})")
+        raise BadInput(
+            f"train.batch_size {cfg.train.batch_size} is the global batch; it must "
+            f"be at least the number of processes ({world})"
+        )
 
 
 def resolve(family: str, flags: FlagValues, shared: Shared, run_dir: Path | None = None) -> Any:
@@ -134,6 +154,8 @@ def show_config(family: str, cfg: Any) -> None:
     fam = get_family(family)
     data = fam.data(cfg)
     params = count_params(fam.build(cfg, data.info), fam.embedding_prefix)
-    print_config(cfg, f"spectral train {family}: resolved config (pass it back with --config "
-                 "FILE)", f"parameters: {params.total}")
-
+    print_config(
+        cfg,
+        f"spectral train {family}: resolved config (pass it back with --config FILE)",
+        f"parameters: {params.total}",
+    )

@@ -36,7 +36,9 @@ class RichTrialProgress:
 )
 def tune(
     families: list[str] = typer.Argument(
-        ..., help="Families to tune, e.g. standard factorized hpe.", metavar="FAMILY...",
+        ...,
+        help="Families to tune, e.g. standard factorized hpe.",
+        metavar="FAMILY...",
         autocompletion=family_names,
     ),
     trials: int = typer.Option(
@@ -96,6 +98,11 @@ def tune(
         quiet=shared.quiet,
     )
     with catch_signals(StopFlag()) as stop:
-        report = tune_run(settings, RichTrialProgress(shared.quiet), stop,
-                          overwrite=shared.overwrite, resume=shared.resume)
+        report = tune_run(
+            settings,
+            RichTrialProgress(shared.quiet),
+            stop,
+            overwrite=shared.overwrite,
+            resume=shared.resume,
+        )
     emit(shared, report, f"{report.summary()} -> {settings.out}/comparison.md")

@@ -27,17 +27,27 @@ from spectral_cli.cli.output import (
 
 VERIFY_FLAGS = [
     Flag("--window", "window", int, "Window length T >= 2 (default 8)."),
-    Flag("--windows", "windows", int,
-         "Windows in the test signal (default 16; a FILE: all of it)."),
+    Flag(
+        "--windows", "windows", int, "Windows in the test signal (default 16; a FILE: all of it)."
+    ),
     Flag("--dtype", "dtype", str, "float64 | float32 (default float64; a checkpoint: its own)."),
     Flag("--tol", "tol", float, "Tolerance on the worst relative error (default 1e-12 / 1e-5)."),
-    Flag("--signal", "signal", str,
-         "random (default) | sines | FILE (.npy, .safetensors, .csv; 1-D)."),
-    Flag("--checkpoint", "checkpoint", Path,
-         "Verify this spectra-lstm checkpoint instead of constructing.",
-         options={"dir_okay": False}),
-    Flag("--plots/--no-plots", "plots", bool,
-         "Write weight_hh.png and spectrogram.png (default on)."),
+    Flag(
+        "--signal",
+        "signal",
+        str,
+        "random (default) | sines | FILE (.npy, .safetensors, .csv; 1-D).",
+    ),
+    Flag(
+        "--checkpoint",
+        "checkpoint",
+        Path,
+        "Verify this spectra-lstm checkpoint instead of constructing.",
+        options={"dir_okay": False},
+    ),
+    Flag(
+        "--plots/--no-plots", "plots", bool, "Write weight_hh.png and spectrogram.png (default on)."
+    ),
 ]
 
 
@@ -69,8 +79,11 @@ def verify_lstm(*, flags: FlagValues, shared: Shared) -> None:
         log(shared, f"cell: {report.cell}, H={report.hidden_size}, source: {report.source}")
         if report.valid_amplitude:
             va = report.valid_amplitude
-            log(shared, f"full accuracy for max |x| <= {va['input_bound']:.3g} and window peak "
-                f"|X_k| >= {va['min_peak_magnitude']:.3g}")
+            log(
+                shared,
+                f"full accuracy for max |x| <= {va['input_bound']:.3g} and window peak "
+                f"|X_k| >= {va['min_peak_magnitude']:.3g}",
+            )
     emit(shared, report, f"{report.summary()} -> {run_dir}")
     if not report.passed:
         raise CheckFailed(

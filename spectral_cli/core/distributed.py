@@ -79,8 +79,9 @@ def setup(device: torch.device) -> tuple[Dist, torch.device]:
         device = torch.device("cuda", local)
         torch.cuda.set_device(device)
     if not td.is_initialized():
-        td.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank,
-                              world_size=world)
+        td.init_process_group(
+            "nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world
+        )
     _CURRENT = Dist(rank, world, local)
     return _CURRENT, device
 
@@ -99,8 +100,11 @@ def _device() -> torch.device:
     import torch.distributed as td
 
     backend = td.get_backend()
-    return torch.device("cuda", torch.cuda.current_device()) if backend == "nccl" else \
-        torch.device("cpu")
+    return (
+        torch.device("cuda", torch.cuda.current_device())
+        if backend == "nccl"
+        else torch.device("cpu")
+    )
 
 
 def max_flags(*flags: bool) -> list[bool]:

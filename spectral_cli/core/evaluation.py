@@ -69,5 +69,3 @@ def evaluate(
             correct += int(hits)
     model.train(was_training)
     return total_loss / max(n, 1), None if regression else correct / max(n, 1)
-
-

@@ -53,8 +53,10 @@ def resolve_train_config(
     sets = list(sets)
     for parts, value in parse_set(sets):  # the family is the command's argument, not a setting
         if parts == ["family"] and value != family:
-            raise BadInput(f"--set family={value}: the family is {family!r} (the command's "
-                           f"argument); run 'spectral train {value or 'FAMILY'}' instead")
+            raise BadInput(
+                f"--set family={value}: the family is {family!r} (the command's "
+                f"argument); run 'spectral train {value or 'FAMILY'}' instead"
+            )
     fixed: dict[str, Any] = {"family": family}
     if seed is not None:
         fixed["seed"] = seed
@@ -131,8 +133,13 @@ def member_paths(run_dir: Path, index: int, name: str) -> tuple[str, Path]:
 
 
 def _train_member(
-    index: int, member: Member, run: RunResult, resume: bool, observer: Observer,
-    stop: StopFlag | None, evaluate_test: bool,
+    index: int,
+    member: Member,
+    run: RunResult,
+    resume: bool,
+    observer: Observer,
+    stop: StopFlag | None,
+    evaluate_test: bool,
 ) -> TrainedModel:
     fam = get_family(member.cfg.family)
     rel, state_file = member_paths(run.run_dir, index, member.name)
@@ -142,8 +149,12 @@ def _train_member(
     model = fam.build(member.cfg, run.data.info).to(run.device)
     task = fam.task(model, member.cfg, run.data, run.device, member)
     config_json = member.cfg.model_dump(mode="json")
-    meta = model_metadata(member.checkpoint_family or fam.name, config_json,
-                          data_info=run.data.info.__dict__, member=member.name)
+    meta = model_metadata(
+        member.checkpoint_family or fam.name,
+        config_json,
+        data_info=run.data.info.__dict__,
+        member=member.name,
+    )
 
     def save_model(m: torch.nn.Module) -> None:
         if distributed.current().primary:  # ranks hold identical weights; rank 0 writes
@@ -151,13 +162,26 @@ def _train_member(
 
     loop_cfg = fam.loop_config(member.cfg)
     trainer = Trainer(
-        model, loop_cfg, run.data.train, run.data.val, run.device, member.seed, state_file,
-        state_metadata={"spectral.config": json.dumps(run.cfg.model_dump(mode="json"),
-                                                      sort_keys=True)},
+        model,
+        loop_cfg,
+        run.data.train,
+        run.data.val,
+        run.device,
+        member.seed,
+        state_file,
+        state_metadata={
+            "spectral.config": json.dumps(run.cfg.model_dump(mode="json"), sort_keys=True)
+        },
         on_improved=save_model if task.keep == "best" else None,
-        observer=observer, stop=stop, loss_fn=task.loss, evaluate_fn=task.evaluate,
-        on_epoch_start=task.on_epoch_start, select=task.select, mode=task.mode,
-        select_from_epoch=task.select_from_epoch, optimizer=task.optimizer,
+        observer=observer,
+        stop=stop,
+        loss_fn=task.loss,
+        evaluate_fn=task.evaluate,
+        on_epoch_start=task.on_epoch_start,
+        select=task.select,
+        mode=task.mode,
+        select_from_epoch=task.select_from_epoch,
+        optimizer=task.optimizer,
     )
     if resume and state_file.is_file():
         trainer.load_state()
@@ -173,19 +197,32 @@ def _train_member(
         model.load_state_dict(trainer.best_weights)
     save_model(model)
     metrics = fam.metrics(model, member.cfg, run.data, run.device, evaluate_test)
-    extras = (fam.extras(model, member.cfg, run.data, run.device, evaluate_test)
-              if fam.extras else {})
+    extras = (
+        fam.extras(model, member.cfg, run.data, run.device, evaluate_test) if fam.extras else {}
+    )
     seconds = sum(h["seconds"] for h in state.history)
     n = len(state.history)
     summary = ModelSummary(
-        family=member.checkpoint_family or fam.name, file=rel, seed=member.seed,
-        params=count_params(model, fam.embedding_prefix), metrics=metrics,
-        selection=Selection(metric=task.select, mode=task.mode, best_epoch=state.best_epoch,
-                            best_value=state.best_value, epochs_run=n, kept=task.keep),
+        family=member.checkpoint_family or fam.name,
+        file=rel,
+        seed=member.seed,
+        params=count_params(model, fam.embedding_prefix),
+        metrics=metrics,
+        selection=Selection(
+            metric=task.select,
+            mode=task.mode,
+            best_epoch=state.best_epoch,
+            best_value=state.best_value,
+            epochs_run=n,
+            kept=task.keep,
+        ),
         history=state.history,
-        timing=Timing(total_seconds=seconds, seconds_per_epoch=seconds / max(n, 1),
-                      wall_seconds=time.perf_counter() - started,
-                      torch_threads=torch.get_num_threads()),
+        timing=Timing(
+            total_seconds=seconds,
+            seconds_per_epoch=seconds / max(n, 1),
+            wall_seconds=time.perf_counter() - started,
+            torch_threads=torch.get_num_threads(),
+        ),
         extras=extras,
     )
     return TrainedModel(member, fam, model, summary, state_file)
@@ -224,19 +261,24 @@ def run_experiment(
     for index, member in enumerate(members):
         if len(members) > 1:
             observer.log(f"model {index + 1}/{len(members)}: {member.name} (seed {member.seed})")
-        run.models.append(_train_member(index, member, run, resume, observer, stop,
-                                        evaluate_test))
+        run.models.append(_train_member(index, member, run, resume, observer, stop, evaluate_test))
     _check_stop(stop, run_dir, "before the final plots and report")
     primary = run.models[0].summary
     files = {"config": "config.yaml", "state": STATE_FILE, "model": "model.safetensors"}
     for tm in run.models[1:]:
         files[f"model:{tm.member.name}"] = tm.summary.file
     if plots_enabled and writer:
-        curves = {tm.member.name: (tm.summary.history, tm.summary.selection.best_epoch)
-                  for tm in run.models}
-        plots.training_curves(curves, primary.selection.metric,
-                              f"{cfg.family} (seed {cfg.seed})", run_dir / "curves.png",
-                              unit="step" if family.unit == "steps" else "epoch")
+        curves = {
+            tm.member.name: (tm.summary.history, tm.summary.selection.best_epoch)
+            for tm in run.models
+        }
+        plots.training_curves(
+            curves,
+            primary.selection.metric,
+            f"{cfg.family} (seed {cfg.seed})",
+            run_dir / "curves.png",
+            unit="step" if family.unit == "steps" else "epoch",
+        )
         files["curves"] = "curves.png"
         if family.artifacts is not None:
             files.update(family.artifacts(run))
@@ -252,9 +294,12 @@ def run_experiment(
         metrics=primary.metrics,
         selection=primary.selection,
         history=primary.history,
-        timing=Timing(total_seconds=total, seconds_per_epoch=total / max(epochs, 1),
-                      wall_seconds=time.perf_counter() - started,
-                      torch_threads=torch.get_num_threads()),
+        timing=Timing(
+            total_seconds=total,
+            seconds_per_epoch=total / max(epochs, 1),
+            wall_seconds=time.perf_counter() - started,
+            torch_threads=torch.get_num_threads(),
+        ),
         data=data.summary(),
         models={tm.member.name: tm.summary for tm in run.models},
         resumed=resume,
@@ -270,5 +315,7 @@ def run_experiment(
 def _check_stop(stop: StopFlag | None, run_dir: Path, when: str) -> None:
     """A signal that arrives after training still ends the command with exit 130."""
     if stop is not None and stop.requested:
-        raise Interrupted(f"{stop.signal_name} {when}; the trained state is saved in {run_dir}, "
-                          "--resume finishes the run")
+        raise Interrupted(
+            f"{stop.signal_name} {when}; the trained state is saved in {run_dir}, "
+            "--resume finishes the run"
+        )

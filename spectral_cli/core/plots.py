@@ -47,10 +47,20 @@ def training_curves(
         xs = [h[key] for h in history]
         tag = f"{name} " if len(runs) > 1 else ""
         ax_loss.plot(xs, [h["loss"] for h in history], color=color, label=f"{tag}train")
-        ax_loss.plot(xs, [h["val_loss"] for h in history], color=color, linestyle="--",
-                     label=f"{tag}validation")
-        ax_sel.plot(xs, [h.get(select, float("nan")) for h in history], color=color,
-                    linestyle="--", label=f"{tag}{select}")
+        ax_loss.plot(
+            xs,
+            [h["val_loss"] for h in history],
+            color=color,
+            linestyle="--",
+            label=f"{tag}validation",
+        )
+        ax_sel.plot(
+            xs,
+            [h.get(select, float("nan")) for h in history],
+            color=color,
+            linestyle="--",
+            label=f"{tag}{select}",
+        )
         if history and "train_acc" in history[0] and select == "val_acc":
             ax_sel.plot(xs, [h["train_acc"] for h in history], color=color, label=f"{tag}train")
         if best:

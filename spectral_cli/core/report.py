@@ -117,15 +117,22 @@ class TrainReport(Report):
         other models of the run follow after ``|``."""
 
         def line(name: str, metrics: dict[str, float | None], sel: Selection) -> str:
-            shown = [f"{k.replace('_', ' ')} {v:.4g}" for k, v in metrics.items()
-                     if k.startswith("test_") and v is not None][:3] or ["test n/a"]
+            shown = [
+                f"{k.replace('_', ' ')} {v:.4g}"
+                for k, v in metrics.items()
+                if k.startswith("test_") and v is not None
+            ][:3] or ["test n/a"]
             best = "n/a" if sel.best_value is None else f"{sel.best_value:.4g}"
             metric = sel.metric.replace("_", " ")
-            return (f"{name}: {', '.join(shown)} (best {metric} {best} at epoch "
-                    f"{sel.best_epoch}/{sel.epochs_run})")
+            return (
+                f"{name}: {', '.join(shown)} (best {metric} {best} at epoch "
+                f"{sel.best_epoch}/{sel.epochs_run})"
+            )
 
-        head = (f"{line(self.family, self.metrics, self.selection)}, {self.params.total:,} "
-                f"params, {self.timing.seconds_per_epoch:.2f} s/epoch")
+        head = (
+            f"{line(self.family, self.metrics, self.selection)}, {self.params.total:,} "
+            f"params, {self.timing.seconds_per_epoch:.2f} s/epoch"
+        )
         others = [line(name, m.metrics, m.selection) for name, m in list(self.models.items())[1:]]
         return " | ".join([head, *others])
 

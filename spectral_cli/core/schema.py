@@ -66,7 +66,8 @@ class Frozen(BaseModel):
             value, ann = data[name], field.annotation
             if _boolean(ann) and not isinstance(value, bool) and value is not None:
                 raise PydanticCustomError(  # lax pydantic reads 1, "false", "off" as booleans
-                    "strict_bool", "takes true or false, not the {kind} {value}",
+                    "strict_bool",
+                    "takes true or false, not the {kind} {value}",
                     {"key": name, "kind": type(value).__name__, "value": repr(value)},
                 )
             values = value if _numeric_items(ann) and isinstance(value, (list, tuple)) else None
@@ -75,7 +76,8 @@ class Frozen(BaseModel):
             for v in values if values is not None else (value,):
                 if isinstance(v, (bool, str)):
                     raise PydanticCustomError(
-                        "strict_number", "takes a number, not the {kind} {value}",
+                        "strict_number",
+                        "takes a number, not the {kind} {value}",
                         {"key": name, "kind": type(v).__name__, "value": repr(v)},
                     )
                 # NaN is never a setting; inf only as a single value (where a key allows it,
@@ -83,7 +85,8 @@ class Frozen(BaseModel):
                 listed = values is not None and name not in cls.infinite_items
                 if isinstance(v, float) and (v != v or (listed and abs(v) == inf)):
                     raise PydanticCustomError(
-                        "finite_number", "takes finite numbers, not {value}",
+                        "finite_number",
+                        "takes finite numbers, not {value}",
                         {"key": name, "value": repr(v)},
                     )
         return data

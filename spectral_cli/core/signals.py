@@ -112,8 +112,9 @@ class _HoldWhileLoading(importlib.abc.MetaPathFinder):
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = frozenset(names)
 
-    def find_spec(self, fullname: str, path: Any = None,
-                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Any = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if fullname not in self.names:
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
@@ -127,8 +128,7 @@ def hold_signals_while_importing(*names: str) -> None:
     command or not at all (``--help``, ``--print-config``, early bad input) -- runs with the
     signals held (:func:`signals_held`). Installed once per process, first on ``sys.meta_path``.
     """
-    if not any(isinstance(f, _HoldWhileLoading) and f.names >= set(names)
-               for f in sys.meta_path):
+    if not any(isinstance(f, _HoldWhileLoading) and f.names >= set(names) for f in sys.meta_path):
         sys.meta_path.insert(0, _HoldWhileLoading(names))
 
 

@@ -27,5 +27,10 @@ def classifier_metrics(
     test_loss, test_acc = evaluate(model, data.test, bs, device) if evaluate_test else (None, None)
     val_loss, val_acc = evaluate(model, data.val, bs, device)
     _, train_acc = evaluate(model, data.train, bs, device)
-    return {"test_acc": test_acc, "test_loss": test_loss, "val_acc": val_acc,
-            "val_loss": val_loss, "train_acc": train_acc}
+    return {
+        "test_acc": test_acc,
+        "test_loss": test_loss,
+        "val_acc": val_acc,
+        "val_loss": val_loss,
+        "train_acc": train_acc,
+    }

@@ -50,8 +50,16 @@ from spectral_cli.core.schema import TrainConfig
 from spectral_cli.core.signals import StopFlag
 
 STATE_FAMILY = "train-state"
-__all__ = ["STATE_FAMILY", "LoopState", "Observer", "SilentObserver", "SplitLike", "Trainer",
-           "classification_loss", "evaluate"]
+__all__ = [
+    "STATE_FAMILY",
+    "LoopState",
+    "Observer",
+    "SilentObserver",
+    "SplitLike",
+    "Trainer",
+    "classification_loss",
+    "evaluate",
+]
 
 
 @dataclass
@@ -129,9 +137,7 @@ class Trainer:
         self.amp_dtype = torch.float16 if half else torch.bfloat16
         self.scaler = torch.amp.GradScaler("cuda") if half else None
         if cfg.amp and not self.use_amp:
-            self.observer.log(
-                "train.amp is ignored on CPU (autocast is used on CUDA only)"
-            )
+            self.observer.log("train.amp is ignored on CPU (autocast is used on CUDA only)")
 
     # ---- state -----------------------------------------------------------------------------
     def save_state(self) -> None:
@@ -188,10 +194,17 @@ class Trainer:
         if not all(type(getattr(st, k)) is int for k in ints):
             raise ValueError("loop position fields must be integers")
         bs = self.cfg.batch_size
-        if not (0 <= st.step < steps and st.epoch >= 0 and len(st.history) == st.epoch
-                and 0 <= st.best_epoch <= st.epoch and 0 <= st.seen <= st.step * bs):
-            raise ValueError(f"loop position epoch {st.epoch} step {st.step} is impossible for "
-                             f"{steps} steps per epoch")
+        if not (
+            0 <= st.step < steps
+            and st.epoch >= 0
+            and len(st.history) == st.epoch
+            and 0 <= st.best_epoch <= st.epoch
+            and 0 <= st.seen <= st.step * bs
+        ):
+            raise ValueError(
+                f"loop position epoch {st.epoch} step {st.step} is impossible for "
+                f"{steps} steps per epoch"
+            )
 
     # ---- loop ------------------------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
@@ -255,8 +268,11 @@ class Trainer:
         if self.select not in metrics or "val_loss" not in metrics:
             raise ValueError(f"validation metrics {sorted(metrics)} lack {self.select!r}/val_loss")
         st.epoch_seconds += time.perf_counter() - t0  # the validation pass counts too
-        record: dict[str, float] = {"epoch": st.epoch + 1, "step": (st.epoch + 1) * steps,
-                                    "loss": st.loss_sum / max(st.seen, 1)}
+        record: dict[str, float] = {
+            "epoch": st.epoch + 1,
+            "step": (st.epoch + 1) * steps,
+            "loss": st.loss_sum / max(st.seen, 1),
+        }
         if not st.regression:
             record["train_acc"] = st.correct / max(st.seen, 1)
         record.update(metrics)
@@ -308,8 +324,9 @@ class Trainer:
                 t0 = time.perf_counter()
                 idx = order[self.state.step * bs : (self.state.step + 1) * bs]
                 mine = idx[self.dist.rank :: self.dist.world]  # this rank's share of the batch
-                self._train_step(self.train.x[mine].to(self.device),
-                                 self.train.y[mine].to(self.device), len(idx))
+                self._train_step(
+                    self.train.x[mine].to(self.device), self.train.y[mine].to(self.device), len(idx)
+                )
                 self.state.epoch_seconds += time.perf_counter() - t0
                 self.observer.on_step(self.state.epoch + 1, self.state.step, steps)
             self._end_epoch(steps)

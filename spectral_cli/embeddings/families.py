@@ -141,16 +141,18 @@ def build_hpe(cfg: HPEConfig, info: TokenDataInfo) -> TokenTransformer:
 def _family(name: str, config: type[Frozen], build: Any, **extra: Any) -> Family:
     from spectral_cli.core.registry import FAMILY_MODULES
 
-    return register(Family(
-        name=name,
-        description=FAMILY_MODULES[name][1],
-        config=run_config_class(name, config),
-        data=lambda cfg: load_token_data(cfg.data),
-        build=lambda cfg, info: build(cfg.model, info),
-        task=classifier_task,
-        metrics=classifier_metrics,
-        **extra,
-    ))
+    return register(
+        Family(
+            name=name,
+            description=FAMILY_MODULES[name][1],
+            config=run_config_class(name, config),
+            data=lambda cfg: load_token_data(cfg.data),
+            build=lambda cfg, info: build(cfg.model, info),
+            task=classifier_task,
+            metrics=classifier_metrics,
+            **extra,
+        )
+    )
 
 
 def _token_export(**extra: Any) -> ExportSignature:
@@ -159,17 +161,29 @@ def _token_export(**extra: Any) -> ExportSignature:
         kind="classifier",
         input=TensorSpec("tokens", "int64", ("batch", "seq_len"), high="vocab_size"),
         outputs=(TensorSpec("logits", "float32", ("batch", "num_classes")),),
-        raw=RawInput(TensorSpec("signal", "float32", ("batch", "seq_len")),
-                     lambda cfg, info, x: quantize(x, cfg.data.n_tokens, cfg.data.clamp),
-                     "raw signals, quantized with the run's data.n_tokens and data.clamp"),
+        raw=RawInput(
+            TensorSpec("signal", "float32", ("batch", "seq_len")),
+            lambda cfg, info, x: quantize(x, cfg.data.n_tokens, cfg.data.clamp),
+            "raw signals, quantized with the run's data.n_tokens and data.clamp",
+        ),
         **extra,
     )
 
 
-STANDARD = _family("standard", StandardConfig, build_standard, export=_token_export(
-    unsupported={"dense": "its embedding is already a dense V x D table"}))
-FACTORIZED = _family("factorized", FactorizedConfig, build_factorized,
-                     export=_token_export(dense_into="standard"))
-HPE = _family("hpe", HPEConfig, build_hpe, artifacts=hpe_artifacts,
-              export=_token_export(dense_into="standard", harmonic="embedding"))
+STANDARD = _family(
+    "standard",
+    StandardConfig,
+    build_standard,
+    export=_token_export(unsupported={"dense": "its embedding is already a dense V x D table"}),
+)
+FACTORIZED = _family(
+    "factorized", FactorizedConfig, build_factorized, export=_token_export(dense_into="standard")
+)
+HPE = _family(
+    "hpe",
+    HPEConfig,
+    build_hpe,
+    artifacts=hpe_artifacts,
+    export=_token_export(dense_into="standard", harmonic="embedding"),
+)
 __all__ = ["FACTORIZED", "HPE", "STANDARD", "RunConfig", "TokenDataInfo", "TokenTransformer"]

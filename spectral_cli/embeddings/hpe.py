@@ -160,7 +160,12 @@ class HarmonicEmbedding(nn.Module):
         """The full V x D embedding table (synthesized; differentiable)."""
         if self.impl == "fast":
             return FastSynthesis.apply(  # type: ignore[no-any-return]
-                self.amplitudes, self.frequencies, self.phases, None, None, self.embedding_dim,
+                self.amplitudes,
+                self.frequencies,
+                self.phases,
+                None,
+                None,
+                self.embedding_dim,
                 self.compiled,
             )
         return synthesize(self.amplitudes, self.frequencies, self.phases, self.positions)

@@ -141,8 +141,13 @@ def _blocks(row_size: int, *tensors: Tensor) -> Iterator[tuple[Tensor, ...]]:
 
 
 def forward_body(
-    a: Tensor, w: Tensor, phi: Tensor, inverse: Tensor | None, consts: tuple[Tensor, ...],
-    d: int, fused: bool = False,
+    a: Tensor,
+    w: Tensor,
+    phi: Tensor,
+    inverse: Tensor | None,
+    consts: tuple[Tensor, ...],
+    d: int,
+    fused: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Rows (U, D) of the table, gathered by ``inverse`` if given; and what backward keeps."""
     c_r, c_m, _ = consts
@@ -165,8 +170,14 @@ def forward_body(
 
 
 def backward_body(
-    a: Tensor, sa: Tensor, q: Tensor, inverse: Tensor | None, grad: Tensor,
-    consts: tuple[Tensor, ...], d: int, fused: bool = False,
+    a: Tensor,
+    sa: Tensor,
+    q: Tensor,
+    inverse: Tensor | None,
+    grad: Tensor,
+    consts: tuple[Tensor, ...],
+    d: int,
+    fused: bool = False,
 ) -> Tensor:
     """[da ; dphi ; dw] (3, U, K) for the synthesized rows from the output gradient (N, D)."""
     (u, k), (_, r, m) = a.shape, consts[2].shape

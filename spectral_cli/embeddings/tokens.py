@@ -38,16 +38,23 @@ class TokenData:
         return TokenDataInfo(self.vocab_size, self.seq_len, self.num_classes)
 
     def summary(self) -> dict[str, object]:
-        return {"source": self.source, "n_train": len(self.train), "n_val": len(self.val),
-                "n_test": len(self.test), "vocab_size": self.vocab_size,
-                "seq_len": self.seq_len, "num_classes": self.num_classes}
+        return {
+            "source": self.source,
+            "n_train": len(self.train),
+            "n_val": len(self.val),
+            "n_test": len(self.test),
+            "vocab_size": self.vocab_size,
+            "seq_len": self.seq_len,
+            "num_classes": self.num_classes,
+        }
 
 
 def load_token_data(cfg: DataConfig) -> TokenData:
     """Build the splits described by ``cfg`` (see :mod:`spectral_cli.embeddings.quantize`)."""
     arrays, source = load_arrays(cfg.path)
-    x, y, train_idx, val_idx = limited_split(arrays["x"], arrays["y"], cfg.limit,
-                                             cfg.val_fraction, cfg.split_seed)
+    x, y, train_idx, val_idx = limited_split(
+        arrays["x"], arrays["y"], cfg.limit, cfg.val_fraction, cfg.split_seed
+    )
     num_classes = int(max(arrays["y"].max(), arrays["y_test"].max())) + 1
 
     def make(xs: np.ndarray, ys: np.ndarray) -> Split:

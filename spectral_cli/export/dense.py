@@ -34,8 +34,9 @@ def footprint(model: nn.Module, embedding: str) -> dict[str, int]:
     state = model.state_dict()
     return {
         "params": sum(p.numel() for p in params.values()),
-        "embedding_params": sum(p.numel() for n, p in params.items()
-                                if n.startswith(embedding + ".")),
+        "embedding_params": sum(
+            p.numel() for n, p in params.items() if n.startswith(embedding + ".")
+        ),
         "bytes": sum(t.numel() * t.element_size() for t in state.values()),
     }
 
@@ -62,38 +63,52 @@ def convert(loaded: Loaded) -> tuple[nn.Module, Any]:
         embedding = loaded.model.get_submodule(sig.embedding)
         table = embedding(torch.arange(vocab, device=loaded.device)).detach().cpu()
     prefix = sig.embedding + "."
-    state = {k: v.detach().cpu() for k, v in loaded.model.state_dict().items()
-             if not k.startswith(prefix)}
+    state = {
+        k: v.detach().cpu()
+        for k, v in loaded.model.state_dict().items()
+        if not k.startswith(prefix)
+    }
     state[prefix + "weight"] = table
     check_state_dict(dense.state_dict(), state, loaded.path)
     dense.load_state_dict(state)
     return dense.eval().to(loaded.device), cfg
 
 
-def export_dense(loaded: Loaded, target: Path, tol: float,
-                 seed: int) -> tuple[Parity, dict[str, Any]]:
+def export_dense(
+    loaded: Loaded, target: Path, tol: float, seed: int
+) -> tuple[Parity, dict[str, Any]]:
     """Write the dense checkpoint to ``target``; parity on the whole test split."""
     if loaded.half:
-        raise BadInput(f"{loaded.path} holds {loaded.dtype} weights; convert the "
-                       "full-precision checkpoint")
+        raise BadInput(
+            f"{loaded.path} holds {loaded.dtype} weights; convert the full-precision checkpoint"
+        )
     sig = loaded.signature
     assert sig.dense_into is not None
     dense, cfg = convert(loaded)
     cases = parity_inputs(loaded, seed)
     test = loaded.data().test.x
     cases.insert(0, (f"test (all {len(test)})", test))
-    parity = compare(cases, lambda x: run_torch(loaded.model, x, EVAL_BATCH, loaded.device),
-                     lambda x: run_torch(dense, x, EVAL_BATCH, loaded.device), tol,
-                     f"{loaded.checkpoint_family} (torch)", f"{sig.dense_into} (torch)")
-    meta = model_metadata(sig.dense_into, cfg.model_dump(mode="json"),
-                          data_info=loaded.info, member=sig.dense_into,
-                          converted_from={"family": loaded.checkpoint_family,
-                                          "file": loaded.path.name})
+    parity = compare(
+        cases,
+        lambda x: run_torch(loaded.model, x, EVAL_BATCH, loaded.device),
+        lambda x: run_torch(dense, x, EVAL_BATCH, loaded.device),
+        tol,
+        f"{loaded.checkpoint_family} (torch)",
+        f"{sig.dense_into} (torch)",
+    )
+    meta = model_metadata(
+        sig.dense_into,
+        cfg.model_dump(mode="json"),
+        data_info=loaded.info,
+        member=sig.dense_into,
+        converted_from={"family": loaded.checkpoint_family, "file": loaded.path.name},
+    )
     save_tensors(target, dense.state_dict(), meta)
     before, after = footprint(loaded.model, sig.embedding), footprint(dense, sig.embedding)
     return parity, {
         "target_family": sig.dense_into,
         "summary": f"{loaded.checkpoint_family} -> {sig.dense_into}, embedding "
-                   f"{before['embedding_params']:,} -> {after['embedding_params']:,} params",
-        "before": before, "after": after,
+        f"{before['embedding_params']:,} -> {after['embedding_params']:,} params",
+        "before": before,
+        "after": after,
     }

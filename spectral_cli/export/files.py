@@ -30,13 +30,16 @@ def read_input(path: Path, names: tuple[str, ...]) -> tuple[str, np.ndarray, np.
         with loaded as npz:
             keys = [k for k in (*INPUT_KEYS, *names) if k in npz.files]
             if not keys:
-                raise BadInput(f"--input {path} holds {', '.join(npz.files) or 'no arrays'}; "
-                               f"the inputs must be named {' or '.join((*INPUT_KEYS, *names))}")
+                raise BadInput(
+                    f"--input {path} holds {', '.join(npz.files) or 'no arrays'}; "
+                    f"the inputs must be named {' or '.join((*INPUT_KEYS, *names))}"
+                )
             labels = npz[LABEL_KEY] if LABEL_KEY in npz.files else None
             return keys[0], npz[keys[0]], labels
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise BadInput(f"--input {path} is not a readable .npy/.npz file "
-                       f"({type(exc).__name__}: {exc})") from None
+        raise BadInput(
+            f"--input {path} is not a readable .npy/.npz file ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def default_out(input_path: Path) -> Path:

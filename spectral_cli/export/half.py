@@ -25,8 +25,9 @@ from spectral_cli.export.specs import DTYPES
 EVAL_BATCH = 1024
 
 
-def cast_state(state: dict[str, Tensor], dtype: torch.dtype,
-               path: Path) -> tuple[dict[str, Tensor], int]:
+def cast_state(
+    state: dict[str, Tensor], dtype: torch.dtype, path: Path
+) -> tuple[dict[str, Tensor], int]:
     """Floating tensors rounded to ``dtype``; (tensors, entries that underflowed to zero)."""
     out, underflow = {}, 0
     for name, t in state.items():
@@ -39,7 +40,8 @@ def cast_state(state: dict[str, Tensor], dtype: torch.dtype,
             raise BadInput(
                 f"{path}: tensor {name!r} holds values up to {float(t.abs().max()):.3g}, beyond "
                 f"{str(dtype).removeprefix('torch.')}'s range ({torch.finfo(dtype).max:.3g})"
-                f"{hint}")
+                f"{hint}"
+            )
         underflow += int(((c == 0) & (t != 0)).sum())
         out[name] = c
     return out, underflow
@@ -51,15 +53,18 @@ def family_test_metrics(loaded: Loaded) -> dict[str, float | None]:
     return {k: v for k, v in metrics.items() if k.startswith("test_")}
 
 
-def metric_change(before: dict[str, float | None],
-                  after: dict[str, float | None]) -> dict[str, float | None]:
-    return {k: None if before[k] is None or after.get(k) is None
-            else float(after[k]) - float(before[k])  # type: ignore[arg-type]
-            for k in before}
+def metric_change(
+    before: dict[str, float | None], after: dict[str, float | None]
+) -> dict[str, float | None]:
+    return {
+        k: None if before[k] is None or after.get(k) is None else float(after[k]) - float(before[k])  # type: ignore[arg-type]
+        for k in before
+    }
 
 
-def export_half(loaded: Loaded, target: Path, dtype_name: str, tol: float,
-                seed: int) -> tuple[Parity, dict[str, Any]]:
+def export_half(
+    loaded: Loaded, target: Path, dtype_name: str, tol: float, seed: int
+) -> tuple[Parity, dict[str, Any]]:
     """Write the half-precision checkpoint to ``target``; parity and metric change."""
     dtype = DTYPES[dtype_name]
     if loaded.dtype == dtype:
@@ -72,22 +77,32 @@ def export_half(loaded: Loaded, target: Path, dtype_name: str, tol: float,
     half = load(target, loaded.device)  # exactly what predict and export will load
     half._data = loaded.data()
     cases = parity_inputs(loaded, seed)
-    parity = compare(cases, lambda x: run_torch(loaded.model, x, EVAL_BATCH, loaded.device),
-                     lambda x: run_torch(half.model, x, EVAL_BATCH, loaded.device), tol,
-                     f"{loaded.checkpoint_family} {str(loaded.dtype).removeprefix('torch.')}",
-                     f"{loaded.checkpoint_family} {dtype_name}")
+    parity = compare(
+        cases,
+        lambda x: run_torch(loaded.model, x, EVAL_BATCH, loaded.device),
+        lambda x: run_torch(half.model, x, EVAL_BATCH, loaded.device),
+        tol,
+        f"{loaded.checkpoint_family} {str(loaded.dtype).removeprefix('torch.')}",
+        f"{loaded.checkpoint_family} {dtype_name}",
+    )
     before, after = family_test_metrics(loaded), family_test_metrics(half)
     change = metric_change(before, after)
     name = loaded.family.test_metric
     delta = change.get(name)
-    shown = "n/a" if delta is None else (
-        f"{delta * 100:+.2f} points" if name.endswith("_acc") else f"{delta:+.3g}")
+    shown = (
+        "n/a"
+        if delta is None
+        else (f"{delta * 100:+.2f} points" if name.endswith("_acc") else f"{delta:+.3g}")
+    )
     return parity, {
-        "dtype": dtype_name, "test_metric": name,
-        "metrics_before": before, "metrics_after": after, "metrics_change": change,
+        "dtype": dtype_name,
+        "test_metric": name,
+        "metrics_before": before,
+        "metrics_after": after,
+        "metrics_change": change,
         "underflow_to_zero": underflow,
         "summary": f"{dtype_name}, {name.replace('_', ' ')} {_num(before.get(name))} -> "
-                   f"{_num(after.get(name))} ({shown})",
+        f"{_num(after.get(name))} ({shown})",
     }
 
 

@@ -42,26 +42,37 @@ class UnrolledLSTM(nn.Module):
 
 
 def _plain(lstm: nn.LSTM) -> bool:
-    return (lstm.num_layers == 1 and not lstm.bidirectional and lstm.batch_first
-            and lstm.bias and lstm.proj_size == 0)
+    return (
+        lstm.num_layers == 1
+        and not lstm.bidirectional
+        and lstm.batch_first
+        and lstm.bias
+        and lstm.proj_size == 0
+    )
 
 
 def unroll_double_lstms(model: nn.Module, example: Tensor) -> int:
     """Replace every float64 ``nn.LSTM`` of ``model`` in place; the number replaced. The model's
     output on ``example`` must not change."""
-    targets = [(name, m) for name, m in model.named_modules()
-               if isinstance(m, nn.LSTM) and m.weight_ih_l0.dtype == torch.float64]
+    targets = [
+        (name, m)
+        for name, m in model.named_modules()
+        if isinstance(m, nn.LSTM) and m.weight_ih_l0.dtype == torch.float64
+    ]
     if not targets:
         return 0
     with torch.no_grad():
         before = model(example)
     for name, lstm in targets:
         if not _plain(lstm):
-            raise CheckFailed(f"{name}: a float64 nn.LSTM with several layers, directions or a "
-                              "projection has no ONNX Runtime kernel; train in float32")
+            raise CheckFailed(
+                f"{name}: a float64 nn.LSTM with several layers, directions or a "
+                "projection has no ONNX Runtime kernel; train in float32"
+            )
         parent_name, _, child = name.rpartition(".")
-        setattr(model.get_submodule(parent_name) if parent_name else model, child,
-                UnrolledLSTM(lstm))
+        setattr(
+            model.get_submodule(parent_name) if parent_name else model, child, UnrolledLSTM(lstm)
+        )
     with torch.no_grad():
         after = model(example)
     pairs = zip(*(o if isinstance(o, tuple) else (o,) for o in (before, after)), strict=True)

@@ -29,7 +29,7 @@ from spectral_cli.export.source import Loaded, run_torch
 from spectral_cli.export.specs import random_input
 from spectral_cli.export.table import use_table_strategy
 
-EXTRA_HINT = ("pip install 'spectral-cli[export]' (in a checkout: pip install -e '.[export]')")
+EXTRA_HINT = "pip install 'spectral-cli[export]' (in a checkout: pip install -e '.[export]')"
 PROVIDERS = ["CPUExecutionProvider"]
 
 
@@ -39,8 +39,9 @@ def require_runtime() -> tuple[Any, Any]:
         import onnx
         import onnxruntime
     except ImportError as exc:
-        raise BadInput(f"ONNX needs the optional 'export' extra ({exc.name} is not installed): "
-                       f"{EXTRA_HINT}") from None
+        raise BadInput(
+            f"ONNX needs the optional 'export' extra ({exc.name} is not installed): {EXTRA_HINT}"
+        ) from None
     return onnx, onnxruntime
 
 
@@ -54,7 +55,7 @@ def session(path: Path, threads: int = 0) -> Any:
         options.inter_op_num_threads = 1
     try:
         return ort.InferenceSession(str(path), options, providers=PROVIDERS)
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+    except Exception as exc:
         raise BadInput(f"{path} is not an ONNX model ONNX Runtime can load ({exc})") from None
 
 
@@ -63,9 +64,11 @@ def run_session(sess: Any, x: torch.Tensor, batch_size: int) -> list[torch.Tenso
     run (an operator without a kernel for its dtype) is bad input naming the reason."""
     name = sess.get_inputs()[0].name
     try:
-        parts = [sess.run(None, {name: x[i : i + batch_size].numpy()})
-                 for i in range(0, x.shape[0], batch_size)]
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+        parts = [
+            sess.run(None, {name: x[i : i + batch_size].numpy()})
+            for i in range(0, x.shape[0], batch_size)
+        ]
+    except Exception as exc:
         reason = str(exc).split("Status Message:")[-1].strip() or type(exc).__name__
         raise BadInput(f"ONNX Runtime cannot run this graph: {reason}") from None
     return [torch.cat([torch.from_numpy(p[k]) for p in parts]) for k in range(len(parts[0]))]
@@ -73,9 +76,14 @@ def run_session(sess: Any, x: torch.Tensor, batch_size: int) -> list[torch.Tenso
 
 def signature_json(loaded: Loaded) -> dict[str, Any]:
     """What ``spectral.export`` records: family that builds it, names, dtypes, shapes."""
-    return {"family": loaded.family.name, "kind": loaded.signature.kind,
-            "input": loaded.input.public(), "outputs": [o.public() for o in loaded.outputs],
-            "source": loaded.path.name, "dtype": str(loaded.dtype).removeprefix("torch.")}
+    return {
+        "family": loaded.family.name,
+        "kind": loaded.signature.kind,
+        "input": loaded.input.public(),
+        "outputs": [o.public() for o in loaded.outputs],
+        "source": loaded.path.name,
+        "dtype": str(loaded.dtype).removeprefix("torch."),
+    }
 
 
 @contextlib.contextmanager
@@ -112,15 +120,25 @@ def _trace(loaded: Loaded, target: Path, opset: int) -> int:
         warnings.simplefilter("ignore")  # the exporter's deprecation and tracer notes
         try:
             torch.onnx.export(
-                model, (example,), str(target), dynamo=False, input_names=[spec.name],
-                output_names=names[1:], dynamic_axes={n: {0: "batch"} for n in names},
-                opset_version=opset, do_constant_folding=harmonic is None,
+                model,
+                (example,),
+                str(target),
+                dynamo=False,
+                input_names=[spec.name],
+                output_names=names[1:],
+                dynamic_axes={n: {0: "batch"} for n in names},
+                opset_version=opset,
+                do_constant_folding=harmonic is None,
             )
-        except (torch.onnx.errors.OnnxExporterError, torch.onnx.errors.SymbolicValueError,
-                torch.onnx.errors.UnsupportedOperatorError) as exc:
+        except (
+            torch.onnx.errors.OnnxExporterError,
+            torch.onnx.errors.SymbolicValueError,
+            torch.onnx.errors.UnsupportedOperatorError,
+        ) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise BadInput(f"{loaded.family.name} cannot be exported at --opset {opset}: "
-                           f"{first}") from None
+            raise BadInput(
+                f"{loaded.family.name} cannot be exported at --opset {opset}: {first}"
+            ) from None
         finally:
             torch.backends.mha.set_fastpath_enabled(fastpath)
     return unrolled
@@ -135,19 +153,23 @@ def _annotate(loaded: Loaded, target: Path, opset: int) -> None:
     onnx.helper.set_model_props(proto, props)
     spec = loaded.input
     outs = ", ".join(f"{o.name} {o.describe()}" for o in loaded.outputs)
-    proto.doc_string = (f"spectral {loaded.checkpoint_family} model: {spec.name} "
-                        f"{spec.describe()} -> {outs}")
+    proto.doc_string = (
+        f"spectral {loaded.checkpoint_family} model: {spec.name} {spec.describe()} -> {outs}"
+    )
     onnx.checker.check_model(proto)
     onnx.save(proto, str(target))
 
 
-def export_onnx(loaded: Loaded, target: Path, opset: int, tol: float,
-                seed: int) -> tuple[Parity, dict[str, Any]]:
+def export_onnx(
+    loaded: Loaded, target: Path, opset: int, tol: float, seed: int
+) -> tuple[Parity, dict[str, Any]]:
     """Write ``loaded`` as ONNX to ``target``; parity of ONNX Runtime with torch."""
     require_runtime()
     if loaded.half:
-        raise BadInput(f"{loaded.path} holds {loaded.dtype} weights; export the full-precision "
-                       "checkpoint to ONNX")
+        raise BadInput(
+            f"{loaded.path} holds {loaded.dtype} weights; export the full-precision "
+            "checkpoint to ONNX"
+        )
     cases = parity_inputs(loaded, seed)
     unrolled = _trace(loaded, target, opset)
     _annotate(loaded, target, opset)
@@ -156,16 +178,23 @@ def export_onnx(loaded: Loaded, target: Path, opset: int, tol: float,
         cases,
         lambda x: run_torch(loaded.model, x, 256, loaded.device),
         lambda x: run_session(sess, x, 256),
-        tol, f"torch on {loaded.device}", "onnxruntime (CPU)",
+        tol,
+        f"torch on {loaded.device}",
+        "onnxruntime (CPU)",
     )
     details: dict[str, Any] = {
-        "opset": opset, "summary": f"opset {opset}",
-        "input": loaded.input.public(), "outputs": [o.public() for o in loaded.outputs],
+        "opset": opset,
+        "summary": f"opset {opset}",
+        "input": loaded.input.public(),
+        "outputs": [o.public() for o in loaded.outputs],
     }
     if unrolled:
-        details["float64_lstm"] = (f"{unrolled} nn.LSTM written out step by step (ONNX "
-                                   "Runtime's LSTM kernel is float32 only)")
+        details["float64_lstm"] = (
+            f"{unrolled} nn.LSTM written out step by step (ONNX "
+            "Runtime's LSTM kernel is float32 only)"
+        )
     if loaded.signature.harmonic is not None:
-        details["harmonic_embedding"] = ("table strategy: the graph synthesizes the V x D "
-                                         "table from a, w, phi on every run")
+        details["harmonic_embedding"] = (
+            "table strategy: the graph synthesizes the V x D table from a, w, phi on every run"
+        )
     return parity, details

@@ -43,9 +43,11 @@ class Parity(BaseModel):
 
     def line(self) -> str:
         verdict = "ok" if self.passed else "FAILED"
-        return (f"max abs {self.max_abs:.3g}, max rel {self.max_rel:.3g}, max err "
-                f"{self.max_err:.3g} over {len(self.cases)} input batches (tol {self.tol:g}: "
-                f"{verdict})")
+        return (
+            f"max abs {self.max_abs:.3g}, max rel {self.max_rel:.3g}, max err "
+            f"{self.max_err:.3g} over {len(self.cases)} input batches (tol {self.tol:g}: "
+            f"{verdict})"
+        )
 
 
 def parity_inputs(loaded: Loaded, seed: int) -> list[tuple[str, torch.Tensor]]:
@@ -79,14 +81,29 @@ def compare(
     cases: list[tuple[str, torch.Tensor]],
     reference: Callable[[torch.Tensor], Sequence[torch.Tensor]],
     candidate: Callable[[torch.Tensor], Sequence[torch.Tensor]],
-    tol: float, ref_name: str, cand_name: str,
+    tol: float,
+    ref_name: str,
+    cand_name: str,
 ) -> Parity:
     """Run both on every case and collect the differences."""
     rows = []
     for label, x in cases:
         max_abs, max_rel, max_err = difference(reference(x), candidate(x))
-        rows.append(ParityCase(input=label, batch=int(x.shape[0]), max_abs=max_abs,
-                               max_rel=max_rel, max_err=max_err))
+        rows.append(
+            ParityCase(
+                input=label,
+                batch=int(x.shape[0]),
+                max_abs=max_abs,
+                max_rel=max_rel,
+                max_err=max_err,
+            )
+        )
     worst = {k: max(getattr(r, k) for r in rows) for k in ("max_abs", "max_rel", "max_err")}
-    return Parity(reference=ref_name, candidate=cand_name, cases=rows, tol=tol,
-                  passed=worst["max_err"] <= tol, **worst)
+    return Parity(
+        reference=ref_name,
+        candidate=cand_name,
+        cases=rows,
+        tol=tol,
+        passed=worst["max_err"] <= tol,
+        **worst,
+    )

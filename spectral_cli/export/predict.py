@@ -53,9 +53,16 @@ def torch_runner(source: Path, model: str | None, device: torch.device) -> Runne
     from spectral_cli.export.source import checkpoint_path, load, run_torch
 
     loaded = load(checkpoint_path(source, model), device)
-    return Runner(loaded.family, loaded.checkpoint_family, loaded.cfg, loaded.info,
-                  loaded.input, loaded.outputs,
-                  lambda x, bs: run_torch(loaded.model, x, bs, device), loaded.path)
+    return Runner(
+        loaded.family,
+        loaded.checkpoint_family,
+        loaded.cfg,
+        loaded.info,
+        loaded.input,
+        loaded.outputs,
+        lambda x, bs: run_torch(loaded.model, x, bs, device),
+        loaded.path,
+    )
 
 
 def onnx_runner(source: Path) -> Runner:
@@ -68,8 +75,10 @@ def onnx_runner(source: Path) -> Runner:
     meta = dict(sess.get_modelmeta().custom_metadata_map)
     found, exported = meta.get("spectral.family"), meta.get("spectral.export")
     if found is None or exported is None or "spectral.config" not in meta:
-        raise BadInput(f"{source} has no spectral metadata; predict runs .onnx files written "
-                       "by 'spectral export'")
+        raise BadInput(
+            f"{source} has no spectral metadata; predict runs .onnx files written "
+            "by 'spectral export'"
+        )
     config = parse_json(meta["spectral.config"], f"{source}: spectral.config")
     info = parse_json(meta.get("spectral.data_info", "{}"), f"{source}: spectral.data_info")
     if not isinstance(config, dict) or not isinstance(info, dict):
@@ -77,55 +86,68 @@ def onnx_runner(source: Path) -> Runner:
     fam, cfg = family_of(found, config, meta, source)
     assert fam.export is not None
     signature = parse_json(exported, f"{source}: spectral.export")
-    dtype = DTYPES.get(str(signature.get("dtype")) if isinstance(signature, dict) else "",
-                       torch.float32)
+    dtype = DTYPES.get(
+        str(signature.get("dtype")) if isinstance(signature, dict) else "", torch.float32
+    )
     spec = resolve(fam.export.input, info, cfg, dtype)
     if [i.name for i in sess.get_inputs()] != [spec.name]:
-        raise BadInput(f"{source}: graph inputs differ from the {fam.name} signature "
-                       f"({spec.name}); it was altered")
+        raise BadInput(
+            f"{source}: graph inputs differ from the {fam.name} signature "
+            f"({spec.name}); it was altered"
+        )
     outputs = [resolve(o, info, cfg, dtype) for o in fam.export.outputs]
-    return Runner(fam, found, cfg, info, spec, outputs,
-                  lambda x, bs: run_session(sess, x, bs), source)
+    return Runner(
+        fam, found, cfg, info, spec, outputs, lambda x, bs: run_session(sess, x, bs), source
+    )
 
 
-def model_input(runner: Runner, name: str, arr: np.ndarray, as_is: bool) -> tuple[
-        torch.Tensor, str]:
+def model_input(
+    runner: Runner, name: str, arr: np.ndarray, as_is: bool
+) -> tuple[torch.Tensor, str]:
     """The model's input from the user's array, and what the array was taken to be
     (``as_is``: ``--model-input``, the array is the model input itself)."""
     raw, spec, fam = runner.signature.raw, runner.input, runner.checkpoint_family
     what = f"--input array {name!r}"
     flag = "--tokens" if not spec.dtype.is_floating_point else "--model-input"
     if as_is and raw is None:
-        raise BadInput(f"--model-input/--tokens applies to models whose input predict "
-                       f"prepares (token models, hmlp, mlp); a {fam} model takes "
-                       f"{spec.name} {spec.describe()} as given")
+        raise BadInput(
+            f"--model-input/--tokens applies to models whose input predict "
+            f"prepares (token models, hmlp, mlp); a {fam} model takes "
+            f"{spec.name} {spec.describe()} as given"
+        )
     if raw is not None and not as_is:
         want = resolve(raw.spec, runner.info, runner.cfg, spec.dtype)
         alt = f" (or with {flag}: {spec.name} {spec.describe()})"
         if not want.fits(arr.shape):
-            raise BadInput(f"{what} has shape {list(arr.shape)}; a {fam} model expects "
-                           f"{want.name} {want.describe()}: {raw.doc}{alt}")
+            raise BadInput(
+                f"{what} has shape {list(arr.shape)}; a {fam} model expects "
+                f"{want.name} {want.describe()}: {raw.doc}{alt}"
+            )
         if not spec.dtype.is_floating_point and np.issubdtype(arr.dtype, np.integer):
             raise BadInput(f"{what} holds integers; raw {want.name}s are real values{alt}")
         prepared = raw.prepare(runner.cfg, runner.info, real_array(arr, what))
         return torch.as_tensor(np.ascontiguousarray(prepared), dtype=spec.dtype), want.name
     if not spec.fits(arr.shape):
-        raise BadInput(f"{what} has shape {list(arr.shape)}; a {fam} model expects "
-                       f"{spec.name} {spec.describe()}")
+        raise BadInput(
+            f"{what} has shape {list(arr.shape)}; a {fam} model expects "
+            f"{spec.name} {spec.describe()}"
+        )
     if not spec.dtype.is_floating_point:
         if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
-            raise BadInput(f"{what} is {arr.dtype}; {spec.name} must be integers "
-                           f"{spec.describe()}")
+            raise BadInput(f"{what} is {arr.dtype}; {spec.name} must be integers {spec.describe()}")
         high = spec.high or 0
         if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= high):
-            raise BadInput(f"{what} holds values {int(arr.min())}..{int(arr.max())}; "
-                           f"{spec.name} must lie in 0..{high - 1}")
+            raise BadInput(
+                f"{what} holds values {int(arr.min())}..{int(arr.max())}; "
+                f"{spec.name} must lie in 0..{high - 1}"
+            )
         return torch.as_tensor(arr.astype(np.int64)), spec.name
     return torch.as_tensor(real_array(arr, what)).to(spec.dtype), spec.name
 
 
-def _metrics(runner: Runner, x: torch.Tensor, outs: dict[str, np.ndarray],
-             labels: np.ndarray | None, n: int) -> dict[str, float]:
+def _metrics(
+    runner: Runner, x: torch.Tensor, outs: dict[str, np.ndarray], labels: np.ndarray | None, n: int
+) -> dict[str, float]:
     sig = runner.signature
     first = outs[runner.outputs[0].name].astype(np.float64)
     if sig.kind == "autoencoder":
@@ -135,16 +157,21 @@ def _metrics(runner: Runner, x: torch.Tensor, outs: dict[str, np.ndarray],
     if sig.kind == "classifier":
         y = class_labels(np.asarray(labels), "--input array 'y'", first.shape[1])
         if y.shape != (n,):
-            raise BadInput(f"--input array 'y' has shape {list(y.shape)}; expected [{n}] "
-                           "class labels")
+            raise BadInput(
+                f"--input array 'y' has shape {list(y.shape)}; expected [{n}] class labels"
+            )
         logp = first - first.max(1, keepdims=True)
         logp -= np.log(np.exp(logp).sum(1, keepdims=True))
-        return {"acc": float((first.argmax(1) == y).mean()),
-                "loss": float(-logp[np.arange(n), y].mean())}
+        return {
+            "acc": float((first.argmax(1) == y).mean()),
+            "loss": float(-logp[np.arange(n), y].mean()),
+        }
     y = real_array(labels, "--input array 'y'")
     if y.shape != first.shape:
-        raise BadInput(f"--input array 'y' has shape {list(y.shape)}; expected "
-                       f"{list(first.shape)} targets like {runner.outputs[0].name}")
+        raise BadInput(
+            f"--input array 'y' has shape {list(y.shape)}; expected "
+            f"{list(first.shape)} targets like {runner.outputs[0].name}"
+        )
     mse = float(np.mean((first - y) ** 2))
     out = {"mse": mse}
     if sig.normalizer is not None and runner.info.get(sig.normalizer):
@@ -152,18 +179,23 @@ def _metrics(runner: Runner, x: torch.Tensor, outs: dict[str, np.ndarray],
     return out
 
 
-def run_predict(source: Path, out: Path | None, opts: PredictOptions, device: torch.device,
-                overwrite: bool) -> PredictReport:
+def run_predict(
+    source: Path, out: Path | None, opts: PredictOptions, device: torch.device, overwrite: bool
+) -> PredictReport:
     if opts.input is None:
         raise BadInput("--input FILE is required (.npy, or .npz with x and optional labels y)")
     is_onnx = source.suffix == ".onnx"
     engine = opts.engine or ("onnxruntime" if is_onnx else "torch")
     if is_onnx and engine == "torch":
-        raise BadInput(f"{source} is an ONNX model: it runs with --engine onnxruntime; for "
-                       "torch pass its checkpoint")
+        raise BadInput(
+            f"{source} is an ONNX model: it runs with --engine onnxruntime; for "
+            "torch pass its checkpoint"
+        )
     if not is_onnx and engine == "onnxruntime":
-        raise BadInput("--engine onnxruntime runs an exported .onnx file; export it first "
-                       "(spectral export SOURCE --format onnx) and pass that file")
+        raise BadInput(
+            "--engine onnxruntime runs an exported .onnx file; export it first "
+            "(spectral export SOURCE --format onnx) and pass that file"
+        )
     if is_onnx and opts.model is not None:
         raise BadInput("--model picks a model of a run directory; SOURCE is an .onnx file")
     input_path = opts.input
@@ -172,27 +204,43 @@ def run_predict(source: Path, out: Path | None, opts: PredictOptions, device: to
     if target.resolve() == input_path.resolve():
         raise BadInput(f"--out {target} is the --input file; choose another file")
     runner = onnx_runner(source) if is_onnx else torch_runner(source, opts.model, device)
-    names = tuple(s.name for s in (runner.input, runner.signature.raw and
-                                   runner.signature.raw.spec) if s is not None)
+    names = tuple(
+        s.name
+        for s in (runner.input, runner.signature.raw and runner.signature.raw.spec)
+        if s is not None
+    )
     name, arr, labels = files.read_input(input_path, names)
     x, kind = model_input(runner, name, arr, opts.model_input)
     n = int(x.shape[0])
     if n == 0:
         raise BadInput(f"--input {input_path} holds no examples")
     results = runner.run(x, opts.batch_size)
-    outs = {spec.name: r.float().numpy() if r.dtype in (torch.float16, torch.bfloat16)
-            else r.numpy() for spec, r in zip(runner.outputs, results, strict=True)}
+    outs = {
+        spec.name: r.float().numpy() if r.dtype in (torch.float16, torch.bfloat16) else r.numpy()
+        for spec, r in zip(runner.outputs, results, strict=True)
+    }
     metrics = _metrics(runner, x, outs, labels, n)
     arrays = dict(outs)
     if runner.signature.kind == "classifier":
         logits = outs[runner.outputs[0].name].astype(np.float64)
         p = np.exp(logits - logits.max(1, keepdims=True))
-        arrays = {"class": logits.argmax(1).astype(np.int64),
-                  "probabilities": (p / p.sum(1, keepdims=True)).astype(np.float32), **outs}
+        arrays = {
+            "class": logits.argmax(1).astype(np.int64),
+            "probabilities": (p / p.sum(1, keepdims=True)).astype(np.float32),
+            **outs,
+        }
     files.write_predictions(target, arrays)
     return PredictReport(
-        config=opts.model_dump(mode="json"), seed=0, device=str(device),
-        family=runner.checkpoint_family, source=str(runner.source), engine=engine,
-        input=str(input_path), input_kind=kind, n=n, out=str(target),
-        outputs={k: list(v.shape) for k, v in arrays.items()}, metrics=metrics,
+        config=opts.model_dump(mode="json"),
+        seed=0,
+        device=str(device),
+        family=runner.checkpoint_family,
+        source=str(runner.source),
+        engine=engine,
+        input=str(input_path),
+        input_kind=kind,
+        n=n,
+        out=str(target),
+        outputs={k: list(v.shape) for k, v in arrays.items()},
+        metrics=metrics,
     )

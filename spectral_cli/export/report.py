@@ -93,5 +93,6 @@ class PredictReport(Report):
 
     def summary(self) -> str:
         shown = ", ".join(f"{k} {v:.4g}" for k, v in self.metrics.items())
-        return (f"predict {self.family} ({self.engine}): {self.n} inputs -> {self.out}"
-                + (f"; {shown}" if shown else ""))
+        return f"predict {self.family} ({self.engine}): {self.n} inputs -> {self.out}" + (
+            f"; {shown}" if shown else ""
+        )

@@ -51,8 +51,9 @@ def check_out(out: Path, source: Path, fmt: str, overwrite: bool) -> None:
     check_out_file(out)
 
 
-def run_export(source: Path, out: Path | None, opts: ExportOptions, device: torch.device,
-               overwrite: bool) -> ExportReport:
+def run_export(
+    source: Path, out: Path | None, opts: ExportOptions, device: torch.device, overwrite: bool
+) -> ExportReport:
     """Export SOURCE as ``opts`` says; the report's ``parity.passed`` is the verdict."""
     fmt = opts.format
     if fmt is None:
@@ -69,8 +70,7 @@ def run_export(source: Path, out: Path | None, opts: ExportOptions, device: torc
     loaded = load(path, device)
     reason = loaded.signature.refusal(fmt)
     if reason is not None:
-        raise BadInput(f"a {loaded.checkpoint_family} model cannot be exported as {fmt}: "
-                       f"{reason}")
+        raise BadInput(f"a {loaded.checkpoint_family} model cannot be exported as {fmt}: {reason}")
     tol, seed = opts.tolerance(), opts.seed
     try:
         with atomic_path(target) as tmp:
@@ -93,7 +93,15 @@ def run_export(source: Path, out: Path | None, opts: ExportOptions, device: torc
         pass
     notes = [] if parity.passed else [f"parity failed: {target} was not written"]
     return ExportReport(
-        config=opts.model_dump(mode="json"), seed=seed, device=str(device),
-        family=loaded.checkpoint_family, source=str(path), format=fmt, out=str(target),
-        bytes=size, parity=parity, details=details, notes=notes,
+        config=opts.model_dump(mode="json"),
+        seed=seed,
+        device=str(device),
+        family=loaded.checkpoint_family,
+        source=str(path),
+        format=fmt,
+        out=str(target),
+        bytes=size,
+        parity=parity,
+        details=details,
+        notes=notes,
     )

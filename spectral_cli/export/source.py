@@ -48,12 +48,16 @@ def checkpoint_path(source: Path, model: str | None) -> Path:
     if source.is_dir():
         models = run_models(source)
         if not models:
-            raise BadInput(f"{source} holds no {PRIMARY}; pass a run directory of 'spectral "
-                           "train' or a .safetensors checkpoint")
+            raise BadInput(
+                f"{source} holds no {PRIMARY}; pass a run directory of 'spectral "
+                "train' or a .safetensors checkpoint"
+            )
         if model is None:
             if len(models) > 1:
-                raise BadInput(f"{source} holds {len(models)} models ({', '.join(models)}); "
-                               "pick one with --model NAME")
+                raise BadInput(
+                    f"{source} holds {len(models)} models ({', '.join(models)}); "
+                    "pick one with --model NAME"
+                )
             return next(iter(models.values()))
         if model not in models:
             raise BadInput(f"--model {model!r}: {source} holds {', '.join(models)}")
@@ -113,8 +117,9 @@ class Loaded:
             try:
                 self._data = self.family.data(self.cfg)
             except (OSError, ValueError) as exc:
-                raise BadInput(f"the data set of {self.path} ({self.family.name}) cannot be "
-                               f"loaded: {exc}") from None
+                raise BadInput(
+                    f"the data set of {self.path} ({self.family.name}) cannot be loaded: {exc}"
+                ) from None
         return self._data
 
 
@@ -122,20 +127,24 @@ def _config(meta: dict[str, str], path: Path) -> dict[str, Any]:
     raw = meta.get("spectral.config")
     config = parse_json(raw, f"{path}: spectral.config metadata") if raw else None
     if not isinstance(config, dict):
-        raise BadInput(f"{path} has no readable spectral.config metadata; it was not written "
-                       "by spectral train")
+        raise BadInput(
+            f"{path} has no readable spectral.config metadata; it was not written by spectral train"
+        )
     return config
 
 
-def family_of(found: str, config: dict[str, Any], meta: dict[str, str],
-               path: Path) -> tuple[Family, Any]:
+def family_of(
+    found: str, config: dict[str, Any], meta: dict[str, str], path: Path
+) -> tuple[Family, Any]:
     """The family that builds the file's model, and its validated config."""
     named = config.get("family")
     if found in family_names():
         fam = get_family(found)
         if named != found:
-            raise BadInput(f"{path}: metadata disagree (spectral.family {found!r}, config of "
-                           f"family {named!r}); the file was altered")
+            raise BadInput(
+                f"{path}: metadata disagree (spectral.family {found!r}, config of "
+                f"family {named!r}); the file was altered"
+            )
         return fam, _validate(fam, config, path)
     if isinstance(named, str) and named in family_names():  # e.g. hae's sae baseline
         fam = get_family(named)
@@ -143,8 +152,10 @@ def family_of(found: str, config: dict[str, Any], meta: dict[str, str],
         for member in fam.run_members(cfg):
             if member.checkpoint_family == found and member.name == meta.get("spectral.member"):
                 return fam, member.cfg
-    raise BadInput(f"{path} is a {found!r} checkpoint; export and predict take checkpoints of "
-                   f"the families {', '.join(family_names())}")
+    raise BadInput(
+        f"{path} is a {found!r} checkpoint; export and predict take checkpoints of "
+        f"the families {', '.join(family_names())}"
+    )
 
 
 def _validate(fam: Family, config: dict[str, Any], path: Path) -> Any:
@@ -156,8 +167,10 @@ def add_input_casts(model: nn.Module, dtype: torch.dtype) -> None:
     model takes float32/float64 inputs from any caller (``forward``, ``encode``, metrics)."""
 
     def cast(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(a.to(dtype) if isinstance(a, torch.Tensor) and a.is_floating_point()
-                     else a for a in args)
+        return tuple(
+            a.to(dtype) if isinstance(a, torch.Tensor) and a.is_floating_point() else a
+            for a in args
+        )
 
     for module in model.modules():
         own = [*module.parameters(recurse=False), *module.buffers(recurse=False)]
@@ -190,10 +203,12 @@ def load(path: Path, device: torch.device) -> Loaded:
         with torch.random.fork_rng(devices=[]):
             model = fam.build(cfg, SimpleNamespace(**info))
     except (AttributeError, TypeError, KeyError, ValueError, RuntimeError) as exc:
-        raise BadInput(f"{path}: its data info {info} does not fit a {fam.name} model "
-                       f"({exc})") from None
-    built = next((p.dtype for p in model.state_dict().values() if p.is_floating_point()),
-                 torch.float32)
+        raise BadInput(
+            f"{path}: its data info {info} does not fit a {fam.name} model ({exc})"
+        ) from None
+    built = next(
+        (p.dtype for p in model.state_dict().values() if p.is_floating_point()), torch.float32
+    )
     stored = {t.dtype for t in tensors.values() if t.is_floating_point()}
     dtype = stored.pop() if len(stored) == 1 and next(iter(stored)) in HALF else built
     if dtype != built:
@@ -211,8 +226,9 @@ def outputs_of(result: Any) -> tuple[torch.Tensor, ...]:
 
 
 @torch.no_grad()
-def run_torch(model: nn.Module, x: torch.Tensor, batch_size: int,
-              device: torch.device) -> list[torch.Tensor]:
+def run_torch(
+    model: nn.Module, x: torch.Tensor, batch_size: int, device: torch.device
+) -> list[torch.Tensor]:
     """The model's outputs for ``x`` in batches, on the CPU in their own dtype."""
     parts: list[tuple[torch.Tensor, ...]] = []
     for start in range(0, x.shape[0], batch_size):

@@ -16,8 +16,13 @@ import torch
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.registry import TensorSpec
 
-DTYPES = {"int64": torch.int64, "float32": torch.float32, "float64": torch.float64,
-          "float16": torch.float16, "bfloat16": torch.bfloat16}
+DTYPES = {
+    "int64": torch.int64,
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -31,8 +36,10 @@ def lookup(name: str, info: dict[str, Any], cfg: Any) -> Any:
     obj = cfg
     for part in name.split("."):
         if not hasattr(obj, part):
-            raise BadInput(f"the checkpoint's data info and config have no {name!r}; "
-                           "it was not written by this version of spectral")
+            raise BadInput(
+                f"the checkpoint's data info and config have no {name!r}; "
+                "it was not written by this version of spectral"
+            )
         obj = getattr(obj, part)
     return obj
 
@@ -54,12 +61,16 @@ class Tensor:
 
     def public(self) -> dict[str, Any]:
         """JSON form (reports and ONNX metadata)."""
-        return {"name": self.name, "dtype": dtype_name(self.dtype),
-                "shape": ["batch" if d is None else d for d in self.shape]}
+        return {
+            "name": self.name,
+            "dtype": dtype_name(self.dtype),
+            "shape": ["batch" if d is None else d for d in self.shape],
+        }
 
     def fits(self, shape: tuple[int, ...]) -> bool:
         return len(shape) == len(self.shape) and all(
-            want is None or want == got for want, got in zip(self.shape, shape, strict=True))
+            want is None or want == got for want, got in zip(self.shape, shape, strict=True)
+        )
 
 
 def resolve(spec: TensorSpec, info: dict[str, Any], cfg: Any, model_dtype: torch.dtype) -> Tensor:
@@ -70,8 +81,10 @@ def resolve(spec: TensorSpec, info: dict[str, Any], cfg: Any, model_dtype: torch
             return None
         return math.prod(float(lookup(part, info, cfg)) for part in name.split("*"))
 
-    shape = tuple(None if axis == "batch" else int(axis) if isinstance(axis, int)
-                  else int(number(axis) or 0) for axis in spec.shape)
+    shape = tuple(
+        None if axis == "batch" else int(axis) if isinstance(axis, int) else int(number(axis) or 0)
+        for axis in spec.shape
+    )
     dtype = model_dtype if spec.dtype == "model" else DTYPES[spec.dtype]
     high = number(spec.high)
     return Tensor(spec.name, dtype, shape, None if high is None else int(high), number(spec.bound))

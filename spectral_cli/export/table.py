@@ -28,8 +28,13 @@ TOLERANCE = 1e-5  # on |difference| / max(1, |value|) of the table entries
 class HarmonicTable(nn.Module):
     """Integer tokens (..., ) -> rows (..., D) of the table synthesized from ``a, w, phi``."""
 
-    def __init__(self, amplitudes: nn.Parameter, frequencies: nn.Parameter,
-                 phases: nn.Parameter, embedding_dim: int) -> None:
+    def __init__(
+        self,
+        amplitudes: nn.Parameter,
+        frequencies: nn.Parameter,
+        phases: nn.Parameter,
+        embedding_dim: int,
+    ) -> None:
         super().__init__()
         self.amplitudes, self.frequencies, self.phases = amplitudes, frequencies, phases
         self.embedding_dim = embedding_dim
@@ -49,8 +54,10 @@ def harmonic_table(module: nn.Module) -> HarmonicTable:
     reproduce ``module``'s table on every token."""
     missing = [n for n in (*PARAMETERS, "embedding_dim") if not hasattr(module, n)]
     if missing:
-        raise CheckFailed(f"{type(module).__name__} has no {', '.join(missing)}: the harmonic "
-                          "embedding changed, the ONNX table strategy must follow it")
+        raise CheckFailed(
+            f"{type(module).__name__} has no {', '.join(missing)}: the harmonic "
+            "embedding changed, the ONNX table strategy must follow it"
+        )
     table = HarmonicTable(*(getattr(module, n) for n in PARAMETERS), int(module.embedding_dim))
     vocab = int(module.amplitudes.shape[0])
     with torch.no_grad():
@@ -58,8 +65,10 @@ def harmonic_table(module: nn.Module) -> HarmonicTable:
         want, got = module(tokens).double(), table(tokens).double()
     err = float(((want - got).abs() / want.abs().clamp(min=1.0)).max())
     if not err <= TOLERANCE:
-        raise CheckFailed(f"the ONNX table strategy differs from {type(module).__name__} by "
-                          f"{err:.3g} (> {TOLERANCE:g}): the embedding's formula changed")
+        raise CheckFailed(
+            f"the ONNX table strategy differs from {type(module).__name__} by "
+            f"{err:.3g} (> {TOLERANCE:g}): the embedding's formula changed"
+        )
     return table
 
 

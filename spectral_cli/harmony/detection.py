@@ -38,8 +38,15 @@ def stats(values: np.ndarray | Tensor) -> dict[str, float]:
     """mean, std, min, 5/50/95 % quantiles and max of a 1-D sample."""
     v = np.asarray(torch.as_tensor(values).detach().cpu().double()).ravel()
     q = np.quantile(v, [0.05, 0.5, 0.95])
-    return {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()),
-            "q05": float(q[0]), "median": float(q[1]), "q95": float(q[2]), "max": float(v.max())}
+    return {
+        "mean": float(v.mean()),
+        "std": float(v.std()),
+        "min": float(v.min()),
+        "q05": float(q[0]),
+        "median": float(q[1]),
+        "q95": float(q[2]),
+        "max": float(v.max()),
+    }
 
 
 @torch.no_grad()
@@ -74,7 +81,10 @@ class Detection(BaseModel):
 
 
 def detector(
-    model: Any, valid: Tensor, invalid: dict[str, Tensor], device: torch.device,
+    model: Any,
+    valid: Tensor,
+    invalid: dict[str, Tensor],
+    device: torch.device,
     score_kwargs: dict[str, Any],
 ) -> tuple[Detection, dict[str, np.ndarray]]:
     """Harmony of valid vs each invalid kind: distributions, AUROC overall and per kind, plus
@@ -94,7 +104,11 @@ def detector(
 
 @torch.no_grad()
 def superposition(
-    model: Any, x: Tensor, n_pairs: int, seed: int, device: torch.device,
+    model: Any,
+    x: Tensor,
+    n_pairs: int,
+    seed: int,
+    device: torch.device,
     score_kwargs: dict[str, Any],
 ) -> dict[str, float]:
     """The seed's superposition question on ``n_pairs`` random pairs (a != b) of ``x``.

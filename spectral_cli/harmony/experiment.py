@@ -66,9 +66,14 @@ class HAEData:
 
     def summary(self) -> dict[str, object]:
         s = self.signals
-        return {"source": s.source, "n_train": len(s.train), "n_val": len(s.val),
-                "n_test": len(s.test), "signal_length": s.signal_length,
-                "invalid_kinds": list(self.test_invalid)}
+        return {
+            "source": s.source,
+            "n_train": len(s.train),
+            "n_val": len(s.val),
+            "n_test": len(s.test),
+            "signal_length": s.signal_length,
+            "invalid_kinds": list(self.test_invalid),
+        }
 
 
 def load_data(cfg: HAERunConfig) -> HAEData:
@@ -85,46 +90,62 @@ def members(cfg: HAERunConfig) -> list[Member]:
     return [*own, Member("sae", cfg, cfg.seed, checkpoint_family=SAE_FAMILY)]
 
 
-def task(model: Any, cfg: HAERunConfig, data: HAEData, device: torch.device,
-         member: Member | None = None) -> Task:
+def task(
+    model: Any, cfg: HAERunConfig, data: HAEData, device: torch.device, member: Member | None = None
+) -> Task:
     if member is not None and member.name == "sae":
         sae = SAEObjective(cfg.model)
-        return Task(loss=sae, evaluate=validation_fn(sae, data.val.x, data.val_invalid, device),
-                    select="val_loss", mode="min")
+        return Task(
+            loss=sae,
+            evaluate=validation_fn(sae, data.val.x, data.val_invalid, device),
+            select="val_loss",
+            mode="min",
+        )
     hae = HAEObjective(cfg.model, cfg.train.epochs)
-    return Task(loss=hae, evaluate=validation_fn(hae, data.val.x, data.val_invalid, device),
-                select="val_loss", mode="min", on_epoch_start=hae.set_epoch,
-                select_from_epoch=hae.curriculum.select_from_epoch())
+    return Task(
+        loss=hae,
+        evaluate=validation_fn(hae, data.val.x, data.val_invalid, device),
+        select="val_loss",
+        mode="min",
+        on_epoch_start=hae.set_epoch,
+        select_from_epoch=hae.curriculum.select_from_epoch(),
+    )
 
 
-def _validation(model: Any, cfg: HAERunConfig, data: HAEData,
-                device: torch.device) -> dict[str, float]:
+def _validation(
+    model: Any, cfg: HAERunConfig, data: HAEData, device: torch.device
+) -> dict[str, float]:
     objective = HAEObjective(cfg.model, cfg.train.epochs)
     return validation_fn(objective, data.val.x, data.val_invalid, device)(model)
 
 
-def metrics(model: Any, cfg: HAERunConfig, data: HAEData, device: torch.device,
-            evaluate_test: bool) -> dict[str, float | None]:
+def metrics(
+    model: Any, cfg: HAERunConfig, data: HAEData, device: torch.device, evaluate_test: bool
+) -> dict[str, float | None]:
     val = _validation(model, cfg, data, device)
     out: dict[str, float | None] = {"test_mse": None, "test_auroc": None}
     if evaluate_test:
         out["test_mse"] = detection.reconstruction_mse(model, data.test.x, device)
-        det, _ = detection.detector(model, data.test.x, data.test_invalid, device,
-                                    score_kwargs(cfg.model))
+        det, _ = detection.detector(
+            model, data.test.x, data.test_invalid, device, score_kwargs(cfg.model)
+        )
         out["test_auroc"] = det.auroc
-    out.update({"val_loss": val["val_loss"], "val_auroc": val["val_auroc"],
-                "val_mse": val["val_mse"]})
+    out.update(
+        {"val_loss": val["val_loss"], "val_auroc": val["val_auroc"], "val_mse": val["val_mse"]}
+    )
     return out
 
 
-def extras(model: Any, cfg: HAERunConfig, data: HAEData, device: torch.device,
-           evaluate_test: bool) -> dict[str, Any]:
+def extras(
+    model: Any, cfg: HAERunConfig, data: HAEData, device: torch.device, evaluate_test: bool
+) -> dict[str, Any]:
     if not evaluate_test:
         return {}
     kwargs = score_kwargs(cfg.model)
     det, _ = detection.detector(model, data.test.x, data.test_invalid, device, kwargs)
-    sup = detection.superposition(model, data.test.x, cfg.data.n_pairs, cfg.data.invalid_seed,
-                                  device, kwargs)
+    sup = detection.superposition(
+        model, data.test.x, cfg.data.n_pairs, cfg.data.invalid_seed, device, kwargs
+    )
     return {"detection": det.model_dump(), "superposition": sup}
 
 
@@ -136,33 +157,43 @@ def artifacts(run: Any) -> dict[str, str]:
     for trained in run.models:
         kwargs = score_kwargs(trained.member.cfg.model)
         _, values[trained.member.name] = detection.detector(
-            trained.model, run.data.test.x, run.data.test_invalid, run.device, kwargs)
+            trained.model, run.data.test.x, run.data.test_invalid, run.device, kwargs
+        )
     title = f"test harmony H ({run.cfg.model.variant})"
     harmony_histograms(values, title, run.run_dir / "harmony_hist.png")
     return {"histogram": "harmony_hist.png"}
 
 
-HAE = register(Family(
-    name=FAMILY,
-    description=FAMILY_MODULES[FAMILY][1],
-    config=HAERunConfig,
-    data=load_data,
-    build=lambda cfg, info: build_hae(cfg.model, info.signal_length),
-    task=task,
-    metrics=metrics,
-    select="val_loss",
-    mode="min",
-    test_metric="test_auroc",
-    test_mode="max",
-    members=members,
-    extras=extras,
-    artifacts=artifacts,
-    smoke=("train.epochs=4", "data.limit=160", "train.batch_size=64", "model.hidden=32",
-           "data.n_pairs=50"),
-    export=ExportSignature(
-        kind="autoencoder",
-        input=TensorSpec("signal", "float32", ("batch", "signal_length")),
-        outputs=(TensorSpec("reconstruction", "float32", ("batch", "signal_length")),
-                 TensorSpec("latent", "float32", ("batch", "model.latent"))),
-    ),
-))
+HAE = register(
+    Family(
+        name=FAMILY,
+        description=FAMILY_MODULES[FAMILY][1],
+        config=HAERunConfig,
+        data=load_data,
+        build=lambda cfg, info: build_hae(cfg.model, info.signal_length),
+        task=task,
+        metrics=metrics,
+        select="val_loss",
+        mode="min",
+        test_metric="test_auroc",
+        test_mode="max",
+        members=members,
+        extras=extras,
+        artifacts=artifacts,
+        smoke=(
+            "train.epochs=4",
+            "data.limit=160",
+            "train.batch_size=64",
+            "model.hidden=32",
+            "data.n_pairs=50",
+        ),
+        export=ExportSignature(
+            kind="autoencoder",
+            input=TensorSpec("signal", "float32", ("batch", "signal_length")),
+            outputs=(
+                TensorSpec("reconstruction", "float32", ("batch", "signal_length")),
+                TensorSpec("latent", "float32", ("batch", "model.latent")),
+            ),
+        ),
+    )
+)

@@ -43,15 +43,23 @@ class SignalData:
 def load_signal_data(cfg: DataConfig) -> SignalData:
     """Train/validation (seeded by ``split_seed``) and test splits of raw float signals."""
     arrays, source = load_arrays(cfg.path)
-    x, y, tr, va = limited_split(arrays["x"], arrays["y"], cfg.limit, cfg.val_fraction,
-                                 cfg.split_seed)
+    x, y, tr, va = limited_split(
+        arrays["x"], arrays["y"], cfg.limit, cfg.val_fraction, cfg.split_seed
+    )
 
     def split(xs: np.ndarray, ys: np.ndarray) -> SignalSplit:
-        return SignalSplit(torch.from_numpy(np.ascontiguousarray(xs, dtype=np.float32)),
-                           torch.from_numpy(np.asarray(ys, dtype=np.int64)))
+        return SignalSplit(
+            torch.from_numpy(np.ascontiguousarray(xs, dtype=np.float32)),
+            torch.from_numpy(np.asarray(ys, dtype=np.int64)),
+        )
 
-    return SignalData(split(x[tr], y[tr]), split(x[va], y[va]),
-                      split(arrays["x_test"], arrays["y_test"]), int(x.shape[1]), source)
+    return SignalData(
+        split(x[tr], y[tr]),
+        split(x[va], y[va]),
+        split(arrays["x_test"], arrays["y_test"]),
+        int(x.shape[1]),
+        source,
+    )
 
 
 def gaussian_noise(x: Tensor, generator: torch.Generator | None = None) -> Tensor:

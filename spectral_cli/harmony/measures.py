@@ -94,7 +94,10 @@ def critical_bandwidth(f1: Tensor, f2: Tensor, kind: CriticalBand = "seed") -> T
 
 
 def plomp_levelt_dissonance(
-    f1: Tensor, f2: Tensor, a1: Tensor | float, a2: Tensor | float,
+    f1: Tensor,
+    f2: Tensor,
+    a1: Tensor | float,
+    a2: Tensor | float,
     critical_band: CriticalBand = "seed",
 ) -> Tensor:
     """D = a1 * a2 * (exp(-3.5 s) - exp(-5.75 s)), s = |f2 - f1| / critical bandwidth.
@@ -117,7 +120,9 @@ def dissonance_kernel(frequencies: Tensor, critical_band: CriticalBand = "seed")
 
 
 def pairwise_dissonance(
-    frequencies: Tensor, amplitudes: Tensor, critical_band: CriticalBand = "seed",
+    frequencies: Tensor,
+    amplitudes: Tensor,
+    critical_band: CriticalBand = "seed",
     chunk_elements: int = 1 << 24,
 ) -> Tensor:
     """sum_{i<j} D(f_i, f_j, a_i, a_j) over the last dimension, batched over leading ones.
@@ -135,8 +140,12 @@ def pairwise_dissonance(
     a = amplitudes.expand(*lead, n).reshape(-1, n)
     step = max(1, chunk_elements // max(1, n * n))
     parts = [
-        torch.einsum("bi,bij,bj->b", a[k : k + step],
-                     dissonance_kernel(f[k : k + step], critical_band), a[k : k + step])
+        torch.einsum(
+            "bi,bij,bj->b",
+            a[k : k + step],
+            dissonance_kernel(f[k : k + step], critical_band),
+            a[k : k + step],
+        )
         for k in range(0, f.shape[0], step)
     ]
     out = torch.cat(parts) if parts else a.new_zeros(0)
@@ -161,7 +170,10 @@ def ratio_harmony(
 
 
 def spectral_correlation(
-    spec1: Tensor, spec2: Tensor, amp1: Tensor | float = 1.0, amp2: Tensor | float = 1.0,
+    spec1: Tensor,
+    spec2: Tensor,
+    amp1: Tensor | float = 1.0,
+    amp2: Tensor | float = 1.0,
     eps: float = SEED_EPS,
 ) -> Tensor:
     """<w1, w2> / (|w1| |w2| + eps) over the last dimension, w = spec * amp (the seed's formula).
@@ -175,8 +187,11 @@ def spectral_correlation(
 
 
 def harmonic_alignment(
-    frequencies: Tensor, amplitudes: Tensor, fundamental: Tensor,
-    max_harmonic: Tensor | None = None, eps: float = SEED_EPS,
+    frequencies: Tensor,
+    amplitudes: Tensor,
+    fundamental: Tensor,
+    max_harmonic: Tensor | None = None,
+    eps: float = SEED_EPS,
 ) -> Tensor:
     """-sum_k a_k min_n |f_k - n f0| / (sum_k a_k + eps) over the last dimension.
 
@@ -218,9 +233,15 @@ def smooth_abs(z: Tensor, eps: float = 1e-3) -> Tensor:
 
 
 def harmony_scores(
-    z: Tensor, variant: Variant = "fixed", critical_band: CriticalBand | None = None,
-    alpha: float = 1.0, beta: float = 0.5, *, amplitude_eps: float = 1e-3,
-    gate_scale: float = 0.1, eps: float = SEED_EPS,
+    z: Tensor,
+    variant: Variant = "fixed",
+    critical_band: CriticalBand | None = None,
+    alpha: float = 1.0,
+    beta: float = 0.5,
+    *,
+    amplitude_eps: float = 1e-3,
+    gate_scale: float = 0.1,
+    eps: float = SEED_EPS,
 ) -> HarmonyScores:
     """Alignment, dissonance and H = alpha * alignment - beta * dissonance for each vector of z.
 
@@ -268,7 +289,10 @@ def harmony_scores(
 
 
 def harmony_loss(
-    z_valid: Tensor, z_invalid: Tensor | None, lambda_h: float, lambda_d: float = 0.0,
+    z_valid: Tensor,
+    z_invalid: Tensor | None,
+    lambda_h: float,
+    lambda_d: float = 0.0,
     **score_kwargs: object,
 ) -> Tensor:
     """HAE harmony term: lambda_h * (-mean H(valid) + mean H(invalid))

@@ -37,8 +37,12 @@ from spectral_cli.harmony.measures import harmony_loss, harmony_scores
 
 def score_kwargs(cfg: HAEModelConfig) -> dict[str, Any]:
     """The harmony measure the model is trained with (variant, band, alpha, beta)."""
-    return {"variant": cfg.variant, "critical_band": cfg.critical_band,
-            "alpha": cfg.alpha, "beta": cfg.beta}
+    return {
+        "variant": cfg.variant,
+        "critical_band": cfg.critical_band,
+        "alpha": cfg.alpha,
+        "beta": cfg.beta,
+    }
 
 
 class Curriculum:
@@ -109,8 +113,9 @@ class HAEObjective:
         x_inv = self.invalid_batch(model, x, y)
         if w > 0:
             z_inv = model.encode(x_inv)
-            loss = loss + harmony_loss(z, z_inv, w * self.cfg.lambda_h, w * self.cfg.lambda_d,
-                                       **self.kwargs)
+            loss = loss + harmony_loss(
+                z, z_inv, w * self.cfg.lambda_h, w * self.cfg.lambda_d, **self.kwargs
+            )
         else:
             with torch.no_grad():
                 z_inv = model.encode(x_inv)
@@ -141,8 +146,10 @@ class SAEObjective:
 @torch.no_grad()
 def pair_hits(z: Tensor, z_inv: Tensor, kwargs: dict[str, Any]) -> Tensor:
     """How many pairs have H(valid_i) > H(invalid_i)."""
-    return (harmony_scores(z.detach(), **kwargs).harmony
-            > harmony_scores(z_inv.detach(), **kwargs).harmony).sum()
+    return (
+        harmony_scores(z.detach(), **kwargs).harmony
+        > harmony_scores(z_inv.detach(), **kwargs).harmony
+    ).sum()
 
 
 def validation_fn(

@@ -82,8 +82,10 @@ class HarmonyScoreReport(Report):
 
     def summary(self) -> str:
         h = self.statistics["harmony"]
-        return (f"{self.n_vectors} vectors of length {self.length} ({self.variant}, "
-                f"{self.critical_band}): harmony mean {h['mean']:.4g}, std {h['std']:.4g}")
+        return (
+            f"{self.n_vectors} vectors of length {self.length} ({self.variant}, "
+            f"{self.critical_band}): harmony mean {h['mean']:.4g}, std {h['std']:.4g}"
+        )
 
 
 class HarmonyCheckpointReport(Report, hae_eval.Detection):
@@ -99,8 +101,10 @@ class HarmonyCheckpointReport(Report, hae_eval.Detection):
     files: dict[str, str] = Field(default_factory=dict)
 
     def summary(self) -> str:
-        return (f"AUROC {self.auroc:.3f} (valid H mean {self.harmony_valid['mean']:.4g}, "
-                f"invalid {self.harmony_invalid['mean']:.4g}) on {self.n_valid} valid signals")
+        return (
+            f"AUROC {self.auroc:.3f} (valid H mean {self.harmony_valid['mean']:.4g}, "
+            f"invalid {self.harmony_invalid['mean']:.4g}) on {self.n_valid} valid signals"
+        )
 
 
 def _json_vectors(path: Path) -> np.ndarray:
@@ -119,8 +123,10 @@ def _json_vectors(path: Path) -> np.ndarray:
     length = len(rows[0])
     for i, row in enumerate(rows):
         if len(row) != length:
-            raise BadInput(f"{path}: ragged input, vector {i} has length {len(row)}, vector 0 "
-                           f"has {length}; all vectors must have the same length")
+            raise BadInput(
+                f"{path}: ragged input, vector {i} has length {len(row)}, vector 0 "
+                f"has {length}; all vectors must have the same length"
+            )
         for j, v in enumerate(row):
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise BadInput(f"{path}: vector {i} entry {j} is {v!r}, not a number")
@@ -152,8 +158,10 @@ def _safetensors_vectors(path: Path) -> np.ndarray:
             elif "latents" in keys:
                 key = "latents"
             else:
-                raise BadInput(f"{path} holds {len(keys)} tensors ({', '.join(keys[:5])}); "
-                               "it needs exactly one tensor or one named 'latents'")
+                raise BadInput(
+                    f"{path} holds {len(keys)} tensors ({', '.join(keys[:5])}); "
+                    "it needs exactly one tensor or one named 'latents'"
+                )
             tensor = fh.get_tensor(key)
     except (SafetensorError, OSError, ValueError) as exc:
         raise BadInput(f"{path} is not a readable safetensors file ({exc})") from None
@@ -168,16 +176,21 @@ def load_vectors(path: Path) -> np.ndarray:
         raise BadInput(f"--vectors {path} does not exist")
     suffix = path.suffix.lower()
     if suffix not in VECTOR_SUFFIXES:
-        raise BadInput(f"--vectors {path}: unsupported file type {suffix or '(none)'!r}; "
-                       f"use {', '.join(VECTOR_SUFFIXES)}")
+        raise BadInput(
+            f"--vectors {path}: unsupported file type {suffix or '(none)'!r}; "
+            f"use {', '.join(VECTOR_SUFFIXES)}"
+        )
     loader = {".json": _json_vectors, ".npy": _npy_vectors, ".safetensors": _safetensors_vectors}
     arr = loader[suffix](path)
-    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer)
-                                     or np.issubdtype(arr.dtype, np.floating)):
+    if arr.dtype == np.bool_ or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
         raise BadInput(f"--vectors {path}: values have dtype {arr.dtype}; give real numbers")
     if arr.ndim == 0 or arr.size == 0:
-        raise BadInput(f"--vectors {path} is empty (shape {arr.shape}); give at least one "
-                       "vector of length >= 1")
+        raise BadInput(
+            f"--vectors {path} is empty (shape {arr.shape}); give at least one "
+            "vector of length >= 1"
+        )
     arr = arr.astype(np.float64).reshape(-1, arr.shape[-1]) if arr.ndim > 1 else arr[None, :]
     if not np.isfinite(arr).all():
         bad = int(np.argwhere(~np.isfinite(arr))[0][0])
@@ -187,13 +200,21 @@ def load_vectors(path: Path) -> np.ndarray:
 
 def _stats(t: torch.Tensor) -> dict[str, float]:
     v = t.numpy()
-    return {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()),
-            "median": float(np.median(v)), "max": float(v.max())}
+    return {
+        "mean": float(v.mean()),
+        "std": float(v.std()),
+        "min": float(v.min()),
+        "median": float(np.median(v)),
+        "max": float(v.max()),
+    }
 
 
 def score_vectors(
-    path: Path, variant: str = "fixed", critical_band: str | None = None,
-    alpha: float = 1.0, beta: float = 0.5,
+    path: Path,
+    variant: str = "fixed",
+    critical_band: str | None = None,
+    alpha: float = 1.0,
+    beta: float = 0.5,
 ) -> HarmonyScoreReport:
     """Score every vector of ``path`` (see the module docstring)."""
     arr = load_vectors(path)
@@ -206,10 +227,21 @@ def score_vectors(
         if not torch.isfinite(t).all():
             raise BadInput(f"--vectors {path}: the {name} overflowed (values too large to score)")
     return HarmonyScoreReport(
-        config={"vectors": str(path), "variant": variant, "critical_band": band,
-                "alpha": alpha, "beta": beta},
-        seed=0, device="cpu", source=str(path), variant=variant, critical_band=band,
-        n_vectors=arr.shape[0], length=arr.shape[1], seconds=seconds,
+        config={
+            "vectors": str(path),
+            "variant": variant,
+            "critical_band": band,
+            "alpha": alpha,
+            "beta": beta,
+        },
+        seed=0,
+        device="cpu",
+        source=str(path),
+        variant=variant,
+        critical_band=band,
+        n_vectors=arr.shape[0],
+        length=arr.shape[1],
+        seconds=seconds,
         statistics={name: _stats(t) for name, t in zip(s._fields, s, strict=True)},
         scores=[VectorScore(alignment=a, dissonance=d, harmony=h) for a, d, h in columns],
     )
@@ -263,18 +295,23 @@ def load_signals(data: str, length: int) -> tuple[torch.Tensor, torch.Tensor | N
                 y = loaded[ykey] if ykey in loaded.files else None
         source = str(path)
     if x.ndim != 2 or x.shape[0] < 2:
-        raise BadInput(f"--data {source}: signals must be a numeric 2-D array with >= 2 rows, "
-                       f"got shape {x.shape}")
+        raise BadInput(
+            f"--data {source}: signals must be a numeric 2-D array with >= 2 rows, "
+            f"got shape {x.shape}"
+        )
     x = real_array(x, f"--data {source}: signals")
     if x.shape[1] != length:
-        raise BadInput(f"--data {source}: signals have length {x.shape[1]}, the model expects "
-                       f"{length}")
+        raise BadInput(
+            f"--data {source}: signals have length {x.shape[1]}, the model expects {length}"
+        )
     if not np.isfinite(x).all():
         raise BadInput(f"--data {source}: signals hold non-finite values")
     biggest = float(np.abs(x).max())
     if biggest > float(np.finfo(np.float32).max):  # the model computes in float32
-        raise BadInput(f"--data {source}: signals reach {biggest:.3g}, beyond float32's range "
-                       f"({float(np.finfo(np.float32).max):.3g}); rescale them")
+        raise BadInput(
+            f"--data {source}: signals reach {biggest:.3g}, beyond float32's range "
+            f"({float(np.finfo(np.float32).max):.3g}); rescale them"
+        )
     labels = None
     if y is not None and y.shape == (x.shape[0],):
         labels = torch.from_numpy(class_labels(y, f"--data {source}: labels"))
@@ -282,8 +319,13 @@ def load_signals(data: str, length: int) -> tuple[torch.Tensor, torch.Tensor | N
 
 
 def score_checkpoint(
-    path: Path, data: str, out_dir: Path, device: torch.device, seed: int,
-    variant: str | None = None, critical_band: str | None = None,
+    path: Path,
+    data: str,
+    out_dir: Path,
+    device: torch.device,
+    seed: int,
+    variant: str | None = None,
+    critical_band: str | None = None,
 ) -> HarmonyCheckpointReport:
     """Encode valid and invalid signals with the HAE in ``path``; write the histogram PNG."""
     from spectral_cli.harmony.invalid import invalid_sets
@@ -301,16 +343,30 @@ def score_checkpoint(
     band = kwargs["critical_band"] or DEFAULT_CRITICAL_BAND[kwargs["variant"]]
     invalid = invalid_sets(x, y, seed)
     detection, values = hae_eval.detector(model, x, invalid, device, kwargs)
-    harmony_histograms({"hae": values}, f"harmony H of {path.name} ({kwargs['variant']}, {band})",
-                       out_dir / "harmony_hist.png")
+    harmony_histograms(
+        {"hae": values},
+        f"harmony H of {path.name} ({kwargs['variant']}, {band})",
+        out_dir / "harmony_hist.png",
+    )
     n_inv = sum(int(v.shape[0]) for v in invalid.values())
     if not all(math.isfinite(v) for v in detection.harmony_valid.values()):
         raise BadInput(f"{path}: the model produced non-finite latents")
     return HarmonyCheckpointReport(
-        config={"checkpoint": str(path), "data": data, "variant": kwargs["variant"],
-                "critical_band": band, "invalid_seed": seed},
-        seed=seed, device=str(device), checkpoint=str(path), data=source,
-        variant=kwargs["variant"], critical_band=band, n_valid=int(x.shape[0]), n_invalid=n_inv,
+        config={
+            "checkpoint": str(path),
+            "data": data,
+            "variant": kwargs["variant"],
+            "critical_band": band,
+            "invalid_seed": seed,
+        },
+        seed=seed,
+        device=str(device),
+        checkpoint=str(path),
+        data=source,
+        variant=kwargs["variant"],
+        critical_band=band,
+        n_valid=int(x.shape[0]),
+        n_invalid=n_inv,
         **detection.model_dump(),
         files={"histogram": "harmony_hist.png", "report": "report.json"},
     )

@@ -48,9 +48,14 @@ class VectorData:
         return VectorDataInfo(self.seq_len, self.num_classes, self.mean, self.std)
 
     def summary(self) -> dict[str, object]:
-        return {"source": self.source, "n_train": len(self.train), "n_val": len(self.val),
-                "n_test": len(self.test), "input_size": self.seq_len,
-                "num_classes": self.num_classes}
+        return {
+            "source": self.source,
+            "n_train": len(self.train),
+            "n_val": len(self.val),
+            "n_test": len(self.test),
+            "input_size": self.seq_len,
+            "num_classes": self.num_classes,
+        }
 
 
 def standardize(x: np.ndarray, mean: float, std: float) -> np.ndarray:
@@ -85,8 +90,7 @@ def load_vector_data(cfg: VectorDataConfig) -> VectorData:
     x = arrays["x"].reshape(len(arrays["x"]), -1)
     y = arrays["y"]
     x_test = arrays["x_test"].reshape(len(arrays["x_test"]), -1)
-    x, y, train_idx, val_idx = limited_split(x, y, cfg.limit, cfg.val_fraction,
-                                             cfg.split_seed)
+    x, y, train_idx, val_idx = limited_split(x, y, cfg.limit, cfg.val_fraction, cfg.split_seed)
     mu, sigma = 0.0, 1.0
     if cfg.standardize:
         xt = x[train_idx].astype(np.float64)

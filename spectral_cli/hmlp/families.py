@@ -223,37 +223,47 @@ def task(
 def _standardize_raw(cfg: RunConfig, info: dict[str, Any], x: Any) -> Any:
     """``predict``'s raw features -> model input, as training prepared its data."""
     if "mean" not in info or "std" not in info:
-        raise BadInput("this checkpoint does not record its standardization (trained before "
-                       "it was stored); pass standardized features with --model-input")
+        raise BadInput(
+            "this checkpoint does not record its standardization (trained before "
+            "it was stored); pass standardized features with --model-input"
+        )
     return standardize(x, float(info["mean"]), float(info["std"]))
 
 
 def _family(name: str, config: type[RunConfig]) -> Family:
     from spectral_cli.core.registry import FAMILY_MODULES
 
-    return register(Family(
-        name=name,
-        description=FAMILY_MODULES[name][1],
-        config=config,
-        data=lambda cfg: load_vector_data(cfg.data),
-        build=lambda cfg, info: HarmonicMLP(cfg.model, info),
-        task=task,
-        metrics=classifier_metrics,
-        members=members,
-        extras=lambda model, cfg, data, device, evaluate_test: frequency_tables(model, cfg),
-        artifacts=activation_artifacts,
-        smoke=("train.epochs=2", "data.limit=200", "train.batch_size=64",
-               "model.hidden=[32,16]"),
-        export=ExportSignature(
-            kind="classifier",
-            input=TensorSpec("x", "float32", ("batch", "n_features")),
-            outputs=(TensorSpec("logits", "float32", ("batch", "num_classes")),),
-            raw=RawInput(TensorSpec("features", "float32", ("batch", "n_features")),
-                         _standardize_raw,
-                         "raw features, standardized with the training split's mean and std "
-                         "(the checkpoint's data info)"),
-        ),
-    ))
+    return register(
+        Family(
+            name=name,
+            description=FAMILY_MODULES[name][1],
+            config=config,
+            data=lambda cfg: load_vector_data(cfg.data),
+            build=lambda cfg, info: HarmonicMLP(cfg.model, info),
+            task=task,
+            metrics=classifier_metrics,
+            members=members,
+            extras=lambda model, cfg, data, device, evaluate_test: frequency_tables(model, cfg),
+            artifacts=activation_artifacts,
+            smoke=(
+                "train.epochs=2",
+                "data.limit=200",
+                "train.batch_size=64",
+                "model.hidden=[32,16]",
+            ),
+            export=ExportSignature(
+                kind="classifier",
+                input=TensorSpec("x", "float32", ("batch", "n_features")),
+                outputs=(TensorSpec("logits", "float32", ("batch", "num_classes")),),
+                raw=RawInput(
+                    TensorSpec("features", "float32", ("batch", "n_features")),
+                    _standardize_raw,
+                    "raw features, standardized with the training split's mean and std "
+                    "(the checkpoint's data info)",
+                ),
+            ),
+        )
+    )
 
 
 HMLP = _family("hmlp", HMLPRunConfig)

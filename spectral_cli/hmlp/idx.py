@@ -79,8 +79,10 @@ def read_idx(path: Path, expect_magic: int | None = None) -> np.ndarray:
     n_bytes = math.prod(dims) * dtype.itemsize  # exact: np.prod would wrap around in int64
     offset = 4 + 4 * ndim
     if n_bytes > MAX_IDX_BYTES:
-        raise BadInput(f"{path}: IDX dimensions {dims} describe {n_bytes:,} bytes; more than "
-                       f"{MAX_IDX_BYTES:,} is not a data set this tool reads")
+        raise BadInput(
+            f"{path}: IDX dimensions {dims} describe {n_bytes:,} bytes; more than "
+            f"{MAX_IDX_BYTES:,} is not a data set this tool reads"
+        )
     raw = _read_bytes(path, offset + n_bytes + 1)  # one more byte reveals trailing data
     have = len(raw) - offset
     if have < n_bytes:

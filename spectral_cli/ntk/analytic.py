@@ -53,9 +53,7 @@ def _same_points(x1: Tensor, x2: Tensor) -> Tensor:
     return ids[: x1.shape[0], None] == ids[None, x1.shape[0] :]
 
 
-def _relu_expectations(
-    c: Tensor, q1: Tensor, q2: Tensor, same: Tensor
-) -> tuple[Tensor, Tensor]:
+def _relu_expectations(c: Tensor, q1: Tensor, q2: Tensor, same: Tensor) -> tuple[Tensor, Tensor]:
     """E[relu(u) relu(v)] and E[relu'(u) relu'(v)] for covariance c, variances q1 [N1], q2 [N2].
 
     ``same`` marks pairs of identical points: their correlation is 1 exactly, however ``c`` and

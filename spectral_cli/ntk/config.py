@@ -70,8 +70,11 @@ class NTKModelConfig(Frozen):
     dtype: Literal["float64", "float32"] = "float64"
     encoding: str = "toy"
     p: float = Field(default=1.0, description="toy: a_j = j^-p (p >= 0, inf allowed)")
-    m: int | None = Field(default=None, ge=1, description="None: natural_m (toy on toy1d: the "
-                          "full basis N/2 of the grid; otherwise 16)")
+    m: int | None = Field(
+        default=None,
+        ge=1,
+        description="None: natural_m (toy on toy1d: the full basis N/2 of the grid; otherwise 16)",
+    )
     scale: float = Field(default=10.0, gt=0.0, allow_inf_nan=False)
 
     @field_validator("encoding")
@@ -130,10 +133,19 @@ class NTKRunConfig(Frozen):
         """
         m = self.model
         return {
-            "parameterization": m.parameterization, "w_std": m.w_std, "b_std": m.b_std,
-            "depth": m.depth, "width": m.width, "encoding": m.encoding, "activation": m.activation,
-            "p": m.p, "m": resolved_m(m, m.encoding, n_grid), "scale": m.scale, "in_features": 1,
-            "dtype": m.dtype, "encoding_seed": self.seed,
+            "parameterization": m.parameterization,
+            "w_std": m.w_std,
+            "b_std": m.b_std,
+            "depth": m.depth,
+            "width": m.width,
+            "encoding": m.encoding,
+            "activation": m.activation,
+            "p": m.p,
+            "m": resolved_m(m, m.encoding, n_grid),
+            "scale": m.scale,
+            "in_features": 1,
+            "dtype": m.dtype,
+            "encoding_seed": self.seed,
         }
 
 
@@ -155,15 +167,18 @@ def _check_sizes(cfg: NTKRunConfig) -> None:
     grid = n * task.stride if task.name == "toy1d" else n
     features = 2 * (m.m if m.m is not None else max(grid // 2, 16))
     need = {
-        "the MLP's weights (--width, --depth, and --m or, with --m unset, --n-train)":
-            item * m.width * (features + 1 + (m.depth - 1) * (m.width + 1)),
+        "the MLP's weights (--width, --depth, and --m or, with --m unset, --n-train)": item
+        * m.width
+        * (features + 1 + (m.depth - 1) * (m.width + 1)),
         "the input features (--m, --n-train)": item * grid * features,
         "the kernels (--n-train, --stride)": 8 * grid * n,
     }
     for what, size in need.items():
         if size > MAX_NTK_BYTES:
-            raise BadInput(f"these settings need {size / 2**30:,.0f} GiB for {what}; the limit "
-                           f"is {MAX_NTK_BYTES // 2**30} GiB: choose smaller values")
+            raise BadInput(
+                f"these settings need {size / 2**30:,.0f} GiB for {what}; the limit "
+                f"is {MAX_NTK_BYTES // 2**30} GiB: choose smaller values"
+            )
 
 
 def check_ntk_config(cfg: NTKRunConfig) -> None:
@@ -187,15 +202,18 @@ def check_ntk_config(cfg: NTKRunConfig) -> None:
         raise BadInput("sweep.values given without sweep.param (p or scale)")
     if sw.param == "p":
         if m.encoding != "toy":
-            raise BadInput(f"--sweep-p sweeps the toy encoding, not {m.encoding!r}; "
-                           "use --encoding toy")
+            raise BadInput(
+                f"--sweep-p sweeps the toy encoding, not {m.encoding!r}; use --encoding toy"
+            )
         bad = [v for v in sw.values if math.isnan(v) or v < 0]
         if bad:
             raise BadInput(f"--sweep-p values must be >= 0 (or inf), got {bad[0]}")
     if sw.param == "scale":
         if m.encoding not in ("posenc", "gauss"):
-            raise BadInput(f"--sweep-scale sweeps posenc or gauss, not {m.encoding!r}; "
-                           "pass --encoding gauss or --encoding posenc")
+            raise BadInput(
+                f"--sweep-scale sweeps posenc or gauss, not {m.encoding!r}; "
+                "pass --encoding gauss or --encoding posenc"
+            )
         bad = [v for v in sw.values if not math.isfinite(v) or v <= 0]
         if bad:
             raise BadInput(f"--sweep-scale values must be finite and > 0, got {bad[0]}")

@@ -43,8 +43,6 @@ MAX_STRUCTURED_TILE = 256  # CPU: a [256, 256] float64 tile is 512 KiB, an L2's 
 DEVICE_STRUCTURED_TILE = 4096  # CUDA and other devices: few, large launches
 
 
-
-
 # ------------------------------------------------------------------ structured NTK of NTKMLP
 
 
@@ -117,15 +115,20 @@ def _layer_coefficients(model: NTKMLP) -> list[tuple[float, float, float]]:
     out = []
     s2 = 1.0
     for layer, (c_w, c_b) in reversed(list(zip(model.layers, scales, strict=True))):
-        out.append((c_w * c_w * layer.weight.requires_grad, c_b * c_b * layer.bias.requires_grad,
-                    s2))
+        out.append(
+            (c_w * c_w * layer.weight.requires_grad, c_b * c_b * layer.bias.requires_grad, s2)
+        )
         s2 *= c_w * c_w
     return out[::-1]
 
 
 def _kernel_tile(
-    coefs: list[tuple[float, float, float]], f1: _Features, f2: _Features,
-    r: tuple[int, int], c: tuple[int, int], acc: Tensor,
+    coefs: list[tuple[float, float, float]],
+    f1: _Features,
+    f2: _Features,
+    r: tuple[int, int],
+    c: tuple[int, int],
+    acc: Tensor,
 ) -> None:
     """``acc = sum_l (cw2 A1 A2^T + cb2) * s2 (D1 D2^T)`` on rows ``r`` of f1, columns ``c`` of
     f2 (``acc`` may be a view into the kernel)."""
@@ -268,5 +271,10 @@ def empirical_ntk(
     raise ValueError(f"unknown NTK method {method!r}; choose auto, structured, jacrev or loop")
 
 
-__all__ = ["DEFAULT_JAC_BLOCK_BYTES", "empirical_ntk", "ntk_autograd_loop", "ntk_jacrev",
-           "ntk_structured"]
+__all__ = [
+    "DEFAULT_JAC_BLOCK_BYTES",
+    "empirical_ntk",
+    "ntk_autograd_loop",
+    "ntk_jacrev",
+    "ntk_structured",
+]

@@ -66,9 +66,16 @@ class TanhMLP(nn.Module):
         return a[:, 0]
 
 
-def build_encoding(m: NTKModelConfig, in_features: int, seed: int, *, n_grid: int | None = None,
-                   encoding: str | None = None, p: float | None = None,
-                   scale: float | None = None) -> FourierEncoding:
+def build_encoding(
+    m: NTKModelConfig,
+    in_features: int,
+    seed: int,
+    *,
+    n_grid: int | None = None,
+    encoding: str | None = None,
+    p: float | None = None,
+    scale: float | None = None,
+) -> FourierEncoding:
     """gamma of the config (``encoding``/``p``/``scale`` override it, for sweeps).
 
     The number of frequencies is ``m.m`` or, unset, the encoding's natural default on the task's
@@ -77,25 +84,40 @@ def build_encoding(m: NTKModelConfig, in_features: int, seed: int, *, n_grid: in
     """
     name = encoding or m.encoding
     try:
-        return make_encoding(name, in_features, m=resolved_m(m, name, n_grid),
-                             p=m.p if p is None else p, scale=m.scale if scale is None else scale,
-                             seed=seed)
+        return make_encoding(
+            name,
+            in_features,
+            m=resolved_m(m, name, n_grid),
+            p=m.p if p is None else p,
+            scale=m.scale if scale is None else scale,
+            seed=seed,
+        )
     except ValueError as exc:
         raise BadInput(str(exc)) from None
 
 
-def build_network(m: NTKModelConfig, in_features: int, seed: int,
-                  device: torch.device) -> nn.Module:
+def build_network(
+    m: NTKModelConfig, in_features: int, seed: int, device: torch.device
+) -> nn.Module:
     """The MLP of the config on ``device`` (weights drawn on CPU, so CPU/CUDA runs match)."""
     gen = torch.Generator().manual_seed(int(seed))
-    base = NTKMLP(in_features, m.width, m.depth, m.parameterization, m.w_std, m.b_std,
-                  generator=gen, dtype=DTYPES[m.dtype])
+    base = NTKMLP(
+        in_features,
+        m.width,
+        m.depth,
+        m.parameterization,
+        m.w_std,
+        m.b_std,
+        generator=gen,
+        dtype=DTYPES[m.dtype],
+    )
     net: nn.Module = base if m.activation == "relu" else TanhMLP(base)
     return net.to(device)
 
 
-def cross_kernel(cfg: NTKRunConfig, net: nn.Module | None, f_a: Tensor,
-                 f_b: Tensor | None = None) -> Tensor:
+def cross_kernel(
+    cfg: NTKRunConfig, net: nn.Module | None, f_a: Tensor, f_b: Tensor | None = None
+) -> Tensor:
     """``K(a, b)`` [n_a, n_b] (``K(a, a)`` when ``f_b`` is None, computed as a symmetric kernel),
     float64 on CPU: the analytic ReLU NTK, or the empirical one of ``net`` (needed then)."""
     m = cfg.model
@@ -114,8 +136,9 @@ def mse(pred: Tensor, y: Tensor) -> Tensor:
     return ((pred - y) ** 2).mean(dim=-2)
 
 
-def regress(k_tr: Tensor, y_tr: Tensor, k_te: Tensor | None,
-            eig: KernelEigen) -> tuple[Tensor, Tensor | None, list[str]]:
+def regress(
+    k_tr: Tensor, y_tr: Tensor, k_te: Tensor | None, eig: KernelEigen
+) -> tuple[Tensor, Tensor | None, list[str]]:
     """NTK regression on train and test for all k signals; returns warnings raised."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", NearSingularKernelWarning)
@@ -141,22 +164,59 @@ class Dynamics:
     residual_ntk: Tensor  # [R, n]
 
 
-def dynamics(net: nn.Module, f_train: Tensor, y: Tensor, f_test: Tensor | None,
-             k_tr: Tensor, k_te: Tensor | None, eig: KernelEigen, *, steps: int, lr: float,
-             record_every: int, device: torch.device, seed: int,
-             observer: Observer | None = None, stop: object = None) -> Dynamics:
+def dynamics(
+    net: nn.Module,
+    f_train: Tensor,
+    y: Tensor,
+    f_test: Tensor | None,
+    k_tr: Tensor,
+    k_te: Tensor | None,
+    eig: KernelEigen,
+    *,
+    steps: int,
+    lr: float,
+    record_every: int,
+    device: torch.device,
+    seed: int,
+    observer: Observer | None = None,
+    stop: object = None,
+) -> Dynamics:
     """Train ``net`` (in place) on one target ``y`` [n] and predict the same steps with the NTK."""
     with torch.no_grad():
         dt = net.layers[0].weight.dtype
         f0_tr = net(f_train.to(device, dt)).to("cpu", torch.float64)
         f0_te = None if f_test is None else net(f_test.to(device, dt)).to("cpu", torch.float64)
-    rec = train_full_batch(net, f_train, y, f_test, steps=steps, lr=lr, record_every=record_every,
-                           device=device, seed=seed, observer=observer, stop=stop)  # type: ignore[arg-type]
-    pred = gd_dynamics(k_tr, y, torch.tensor(rec.steps, dtype=torch.float64), lr=lr,
-                       K_test_train=k_te, f0_train=f0_tr, f0_test=f0_te, discrete=True, eig=eig)
-    return Dynamics(record=rec, ntk_train=pred.train, ntk_test=pred.test,
-                    residual_net=residual_in_eigenbasis(eig, rec.train, y),
-                    residual_ntk=residual_in_eigenbasis(eig, pred.train, y))
+    rec = train_full_batch(
+        net,
+        f_train,
+        y,
+        f_test,
+        steps=steps,
+        lr=lr,
+        record_every=record_every,
+        device=device,
+        seed=seed,
+        observer=observer,
+        stop=stop,
+    )  # type: ignore[arg-type]
+    pred = gd_dynamics(
+        k_tr,
+        y,
+        torch.tensor(rec.steps, dtype=torch.float64),
+        lr=lr,
+        K_test_train=k_te,
+        f0_train=f0_tr,
+        f0_test=f0_te,
+        discrete=True,
+        eig=eig,
+    )
+    return Dynamics(
+        record=rec,
+        ntk_train=pred.train,
+        ntk_test=pred.test,
+        residual_net=residual_in_eigenbasis(eig, rec.train, y),
+        residual_ntk=residual_in_eigenbasis(eig, pred.train, y),
+    )
 
 
 def rel_gap(a: Tensor, b: Tensor) -> list[float]:

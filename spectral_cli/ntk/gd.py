@@ -93,15 +93,29 @@ def train_full_batch(
     cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=1, eval_batch_size=1)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     with tempfile.TemporaryDirectory(prefix="spectral-ntk-gd-") as tmp:
-        trainer = Trainer(model, cfg, rows, rows, device, seed, Path(tmp) / "state.safetensors",
-                          observer=observer or SilentObserver(), stop=stop, loss_fn=loss_fn,
-                          evaluate_fn=evaluate_fn, select="val_loss", mode="min",
-                          optimizer=optimizer)
+        trainer = Trainer(
+            model,
+            cfg,
+            rows,
+            rows,
+            device,
+            seed,
+            Path(tmp) / "state.safetensors",
+            observer=observer or SilentObserver(),
+            stop=stop,
+            loss_fn=loss_fn,
+            evaluate_fn=evaluate_fn,
+            select="val_loss",
+            mode="min",
+            optimizer=optimizer,
+        )
         try:
             trainer.fit()
         except Interrupted:
-            raise Interrupted("interrupted during gradient descent; spectral ntk runs are short "
-                              "and not resumable: rerun the command") from None
+            raise Interrupted(
+                "interrupted during gradient descent; spectral ntk runs are short "
+                "and not resumable: rerun the command"
+            ) from None
         except RuntimeFailure as exc:  # its message names a checkpoint in a deleted temp dir
             step = str(exc).split(";")[0].removeprefix("loss became ")
             raise RuntimeFailure(
@@ -109,6 +123,9 @@ def train_full_batch(
                 "(default 1/lambda_max of the train kernel)"
             ) from None
     model.eval()
-    return GDRecord(steps=[r * record_every for r in range(epochs + 1)],
-                    train=torch.stack(train_preds), lr=float(lr),
-                    test=torch.stack(test_preds) if test_preds else None)
+    return GDRecord(
+        steps=[r * record_every for r in range(epochs + 1)],
+        train=torch.stack(train_preds),
+        lr=float(lr),
+        test=torch.stack(test_preds) if test_preds else None,
+    )

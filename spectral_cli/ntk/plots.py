@@ -27,16 +27,22 @@ def spectra(curves: dict[str, Sequence[float]], chosen: str, title: str, path: P
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, vals in curves.items():
         lam = _positive(vals)
-        ax.semilogy(np.arange(1, lam.size + 1), lam / lam[0], marker=".",
-                    linewidth=2.5 if name == chosen else 1.2, label=name)
+        ax.semilogy(
+            np.arange(1, lam.size + 1),
+            lam / lam[0],
+            marker=".",
+            linewidth=2.5 if name == chosen else 1.2,
+            label=name,
+        )
     ax.set(xlabel="eigenvalue index i", ylabel="λ_i / λ_1", title=title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     _save(fig, path)
 
 
-def profiles(rows: dict[str, tuple[Sequence[float], Sequence[float]]], title: str,
-             path: Path) -> None:
+def profiles(
+    rows: dict[str, tuple[Sequence[float], Sequence[float]]], title: str, path: Path
+) -> None:
     """K(x_i, x_j) against x_i - x_j, each curve scaled by its value at 0."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -50,8 +56,9 @@ def profiles(rows: dict[str, tuple[Sequence[float], Sequence[float]]], title: st
     _save(fig, path)
 
 
-def dynamics(d: dict[str, Any], residual_net: np.ndarray, residual_ntk: np.ndarray,
-             title: str, path: Path) -> None:
+def dynamics(
+    d: dict[str, Any], residual_net: np.ndarray, residual_ntk: np.ndarray, title: str, path: Path
+) -> None:
     """Train/test MSE of the network vs the NTK prediction, and |Q^T(f - y)|_i over steps."""
     plt = _pyplot()
     steps = np.asarray(d["record_steps"])
@@ -130,24 +137,39 @@ def sweep_summary(runs: Sequence[dict[str, Any]], path: Path) -> None:
             c = r["config"]
             tag = f"m = {c['m']}" + (" (seed basis)" if c.get("m_source") == "default" else "")
             n_sig, steps = r["task"]["n_signals"], rows[0]["steps"]
-            for key, style, what in (("ntk", "-", f"NTK regression ({r['kernel']})"),
-                                     ("network", "--", f"network, {steps} GD steps")):
+            for key, style, what in (
+                ("ntk", "-", f"NTK regression ({r['kernel']})"),
+                ("network", "--", f"network, {steps} GD steps"),
+            ):
                 mean = [float(row[f"test_mse_{key}"]) for row in rows]
                 std = [float(row[f"test_mse_{key}_std"]) for row in rows]
-                ax.errorbar(xs + (0.02 if key == "network" else 0.0), mean, yerr=std, color=col,
-                            linestyle=style, marker="o" if key == "ntk" else "s", capsize=3,
-                            markersize=4, label=f"{tag}: {what}")
+                ax.errorbar(
+                    xs + (0.02 if key == "network" else 0.0),
+                    mean,
+                    yerr=std,
+                    color=col,
+                    linestyle=style,
+                    marker="o" if key == "ntk" else "s",
+                    capsize=3,
+                    markersize=4,
+                    label=f"{tag}: {what}",
+                )
         rows0 = group[0]["sweep"]
         param = group[0]["config"]["sweep"]["param"]
         ax.set_xticks(np.arange(len(rows0)), [value_label(float(row["value"])) for row in rows0])
         ax.set_yscale("log")
-        ax.set(xlabel=param, ylabel=f"test MSE (mean ± sd over {n_sig} targets)",
-               title=f"target power spectrum ∝ f^-{slope:g} (α = {slope:g})")
+        ax.set(
+            xlabel=param,
+            ylabel=f"test MSE (mean ± sd over {n_sig} targets)",
+            title=f"target power spectrum ∝ f^-{slope:g} (α = {slope:g})",
+        )
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
     c0 = runs[0]["config"]
-    fig.suptitle(f"toy Fourier features a_j = j^-p, b_j = j, j = 1..m; depth {c0['depth']}, "
-                 f"width {c0['width']}, {runs[0]['task']['n_train']} train / "
-                 f"{runs[0]['task']['n_test']} test points")
+    fig.suptitle(
+        f"toy Fourier features a_j = j^-p, b_j = j, j = 1..m; depth {c0['depth']}, "
+        f"width {c0['width']}, {runs[0]['task']['n_train']} train / "
+        f"{runs[0]['task']['n_test']} test points"
+    )
     fig.tight_layout()
     _save(fig, path)

@@ -63,19 +63,25 @@ class NTKReport(Report):
         c = self.config
         enc = c["encoding"] + (f" p={c['p']:g}" if c["encoding"] == "toy" else "")
         enc += f" m={c['m']}" if c["encoding"] in ("toy", "posenc", "gauss") else ""
-        line = (f"ntk ({self.kernel}, {enc}, depth {c['depth']}, width {c['width']}): "
-                f"lambda_max {self.spectrum['eigvals'][0]:.4g}, "
-                f"cond {self.spectrum['condition_number']:.3g}")
+        line = (
+            f"ntk ({self.kernel}, {enc}, depth {c['depth']}, width {c['width']}): "
+            f"lambda_max {self.spectrum['eigvals'][0]:.4g}, "
+            f"cond {self.spectrum['condition_number']:.3g}"
+        )
         if self.regression.get("test_mse") is not None:
             line += f", NTK test MSE {self.regression['test_mse']:.4g}"
         if self.dynamics:
             d = self.dynamics
-            line += (f"; GD {d['steps']} steps: network test MSE {d['test_mse_network']:.4g} "
-                     f"(NTK {d['test_mse_ntk']:.4g}), max rel. gap {d['max_rel_gap_train']:.2g}")
+            line += (
+                f"; GD {d['steps']} steps: network test MSE {d['test_mse_network']:.4g} "
+                f"(NTK {d['test_mse_ntk']:.4g}), max rel. gap {d['max_rel_gap_train']:.2g}"
+            )
         if self.sweep:
             best = min(self.sweep, key=lambda r: r["test_mse_ntk"])
-            line += (f"; sweep {self.config['sweep']['param']}: best NTK at "
-                     f"{best['value']:g} ({best['test_mse_ntk']:.4g})")
+            line += (
+                f"; sweep {self.config['sweep']['param']}: best NTK at "
+                f"{best['value']:g} ({best['test_mse_ntk']:.4g})"
+            )
         return line
 
 
@@ -84,8 +90,9 @@ def encoding_tensors(enc: nn.Module) -> dict[str, Tensor]:
     return {f"encoding.{k}": v for k, v in enc.state_dict().items() if v is not None}
 
 
-def save_model(path: Path, net: nn.Module, enc: nn.Module, contract: dict[str, Any],
-               state: str, **extra: Any) -> None:
+def save_model(
+    path: Path, net: nn.Module, enc: nn.Module, contract: dict[str, Any], state: str, **extra: Any
+) -> None:
     """Write the MLP (+ mapping buffers) with the contract metadata."""
     tensors = {k: v for k, v in net.state_dict().items() if k.startswith("layers.")}
     tensors.update(encoding_tensors(enc))

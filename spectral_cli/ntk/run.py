@@ -38,8 +38,10 @@ from spectral_cli.ntk.store import KernelStore
 from spectral_cli.ntk.sweep import run_sweep
 from spectral_cli.ntk.tasks import RegressionTask, load_task
 
-LOSS_CONVENTION = ("L = 1/2 sum_i (f(x_i) - y_i)^2 (sum over training points), plain GD "
-                   "theta <- theta - lr grad L; a mean loss 1/(2n) sum needs lr*n, MSELoss lr*n/2")
+LOSS_CONVENTION = (
+    "L = 1/2 sum_i (f(x_i) - y_i)^2 (sum over training points), plain GD "
+    "theta <- theta - lr grad L; a mean loss 1/(2n) sum needs lr*n, MSELoss lr*n/2"
+)
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,15 @@ def prepare(cfg: NTKRunConfig) -> Prepared:
     """Cross-field checks and the task (both raise BadInput)."""
     check_ntk_config(cfg)
     t = cfg.task
-    task = load_task(t.name, n_train=t.n_train, n_test=t.n_test, stride=t.stride, slope=t.slope,
-                     signals=t.signals, seed=cfg.seed)
+    task = load_task(
+        t.name,
+        n_train=t.n_train,
+        n_test=t.n_test,
+        stride=t.stride,
+        slope=t.slope,
+        signals=t.signals,
+        seed=cfg.seed,
+    )
     ex.build_encoding(cfg.model, task.in_features, cfg.seed, n_grid=task.n_grid)  # bad p, m, scale
     return Prepared(cfg=cfg, task=task)
 
@@ -67,8 +76,10 @@ def _m_note(cfg: NTKRunConfig, task: RegressionTask) -> str | None:
     if m.m is not None:
         return f"m = {used} frequencies (--m)"
     if enc == "toy" and task.n_grid is not None:
-        return (f"m = {used} frequencies: the toy default, the seed's full Fourier basis "
-                f"b_j = j, j = 1..{used} = N/2 of the N = {task.n_grid}-point grid")
+        return (
+            f"m = {used} frequencies: the toy default, the seed's full Fourier basis "
+            f"b_j = j, j = 1..{used} = N/2 of the N = {task.n_grid}-point grid"
+        )
     return f"m = {used} frequencies (the {enc} default)"
 
 
@@ -81,12 +92,23 @@ def _profile_grid(task: RegressionTask) -> torch.Tensor | None:
     return torch.linspace(float(xs.min()), float(xs.max()), 256, dtype=torch.float64)[:, None]
 
 
-def _dynamics_section(dyn: ex.Dynamics, y_tr: torch.Tensor, y_te: torch.Tensor | None,
-                      eigvals: torch.Tensor, lr: float, steps: int) -> dict[str, Any]:
+def _dynamics_section(
+    dyn: ex.Dynamics,
+    y_tr: torch.Tensor,
+    y_te: torch.Tensor | None,
+    eigvals: torch.Tensor,
+    lr: float,
+    steps: int,
+) -> dict[str, Any]:
     rec = dyn.record
-    out: dict[str, Any] = {"steps": rec.steps[-1], "requested_steps": steps, "lr": lr,
-                           "loss_convention": LOSS_CONVENTION, "record_steps": rec.steps,
-                           "target_signal": 0}
+    out: dict[str, Any] = {
+        "steps": rec.steps[-1],
+        "requested_steps": steps,
+        "lr": lr,
+        "loss_convention": LOSS_CONVENTION,
+        "record_steps": rec.steps,
+        "target_signal": 0,
+    }
     out["train_mse_curve_network"] = ((rec.train - y_tr) ** 2).mean(-1).tolist()
     out["train_mse_curve_ntk"] = ((dyn.ntk_train - y_tr) ** 2).mean(-1).tolist()
     out["rel_gap_train"] = ex.rel_gap(rec.train, dyn.ntk_train)
@@ -107,14 +129,27 @@ def _dynamics_section(dyn: ex.Dynamics, y_tr: torch.Tensor, y_te: torch.Tensor |
     meas_net = ex.decay_rates(dyn.residual_net, rec.steps)
     meas_ntk = ex.decay_rates(dyn.residual_ntk, rec.steps)
     out["eigen_rates"] = [
-        {"i": i + 1, "eigval": float(eigvals[i]), "rate_lr_lambda": cont[i],
-         "rate_discrete": disc[i], "measured_network": meas_net[i], "measured_ntk": meas_ntk[i]}
-        for i in range(eigvals.numel())]
+        {
+            "i": i + 1,
+            "eigval": float(eigvals[i]),
+            "rate_lr_lambda": cont[i],
+            "rate_discrete": disc[i],
+            "measured_network": meas_net[i],
+            "measured_ntk": meas_ntk[i],
+        }
+        for i in range(eigvals.numel())
+    ]
     return out
 
 
-def run(prep: Prepared, run_dir: Path, device: torch.device, *,
-        observer: Observer | None = None, stop: object = None) -> NTKReport:
+def run(
+    prep: Prepared,
+    run_dir: Path,
+    device: torch.device,
+    *,
+    observer: Observer | None = None,
+    stop: object = None,
+) -> NTKReport:
     """The whole experiment; returns the report (already written to ``run_dir``).
 
     Each kernel is computed once (:class:`~spectral_cli.ntk.store.KernelStore`); ``timing``
@@ -144,38 +179,60 @@ def run(prep: Prepared, run_dir: Path, device: torch.device, *,
     with timer("regression"):
         pred_tr, pred_te, reg_notes = ex.regress(k_tr, task.y_train, k_te, eig)
     notes += reg_notes
-    regression: dict[str, Any] = {"train_mse": float(ex.mse(pred_tr, task.y_train).mean()),
-                                  "test_mse": None, "n_signals": task.n_signals}
+    regression: dict[str, Any] = {
+        "train_mse": float(ex.mse(pred_tr, task.y_train).mean()),
+        "test_mse": None,
+        "n_signals": task.n_signals,
+    }
     if pred_te is not None and task.y_test is not None:
         per = ex.mse(pred_te, task.y_test)
-        regression.update(test_mse=float(per.mean()), test_mse_per_signal=per.tolist(),
-                          test_mse_std=float(per.std()) if per.numel() > 1 else 0.0)
+        regression.update(
+            test_mse=float(per.mean()),
+            test_mse_per_signal=per.tolist(),
+            test_mse_std=float(per.std()) if per.numel() > 1 else 0.0,
+        )
     single = task.n_signals == 1
     with timer("io"):
-        save_kernel(run_dir / "ntk.safetensors", {
-            "features_train": f_tr, "x_train": task.x_train, "K_train": k_tr,
-            "eigvals": eig.eigvals, "eigvecs": eig.eigvecs,
-            "y_train": task.y_train[:, 0] if single else task.y_train,
-            "features_test": f_te, "x_test": task.x_test, "K_test": k_te,
-            "y_test": None if task.y_test is None else (
-                task.y_test[:, 0] if single else task.y_test),
-            "pred_test": None if pred_te is None else (pred_te[:, 0] if single else pred_te),
-        }, contract)
+        save_kernel(
+            run_dir / "ntk.safetensors",
+            {
+                "features_train": f_tr,
+                "x_train": task.x_train,
+                "K_train": k_tr,
+                "eigvals": eig.eigvals,
+                "eigvecs": eig.eigvecs,
+                "y_train": task.y_train[:, 0] if single else task.y_train,
+                "features_test": f_te,
+                "x_test": task.x_test,
+                "K_test": k_te,
+                "y_test": None
+                if task.y_test is None
+                else (task.y_test[:, 0] if single else task.y_test),
+                "pred_test": None if pred_te is None else (pred_te[:, 0] if single else pred_te),
+            },
+            contract,
+        )
     files["kernel"] = "ntk.safetensors"
     # every mapping's spectrum with this MLP (each with --m or its own default m); the run's
     # own mapping is the variant computed above, not a second time
     per_enc = {name: store.variant(encoding=name).eig().eigvals.tolist() for name in ENCODINGS}
     with timer("plots"):
-        ntk_plots.spectra(per_enc, cfg.model.encoding, f"NTK eigenvalues ({cfg.kernel}, depth "
-                          f"{cfg.model.depth}, n = {f_tr.shape[0]})", run_dir / "spectrum.png")
+        ntk_plots.spectra(
+            per_enc,
+            cfg.model.encoding,
+            f"NTK eigenvalues ({cfg.kernel}, depth {cfg.model.depth}, n = {f_tr.shape[0]})",
+            run_dir / "spectrum.png",
+        )
     files["spectrum_plot"] = "spectrum.png"
     grid = _profile_grid(task)
     if grid is not None:
         dx, row = own.profile(grid)
         with timer("plots"):
-            ntk_plots.profiles({cfg.model.encoding: (dx.tolist(), row.tolist())},
-                               f"NTK against x_i − x_j ({cfg.kernel})",
-                               run_dir / "kernel_profile.png")
+            ntk_plots.profiles(
+                {cfg.model.encoding: (dx.tolist(), row.tolist())},
+                f"NTK against x_i − x_j ({cfg.kernel})",
+                run_dir / "kernel_profile.png",
+            )
         files["kernel_profile_plot"] = "kernel_profile.png"
     dyn_section = None
     if steps > 0:
@@ -186,54 +243,106 @@ def run(prep: Prepared, run_dir: Path, device: torch.device, *,
         y0 = task.y_train[:, 0]
         y0_te = None if task.y_test is None else task.y_test[:, 0]
         with timer("dynamics"):
-            dyn = ex.dynamics(trained, f_tr, y0, f_te, k_tr, k_te, eig, steps=steps, lr=lr,
-                              record_every=every, device=device, seed=cfg.seed, stop=stop)
+            dyn = ex.dynamics(
+                trained,
+                f_tr,
+                y0,
+                f_te,
+                k_tr,
+                k_te,
+                eig,
+                steps=steps,
+                lr=lr,
+                record_every=every,
+                device=device,
+                seed=cfg.seed,
+                stop=stop,
+            )
             obs.log(f"trained {steps} full-batch GD steps, lr {lr:.4g}")
             dyn_section = _dynamics_section(dyn, y0, y0_te, eig.eigvals, lr, steps)
         with timer("io"):
-            save_model(run_dir / "trained.safetensors", trained, enc, contract, "trained",
-                       steps=dyn_section["steps"], lr=lr)
+            save_model(
+                run_dir / "trained.safetensors",
+                trained,
+                enc,
+                contract,
+                "trained",
+                steps=dyn_section["steps"],
+                lr=lr,
+            )
         files["trained_model"] = "trained.safetensors"
         with timer("plots"):
-            ntk_plots.dynamics(dyn_section, dyn.residual_net.numpy(), dyn.residual_ntk.numpy(),
-                               f"full-batch GD, lr = {lr:.3g} (sum loss), {cfg.kernel} NTK",
-                               run_dir / "dynamics.png")
+            ntk_plots.dynamics(
+                dyn_section,
+                dyn.residual_net.numpy(),
+                dyn.residual_ntk.numpy(),
+                f"full-batch GD, lr = {lr:.3g} (sum loss), {cfg.kernel} NTK",
+                run_dir / "dynamics.png",
+            )
         files["dynamics_plot"] = "dynamics.png"
     sweep_rows = None
     if cfg.sweep.param is not None:
         sweep_steps = cfg.train.steps or cfg.train.sweep_steps
         points = run_sweep(store, sweep_steps, cfg.train.record_every, obs, stop)
-        sweep_rows = [{k: v for k, v in asdict(p).items()
-                       if k not in ("profile", "eigvals") and "curve" not in k and k != "steps"}
-                      | {"steps": p.steps[-1]} for p in points]
+        sweep_rows = [
+            {
+                k: v
+                for k, v in asdict(p).items()
+                if k not in ("profile", "eigvals") and "curve" not in k and k != "steps"
+            }
+            | {"steps": p.steps[-1]}
+            for p in points
+        ]
         for p in points:
             notes += [f"{cfg.sweep.param}={p.value:g}: {n}" for n in p.notes]
         with timer("plots"):
-            ntk_plots.sweep(points, cfg.sweep.param,
-                            f"{task.source}, {task.n_signals} signal(s), {cfg.kernel} NTK, "
-                            f"depth {cfg.model.depth}, width {cfg.model.width}",
-                            run_dir / "sweep.png")
+            ntk_plots.sweep(
+                points,
+                cfg.sweep.param,
+                f"{task.source}, {task.n_signals} signal(s), {cfg.kernel} NTK, "
+                f"depth {cfg.model.depth}, width {cfg.model.width}",
+                run_dir / "sweep.png",
+            )
         files["sweep_plot"] = "sweep.png"
     cond = eig.condition_number
     report = NTKReport(
-        config=contract | {"m_source": "--m" if cfg.model.m is not None else "default",
-                           "kernel": cfg.kernel, "seed": cfg.seed,
-                           "task": cfg.task.model_dump(mode="json"),
-                           "train": cfg.train.model_dump(mode="json"),
-                           "sweep": cfg.sweep.model_dump(mode="json")},
-        seed=cfg.seed, device=str(device), kernel=cfg.kernel,
-        task={"source": task.source, "n_train": int(task.x_train.shape[0]),
-              "n_test": None if task.x_test is None else int(task.x_test.shape[0]),
-              "in_features": task.in_features, "n_grid": task.n_grid,
-              "feature_dim": int(f_tr.shape[1]),
-              "n_signals": task.n_signals},
-        spectrum={"eigvals": eig.eigvals.tolist(),
-                  "condition_number": cond if math.isfinite(cond) else math.inf,
-                  "per_encoding": per_enc},
-        regression=regression, dynamics=dyn_section, sweep=sweep_rows, files=files,
-        notes=notes, wall_seconds=time.perf_counter() - t0, timing=timer.report(),
-        kernel_evaluations=[f"{key[0]} p={key[2]:g} scale={key[3]:g}: {what}"
-                            for key, what in store.computed])
+        config=contract
+        | {
+            "m_source": "--m" if cfg.model.m is not None else "default",
+            "kernel": cfg.kernel,
+            "seed": cfg.seed,
+            "task": cfg.task.model_dump(mode="json"),
+            "train": cfg.train.model_dump(mode="json"),
+            "sweep": cfg.sweep.model_dump(mode="json"),
+        },
+        seed=cfg.seed,
+        device=str(device),
+        kernel=cfg.kernel,
+        task={
+            "source": task.source,
+            "n_train": int(task.x_train.shape[0]),
+            "n_test": None if task.x_test is None else int(task.x_test.shape[0]),
+            "in_features": task.in_features,
+            "n_grid": task.n_grid,
+            "feature_dim": int(f_tr.shape[1]),
+            "n_signals": task.n_signals,
+        },
+        spectrum={
+            "eigvals": eig.eigvals.tolist(),
+            "condition_number": cond if math.isfinite(cond) else math.inf,
+            "per_encoding": per_enc,
+        },
+        regression=regression,
+        dynamics=dyn_section,
+        sweep=sweep_rows,
+        files=files,
+        notes=notes,
+        wall_seconds=time.perf_counter() - t0,
+        timing=timer.report(),
+        kernel_evaluations=[
+            f"{key[0]} p={key[2]:g} scale={key[3]:g}: {what}" for key, what in store.computed
+        ],
+    )
     files["report"] = "report.json"
     write_report(run_dir / "report.json", report)
     return report

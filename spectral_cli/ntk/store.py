@@ -51,8 +51,7 @@ class Variant:
         if self._net is None:
             s = self._store
             with s.timer("setup"):
-                self._net = build_network(s.cfg.model, self.f_train.shape[1], s.cfg.seed,
-                                          s.device)
+                self._net = build_network(s.cfg.model, self.f_train.shape[1], s.cfg.seed, s.device)
         return self._net
 
     def _once(self, what: str, compute: Callable[[], Any]) -> Any:
@@ -81,52 +80,70 @@ class Variant:
 
     def eig(self) -> KernelEigen:
         """Eigendecomposition of ``K_train`` (descending)."""
+
         def compute() -> KernelEigen:
             k = self.k_train()
             with self._store.timer("eigendecomposition"):
                 return kernel_eigh(k)
+
         return self._once("eig", compute)
 
     def profile(self, x_grid: Tensor) -> tuple[Tensor, Tensor]:
         """``(x - x_c, K(x, x_c))`` over a 1-D grid, ``x_c`` the grid point nearest its middle."""
         c = x_grid[x_grid.shape[0] // 2 : x_grid.shape[0] // 2 + 1]
-        row = self._once("profile", lambda: self._kernel(self.encoding(x_grid),
-                                                         self.encoding(c)))
+        row = self._once("profile", lambda: self._kernel(self.encoding(x_grid), self.encoding(c)))
         return (x_grid - c)[:, 0], row[:, 0]
 
 
 class KernelStore:
     """The variants of one run: its own mapping, other mappings, sweep values."""
 
-    def __init__(self, cfg: NTKRunConfig, task: RegressionTask, device: torch.device,
-                 timer: PhaseTimer | None = None) -> None:
+    def __init__(
+        self,
+        cfg: NTKRunConfig,
+        task: RegressionTask,
+        device: torch.device,
+        timer: PhaseTimer | None = None,
+    ) -> None:
         self.cfg, self.task, self.device = cfg, task, device
         self.timer = timer or PhaseTimer(device)
         self.computed: list[tuple[VariantKey, str]] = []
         self.own_key = self.key()
         self._own: Variant | None = None
 
-    def key(self, encoding: str | None = None, p: float | None = None,
-            scale: float | None = None) -> VariantKey:
+    def key(
+        self, encoding: str | None = None, p: float | None = None, scale: float | None = None
+    ) -> VariantKey:
         """What determines a variant's kernels besides the run's fixed MLP config and seed."""
         m = self.cfg.model
         name = encoding or m.encoding
-        return (name, resolved_m(m, name, self.task.n_grid), float(m.p if p is None else p),
-                float(m.scale if scale is None else scale))
+        return (
+            name,
+            resolved_m(m, name, self.task.n_grid),
+            float(m.p if p is None else p),
+            float(m.scale if scale is None else scale),
+        )
 
-    def variant(self, encoding: str | None = None, p: float | None = None,
-                scale: float | None = None) -> Variant:
+    def variant(
+        self, encoding: str | None = None, p: float | None = None, scale: float | None = None
+    ) -> Variant:
         """The run's own variant (kept) or a fresh one for other settings."""
         key = self.key(encoding, p, scale)
         if key == self.own_key and self._own is not None:
             return self._own
         t = self.task
         with self.timer("setup"):
-            enc = build_encoding(self.cfg.model, t.in_features, self.cfg.seed, n_grid=t.n_grid,
-                                 encoding=encoding, p=p, scale=scale)
+            enc = build_encoding(
+                self.cfg.model,
+                t.in_features,
+                self.cfg.seed,
+                n_grid=t.n_grid,
+                encoding=encoding,
+                p=p,
+                scale=scale,
+            )
             f_te = None if t.x_test is None else enc(t.x_test)
-            made = Variant(key=key, encoding=enc, f_train=enc(t.x_train), f_test=f_te,
-                           _store=self)
+            made = Variant(key=key, encoding=enc, f_train=enc(t.x_train), f_test=f_te, _store=self)
         if key == self.own_key:
             self._own = made
         return made

@@ -59,8 +59,13 @@ def _mean_std(v: Tensor) -> tuple[float, float]:
     return float(v.mean()), float(v.std()) if v.numel() > 1 else 0.0
 
 
-def run_sweep(store: KernelStore, steps: int, record_every: int | None,
-              observer: Observer | None = None, stop: object = None) -> list[SweepPoint]:
+def run_sweep(
+    store: KernelStore,
+    steps: int,
+    record_every: int | None,
+    observer: Observer | None = None,
+    stop: object = None,
+) -> list[SweepPoint]:
     """The sweep of ``store.cfg.sweep`` on the store's task (needs test data); a value equal to
     the run's own ``p``/``scale`` reuses the run's kernels. GD training is timed as ``sweep``."""
     cfg, task, device = store.cfg, store.task, store.device
@@ -84,8 +89,21 @@ def run_sweep(store: KernelStore, steps: int, record_every: int | None,
         for j in range(task.n_signals):
             model = copy.deepcopy(net)
             with store.timer("sweep"):
-                dyn = dynamics(model, f_tr, y_tr[:, j], f_te, k_tr, k_te, eig, steps=steps,
-                               lr=lr, record_every=every, device=device, seed=cfg.seed, stop=stop)
+                dyn = dynamics(
+                    model,
+                    f_tr,
+                    y_tr[:, j],
+                    f_te,
+                    k_tr,
+                    k_te,
+                    eig,
+                    steps=steps,
+                    lr=lr,
+                    record_every=every,
+                    device=device,
+                    seed=cfg.seed,
+                    stop=stop,
+                )
             assert dyn.record.test is not None and dyn.ntk_test is not None
             yj_te, yj_tr = y_te[:, j], y_tr[:, j]
             curves["tn"].append(((dyn.record.test - yj_te) ** 2).mean(-1))
@@ -103,18 +121,31 @@ def run_sweep(store: KernelStore, steps: int, record_every: int | None,
             dx, row = var.profile(task.x_grid)
             profile = (dx.tolist(), row.tolist())
         cond = eig.condition_number
-        points.append(SweepPoint(
-            value=v, test_mse_ntk=m_ntk, test_mse_ntk_std=s_ntk,
-            test_mse_ntk_t=float(torch.tensor(ntk_t).mean()), test_mse_network=m_net,
-            test_mse_network_std=s_net, train_mse_network=float(torch.tensor(net_tr).mean()),
-            test_mse_ntk_per_signal=per_ntk.tolist(), test_mse_network_per_signal=net_te,
-            lr=lr, condition_number=cond if math.isfinite(cond) else math.inf,
-            eigvals=eig.eigvals.tolist(), steps=dyn.record.steps,
-            test_curve_network=torch.stack(curves["tn"]).mean(0).tolist(),
-            test_curve_ntk=torch.stack(curves["tk"]).mean(0).tolist(),
-            train_curve_network=torch.stack(curves["rn"]).mean(0).tolist(),
-            train_curve_ntk=torch.stack(curves["rk"]).mean(0).tolist(),
-            profile=profile, notes=notes))
-        obs.log(f"sweep {param}={v:g}: test MSE NTK {m_ntk:.4g} ± {s_ntk:.2g}, "
-                f"network {m_net:.4g} ± {s_net:.2g} ({task.n_signals} signals, {steps} steps)")
+        points.append(
+            SweepPoint(
+                value=v,
+                test_mse_ntk=m_ntk,
+                test_mse_ntk_std=s_ntk,
+                test_mse_ntk_t=float(torch.tensor(ntk_t).mean()),
+                test_mse_network=m_net,
+                test_mse_network_std=s_net,
+                train_mse_network=float(torch.tensor(net_tr).mean()),
+                test_mse_ntk_per_signal=per_ntk.tolist(),
+                test_mse_network_per_signal=net_te,
+                lr=lr,
+                condition_number=cond if math.isfinite(cond) else math.inf,
+                eigvals=eig.eigvals.tolist(),
+                steps=dyn.record.steps,
+                test_curve_network=torch.stack(curves["tn"]).mean(0).tolist(),
+                test_curve_ntk=torch.stack(curves["tk"]).mean(0).tolist(),
+                train_curve_network=torch.stack(curves["rn"]).mean(0).tolist(),
+                train_curve_ntk=torch.stack(curves["rk"]).mean(0).tolist(),
+                profile=profile,
+                notes=notes,
+            )
+        )
+        obs.log(
+            f"sweep {param}={v:g}: test MSE NTK {m_ntk:.4g} ± {s_ntk:.2g}, "
+            f"network {m_net:.4g} ± {s_net:.2g} ({task.n_signals} signals, {steps} steps)"
+        )
     return points

@@ -73,8 +73,9 @@ def powerlaw_signal(n_grid: int, slope: float, seed: int) -> Tensor:
     return (s - s.min()) / (span if span > 0 else 1.0) - 0.5
 
 
-def toy1d(n_train: int, n_test: int | None, stride: int, slope: float, signals: int,
-          seed: int) -> RegressionTask:
+def toy1d(
+    n_train: int, n_test: int | None, stride: int, slope: float, signals: int, seed: int
+) -> RegressionTask:
     """The seed's 1-D experiment (module docstring)."""
     n_grid = n_train * stride
     x = torch.arange(n_grid, dtype=F64)[:, None] / n_grid
@@ -83,11 +84,20 @@ def toy1d(n_train: int, n_test: int | None, stride: int, slope: float, signals: 
     test = torch.tensor([i for i in range(n_grid) if i % stride], dtype=torch.long)
     if n_test is not None:
         if n_test > test.numel():
-            raise BadInput(f"--n-test {n_test} exceeds the {test.numel()} test points of toy1d "
-                           f"with --n-train {n_train} (grid {n_grid}, stride {stride})")
+            raise BadInput(
+                f"--n-test {n_test} exceeds the {test.numel()} test points of toy1d "
+                f"with --n-train {n_train} (grid {n_grid}, stride {stride})"
+            )
         test = test[torch.linspace(0, test.numel() - 1, n_test).round().long()]
-    return RegressionTask(source=f"toy1d(slope={slope:g})", x_train=x[train], y_train=y[train],
-                          x_test=x[test], y_test=y[test], x_grid=x, y_grid=y)
+    return RegressionTask(
+        source=f"toy1d(slope={slope:g})",
+        x_train=x[train],
+        y_train=y[train],
+        x_test=x[test],
+        y_test=y[test],
+        x_grid=x,
+        y_grid=y,
+    )
 
 
 def _array(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
@@ -108,11 +118,14 @@ def _split(x: np.ndarray, y: np.ndarray, name: str, path: Path) -> tuple[Tensor,
     if y.ndim == 1:
         y = y[:, None]
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-        raise BadInput(f"--task {path}: x_{name} must be [n] or [n, d] with n, d >= 1, "
-                       f"got shape {x.shape}")
+        raise BadInput(
+            f"--task {path}: x_{name} must be [n] or [n, d] with n, d >= 1, got shape {x.shape}"
+        )
     if y.ndim != 2 or y.shape[0] != x.shape[0] or y.shape[1] == 0:
-        raise BadInput(f"--task {path}: y_{name} must be [{x.shape[0]}] or [{x.shape[0]}, k] "
-                       f"to match x_{name}, got shape {y.shape}")
+        raise BadInput(
+            f"--task {path}: y_{name} must be [{x.shape[0]}] or [{x.shape[0]}, k] "
+            f"to match x_{name}, got shape {y.shape}"
+        )
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
@@ -125,12 +138,17 @@ def load_task_file(path: Path, n_train: int | None, n_test: int | None) -> Regre
             keys = set(npz.files)
             missing = [k for k in ("x_train", "y_train") if k not in keys]
             if missing:
-                raise BadInput(f"--task {path} lacks {', '.join(missing)}; it must hold x_train, "
-                               "y_train (and optionally x_test, y_test)")
+                raise BadInput(
+                    f"--task {path} lacks {', '.join(missing)}; it must hold x_train, "
+                    "y_train (and optionally x_test, y_test)"
+                )
             if ("x_test" in keys) != ("y_test" in keys):
                 raise BadInput(f"--task {path}: give both x_test and y_test, or neither")
-            arrays = {k: _array(npz, k, path) for k in ("x_train", "y_train", "x_test", "y_test")
-                      if k in keys}
+            arrays = {
+                k: _array(npz, k, path)
+                for k in ("x_train", "y_train", "x_test", "y_test")
+                if k in keys
+            }
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         kind = type(exc).__name__
         raise BadInput(f"--task {path} is not a readable .npz file ({kind})") from None
@@ -139,9 +157,11 @@ def load_task_file(path: Path, n_train: int | None, n_test: int | None) -> Regre
     if "x_test" in arrays:
         x_te, y_te = _split(arrays["x_test"], arrays["y_test"], "test", path)
         if x_te.shape[1] != x_tr.shape[1] or y_te.shape[1] != y_tr.shape[1]:
-            raise BadInput(f"--task {path}: test arrays have {x_te.shape[1]} input / "
-                           f"{y_te.shape[1]} target columns, train {x_tr.shape[1]} / "
-                           f"{y_tr.shape[1]}")
+            raise BadInput(
+                f"--task {path}: test arrays have {x_te.shape[1]} input / "
+                f"{y_te.shape[1]} target columns, train {x_tr.shape[1]} / "
+                f"{y_tr.shape[1]}"
+            )
     for name, limit, x in (("train", n_train, x_tr), ("test", n_test, x_te)):
         if limit is not None and (x is None or limit > x.shape[0]):
             have = 0 if x is None else x.shape[0]
@@ -158,8 +178,16 @@ def load_task_file(path: Path, n_train: int | None, n_test: int | None) -> Regre
 TOY_N_TRAIN = 32
 
 
-def load_task(name: str, *, n_train: int | None, n_test: int | None, stride: int, slope: float,
-              signals: int, seed: int) -> RegressionTask:
+def load_task(
+    name: str,
+    *,
+    n_train: int | None,
+    n_test: int | None,
+    stride: int,
+    slope: float,
+    signals: int,
+    seed: int,
+) -> RegressionTask:
     """``toy1d`` (``n_train`` default 32) or a file path (``None``: all rows)."""
     if name == "toy1d":
         if not math.isfinite(slope):

@@ -1,6 +1,4 @@
-"""Worker threads for the structured NTK on CPU (one intra-op thread each).
-
-"""
+"""Worker threads for the structured NTK on CPU (one intra-op thread each)."""
 
 from __future__ import annotations
 
@@ -45,7 +43,9 @@ def _worker_pool(n: int) -> ThreadPoolExecutor:
         if _POOL is None or (os.getpid(), n) != _POOL_KEY:
             keep = torch.get_num_threads()
             pool = ThreadPoolExecutor(
-                n, thread_name_prefix="spectral-ntk", initializer=torch.set_num_threads,
+                n,
+                thread_name_prefix="spectral-ntk",
+                initializer=torch.set_num_threads,
                 initargs=(1,),
             )
             # start all n threads now: the barrier keeps each task until n threads exist
@@ -109,5 +109,3 @@ def run_tasks(tasks: list[Callable[[], None]], threads: int) -> None:
         done.wait()
     if errors:
         raise errors[0]
-
-

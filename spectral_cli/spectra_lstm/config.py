@@ -54,9 +54,14 @@ class SpectraLSTMTrain(Frozen):
 
     def loop_config(self) -> TrainConfig:
         """The generic loop's config for this experiment."""
-        return TrainConfig(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
-                           weight_decay=self.weight_decay, grad_clip=self.grad_clip,
-                           eval_batch_size=max(self.batch_size, 256))
+        return TrainConfig(
+            epochs=self.epochs,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            weight_decay=self.weight_decay,
+            grad_clip=self.grad_clip,
+            eval_batch_size=max(self.batch_size, 256),
+        )
 
 
 class SpectraLSTMModel(Frozen):

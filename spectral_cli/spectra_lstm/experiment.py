@@ -83,10 +83,15 @@ class SpectraData:
     info: SpectraInfo
 
     def summary(self) -> dict[str, object]:
-        return {"source": "sums of random sines", "n_train": len(self.train),
-                "n_val": len(self.val), "n_test": len(self.test), "window": self.info.window,
-                "input_bound": self.info.input_bound,
-                "loss_normalizer": self.info.loss_normalizer}
+        return {
+            "source": "sums of random sines",
+            "n_train": len(self.train),
+            "n_val": len(self.val),
+            "n_test": len(self.test),
+            "window": self.info.window,
+            "input_bound": self.info.input_bound,
+            "loss_normalizer": self.info.loss_normalizer,
+        }
 
 
 def make_split(cfg: SpectraLSTMRunConfig, count: int, seed: int, dtype: torch.dtype) -> Split:
@@ -103,8 +108,7 @@ def load_data(cfg: SpectraLSTMRunConfig) -> SpectraData:
     val = make_split(cfg, cfg.data.n_val, 10_000 + cfg.seed, dt)
     test = make_split(cfg, cfg.data.n_test, 20_000 + cfg.seed, dt)
     norm = float(train.y.double().square().mean())
-    verify_x = sine_batch(1, cfg.data.verify_windows * T, T, cfg.data.n_sines,
-                          30_000 + cfg.seed)[0]
+    verify_x = sine_batch(1, cfg.data.verify_windows * T, T, cfg.data.n_sines, 30_000 + cfg.seed)[0]
     info = SpectraInfo(T, cfg.model.dtype, sine_bound(cfg.data.n_sines, T), norm)
     return SpectraData(train, val, test, verify_x, info)
 
@@ -124,8 +128,9 @@ def members(cfg: SpectraLSTMRunConfig) -> list[Member]:
 
 def build(cfg: SpectraLSTMRunConfig, info: SpectraInfo) -> nn.Module:
     dt = core.resolve_dtype(cfg.model.dtype)
-    return build_model(cfg.model.init, cfg.model.window, dt, info.input_bound, cfg.model.noise,
-                       model_seed(cfg))[0]
+    return build_model(
+        cfg.model.init, cfg.model.window, dt, info.input_bound, cfg.model.noise, model_seed(cfg)
+    )[0]
 
 
 def nmse_loss(norm: float) -> Any:
@@ -139,8 +144,13 @@ def _eval_batch(cfg: SpectraLSTMRunConfig) -> int:
     return max(cfg.train.batch_size, 256)
 
 
-def task(model: nn.Module, cfg: SpectraLSTMRunConfig, data: SpectraData, device: torch.device,
-         member: Member | None = None) -> Task:
+def task(
+    model: nn.Module,
+    cfg: SpectraLSTMRunConfig,
+    data: SpectraData,
+    device: torch.device,
+    member: Member | None = None,
+) -> Task:
     loss = nmse_loss(data.info.loss_normalizer)
     bs = _eval_batch(cfg)
 
@@ -149,27 +159,48 @@ def task(model: nn.Module, cfg: SpectraLSTMRunConfig, data: SpectraData, device:
 
     optimizer = None
     if cfg.train.optimizer == "sgd":
-        optimizer = torch.optim.SGD(model.parameters(), lr=cfg.train.lr,
-                                    momentum=cfg.train.momentum,
-                                    weight_decay=cfg.train.weight_decay)
-    return Task(loss=loss, evaluate=evaluate_fn, select="val_loss", mode="min",
-                optimizer=optimizer, keep="last")
+        optimizer = torch.optim.SGD(
+            model.parameters(),
+            lr=cfg.train.lr,
+            momentum=cfg.train.momentum,
+            weight_decay=cfg.train.weight_decay,
+        )
+    return Task(
+        loss=loss,
+        evaluate=evaluate_fn,
+        select="val_loss",
+        mode="min",
+        optimizer=optimizer,
+        keep="last",
+    )
 
 
 @torch.no_grad()
-def metrics(model: nn.Module, cfg: SpectraLSTMRunConfig, data: SpectraData,
-            device: torch.device, evaluate_test: bool) -> dict[str, float | None]:
+def metrics(
+    model: nn.Module,
+    cfg: SpectraLSTMRunConfig,
+    data: SpectraData,
+    device: torch.device,
+    evaluate_test: bool,
+) -> dict[str, float | None]:
     """``test_nmse`` and the relative errors of the test spectra (final weights)."""
     loss, bs, T = nmse_loss(data.info.loss_normalizer), _eval_batch(cfg), cfg.model.window
-    out: dict[str, float | None] = {"test_nmse": None, "test_max_rel_error": None,
-                                    "test_median_rel_error": None}
+    out: dict[str, float | None] = {
+        "test_nmse": None,
+        "test_max_rel_error": None,
+        "test_median_rel_error": None,
+    }
     if evaluate_test:
         model.eval()
-        pred = torch.cat([model(data.test.x[i : i + bs].to(device)).cpu()
-                          for i in range(0, len(data.test), bs)])
+        pred = torch.cat(
+            [model(data.test.x[i : i + bs].to(device)).cpu() for i in range(0, len(data.test), bs)]
+        )
         rel = relative_errors(pred.reshape(-1, T), data.test.y.double().reshape(-1, T))
-        out.update(test_nmse=evaluate(model, data.test, bs, device, loss)[0],
-                   test_max_rel_error=float(rel.max()), test_median_rel_error=float(rel.median()))
+        out.update(
+            test_nmse=evaluate(model, data.test, bs, device, loss)[0],
+            test_max_rel_error=float(rel.max()),
+            test_median_rel_error=float(rel.median()),
+        )
     out["val_nmse"] = evaluate(model, data.val, bs, device, loss)[0]
     out["train_nmse"] = evaluate(model, data.train, bs, device, loss)[0]
     return out
@@ -181,26 +212,32 @@ def _verify(model: nn.Module, data: SpectraData, device: torch.device) -> Any:
     return verify_standard(model, data.verify_x.to(device), None)
 
 
-def extras(model: nn.Module, cfg: SpectraLSTMRunConfig, data: SpectraData,
-           device: torch.device, evaluate_test: bool) -> dict[str, Any]:
+def extras(
+    model: nn.Module,
+    cfg: SpectraLSTMRunConfig,
+    data: SpectraData,
+    device: torch.device,
+    evaluate_test: bool,
+) -> dict[str, Any]:
     """Drift of ``weight_hh`` per block from the init and from the construction, and
     ``verify-lstm`` on the trained weights."""
     init_model = build(cfg, data.info)  # the same seed rebuilds the same initial weights
     init_whh, init_theta = weight_hh_of(init_model).cpu(), theta_hh_of(init_model).cpu()
     after_whh, after_theta = weight_hh_of(model).cpu(), theta_hh_of(model).cpu()
-    ref = core.construct(cfg.model.window, core.resolve_dtype(cfg.model.dtype),
-                         input_bound=data.info.input_bound)
+    ref = core.construct(
+        cfg.model.window, core.resolve_dtype(cfg.model.dtype), input_bound=data.info.input_bound
+    )
     blocks, is_cell = ref.blocks, isinstance(model, SpectraCell)
     construction_whh = ref.weight_hh.double()
     ref_theta = construction_whh / (model.scale_weight_hh.cpu().double() if is_cell else 1.0)
     bs = _eval_batch(cfg)
-    step0 = evaluate(init_model.to(device), data.val, bs, device,
-                     nmse_loss(data.info.loss_normalizer))[0]
+    step0 = evaluate(
+        init_model.to(device), data.val, bs, device, nmse_loss(data.info.loss_normalizer)
+    )[0]
     ver = _verify(model, data, device)
     return {
         "cell": "contract (tanh input gate)" if is_cell else "nn.LSTM (sigmoid input gate)",
-        "parameterization": "natural units" if cfg.model.init in ("exact", "perturbed")
-        else "raw",
+        "parameterization": "natural units" if cfg.model.init in ("exact", "perturbed") else "raw",
         "step0_val_nmse": step0,
         "steps": cfg.train.epochs * cfg.train.eval_every,
         "hidden_size": ref.hidden_size,
@@ -209,9 +246,15 @@ def extras(model: nn.Module, cfg: SpectraLSTMRunConfig, data: SpectraData,
         "distance_to_construction": block_drift(construction_whh, after_whh, blocks),
         "construction_distance_natural_init": block_drift(ref_theta, init_theta, blocks),
         "construction_distance_natural": block_drift(ref_theta, after_theta, blocks),
-        "verify": {"passed": bool(ver.passed), "max_error": _finite(ver.max_error),
-                   "tol": ver.tol, "worst_window": ver.worst_window, "worst_bin": ver.worst_bin,
-                   "windows": ver.windows, "note": ver.note},
+        "verify": {
+            "passed": bool(ver.passed),
+            "max_error": _finite(ver.max_error),
+            "tol": ver.tol,
+            "worst_window": ver.worst_window,
+            "worst_bin": ver.worst_bin,
+            "windows": ver.windows,
+            "note": ver.note,
+        },
     }
 
 
@@ -230,20 +273,34 @@ def artifacts(run: Any) -> dict[str, str]:
             save_cell(sub / CHECKPOINT, model.weights(), run_config=config, init=init)
         else:
             ref_h = core.construct(cfg.model.window, torch.float64).hidden_size
-            std = {"window": cfg.model.window, "hidden_size": ref_h, "dtype": cfg.model.dtype,
-                   "readout_delay": 0}
-            save_tensors(sub / CHECKPOINT, model.state_dict(),
-                         model_metadata(STANDARD_FAMILY, std, run_config=config, init=init))
+            std = {
+                "window": cfg.model.window,
+                "hidden_size": ref_h,
+                "dtype": cfg.model.dtype,
+                "readout_delay": 0,
+            }
+            save_tensors(
+                sub / CHECKPOINT,
+                model.state_dict(),
+                model_metadata(STANDARD_FAMILY, std, run_config=config, init=init),
+            )
         init_model = build(cfg, run.data.info)
         natural = init in ("exact", "perturbed")  # raw weights span 1e-17..1e20: plot theta
         of = theta_hh_of if natural else weight_hh_of
-        blocks = core.construct(cfg.model.window, core.resolve_dtype(cfg.model.dtype),
-                                input_bound=run.data.info.input_bound).blocks
+        blocks = core.construct(
+            cfg.model.window,
+            core.resolve_dtype(cfg.model.dtype),
+            input_bound=run.data.info.input_bound,
+        ).blocks
         plots.weight_hh_before_after(
-            of(init_model).cpu().numpy(), of(model).cpu().numpy(), blocks,
+            of(init_model).cpu().numpy(),
+            of(model).cpu().numpy(),
+            blocks,
             f"{init}: weight_hh {'in natural units (theta = W / scale)' if natural else '(raw)'}"
             f", T={cfg.model.window}, {cfg.model.dtype}, "
-            f"{cfg.train.epochs * cfg.train.eval_every} steps", sub / "weight_hh.png")
+            f"{cfg.train.epochs * cfg.train.eval_every} steps",
+            sub / "weight_hh.png",
+        )
         files[f"checkpoint:{init}"] = f"{init}/{CHECKPOINT}"
         files[f"heatmap:{init}"] = f"{init}/weight_hh.png"
     return files
@@ -253,30 +310,43 @@ def _finite(v: float) -> float:
     return v if math.isfinite(v) else 1e308
 
 
-SPECTRA_LSTM = register(Family(
-    name=NAME,
-    description=FAMILY_MODULES[NAME][1],
-    config=SpectraLSTMRunConfig,
-    data=load_data,
-    build=build,
-    task=task,
-    metrics=metrics,
-    select="val_loss",
-    mode="min",
-    test_metric="test_nmse",
-    test_mode="min",
-    members=members,
-    extras=extras,
-    artifacts=artifacts,
-    loop=lambda cfg: cfg.train.loop_config(),
-    unit="steps",
-    smoke=("train.steps=4", "train.eval_every=2", "train.batch_size=8", "data.n_val=8",
-           "data.n_test=8", "data.verify_windows=4", "data.windows=2", "model.window=4"),
-    export=ExportSignature(  # the time axis is the training length (the cell is unrolled)
-        kind="regression",
-        input=TensorSpec("signal", "model", ("batch", "data.windows*model.window"),
-                         bound="input_bound"),
-        outputs=(TensorSpec("spectrogram", "model", ("batch", "data.windows", "model.window")),),
-        normalizer="loss_normalizer",
-    ),
-))
+SPECTRA_LSTM = register(
+    Family(
+        name=NAME,
+        description=FAMILY_MODULES[NAME][1],
+        config=SpectraLSTMRunConfig,
+        data=load_data,
+        build=build,
+        task=task,
+        metrics=metrics,
+        select="val_loss",
+        mode="min",
+        test_metric="test_nmse",
+        test_mode="min",
+        members=members,
+        extras=extras,
+        artifacts=artifacts,
+        loop=lambda cfg: cfg.train.loop_config(),
+        unit="steps",
+        smoke=(
+            "train.steps=4",
+            "train.eval_every=2",
+            "train.batch_size=8",
+            "data.n_val=8",
+            "data.n_test=8",
+            "data.verify_windows=4",
+            "data.windows=2",
+            "model.window=4",
+        ),
+        export=ExportSignature(  # the time axis is the training length (the cell is unrolled)
+            kind="regression",
+            input=TensorSpec(
+                "signal", "model", ("batch", "data.windows*model.window"), bound="input_bound"
+            ),
+            outputs=(
+                TensorSpec("spectrogram", "model", ("batch", "data.windows", "model.window")),
+            ),
+            normalizer="loss_normalizer",
+        ),
+    )
+)

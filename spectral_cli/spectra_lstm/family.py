@@ -85,9 +85,14 @@ class SpectraCell(nn.Module):
     def weights(self) -> SpectraLSTMWeights:
         """The current effective weights (detached) in the contract's form."""
         vals = {n: self.effective(n).detach().clone() for n in FIELDS}
-        return SpectraLSTMWeights(**vals, window=self.window, hidden_size=self.hidden_size,
-                                  readout_delay=self.readout_delay, blocks=self.blocks,
-                                  built_dtype=self.built_dtype)
+        return SpectraLSTMWeights(
+            **vals,
+            window=self.window,
+            hidden_size=self.hidden_size,
+            readout_delay=self.readout_delay,
+            blocks=self.blocks,
+            built_dtype=self.built_dtype,
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         T, d = self.window, self.readout_delay
@@ -134,8 +139,9 @@ class StandardLSTM(nn.Module):
         return self.forward(signal.to(self.readout.weight)[None])[0]
 
 
-def build_model(init: str, window: int, dtype: torch.dtype, input_bound: float, noise: float,
-                seed: int) -> tuple[nn.Module, SpectraLSTMWeights]:
+def build_model(
+    init: str, window: int, dtype: torch.dtype, input_bound: float, noise: float, seed: int
+) -> tuple[nn.Module, SpectraLSTMWeights]:
     """The model for ``init`` and the reference construction it is compared with.
 
     ``exact``: the construction; ``perturbed``: plus N(0, ``noise``^2) on every ``theta`` entry
@@ -193,7 +199,10 @@ def block_drift(
         rows = torch.cat([torch.arange(g * H + a, g * H + b) for g in range(4)])
         ref = before[rows]
         denom = float(torch.linalg.norm(ref))
-        out[name] = None if rows.numel() == 0 or denom == 0 else float(
-            torch.linalg.norm(after[rows] - ref) / denom)
+        out[name] = (
+            None
+            if rows.numel() == 0 or denom == 0
+            else float(torch.linalg.norm(after[rows] - ref) / denom)
+        )
     out["all"] = float(torch.linalg.norm(after - before) / torch.linalg.norm(before))
     return out

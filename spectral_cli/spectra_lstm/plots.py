@@ -42,8 +42,14 @@ def _draw_blocks(ax: Any, H: int, blocks: Mapping[str, Sequence[int]]) -> None:
     ax.set_xticks(mids, names)
 
 
-def _heat(ax: Any, fig: Any, w: np.ndarray, blocks: Mapping[str, Sequence[int]], title: str,
-          lim: float | None = None) -> None:
+def _heat(
+    ax: Any,
+    fig: Any,
+    w: np.ndarray,
+    blocks: Mapping[str, Sequence[int]],
+    title: str,
+    lim: float | None = None,
+) -> None:
     plt = _pyplot()
     lim = float(np.abs(w).max()) if lim is None else lim
     im = ax.imshow(w, aspect="auto", cmap="RdBu_r", norm=_symlog(plt, lim), interpolation="nearest")
@@ -90,8 +96,15 @@ def spectrogram_pair(
     floor = max(float(ref.max()) * 1e-16, 1e-300)
     lo, hi = np.log10(floor), np.log10(max(float(ref.max()), floor * 10))
     for ax, data, name in ((axes[0], est, "LSTM"), (axes[1], ref, "torch.fft (float64)")):
-        im = ax.imshow(np.log10(np.clip(data, floor, None)).T, aspect="auto", origin="lower",
-                       cmap="magma", vmin=lo, vmax=hi, interpolation="nearest")
+        im = ax.imshow(
+            np.log10(np.clip(data, floor, None)).T,
+            aspect="auto",
+            origin="lower",
+            cmap="magma",
+            vmin=lo,
+            vmax=hi,
+            interpolation="nearest",
+        )
         ax.set(title=name, xlabel="window j", ylabel="bin k")
         fig.colorbar(im, ax=ax, label="log10 P")
     ax = axes[2]

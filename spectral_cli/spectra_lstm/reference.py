@@ -80,8 +80,10 @@ def check_signal(signal: object, window: int, *, allow_batch: bool = False) -> t
     limit = math.sqrt(torch.finfo(torch.float64).max) / T  # |sum of T samples|^2 stays finite
     biggest = float(x.abs().max())
     if biggest > limit:
-        raise ValueError(f"signal reaches {biggest:.3g}; a window's power spectrum would overflow "
-                         f"float64 beyond {limit:.3g}: rescale it")
+        raise ValueError(
+            f"signal reaches {biggest:.3g}; a window's power spectrum would overflow "
+            f"float64 beyond {limit:.3g}: rescale it"
+        )
     return x
 
 
@@ -234,8 +236,10 @@ def verify(
     run, built = dtype_name(weights.dtype), weights.built_dtype
     note = None
     if run != built:
-        note = (f"weights built for {built} run in {run}: expect {built} accuracy "
-                f"(~{TOLERANCES[built]:g}), not {run}'s ({TOLERANCES[run]:g})")
+        note = (
+            f"weights built for {built} run in {run}: expect {built} accuracy "
+            f"(~{TOLERANCES[built]:g}), not {run}'s ({TOLERANCES[run]:g})"
+        )
     return VerifyResult(
         per_window=err.tolist(),
         worst_window=j,

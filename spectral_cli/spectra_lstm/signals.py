@@ -54,8 +54,10 @@ def read_signal_file(path: Path) -> np.ndarray:
             if 1 in arr.shape:  # one row or one column -> 1-D
                 arr = arr.reshape(-1)
         else:
-            raise BadInput(f"--signal {path}: unsupported file type {suffix!r} "
-                           "(use .npy, .safetensors or .csv)")
+            raise BadInput(
+                f"--signal {path}: unsupported file type {suffix!r} "
+                "(use .npy, .safetensors or .csv)"
+            )
     except BadInput:
         raise
     except (OSError, ValueError, TypeError) as exc:
@@ -75,8 +77,10 @@ def _read_safetensors(path: Path) -> np.ndarray:
     if "signal" in tensors:
         return tensors["signal"]
     if len(tensors) != 1:
-        raise BadInput(f"--signal {path} holds {len(tensors)} tensors; name the signal 'signal' "
-                       "or store exactly one tensor")
+        raise BadInput(
+            f"--signal {path} holds {len(tensors)} tensors; name the signal 'signal' "
+            "or store exactly one tensor"
+        )
     return next(iter(tensors.values()))
 
 

@@ -56,23 +56,28 @@ def from_state_dict(
     dtype).  Raises ``ValueError`` for missing/extra tensors, bad shapes or config, non-finite
     values, or a cast that overflows.
     """
-    missing = [k for k in ("window", "hidden_size", "readout_delay", "dtype", "blocks")
-               if k not in config]
+    missing = [
+        k for k in ("window", "hidden_size", "readout_delay", "dtype", "blocks") if k not in config
+    ]
     if missing:
         raise ValueError(f"spectra-lstm config lacks {missing}")
     T = check_window(config["window"])
     H, d = config["hidden_size"], config["readout_delay"]
     if not (isinstance(H, int) and H > 0 and isinstance(d, int) and 0 <= d <= T):
-        raise ValueError(f"bad hidden_size/readout_delay in config: {H!r}, {d!r} (the delay is "
-                         f"at most one window, {T})")
+        raise ValueError(
+            f"bad hidden_size/readout_delay in config: {H!r}, {d!r} (the delay is "
+            f"at most one window, {T})"
+        )
     built = dtype_name(resolve_dtype(str(config["dtype"])))
     names = set(tensors)
     if names != set(STATE_DICT_NAMES):
         raise ValueError(f"expected tensors {sorted(STATE_DICT_NAMES)}, got {sorted(names)}")
     stored = {dtype_name(t.dtype) for t in tensors.values() if t.is_floating_point()}
     if stored and stored != {built}:
-        raise ValueError(f"tensors are {', '.join(sorted(stored))} but the config says the "
-                         f"weights were built in {built}")
+        raise ValueError(
+            f"tensors are {', '.join(sorted(stored))} but the config says the "
+            f"weights were built in {built}"
+        )
     shapes = [(4 * H, 1), (4 * H, H), (4 * H,), (4 * H,), (T, H), (T,)]
     for name, shape in zip(STATE_DICT_NAMES, shapes, strict=True):
         if tuple(tensors[name].shape) != shape:
@@ -85,8 +90,10 @@ def from_state_dict(
             raise ValueError(f"{name} must be floating point, got {t.dtype}")
         t = t.detach().to(run_dt)
         if not bool(torch.isfinite(t).all()):
-            raise ValueError(f"{name} has non-finite values in {dtype_name(run_dt)} "
-                             f"(weights built for {built} do not fit this dtype)")
+            raise ValueError(
+                f"{name} has non-finite values in {dtype_name(run_dt)} "
+                f"(weights built for {built} do not fit this dtype)"
+            )
         values[field] = t
     blocks = _check_blocks(config["blocks"], H)
     return SpectraLSTMWeights(

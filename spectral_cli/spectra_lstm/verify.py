@@ -98,9 +98,11 @@ class VerifyReport(Report):
 
     def summary(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
-        return (f"verify-lstm T={self.window} ({self.run_dtype}, {self.windows} windows): "
-                f"{verdict}, worst relative error {self.max_error:.3g} (tol {self.tol:g}) at "
-                f"window {self.worst_window}, bin {self.worst_bin}")
+        return (
+            f"verify-lstm T={self.window} ({self.run_dtype}, {self.windows} windows): "
+            f"{verdict}, worst relative error {self.max_error:.3g} (tol {self.tol:g}) at "
+            f"window {self.worst_window}, bin {self.worst_bin}"
+        )
 
 
 def _bad(exc: ValueError, what: str) -> BadInput:
@@ -129,12 +131,16 @@ def load_any(path: Path, dtype: str | None) -> tuple[Any, dict[str, str]]:
     """A ``spectra-lstm`` checkpoint as weights, or a ``spectra-lstm-standard`` one as a model."""
     family = read_metadata(path).get("spectral.family")
     if family is None:
-        raise BadInput(f"{path} has no spectral.family metadata; pass a {CELL_FAMILY!r} "
-                       "checkpoint written by 'spectral verify-lstm' or 'spectral train "
-                       "spectra-lstm'")
+        raise BadInput(
+            f"{path} has no spectral.family metadata; pass a {CELL_FAMILY!r} "
+            "checkpoint written by 'spectral verify-lstm' or 'spectral train "
+            "spectra-lstm'"
+        )
     if family not in (CELL_FAMILY, STANDARD_FAMILY):
-        raise BadInput(f"{path} is a {family!r} checkpoint, expected {CELL_FAMILY!r} "
-                       "(write one with 'spectral verify-lstm' or 'spectral train spectra-lstm')")
+        raise BadInput(
+            f"{path} is a {family!r} checkpoint, expected {CELL_FAMILY!r} "
+            "(write one with 'spectral verify-lstm' or 'spectral train spectra-lstm')"
+        )
     tensors, meta = load_checkpoint(path, family)
     try:
         config = json.loads(meta.get("spectral.config", ""))
@@ -142,8 +148,10 @@ def load_any(path: Path, dtype: str | None) -> tuple[Any, dict[str, str]]:
         raise BadInput(f"checkpoint {path} is not a valid {family} checkpoint ({exc})") from None
     cells = sorted(path.parent.glob(f"*/{CHECKPOINT}"))
     if isinstance(config, dict) and "family" in config and cells:  # a run's pipeline config
-        raise BadInput(f"{path} is the training checkpoint of a 'spectral train spectra-lstm' "
-                       f"run; verify one of its models instead, e.g. --checkpoint {cells[0]}")
+        raise BadInput(
+            f"{path} is the training checkpoint of a 'spectral train spectra-lstm' "
+            f"run; verify one of its models instead, e.g. --checkpoint {cells[0]}"
+        )
     try:
         if family == STANDARD_FAMILY:
             from spectral_cli.spectra_lstm.family import StandardLSTM
@@ -176,10 +184,17 @@ def verify_standard(model: Any, signal: torch.Tensor, tol: float | None) -> core
     err = relative_errors(est, ref)
     j = int(err.argmax())
     return core.VerifyResult(
-        per_window=err.tolist(), worst_window=j, worst_bin=int((est[j] - ref[j]).abs().argmax()),
-        max_error=float(err[j]), tol=float(tol), passed=bool(err[j] <= tol), windows=err.numel(),
-        run_dtype=run, built_dtype=run,
-        note="a standard nn.LSTM (sigmoid input gate) is not the exact construction")
+        per_window=err.tolist(),
+        worst_window=j,
+        worst_bin=int((est[j] - ref[j]).abs().argmax()),
+        max_error=float(err[j]),
+        tol=float(tol),
+        passed=bool(err[j] <= tol),
+        windows=err.numel(),
+        run_dtype=run,
+        built_dtype=run,
+        note="a standard nn.LSTM (sigmoid input gate) is not the exact construction",
+    )
 
 
 def save_cell(path: Path, weights: core.SpectraLSTMWeights, **extra: Any) -> None:
@@ -249,22 +264,42 @@ def run_verify(prep: Prepared, run_dir: Path, device: torch.device) -> VerifyRep
         _plots(model, signal, result, run_dir, files, device)
     hidden = model.hidden_size
     report = VerifyReport(
-        config={"window": window, "windows": result.windows, "dtype": result.run_dtype,
-                "tol": opts.tol, "signal": opts.signal, "checkpoint": str(opts.checkpoint or ""),
-                "seed": opts.seed},
-        seed=opts.seed, device=str(device), passed=result.passed, max_error=result.max_error,
-        tol=result.tol, worst_window=result.worst_window, worst_bin=result.worst_bin,
-        windows=result.windows, window=window, hidden_size=hidden,
+        config={
+            "window": window,
+            "windows": result.windows,
+            "dtype": result.run_dtype,
+            "tol": opts.tol,
+            "signal": opts.signal,
+            "checkpoint": str(opts.checkpoint or ""),
+            "seed": opts.seed,
+        },
+        seed=opts.seed,
+        device=str(device),
+        passed=result.passed,
+        max_error=result.max_error,
+        tol=result.tol,
+        worst_window=result.worst_window,
+        worst_bin=result.worst_bin,
+        windows=result.windows,
+        window=window,
+        hidden_size=hidden,
         readout_delay=0 if standard else model.readout_delay,
         cell="nn.LSTM (sigmoid input gate)" if standard else "contract (tanh input gate)",
-        source=prep.source, run_dtype=result.run_dtype, built_dtype=result.built_dtype,
+        source=prep.source,
+        run_dtype=result.run_dtype,
+        built_dtype=result.built_dtype,
         note=result.note,
         blocks=None if standard else {k: list(v) for k, v in model.blocks.items()},
         valid_amplitude=_amplitude_range(prep.scales),
-        signal=SignalSummary(kind=prep.kind, samples=int(signal.numel()),
-                             max_abs=float(signal.abs().max()),
-                             rms=float(signal.square().mean().sqrt())),
-        per_window=result.per_window, wall_seconds=time.perf_counter() - prep.started, files=files,
+        signal=SignalSummary(
+            kind=prep.kind,
+            samples=int(signal.numel()),
+            max_abs=float(signal.abs().max()),
+            rms=float(signal.square().mean().sqrt()),
+        ),
+        per_window=result.per_window,
+        wall_seconds=time.perf_counter() - prep.started,
+        files=files,
     )
     files["report"] = "report.json"
     write_report(run_dir / "report.json", report)
@@ -287,8 +322,14 @@ def _amplitude_range(sc: dict[str, float] | None) -> dict[str, float] | None:
     return {"input_bound": sc["input_bound"], "min_peak_magnitude": sc["min_peak_magnitude"]}
 
 
-def _plots(model: Any, signal: torch.Tensor, result: core.VerifyResult, run_dir: Path,
-           files: dict[str, str], device: torch.device) -> None:
+def _plots(
+    model: Any,
+    signal: torch.Tensor,
+    result: core.VerifyResult,
+    run_dir: Path,
+    files: dict[str, str],
+    device: torch.device,
+) -> None:
     from spectral_cli.spectra_lstm import plots as plots
 
     T = model.window
@@ -301,11 +342,20 @@ def _plots(model: Any, signal: torch.Tensor, result: core.VerifyResult, run_dir:
         whh, blocks = model.weight_hh.double().cpu().numpy(), model.blocks
     else:
         whh, blocks = model.weight_hh().cpu().numpy(), {"all": (0, model.hidden_size)}
-    plots.weight_hh_heatmap(whh, blocks, f"weight_hh (T={T}, H={model.hidden_size}, "
-                            f"{result.run_dtype})", run_dir / "weight_hh.png")
+    plots.weight_hh_heatmap(
+        whh,
+        blocks,
+        f"weight_hh (T={T}, H={model.hidden_size}, {result.run_dtype})",
+        run_dir / "weight_hh.png",
+    )
     ref = core.reference_spectra(shown, T)
     errors = torch.tensor(result.per_window[: ref.shape[0]], dtype=torch.float64)
-    plots.spectrogram_pair(est.numpy(), ref.numpy(), errors.numpy(), result.tol,
-                           f"T={T}, {result.run_dtype}: worst {result.max_error:.2g}",
-                           run_dir / "spectrogram.png")
+    plots.spectrogram_pair(
+        est.numpy(),
+        ref.numpy(),
+        errors.numpy(),
+        result.tol,
+        f"T={T}, {result.run_dtype}: worst {result.max_error:.2g}",
+        run_dir / "spectrogram.png",
+    )
     files["weight_hh"], files["spectrogram"] = "weight_hh.png", "spectrogram.png"

@@ -87,10 +87,14 @@ def publish_best(dest: Path, src: Path) -> None:
         write_with(dest / name, lambda tmp, n=name: shutil.copyfile(src / n, tmp))
 
 
-
-
-def run_final(settings: TuneSettings, family: str, seed: int, params: dict[str, Any],
-              device: Any, stop: StopFlag) -> None:
+def run_final(
+    settings: TuneSettings,
+    family: str,
+    seed: int,
+    params: dict[str, Any],
+    device: Any,
+    stop: StopFlag,
+) -> None:
     """Finish one final run: keep it if done, resume it if cut, else train it afresh."""
     from spectral_cli.core.config import dump_yaml
     from spectral_cli.core.pipeline import run_experiment

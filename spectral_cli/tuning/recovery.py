@@ -93,8 +93,11 @@ def earlier_results(out: Path, families: tuple[str, ...]) -> dict[str, Any]:
         return {}
     try:
         earlier = json.loads(path.read_text(encoding="utf-8")).get("families", {})
-        return {name: FamilyResult.model_validate(res) for name, res in earlier.items()
-                if name not in families}
+        return {
+            name: FamilyResult.model_validate(res)
+            for name, res in earlier.items()
+            if name not in families
+        }
     except (ValueError, AttributeError):
         raise BadInput(f"--resume: {path} is not a readable tune report") from None
 

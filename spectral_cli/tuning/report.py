@@ -142,8 +142,9 @@ def comparison_markdown(report: TuneReport) -> str:
                 else f"{pt.ci95_low * k:+.4g} … {pt.ci95_high * k:+.4g}"
             )
             p = "-" if pt.p_value is None else f"{pt.p_value:.3g}"
-            lines.append(f"| {pt.a} | {pt.b} | {pt.diff * k:+.4g} | {ci} | {p} | "
-                         f"{verdict(pt, report)} |")
+            lines.append(
+                f"| {pt.a} | {pt.b} | {pt.diff * k:+.4g} | {ci} | {p} | {verdict(pt, report)} |"
+            )
     lines += [
         "",
         "A difference is called *supported* only when its 95 % confidence interval excludes 0.",
@@ -177,9 +178,7 @@ def comparison_plot(report: TuneReport, path: Path) -> None:
         if acc is not None:
             err = 0.0 if acc.ci95_low is None else acc.mean - acc.ci95_low
             ax_acc.errorbar([i], [acc.mean * k], yerr=[err * k], fmt="o", capsize=6)
-            ax_acc.scatter(
-                [i] * acc.n, [v * k for v in acc.values], s=10, alpha=0.5, color="grey"
-            )
+            ax_acc.scatter([i] * acc.n, [v * k for v in acc.values], s=10, alpha=0.5, color="grey")
         kv, _ = scale(fam.metric)
         done = [t for t in fam.trials if t.state == "COMPLETE" and t.value is not None]
         (line,) = ax_trials.plot(
@@ -200,8 +199,9 @@ def comparison_plot(report: TuneReport, path: Path) -> None:
     ax_acc.set_xticks(range(len(names)), names)
     test_names = ", ".join(sorted({f.test_metric for f in report.families.values()}))
     val_names = ", ".join(sorted({f.metric for f in report.families.values()}))
-    ax_acc.set(ylabel=f"{test_names} (acc in %)",
-               title="best configuration, mean and 95 % CI over seeds")
+    ax_acc.set(
+        ylabel=f"{test_names} (acc in %)", title="best configuration, mean and 95 % CI over seeds"
+    )
     ax_trials.set(xlabel="trial", ylabel=f"validation {val_names}", title="trials")
     ax_trials.legend(fontsize=7)
     for ax in (ax_acc, ax_trials):

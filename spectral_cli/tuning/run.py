@@ -40,7 +40,7 @@ def default_storage(out: Path) -> str:
     return f"sqlite:///{(out / 'optuna.db').resolve()}"
 
 
-def validate_settings(settings: TuneSettings) -> None:  # noqa: C901 - a flat list of checks
+def validate_settings(settings: TuneSettings) -> None:
     """Fail fast (exit 2) on anything that would make every trial fail."""
     from spectral_cli.tuning.space import load_space
 
@@ -202,7 +202,8 @@ def tune_run(
     pairwise = [
         welch(a, results[a].test.values, b, results[b].test.values)  # type: ignore[union-attr]
         for a, b in itertools.combinations(results, 2)
-        if results[a].test is not None and results[b].test is not None
+        if results[a].test is not None
+        and results[b].test is not None
         and results[a].test_metric == results[b].test_metric
     ]
     from spectral_cli.core.device import resolve_device

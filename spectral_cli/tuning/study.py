@@ -43,8 +43,10 @@ def heartbeat_settings() -> tuple[int, int]:
     beat = _seconds("SPECTRAL_TUNE_HEARTBEAT", HEARTBEAT_SECONDS)
     grace = _seconds("SPECTRAL_TUNE_GRACE", max(GRACE_SECONDS, 2 * beat))
     if grace <= beat:
-        raise BadInput(f"$SPECTRAL_TUNE_GRACE ({grace}) must exceed $SPECTRAL_TUNE_HEARTBEAT "
-                       f"({beat}), or live trials would be failed")
+        raise BadInput(
+            f"$SPECTRAL_TUNE_GRACE ({grace}) must exceed $SPECTRAL_TUNE_HEARTBEAT "
+            f"({beat}), or live trials would be failed"
+        )
     return beat, grace
 
 
@@ -74,7 +76,7 @@ def open_storage(url: str) -> Any:
             return optuna.storages.RDBStorage(
                 url, engine_kwargs=engine_kwargs, heartbeat_interval=beat, grace_period=grace
             )
-        except Exception as exc:  # noqa: BLE001 - sqlalchemy/optuna raise many types here
+        except Exception as exc:
             if attempt < SCHEMA_RACE_TRIES and _schema_race(exc):
                 time.sleep(0.5 * attempt)  # another worker is creating the tables right now
                 continue
@@ -116,7 +118,7 @@ def redact_url(url: str) -> str:
 
         parsed = make_url(url)
         return url if parsed.password is None else parsed.render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL has no password to hide
+    except Exception:
         return url
 
 
@@ -135,8 +137,10 @@ def open_study(
     summary = _tagged_summary(storage, name, wanted)
     if summary is not None:
         if summary.direction.name.lower() != wanted:
-            raise BadInput(f"study {name!r} in the storage does not {wanted[:-1]}e the "
-                           f"{family} selection metric; pass another --study-name")
+            raise BadInput(
+                f"study {name!r} in the storage does not {wanted[:-1]}e the "
+                f"{family} selection metric; pass another --study-name"
+            )
         found = summary.user_attrs.get("spectral.family")
         if found != family:
             raise BadInput(
@@ -173,14 +177,19 @@ def _tagged_summary(storage: Any, name: str, direction: str) -> Any:
 
     deadline = time.monotonic() + TAG_WAIT_SECONDS
     while True:
-        found = [s for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
-                 if s.study_name == name]
+        found = [
+            s
+            for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
+            if s.study_name == name
+        ]
         if not found:
             return None
         summary = found[0]
-        if ("spectral.family" in summary.user_attrs
-                or summary.direction.name.lower() != direction
-                or time.monotonic() >= deadline):  # untagged for good: not made by spectral
+        if (
+            "spectral.family" in summary.user_attrs
+            or summary.direction.name.lower() != direction
+            or time.monotonic() >= deadline
+        ):  # untagged for good: not made by spectral
             return summary
         time.sleep(0.2)
 

@@ -7,7 +7,7 @@ from conftest import assert_help_imports_none, assert_one_line_error, invoke
 SUBCOMMANDS = ["train", "tune", "verify-lstm", "ntk", "harmony-score", "export"]
 
 
-def test_help_lists_all_six_subcommands(runner) -> None:  # noqa: ANN001
+def test_help_lists_all_six_subcommands(runner) -> None:
     result = invoke(runner, "--help")
     assert result.exit_code == 0
     for name in SUBCOMMANDS:
@@ -18,7 +18,7 @@ def test_help_does_not_import_torch() -> None:
     assert_help_imports_none(["--help"], modules=("torch", "numpy"))
 
 
-def test_pending_subcommands_refuse_to_pretend(runner) -> None:  # noqa: ANN001
+def test_pending_subcommands_refuse_to_pretend(runner) -> None:
     from spectral_cli.cli.placeholders import PENDING
 
     for name in PENDING:  # subcommands that have landed are tested in their own files
@@ -27,14 +27,14 @@ def test_pending_subcommands_refuse_to_pretend(runner) -> None:  # noqa: ANN001
         assert "not available yet" in result.stderr
 
 
-def test_usage_errors_are_one_line_exit_2(runner) -> None:  # noqa: ANN001
+def test_usage_errors_are_one_line_exit_2(runner) -> None:
     assert_one_line_error(invoke(runner, "train", "hpe", "--bogus"), 2)
     assert_one_line_error(invoke(runner, "train"), 2)
     assert_one_line_error(invoke(runner, "nosuchcommand"), 2)
     assert_one_line_error(invoke(runner, "train", "hpe", "--device", "tpu"), 2)
 
 
-def test_version(runner) -> None:  # noqa: ANN001
+def test_version(runner) -> None:
     from spectral_cli import __version__
 
     result = invoke(runner, "--version")

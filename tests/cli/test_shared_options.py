@@ -15,8 +15,17 @@ from conftest import assert_one_line_error, invoke, read_report
 from spectral_cli.cli.main import app
 from spectral_cli.cli.options import Shared, shared_options
 
-SHARED = ["--config", "--set", "--device", "--seed", "--out", "--json", "--quiet", "--verbose",
-          "--overwrite"]
+SHARED = [
+    "--config",
+    "--set",
+    "--device",
+    "--seed",
+    "--out",
+    "--json",
+    "--quiet",
+    "--verbose",
+    "--overwrite",
+]
 COMMANDS = {  # subcommand -> (has --resume, has --print-config)
     "train": (True, True),
     "tune": (True, False),
@@ -27,16 +36,14 @@ COMMANDS = {  # subcommand -> (has --resume, has --print-config)
 VERIFY = ["verify-lstm", "--windows", "2", "--no-plots"]
 
 
-def click_command(name: str):  # noqa: ANN201 - a click command
+def click_command(name: str):
     import typer
 
     return typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
-def test_every_subcommand_takes_the_shared_options_from_one_declaration(
-    runner, name: str  # noqa: ANN001
-) -> None:
+def test_every_subcommand_takes_the_shared_options_from_one_declaration(runner, name: str) -> None:
     resume, print_config = COMMANDS[name]
     expected = SHARED + ["--resume"] * resume + ["--print-config"] * print_config
     params = {opt: p for p in click_command(name).params for opt in p.opts}
@@ -52,7 +59,7 @@ def test_every_subcommand_takes_the_shared_options_from_one_declaration(
 
 @pytest.mark.parametrize("name", sorted(n for n, (_, pc) in COMMANDS.items() if pc))
 def test_print_config_alone_prints_the_defaults_and_creates_nothing(
-    runner, name: str, tmp_path: Path, monkeypatch  # noqa: ANN001
+    runner, name: str, tmp_path: Path, monkeypatch
 ) -> None:
     """``<command> --print-config`` with no other input prints the resolved defaults (YAML that
     ``--config`` reads back) and exits 0, for every command that has the option (harmony-score
@@ -74,7 +81,7 @@ def test_shared_option_decorator_rejects_a_clash() -> None:
     assert {"out", "shared__out", "shared__config"} <= set(inspect.signature(wrapped).parameters)
 
 
-def test_verify_lstm_layers_defaults_config_set_and_flags(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_verify_lstm_layers_defaults_config_set_and_flags(runner, tmp_path: Path) -> None:
     cfg = tmp_path / "verify.yaml"
     cfg.write_text("window: 4\ndtype: float32\nsignal: sines\n")
     runs = {
@@ -94,20 +101,37 @@ def test_verify_lstm_layers_defaults_config_set_and_flags(runner, tmp_path: Path
         assert report["window"] == expected[label] and report["files"]["config"] == "config.yaml"
     assert yaml.safe_load((tmp_path / "flag" / "config.yaml").read_text())["seed"] == 3
     # the saved config repeats the run
-    again = invoke(runner, "verify-lstm", "--config", tmp_path / "flag" / "config.yaml",
-                   "--out", tmp_path / "again", "-q")
+    again = invoke(
+        runner,
+        "verify-lstm",
+        "--config",
+        tmp_path / "flag" / "config.yaml",
+        "--out",
+        tmp_path / "again",
+        "-q",
+    )
     assert again.exit_code == 0, again.output
-    assert read_report(tmp_path / "again")["max_error"] == read_report(tmp_path / "flag")[
-        "max_error"]
+    assert (
+        read_report(tmp_path / "again")["max_error"] == read_report(tmp_path / "flag")["max_error"]
+    )
 
 
-def test_harmony_score_takes_config_and_set(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_harmony_score_takes_config_and_set(runner, tmp_path: Path) -> None:
     z = np.random.default_rng(0).standard_normal((3, 8))
     np.save(tmp_path / "z.npy", z)
     cfg = tmp_path / "score.yaml"
     cfg.write_text(f"vectors: {tmp_path / 'z.npy'}\nvariant: seed\nalpha: 2.0\n")
-    result = invoke(runner, "harmony-score", "--config", cfg, "--set", "beta=0.25", "--json",
-                    "--out", tmp_path / "run")
+    result = invoke(
+        runner,
+        "harmony-score",
+        "--config",
+        cfg,
+        "--set",
+        "beta=0.25",
+        "--json",
+        "--out",
+        tmp_path / "run",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["variant"] == "seed" and report["config"]["alpha"] == 2.0
@@ -118,15 +142,18 @@ def test_harmony_score_takes_config_and_set(runner, tmp_path: Path) -> None:  # 
     assert json.loads(flag_wins.stdout)["variant"] == "fixed"
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--set", "nosuch=1"], "nosuch"),
-    (["--set", "window=eight"], "window"),
-    (["--set", "dtype=float16"], "dtype"),
-    (["--set", "seed=-1"], "seed"),
-    (["--dtype", "float16"], "--dtype"),
-    (["--seed", "-1"], "--seed"),
-])
-def test_verify_lstm_config_errors_are_one_line(runner, tmp_path: Path, args, needle) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--set", "nosuch=1"], "nosuch"),
+        (["--set", "window=eight"], "window"),
+        (["--set", "dtype=float16"], "dtype"),
+        (["--set", "seed=-1"], "seed"),
+        (["--dtype", "float16"], "--dtype"),
+        (["--seed", "-1"], "--seed"),
+    ],
+)
+def test_verify_lstm_config_errors_are_one_line(runner, tmp_path: Path, args, needle) -> None:
     out = tmp_path / "out"
     result = invoke(runner, *VERIFY, *args, "--out", out)
     assert_one_line_error(result, 2)
@@ -134,21 +161,26 @@ def test_verify_lstm_config_errors_are_one_line(runner, tmp_path: Path, args, ne
     assert not out.exists()
 
 
-@pytest.mark.parametrize("args", [
-    ["--set", "nosuch=1"], ["--set", "variant=x"], ["--set", "alpha=.nan"],
-    ["--variant", "x"], ["--critical-band", "bark"],
-])
-def test_harmony_score_config_errors_are_one_line(runner, tmp_path: Path, args) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--set", "nosuch=1"],
+        ["--set", "variant=x"],
+        ["--set", "alpha=.nan"],
+        ["--variant", "x"],
+        ["--critical-band", "bark"],
+    ],
+)
+def test_harmony_score_config_errors_are_one_line(runner, tmp_path: Path, args) -> None:
     np.save(tmp_path / "z.npy", np.ones((2, 4)))
     out = tmp_path / "out"
-    result = invoke(runner, "harmony-score", "--vectors", tmp_path / "z.npy", *args,
-                    "--out", out)
+    result = invoke(runner, "harmony-score", "--vectors", tmp_path / "z.npy", *args, "--out", out)
     assert_one_line_error(result, 2)
     assert "configs/" not in result.stderr
     assert not out.exists()
 
 
-def test_config_file_of_another_command_is_refused(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_config_file_of_another_command_is_refused(runner, tmp_path: Path) -> None:
     cfg = tmp_path / "verify.yaml"
     cfg.write_text("window: 4\n")
     result = invoke(runner, "harmony-score", "--config", cfg)

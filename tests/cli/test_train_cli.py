@@ -32,14 +32,14 @@ REPORT_KEYS = [
 ]
 
 
-def lookup(obj: dict, dotted: str):  # noqa: ANN201
+def lookup(obj: dict, dotted: str):
     for part in dotted.split("."):
         obj = obj[part]
     return obj
 
 
 @pytest.mark.parametrize("family", ["hpe", "standard", "factorized"])
-def test_train_writes_the_run_directory(runner, tmp_path: Path, family: str) -> None:  # noqa: ANN001
+def test_train_writes_the_run_directory(runner, tmp_path: Path, family: str) -> None:
     out = tmp_path / "run"
     result = invoke(runner, "train", family, *TINY, "--seed", "0", "--out", out, "--quiet")
     assert result.exit_code == 0, result.output
@@ -73,7 +73,7 @@ def test_train_writes_the_run_directory(runner, tmp_path: Path, family: str) -> 
     assert saved["family"] == family and saved["data"]["limit"] == 200
 
 
-def test_json_prints_only_the_report_on_stdout(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_json_prints_only_the_report_on_stdout(runner, tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = invoke(runner, "train", "hpe", *TINY, "--out", out, "--json", "--verbose")
     assert result.exit_code == 0, result.output
@@ -82,7 +82,7 @@ def test_json_prints_only_the_report_on_stdout(runner, tmp_path: Path) -> None: 
     assert "epoch 1" in result.stderr  # logs go to stderr
 
 
-def test_same_seed_same_weights_different_seed_different(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_same_seed_same_weights_different_seed_different(runner, tmp_path: Path) -> None:
     runs = {}
     for name, seed in [("a", 3), ("b", 3), ("c", 4)]:
         out = tmp_path / name
@@ -94,7 +94,7 @@ def test_same_seed_same_weights_different_seed_different(runner, tmp_path: Path)
     assert not all(runs["a"][k].equal(runs["c"][k]) for k in runs["a"])
 
 
-def test_user_npz_data(runner, tmp_path: Path, npz_data: Path) -> None:  # noqa: ANN001
+def test_user_npz_data(runner, tmp_path: Path, npz_data: Path) -> None:
     out = tmp_path / "run"
     result = invoke(
         runner,
@@ -114,7 +114,7 @@ def test_user_npz_data(runner, tmp_path: Path, npz_data: Path) -> None:  # noqa:
     assert report["data"]["n_test"] == 40
 
 
-def test_default_out_dir_is_under_runs(runner, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_default_out_dir_is_under_runs(runner, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert invoke(runner, "train", "standard", *TINY, "-q").exit_code == 0
     (run,) = (tmp_path / "runs").iterdir()

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 
 @pytest.fixture
-def existing_run(runner, tmp_path: Path) -> Path:  # noqa: ANN001
+def existing_run(runner, tmp_path: Path) -> Path:
     out = tmp_path / "existing"
     assert invoke(runner, "train", "hpe", *TINY, "--out", out, "-q").exit_code == 0
     return out
@@ -20,7 +20,7 @@ def existing_run(runner, tmp_path: Path) -> Path:  # noqa: ANN001
 
 def test_bad_inputs_leave_an_existing_run_untouched(
     runner, tmp_path: Path, existing_run: Path
-) -> None:  # noqa: ANN001
+) -> None:
     before = snapshot(existing_run)
     bad_yaml = tmp_path / "bad.yaml"
     bad_yaml.write_text("train: {lr: [\n")
@@ -78,7 +78,7 @@ def test_bad_inputs_leave_an_existing_run_untouched(
         assert snapshot(existing_run) == before, args
 
 
-def test_resume_without_state_is_refused(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_resume_without_state_is_refused(runner, tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     result = invoke(runner, "train", "hpe", "--out", empty, "--resume", "-q")
@@ -87,7 +87,7 @@ def test_resume_without_state_is_refused(runner, tmp_path: Path) -> None:  # noq
     assert_one_line_error(invoke(runner, "train", "hpe", "--resume", "-q"), 2)
 
 
-def test_overwrite_starts_from_a_fresh_state(runner, tmp_path: Path, existing_run: Path) -> None:  # noqa: ANN001
+def test_overwrite_starts_from_a_fresh_state(runner, tmp_path: Path, existing_run: Path) -> None:
     """A failing --overwrite run must not leave the old run's state as 'the last good one'."""
     result = invoke(
         runner,
@@ -114,7 +114,7 @@ def test_overwrite_starts_from_a_fresh_state(runner, tmp_path: Path, existing_ru
     assert all(torch.isfinite(v).all() for k, v in state.items() if k.startswith("model."))
 
 
-def test_corrupt_state_metadata_is_bad_input(runner, tmp_path: Path, existing_run: Path) -> None:  # noqa: ANN001
+def test_corrupt_state_metadata_is_bad_input(runner, tmp_path: Path, existing_run: Path) -> None:
     from safetensors import safe_open
     from safetensors.torch import save_file
 
@@ -134,7 +134,7 @@ def test_corrupt_state_metadata_is_bad_input(runner, tmp_path: Path, existing_ru
     )
 
 
-def test_bad_data_leaves_no_empty_run_directory(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_bad_data_leaves_no_empty_run_directory(runner, tmp_path: Path) -> None:
     out = tmp_path / "new-run"
     result = invoke(
         runner, "train", "hpe", "--set", f"data.path={tmp_path / 'none.npz'}", "--out", out, "-q"
@@ -143,14 +143,14 @@ def test_bad_data_leaves_no_empty_run_directory(runner, tmp_path: Path) -> None:
     assert not out.exists()
 
 
-def test_out_that_is_a_file_is_refused(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_out_that_is_a_file_is_refused(runner, tmp_path: Path) -> None:
     target = tmp_path / "file.txt"
     target.write_text("keep me")
     assert_one_line_error(invoke(runner, "train", "hpe", *TINY, "--out", target, "-q"), 2)
     assert target.read_text() == "keep me"
 
 
-def test_nan_loss_exits_3_and_keeps_the_last_good_checkpoint(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_nan_loss_exits_3_and_keeps_the_last_good_checkpoint(runner, tmp_path: Path) -> None:
     out = tmp_path / "nan"
     # lr=1e30 makes Adam's first update blow the weights up; the loss of the next epoch is NaN
     result = invoke(

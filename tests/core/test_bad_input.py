@@ -18,9 +18,12 @@ from spectral_cli.core.errors import BadInput
 
 def npz(path: Path, **override: np.ndarray) -> Path:
     rng = np.random.default_rng(0)
-    arrays = {"x": rng.standard_normal((60, 12)).astype(np.float32), "y": rng.integers(0, 3, 60),
-              "x_test": rng.standard_normal((20, 12)).astype(np.float32),
-              "y_test": rng.integers(0, 3, 20)}
+    arrays = {
+        "x": rng.standard_normal((60, 12)).astype(np.float32),
+        "y": rng.integers(0, 3, 60),
+        "x_test": rng.standard_normal((20, 12)).astype(np.float32),
+        "y_test": rng.integers(0, 3, 20),
+    }
     arrays.update(override)
     np.savez(path, **arrays)
     return path
@@ -36,11 +39,12 @@ def npz(path: Path, **override: np.ndarray) -> Path:
         ({"y": np.ones(60, dtype=bool)}, "integer class labels"),
     ],
 )
-def test_hostile_npz_is_exit_2(runner, tmp_path: Path, override: dict, message: str) -> None:  # noqa: ANN001
+def test_hostile_npz_is_exit_2(runner, tmp_path: Path, override: dict, message: str) -> None:
     path = npz(tmp_path / "d.npz", **override)
     for family in ("hpe", "hmlp", "hae"):
-        result = invoke(runner, "train", family, "--set", f"data.path={path}",
-                        "--out", tmp_path / family)
+        result = invoke(
+            runner, "train", family, "--set", f"data.path={path}", "--out", tmp_path / family
+        )
         assert_one_line_error(result, 2)
         assert message in result.stderr, result.stderr
         assert not (tmp_path / family).exists()  # refused before the run directory exists
@@ -54,7 +58,7 @@ def test_json_that_would_crash_the_parser_is_bad_input() -> None:
 
 
 @pytest.fixture
-def interrupted_run(runner, tmp_path: Path) -> Path:  # noqa: ANN001
+def interrupted_run(runner, tmp_path: Path) -> Path:
     out = tmp_path / "run"
     result = invoke(runner, "train", "standard", *TINY, "--out", out)
     assert result.exit_code == 0, result.output
@@ -75,20 +79,22 @@ def rewrite_state(path: Path, loop: dict | None = None, **tensors: torch.Tensor)
     "loop",
     [{"epoch": "2"}, {"epoch": -100}, {"step": 10**9}, {"epoch": 10**9}, {"best_epoch": 7}],
 )
-def test_a_tampered_loop_position_is_refused(runner, interrupted_run: Path, loop: dict) -> None:  # noqa: ANN001
+def test_a_tampered_loop_position_is_refused(runner, interrupted_run: Path, loop: dict) -> None:
     rewrite_state(interrupted_run / "state.safetensors", loop)
-    result = invoke(runner, "train", "standard", "--resume", "--out", interrupted_run,
-                    "--set", "train.epochs=3")
+    result = invoke(
+        runner, "train", "standard", "--resume", "--out", interrupted_run, "--set", "train.epochs=3"
+    )
     assert_one_line_error(result, 2)
     assert "does not match this model" in result.stderr
 
 
-def test_state_tensors_of_the_wrong_dtype_are_refused(runner, interrupted_run: Path) -> None:  # noqa: ANN001
+def test_state_tensors_of_the_wrong_dtype_are_refused(runner, interrupted_run: Path) -> None:
     path = interrupted_run / "state.safetensors"
     with safe_open(str(path), framework="pt") as fh:
         w = fh.get_tensor("model.head.weight")
     rewrite_state(path, **{"model.head.weight": w.to(torch.int64)})
-    result = invoke(runner, "train", "standard", "--resume", "--out", interrupted_run,
-                    "--set", "train.epochs=3")
+    result = invoke(
+        runner, "train", "standard", "--resume", "--out", interrupted_run, "--set", "train.epochs=3"
+    )
     assert_one_line_error(result, 2)
     assert "'head.weight' is int64" in result.stderr

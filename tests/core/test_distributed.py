@@ -25,8 +25,14 @@ from safetensors.torch import load_file
 
 RUNS = {
     "standard": ["--set", "model.dropout=0.0"],
-    "hmlp": ["--set", "model.dropout=0.0", "--set", "model.batch_norm=false",
-             "--set", "model.hidden=[32,16]"],
+    "hmlp": [
+        "--set",
+        "model.dropout=0.0",
+        "--set",
+        "model.batch_norm=false",
+        "--set",
+        "model.hidden=[32,16]",
+    ],
 }
 BUDGET = ["--set", "train.epochs=2", "--set", "data.limit=300", "--set", "train.batch_size=64"]
 
@@ -41,10 +47,24 @@ def launch(args: list[str], world: int) -> list[subprocess.Popen]:
     port = free_port()
     procs = []
     for rank in range(world):
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "RANK": str(rank), "LOCAL_RANK": str(rank),
-               "WORLD_SIZE": str(world), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
-        procs.append(subprocess.Popen([sys.executable, "-m", "spectral_cli", *args], env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": str(world),
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "spectral_cli", *args],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     return procs
 
 
@@ -62,9 +82,12 @@ def test_two_ranks_match_one_process(tmp_path: Path, family: str) -> None:
     results = finish(launch([*args, "--out", str(tmp_path / "ddp")], 2))
     assert [code for code, _, _ in results] == [0, 0], results
     assert results[0][1].strip() and results[1][1] == ""  # only rank 0 prints the result
-    single = subprocess.run([sys.executable, "-m", "spectral_cli", *args, "--out",
-                             str(tmp_path / "one")], capture_output=True, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    single = subprocess.run(
+        [sys.executable, "-m", "spectral_cli", *args, "--out", str(tmp_path / "one")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert single.returncode == 0, single.stderr
     import json
 
@@ -83,8 +106,21 @@ def test_two_ranks_match_one_process(tmp_path: Path, family: str) -> None:
 
 
 def test_sigterm_to_the_group_saves_once_and_resumes_exactly(tmp_path: Path) -> None:
-    args = ["train", "standard", "--set", "train.epochs=6", "--set", "data.limit=600",
-            "--set", "train.batch_size=32", *RUNS["standard"], "--device", "cpu", "--seed", "1"]
+    args = [
+        "train",
+        "standard",
+        "--set",
+        "train.epochs=6",
+        "--set",
+        "data.limit=600",
+        "--set",
+        "train.batch_size=32",
+        *RUNS["standard"],
+        "--device",
+        "cpu",
+        "--seed",
+        "1",
+    ]
     full = finish(launch([*args, "--out", str(tmp_path / "full")], 2))
     assert [c for c, _, _ in full] == [0, 0], full
     cut = tmp_path / "cut"
@@ -107,10 +143,30 @@ def test_sigterm_to_the_group_saves_once_and_resumes_exactly(tmp_path: Path) -> 
 def test_torchrun_launches_it(tmp_path: Path) -> None:
     out = tmp_path / "tr"
     done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-         "--master_port", str(free_port()), "-m", "spectral_cli", "train", "hpe", *BUDGET,
-         "--device", "cpu", "--out", str(out), "--json"],
-        capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            str(free_port()),
+            "-m",
+            "spectral_cli",
+            "train",
+            "hpe",
+            *BUDGET,
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert (out / "report.json").is_file() and '"family": "hpe"' in done.stdout
 
@@ -121,7 +177,8 @@ def test_a_non_zero_rank_writes_nothing(tmp_path: Path, monkeypatch: pytest.Monk
     from spectral_cli.core.pipeline import resolve_train_config, run_experiment
 
     monkeypatch.setattr(distributed, "_CURRENT", distributed.Dist(rank=1, world=1))
-    cfg = resolve_train_config("hae", None, ["train.epochs=4", "data.limit=160",
-                                             "model.hidden=32", "model.baseline=sae"])
+    cfg = resolve_train_config(
+        "hae", None, ["train.epochs=4", "data.limit=160", "model.hidden=32", "model.baseline=sae"]
+    )
     report = run_experiment(cfg, tmp_path, torch.device("cpu"))
     assert list(tmp_path.iterdir()) == [] and set(report.models) == {"hae", "sae"}

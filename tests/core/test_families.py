@@ -28,7 +28,7 @@ def test_registry_lists_every_declared_module_and_nothing_else() -> None:
 
 
 @pytest.fixture(scope="module", params=FAMILIES)
-def smoke_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def smoke_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     torch.set_num_threads(1)
     family = request.param
     cfg = resolve_train_config(family, None, get_family(family).smoke, seed=0)
@@ -37,11 +37,16 @@ def smoke_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     return family, cfg, out, report
 
 
-def test_every_family_writes_the_same_run_directory(smoke_run) -> None:  # noqa: ANN001
+def test_every_family_writes_the_same_run_directory(smoke_run) -> None:
     family, cfg, out, report = smoke_run
     fam = get_family(family)
-    for name in ("model.safetensors", "state.safetensors", "config.yaml", "report.json",
-                 "curves.png"):
+    for name in (
+        "model.safetensors",
+        "state.safetensors",
+        "config.yaml",
+        "report.json",
+        "curves.png",
+    ):
         assert (out / name).is_file(), name
     on_disk = json.loads((out / "report.json").read_text())
     assert on_disk == json.loads(report.model_dump_json())
@@ -67,14 +72,14 @@ def test_every_family_writes_the_same_run_directory(smoke_run) -> None:  # noqa:
         assert json.loads(meta["spectral.config"]) == member.cfg.model_dump(mode="json")
 
 
-def test_config_yaml_reloads_into_the_same_config(smoke_run, tmp_path: Path) -> None:  # noqa: ANN001
+def test_config_yaml_reloads_into_the_same_config(smoke_run, tmp_path: Path) -> None:
     family, cfg, out, _ = smoke_run
     again = resolve_train_config(family, out / "config.yaml", [])
     assert again == cfg
     assert yaml.safe_load((out / "config.yaml").read_text())["family"] == family
 
 
-def test_regression_families_report_no_accuracy(smoke_run) -> None:  # noqa: ANN001
+def test_regression_families_report_no_accuracy(smoke_run) -> None:
     family, _, _, report = smoke_run
     if get_family(family).select == "val_acc":
         assert "train_acc" in report.history[0] and "test_acc" in report.metrics

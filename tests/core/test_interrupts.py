@@ -28,10 +28,26 @@ from spectral_cli.core.signals import (
 # a SIGTERM inside torch's C++ initializers once aborted with SIGABRT, or was lost: exit 0 or 3)
 @pytest.mark.parametrize("delay", [0.3, 0.45, 0.6, 0.8, 1.0, 1.4, 2.5])
 def test_sigterm_early_in_a_command_is_exit_130(tmp_path: Path, delay: float) -> None:
-    cmd = [sys.executable, "-m", "spectral_cli", "train", "hpe", "--set", "train.epochs=50",
-           "--out", str(tmp_path / "run"), "--device", "cpu"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "spectral_cli",
+        "train",
+        "hpe",
+        "--set",
+        "train.epochs=50",
+        "--out",
+        str(tmp_path / "run"),
+        "--device",
+        "cpu",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     time.sleep(delay)  # while Python imports typer / torch / builds the data
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
@@ -83,12 +99,14 @@ def test_signals_stay_pending_while_an_extension_imports(
         "import os, signal\n"
         "os.kill(os.getpid(), signal.SIGTERM)\n"
         "for _ in range(1000):\n    pass  # bytecodes at which a delivered handler would run\n"
-        "import spectral_ext_probe\nspectral_ext_probe.during = list(spectral_ext_probe.seen)\n")
+        "import spectral_ext_probe\nspectral_ext_probe.during = list(spectral_ext_probe.seen)\n"
+    )
     probe = type(sys)("spectral_ext_probe")
     probe.seen = seen
     monkeypatch.setitem(sys.modules, "spectral_ext_probe", probe)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))  # the hook goes with the test
+
     def record(signum: int, _frame: object) -> None:
         seen.append("SIGTERM")
 

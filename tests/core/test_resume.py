@@ -58,7 +58,7 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path: Path, stop_after
     assert [h["val_acc"] for h in report.history] == [h["val_acc"] for h in full_report["history"]]
 
 
-def test_resume_may_extend_epochs(tmp_path: Path, runner) -> None:  # noqa: ANN001
+def test_resume_may_extend_epochs(tmp_path: Path, runner) -> None:
     base = [a for s in SETS for a in ("--set", s)]
     assert (
         invoke(
@@ -80,7 +80,7 @@ def test_resume_may_extend_epochs(tmp_path: Path, runner) -> None:  # noqa: ANN0
     assert len(read_report(tmp_path / "a")["history"]) == 4
 
 
-def test_sigterm_in_a_real_process_exits_130_and_resumes_exactly(tmp_path: Path, runner) -> None:  # noqa: ANN001
+def test_sigterm_in_a_real_process_exits_130_and_resumes_exactly(tmp_path: Path, runner) -> None:
     """The one real subprocess: the installed entry point, a real SIGTERM mid-training."""
     sets = ["--set", "train.epochs=8", "--set", "data.limit=300", "--set", "train.batch_size=64"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -123,7 +123,7 @@ def test_sigterm_in_a_real_process_exits_130_and_resumes_exactly(tmp_path: Path,
     assert read_report(cut)["resumed"] is True
 
 
-def test_resume_refuses_a_corrupt_state(tmp_path: Path, runner) -> None:  # noqa: ANN001
+def test_resume_refuses_a_corrupt_state(tmp_path: Path, runner) -> None:
     run = tmp_path / "run"
     run.mkdir()
     (run / "state.safetensors").write_bytes(b"\x01" * 100)

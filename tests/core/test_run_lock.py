@@ -36,8 +36,9 @@ def _release() -> None:
 
 
 def hold_lock(run_dir: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(run_dir)], stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(run_dir)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
     return proc
 
@@ -102,11 +103,26 @@ def test_an_unwritable_out_is_bad_input(tmp_path: Path) -> None:
 def test_two_train_processes_on_one_directory(tmp_path: Path) -> None:
     """Started together, exactly one trains; the other exits 2 at once naming the holder."""
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "spectral_cli", "train", "hpe", "--set", "train.epochs=3",
-           "--set", "data.limit=300", "--out", str(out), "--device", "cpu"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "spectral_cli",
+        "train",
+        "hpe",
+        "--set",
+        "train.epochs=3",
+        "--set",
+        "data.limit=300",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=env) for _ in range(2)]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for _ in range(2)
+    ]
     results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
     codes = sorted(code for code, _, _ in results)
     assert codes == [0, 2], results
@@ -118,8 +134,22 @@ def test_two_train_processes_on_one_directory(tmp_path: Path) -> None:
 def test_sigkill_leaves_a_resumable_directory(tmp_path: Path) -> None:
     """kill -9 mid-run: the next --resume takes the lock (the dead process's is gone)."""
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "spectral_cli", "train", "hpe", "--set", "train.epochs=50",
-           "--set", "data.limit=300", "--out", str(out), "--device", "cpu", "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "spectral_cli",
+        "train",
+        "hpe",
+        "--set",
+        "train.epochs=50",
+        "--set",
+        "data.limit=300",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "-q",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while not (out / "state.safetensors").is_file() and time.time() < deadline:

@@ -131,9 +131,9 @@ def test_memory_is_proportional_to_the_batch_not_the_vocabulary() -> None:
 
 def test_checkpoints_and_the_weight_property_are_shared_with_the_reference() -> None:
     ref, fast = pair(30, 16, 3)
-    assert list(fast.state_dict()) == list(ref.state_dict()) == [
-        "amplitudes", "frequencies", "phases"
-    ]
+    assert (
+        list(fast.state_dict()) == list(ref.state_dict()) == ["amplitudes", "frequencies", "phases"]
+    )
     torch.testing.assert_close(fast.weight, ref.weight, rtol=0, atol=1e-12)
     fast.weight.square().sum().backward()
     ref.weight.square().sum().backward()
@@ -175,8 +175,10 @@ def test_training_steps_are_the_same_with_either_path() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
-                    reason="torch.compile needs a C++ compiler on CPU")
+@pytest.mark.skipif(
+    shutil.which("c++") is None and shutil.which("g++") is None,
+    reason="torch.compile needs a C++ compiler on CPU",
+)
 def test_compiled_path_matches_eager() -> None:
     """``compiled=True`` (torch.compile of the forward and backward bodies) agrees with the eager
     path to float32 rounding (the compiler may fuse multiply-adds) and really runs compiled (no

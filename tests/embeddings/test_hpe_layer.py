@@ -64,7 +64,7 @@ def test_hand_written_backward_matches_autograd_and_finite_differences() -> None
     positions = torch.arange(6, dtype=torch.float64) / 6
     assert torch.autograd.gradcheck(lambda *t: synthesize(*t, positions), (a, w, p))
 
-    def plain(a, w, p):  # noqa: ANN001, ANN202 - autograd through the formula
+    def plain(a, w, p):
         return (a.unsqueeze(-1) * torch.sin(w.unsqueeze(-1) * positions + p.unsqueeze(-1))).sum(-2)
 
     g = torch.randn(2, 3, 6, dtype=torch.float64)

@@ -20,8 +20,10 @@ from spectral_cli.core.registry import family_names, get_family
 
 HAVE_ONNX = find_spec("onnx") is not None and find_spec("onnxruntime") is not None
 needs_onnx = pytest.mark.skipif(
-    not HAVE_ONNX, reason="onnx/onnxruntime are not installed: pip install -e '.[export]' "
-    "(CI installs the extra, so these tests run there)")
+    not HAVE_ONNX,
+    reason="onnx/onnxruntime are not installed: pip install -e '.[export]' "
+    "(CI installs the extra, so these tests run there)",
+)
 
 
 def train_smoke(name: str, root: Path, *extra: str) -> Path:

@@ -25,7 +25,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.mark.parametrize("family", ["hpe", "factorized"])
 def test_dense_is_a_standard_checkpoint_with_equal_logits_on_the_whole_test_set(
-    runner, runs: dict[str, Path], tmp_path: Path, family: str  # noqa: ANN001
+    runner, runs: dict[str, Path], tmp_path: Path, family: str
 ) -> None:
     out = tmp_path / "dense.safetensors"
     result = invoke(runner, "export", runs[family], "--format", "dense", "--out", out, "--json")
@@ -58,11 +58,13 @@ def test_dense_is_a_standard_checkpoint_with_equal_logits_on_the_whole_test_set(
 
 @needs_onnx
 def test_a_dense_checkpoint_exports_to_onnx_and_predicts(
-    runner, runs: dict[str, Path], tmp_path: Path  # noqa: ANN001
+    runner, runs: dict[str, Path], tmp_path: Path
 ) -> None:
     dense = tmp_path / "dense.safetensors"
-    assert invoke(runner, "export", runs["hpe"], "--format", "dense", "--out", dense,
-                  "-q").exit_code == 0
+    assert (
+        invoke(runner, "export", runs["hpe"], "--format", "dense", "--out", dense, "-q").exit_code
+        == 0
+    )
     onnx_file = tmp_path / "dense.onnx"
     result = invoke(runner, "export", dense, "--format", "onnx", "--out", onnx_file, "--json")
     assert result.exit_code == 0, result.output

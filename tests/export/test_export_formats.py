@@ -34,7 +34,7 @@ def test_every_family_declares_its_export_signature() -> None:
 
 @pytest.mark.parametrize(("family", "fmt"), CASES)
 def test_export_every_family_in_every_supported_format(
-    runner, runs: dict[str, Path], tmp_path: Path, family: str, fmt: str  # noqa: ANN001
+    runner, runs: dict[str, Path], tmp_path: Path, family: str, fmt: str
 ) -> None:
     sig = get_family(family).export
     assert sig is not None
@@ -78,11 +78,14 @@ def test_export_every_family_in_every_supported_format(
 
 
 def _max_abs(path: Path) -> float:
-    return max(float(t.double().abs().max()) for t in load_file(str(path)).values()
-               if t.is_floating_point())
+    return max(
+        float(t.double().abs().max())
+        for t in load_file(str(path)).values()
+        if t.is_floating_point()
+    )
 
 
-def test_default_output_lies_next_to_the_checkpoint(runner, runs: dict[str, Path]) -> None:  # noqa: ANN001
+def test_default_output_lies_next_to_the_checkpoint(runner, runs: dict[str, Path]) -> None:
     run_dir = runs["mlp"]
     result = invoke(runner, "export", run_dir, "--format", "safetensors", "--json")
     assert result.exit_code == 0, result.output
@@ -95,7 +98,7 @@ def test_default_output_lies_next_to_the_checkpoint(runner, runs: dict[str, Path
 
 
 def test_exports_of_a_further_model_stay_out_of_models(
-    runner, tmp_path_factory: pytest.TempPathFactory  # noqa: ANN001
+    runner, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """A run's second model (``models/mlp.safetensors`` of an hmlp ``--compare`` run) exports by
     default to the run directory, not next to it in ``models/``: every ``.safetensors`` file
@@ -105,8 +108,9 @@ def test_exports_of_a_further_model_stay_out_of_models(
 
     run_dir = train_smoke("hmlp", tmp_path_factory.mktemp("compare"), "train.compare=true")
     assert sorted(p.name for p in (run_dir / "models").iterdir()) == ["mlp.safetensors"]
-    result = invoke(runner, "export", run_dir, "--model", "mlp", "--format", "safetensors",
-                    "--json")
+    result = invoke(
+        runner, "export", run_dir, "--model", "mlp", "--format", "safetensors", "--json"
+    )
     assert result.exit_code == 0, result.output
     out = run_dir / "mlp-float16.safetensors"
     assert report_of(result.stdout)["out"] == str(out) and out.is_file()

@@ -45,7 +45,7 @@ def test_the_documented_names_cover_every_family() -> None:
 @needs_onnx
 @pytest.mark.parametrize("family", sorted(NAMES))
 def test_onnx_graph_has_documented_names_and_runs_at_batch_1_and_7(
-    runner, runs: dict[str, Path], tmp_path: Path, family: str  # noqa: ANN001
+    runner, runs: dict[str, Path], tmp_path: Path, family: str
 ) -> None:
     import onnxruntime as ort
 
@@ -75,7 +75,7 @@ def test_onnx_graph_has_documented_names_and_runs_at_batch_1_and_7(
 
 @needs_onnx
 def test_hpe_graph_synthesizes_its_table_from_the_harmonic_parameters(
-    runner, runs: dict[str, Path], tmp_path: Path  # noqa: ANN001
+    runner, runs: dict[str, Path], tmp_path: Path
 ) -> None:
     import onnx
 
@@ -121,7 +121,7 @@ def test_table_strategy_refuses_a_module_it_does_not_reproduce() -> None:
 
 
 def test_onnx_without_the_extra_is_exit_2_naming_it(
-    runner, runs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+    runner, runs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
     out = tmp_path / "m.onnx"
@@ -134,9 +134,22 @@ def test_onnx_without_the_extra_is_exit_2_naming_it(
 def test_export_in_a_real_process_prints_only_json(runs: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "hae.onnx"
     done = subprocess.run(
-        [sys.executable, "-m", "spectral_cli", "export", str(runs["hae"]), "--format", "onnx",
-         "--out", str(out), "--json"],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        [
+            sys.executable,
+            "-m",
+            "spectral_cli",
+            "export",
+            str(runs["hae"]),
+            "--format",
+            "onnx",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert done.returncode == 0, done.stderr
     report = report_of(done.stdout)
@@ -147,15 +160,16 @@ def test_export_in_a_real_process_prints_only_json(runs: dict[str, Path], tmp_pa
 @needs_onnx
 @pytest.mark.parametrize("family", ["spectra-lstm", "hmlp"])
 def test_every_model_of_a_compare_run_exports(
-    runner, runs: dict[str, Path], tmp_path: Path, family: str  # noqa: ANN001
+    runner, runs: dict[str, Path], tmp_path: Path, family: str
 ) -> None:
     run_dir = train_smoke(family, next(iter(runs.values())).parent, "train.compare=true")
     models = run_models(run_dir)
     assert len(models) > 1
     for name in models:  # spectra-lstm: exact, perturbed, random and the float64 nn.LSTM
         out = tmp_path / f"{name}.onnx"
-        result = invoke(runner, "export", run_dir, "--model", name, "--format", "onnx",
-                        "--out", out, "--json")
+        result = invoke(
+            runner, "export", run_dir, "--model", name, "--format", "onnx", "--out", out, "--json"
+        )
         assert result.exit_code == 0, (name, result.output)
         report = report_of(result.stdout)
         assert report["parity"]["passed"]

@@ -39,7 +39,7 @@ def user_inputs(run_dir: Path, n: int = 50) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_token_models_quantize_raw_signals_exactly_as_training_did(
-    runner, runs: dict[str, Path], tmp_path: Path  # noqa: ANN001
+    runner, runs: dict[str, Path], tmp_path: Path
 ) -> None:
     arrays = load_mnist1d()
     data = tmp_path / "test.npz"
@@ -62,19 +62,24 @@ def test_token_models_quantize_raw_signals_exactly_as_training_did(
 @needs_onnx
 @pytest.mark.parametrize("family", family_names())
 def test_predict_from_checkpoint_and_from_its_onnx_export_agree(
-    runner, runs: dict[str, Path], tmp_path: Path, family: str  # noqa: ANN001
+    runner, runs: dict[str, Path], tmp_path: Path, family: str
 ) -> None:
     x, y = user_inputs(runs[family])
     data = tmp_path / "in.npz"
     np.savez(data, x=x, y=y)
     onnx_file = tmp_path / "m.onnx"
-    assert invoke(runner, "export", runs[family], "--format", "onnx", "--out", onnx_file,
-                  "-q").exit_code == 0
+    assert (
+        invoke(
+            runner, "export", runs[family], "--format", "onnx", "--out", onnx_file, "-q"
+        ).exit_code
+        == 0
+    )
     reports = {}
     for engine, source in (("torch", runs[family]), ("onnxruntime", onnx_file)):
         out = tmp_path / f"{engine}.npz"
-        result = invoke(runner, "predict", source, "--input", data, "--out", out, "--json",
-                        "--batch-size", "7")
+        result = invoke(
+            runner, "predict", source, "--input", data, "--out", out, "--json", "--batch-size", "7"
+        )
         assert result.exit_code == 0, result.output
         reports[engine] = report_of(result.stdout)
         assert reports[engine]["engine"] == engine
@@ -85,28 +90,51 @@ def test_predict_from_checkpoint_and_from_its_onnx_export_agree(
         for key in a.files:
             np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=1e-5)
     kind = get_family(family).export.kind  # type: ignore[union-attr]
-    expected = {"classifier": {"acc", "loss"}, "autoencoder": {"mse"},
-                "regression": {"mse", "nmse"}}[kind]
+    expected = {
+        "classifier": {"acc", "loss"},
+        "autoencoder": {"mse"},
+        "regression": {"mse", "nmse"},
+    }[kind]
     assert set(reports["torch"]["metrics"]) == expected
     for name in expected:
         assert reports["torch"]["metrics"][name] == pytest.approx(
-            reports["onnxruntime"]["metrics"][name], rel=1e-4, abs=1e-6)
+            reports["onnxruntime"]["metrics"][name], rel=1e-4, abs=1e-6
+        )
 
 
 @needs_onnx
-def test_tokens_flag_and_csv_output(runner, runs: dict[str, Path], tmp_path: Path) -> None:  # noqa: ANN001
+def test_tokens_flag_and_csv_output(runner, runs: dict[str, Path], tmp_path: Path) -> None:
     from spectral_cli.embeddings.quantize import quantize
 
     raw = load_mnist1d()["x_test"][:20]
     np.save(tmp_path / "raw.npy", raw)
     np.save(tmp_path / "tokens.npy", quantize(raw))
     onnx_file = tmp_path / "m.onnx"
-    assert invoke(runner, "export", runs["standard"], "--format", "onnx", "--out", onnx_file,
-                  "-q").exit_code == 0
-    a = invoke(runner, "predict", runs["standard"], "--input", tmp_path / "raw.npy", "--out",
-               tmp_path / "a.csv")
-    b = invoke(runner, "predict", onnx_file, "--input", tmp_path / "tokens.npy", "--tokens",
-               "--out", tmp_path / "b.csv")
+    assert (
+        invoke(
+            runner, "export", runs["standard"], "--format", "onnx", "--out", onnx_file, "-q"
+        ).exit_code
+        == 0
+    )
+    a = invoke(
+        runner,
+        "predict",
+        runs["standard"],
+        "--input",
+        tmp_path / "raw.npy",
+        "--out",
+        tmp_path / "a.csv",
+    )
+    b = invoke(
+        runner,
+        "predict",
+        onnx_file,
+        "--input",
+        tmp_path / "tokens.npy",
+        "--tokens",
+        "--out",
+        tmp_path / "b.csv",
+    )
     assert a.exit_code == 0 and b.exit_code == 0, (a.output, b.output)
     header, *rows = (tmp_path / "a.csv").read_text().splitlines()
     assert header.split(",")[:3] == ["class", "probabilities_0", "probabilities_1"]
@@ -116,7 +144,7 @@ def test_tokens_flag_and_csv_output(runner, runs: dict[str, Path], tmp_path: Pat
 
 
 def test_mismatched_inputs_are_exit_2_saying_the_expected_shape(
-    runner, runs: dict[str, Path], tmp_path: Path  # noqa: ANN001
+    runner, runs: dict[str, Path], tmp_path: Path
 ) -> None:
     def arr(name: str, a: np.ndarray, **more: np.ndarray) -> Path:
         path = tmp_path / name
@@ -133,21 +161,29 @@ def test_mismatched_inputs_are_exit_2_saying_the_expected_shape(
         ("hpe", "0..255"): ["--input", arr("big.npy", np.full((5, 40), 300)), "--tokens"],
         ("hpe", "integers"): ["--input", arr("floats.npy", signals), "--tokens"],
         ("hmlp", "x float32 [batch, 40]"): ["--input", arr("bad3d.npy", np.zeros((5, 4, 10)))],
-        ("hae", "--model-input/--tokens applies"): ["--input", arr("x.npy", signals),
-                                                    "--model-input"],
+        ("hae", "--model-input/--tokens applies"): [
+            "--input",
+            arr("x.npy", signals),
+            "--model-input",
+        ],
         ("hmlp", "--model-input: x float32"): ["--input", arr("x39.npy", signals[:, :39])],
         ("hmlp", "real numbers"): ["--input", arr("text.npy", np.array([["a"] * 40]))],
         ("hae", "non-finite"): ["--input", arr("nan.npy", np.full((2, 40), np.nan))],
         ("hpe", "labels"): ["--input", arr("labels.npz", signals, y=np.array([0, 1, 2, 3, 99]))],
         ("hpe", "expected [5]"): ["--input", arr("labels2.npz", signals, y=np.zeros(4, int))],
-        ("spectra-lstm", "targets"): ["--input", arr("t.npz", np.zeros((3, 8)),
-                                                     y=np.zeros((3, 8)))],
+        ("spectra-lstm", "targets"): [
+            "--input",
+            arr("t.npz", np.zeros((3, 8)), y=np.zeros((3, 8))),
+        ],
         ("hpe", "named x"): ["--input", arr("keys.npz", signals[:, :3])],
         ("hpe", "does not exist"): ["--input", tmp_path / "none.npy"],
-        ("hpe", ".npz or .csv"): ["--input", arr("ok.npy", signals), "--out",
-                                  tmp_path / "p.txt"],
-        ("hpe", "--engine onnxruntime"): ["--input", arr("ok2.npy", signals), "--engine",
-                                          "onnxruntime"],
+        ("hpe", ".npz or .csv"): ["--input", arr("ok.npy", signals), "--out", tmp_path / "p.txt"],
+        ("hpe", "--engine onnxruntime"): [
+            "--input",
+            arr("ok2.npy", signals),
+            "--engine",
+            "onnxruntime",
+        ],
     }
     np.savez(tmp_path / "keys.npz", z=signals)  # no array under a name predict reads
     for (family, expected), args in cases.items():
@@ -158,7 +194,7 @@ def test_mismatched_inputs_are_exit_2_saying_the_expected_shape(
 
 
 def test_a_run_of_several_models_needs_model_name(
-    runner, runs: dict[str, Path], tmp_path: Path  # noqa: ANN001
+    runner, runs: dict[str, Path], tmp_path: Path
 ) -> None:
     run_dir = train_smoke("hae", next(iter(runs.values())).parent, "model.baseline=sae")
     signals = tmp_path / "x.npy"
@@ -166,26 +202,56 @@ def test_a_run_of_several_models_needs_model_name(
     refused = invoke(runner, "predict", run_dir, "--input", signals)
     assert_one_line_error(refused, 2)
     assert "hae" in refused.stderr and "sae" in refused.stderr and "--model" in refused.stderr
-    result = invoke(runner, "predict", run_dir, "--model", "sae", "--input", signals, "--out",
-                    tmp_path / "sae.npz", "--json")
+    result = invoke(
+        runner,
+        "predict",
+        run_dir,
+        "--model",
+        "sae",
+        "--input",
+        signals,
+        "--out",
+        tmp_path / "sae.npz",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     assert report_of(result.stdout)["family"] == "hae-sae-baseline"
-    exported = invoke(runner, "export", run_dir, "--model", "sae", "--format", "safetensors",
-                      "--dtype", "bfloat16", "--out", tmp_path / "sae.safetensors", "--json")
+    exported = invoke(
+        runner,
+        "export",
+        run_dir,
+        "--model",
+        "sae",
+        "--format",
+        "safetensors",
+        "--dtype",
+        "bfloat16",
+        "--out",
+        tmp_path / "sae.safetensors",
+        "--json",
+    )
     assert exported.exit_code == 0, exported.output
     assert report_of(exported.stdout)["family"] == "hae-sae-baseline"
 
 
 @pytest.mark.parametrize("family", ["hmlp", "mlp"])
 def test_mlps_standardize_raw_features_exactly_as_training_did(
-    runner, runs: dict[str, Path], tmp_path: Path, family: str  # noqa: ANN001
+    runner, runs: dict[str, Path], tmp_path: Path, family: str
 ) -> None:
     loaded = load(runs[family] / "model.safetensors", torch.device("cpu"))
     arrays, _ = load_vector_arrays(loaded.cfg.data)
     assert {"mean", "std"} <= set(loaded.info) and loaded.info["std"] > 0
     np.savez(tmp_path / "raw.npz", x=arrays["x_test"], y=arrays["y_test"])
-    result = invoke(runner, "predict", runs[family], "--input", tmp_path / "raw.npz", "--out",
-                    tmp_path / "raw-p.npz", "--json")
+    result = invoke(
+        runner,
+        "predict",
+        runs[family],
+        "--input",
+        tmp_path / "raw.npz",
+        "--out",
+        tmp_path / "raw-p.npz",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     report = report_of(result.stdout)
     trained = json.loads((runs[family] / "report.json").read_text())["metrics"]
@@ -194,15 +260,30 @@ def test_mlps_standardize_raw_features_exactly_as_training_did(
     assert report["metrics"]["loss"] == pytest.approx(trained["test_loss"], rel=1e-4)
     # the standardized test split given as the model input: the same logits, bit for bit
     np.save(tmp_path / "std.npy", loaded.data().test.x.numpy())
-    result = invoke(runner, "predict", runs[family], "--input", tmp_path / "std.npy",
-                    "--model-input", "--out", tmp_path / "std-p.npz")
+    result = invoke(
+        runner,
+        "predict",
+        runs[family],
+        "--input",
+        tmp_path / "std.npy",
+        "--model-input",
+        "--out",
+        tmp_path / "std-p.npz",
+    )
     assert result.exit_code == 0, result.output
     with np.load(tmp_path / "raw-p.npz") as a, np.load(tmp_path / "std-p.npz") as b:
         np.testing.assert_array_equal(a["logits"], b["logits"])
     # integer raw features (pixels, counts) are features too, not tokens
     np.save(tmp_path / "ints.npy", np.rint(arrays["x_test"][:10] * 10).astype(np.int64))
-    result = invoke(runner, "predict", runs[family], "--input", tmp_path / "ints.npy",
-                    "--out", tmp_path / "i.npz")
+    result = invoke(
+        runner,
+        "predict",
+        runs[family],
+        "--input",
+        tmp_path / "ints.npy",
+        "--out",
+        tmp_path / "i.npz",
+    )
     assert result.exit_code == 0, result.output
 
 

@@ -46,7 +46,7 @@ def config_with(src: Path, section: str, key: str, value: object) -> str:
 
 @pytest.mark.parametrize("command", ["export", "predict"])
 def test_tampered_checkpoints_are_exit_2(
-    runner, runs: dict[str, Path], tmp_path: Path, command: str  # noqa: ANN001
+    runner, runs: dict[str, Path], tmp_path: Path, command: str
 ) -> None:
     src = runs["hpe"] / "model.safetensors"
     signals = tmp_path / "x.npy"
@@ -63,30 +63,38 @@ def test_tampered_checkpoints_are_exit_2(
         "trainer state": runs["hpe"] / "state.safetensors",
         "no family": rewrite(src, tmp_path / "c.safetensors", family=None),
         "bad config json": rewrite(src, tmp_path / "d.safetensors", config="{not json"),
-        "invalid config": rewrite(src, tmp_path / "e.safetensors",
-                                  config=config_with(src, "model", "k", -3)),
-        "config of other sizes": rewrite(src, tmp_path / "f.safetensors",
-                                         config=config_with(src, "model", "k", 5)),
-        "data info of other sizes": rewrite(src, tmp_path / "g.safetensors",
-                                            data_info=json.dumps({"vocab_size": 100,
-                                                                  "seq_len": 40,
-                                                                  "num_classes": 10})),
-        "negative size in data info": rewrite(src, tmp_path / "h.safetensors",
-                                              data_info=json.dumps({"vocab_size": -1,
-                                                                    "seq_len": 40,
-                                                                    "num_classes": 10})),
-        "huge size in data info": rewrite(src, tmp_path / "i.safetensors",
-                                          data_info=json.dumps({"vocab_size": 10**15,
-                                                                "seq_len": 40,
-                                                                "num_classes": 10})),
+        "invalid config": rewrite(
+            src, tmp_path / "e.safetensors", config=config_with(src, "model", "k", -3)
+        ),
+        "config of other sizes": rewrite(
+            src, tmp_path / "f.safetensors", config=config_with(src, "model", "k", 5)
+        ),
+        "data info of other sizes": rewrite(
+            src,
+            tmp_path / "g.safetensors",
+            data_info=json.dumps({"vocab_size": 100, "seq_len": 40, "num_classes": 10}),
+        ),
+        "negative size in data info": rewrite(
+            src,
+            tmp_path / "h.safetensors",
+            data_info=json.dumps({"vocab_size": -1, "seq_len": 40, "num_classes": 10}),
+        ),
+        "huge size in data info": rewrite(
+            src,
+            tmp_path / "i.safetensors",
+            data_info=json.dumps({"vocab_size": 10**15, "seq_len": 40, "num_classes": 10}),
+        ),
         "truncated": truncated,
         "not safetensors": garbage,
         "no metadata": bare,
         "missing": tmp_path / "nope.safetensors",
     }
     for label, path in cases.items():
-        args = (["export", path, "--format", "dense", "--out", tmp_path / "o.safetensors"]
-                if command == "export" else ["predict", path, "--input", signals])
+        args = (
+            ["export", path, "--format", "dense", "--out", tmp_path / "o.safetensors"]
+            if command == "export"
+            else ["predict", path, "--input", signals]
+        )
         result = invoke(runner, *args)
         assert_one_line_error(result, 2)
         assert str(path) in result.stderr or "metadata" in result.stderr, (label, result.stderr)
@@ -96,11 +104,23 @@ def test_tampered_checkpoints_are_exit_2(
 
 
 def test_forced_parity_failure_is_exit_1_with_the_report_and_no_file(
-    runner, runs: dict[str, Path], tmp_path: Path  # noqa: ANN001
+    runner, runs: dict[str, Path], tmp_path: Path
 ) -> None:
     out = tmp_path / "half.safetensors"
-    result = invoke(runner, "export", runs["mlp"], "--format", "safetensors", "--dtype",
-                    "float16", "--tol", "0", "--out", out, "--json")
+    result = invoke(
+        runner,
+        "export",
+        runs["mlp"],
+        "--format",
+        "safetensors",
+        "--dtype",
+        "float16",
+        "--tol",
+        "0",
+        "--out",
+        out,
+        "--json",
+    )
     assert result.exit_code == 1, result.output
     report = report_of(result.stdout)
     assert not report["parity"]["passed"] and report["parity"]["max_err"] > 0
@@ -109,22 +129,32 @@ def test_forced_parity_failure_is_exit_1_with_the_report_and_no_file(
     assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
 
 
-def test_options_that_cannot_work_are_exit_2(
-    runner, runs: dict[str, Path], tmp_path: Path  # noqa: ANN001
-) -> None:
+def test_options_that_cannot_work_are_exit_2(runner, runs: dict[str, Path], tmp_path: Path) -> None:
     run_dir = runs["mlp"]
     bad = {
         "no format": ["export", run_dir],
         "unknown format": ["export", run_dir, "--format", "tflite"],
         "dtype with onnx": ["export", run_dir, "--format", "onnx", "--dtype", "float16"],
         "wrong suffix": ["export", run_dir, "--format", "onnx", "--out", tmp_path / "m.pt"],
-        "model of a file": ["export", run_dir / "model.safetensors", "--format", "onnx",
-                            "--model", "mlp"],
+        "model of a file": [
+            "export",
+            run_dir / "model.safetensors",
+            "--format",
+            "onnx",
+            "--model",
+            "mlp",
+        ],
         "unknown model": ["export", run_dir, "--format", "onnx", "--model", "nope"],
         "opset out of range": ["export", run_dir, "--format", "onnx", "--opset", "99"],
         "negative tol": ["export", run_dir, "--format", "dense", "--tol", "-1"],
-        "overwrite source": ["export", run_dir / "model.safetensors", "--format",
-                             "safetensors", "--out", run_dir / "model.safetensors"],
+        "overwrite source": [
+            "export",
+            run_dir / "model.safetensors",
+            "--format",
+            "safetensors",
+            "--out",
+            run_dir / "model.safetensors",
+        ],
         "not a run": ["export", tmp_path, "--format", "onnx"],
         "missing source": ["export", tmp_path / "nope", "--format", "onnx"],
     }

@@ -57,12 +57,16 @@ def test_read_only_places_are_refused_before_any_work(
     run.chmod(0o555)
     locked.chmod(0o555)
     try:
-        line = one_error_line(unprivileged("train", "standard", *TINY, "--out", run,
-                                           "--overwrite", "-q"))
+        line = one_error_line(
+            unprivileged("train", "standard", *TINY, "--out", run, "--overwrite", "-q")
+        )
         assert "not writable" in line
         one_error_line(unprivileged("train", "standard", *TINY, "--out", run, "--resume", "-q"))
-        line = one_error_line(unprivileged("export", run, "--format", "safetensors", "--out",
-                                           locked / "m.safetensors"))
+        line = one_error_line(
+            unprivileged(
+                "export", run, "--format", "safetensors", "--out", locked / "m.safetensors"
+            )
+        )
         assert "not writable" in line
     finally:
         run.chmod(0o755)
@@ -71,7 +75,7 @@ def test_read_only_places_are_refused_before_any_work(
 
 
 def test_uncreatable_and_self_overwriting_outputs(
-    runner, runs: dict[str, Path], tmp_path: Path  # noqa: ANN001
+    runner, runs: dict[str, Path], tmp_path: Path
 ) -> None:
     arrays = load_mnist1d()
     data = tmp_path / "in.npz"

@@ -31,15 +31,25 @@ def smoke(family: str, *extra: str) -> list[str]:
 
 @pytest.mark.parametrize("amp", ["false", "true", "float16"])
 @pytest.mark.parametrize("family", family_names())
-def test_every_family_trains_on_cuda(runner, tmp_path: Path, family: str, amp: str) -> None:  # noqa: ANN001
+def test_every_family_trains_on_cuda(runner, tmp_path: Path, family: str, amp: str) -> None:
     extra = [] if amp == "false" else ["train.amp=true"]
     if amp == "float16":
         extra.append("train.amp_dtype=float16")
     if get_family(family).name == "spectra-lstm" and extra:
         pytest.skip("spectra-lstm trains in float64/float32 by design (model.dtype); no amp")
     out = tmp_path / "run"
-    result = invoke(runner, "train", family, *smoke(family, *extra), "--device", "cuda",
-                    "--out", out, "--json", "-q")
+    result = invoke(
+        runner,
+        "train",
+        family,
+        *smoke(family, *extra),
+        "--device",
+        "cuda",
+        "--out",
+        out,
+        "--json",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["device"].startswith("cuda")
@@ -66,31 +76,68 @@ def test_resume_on_cuda_continues_the_run(tmp_path: Path, family: str) -> None:
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_verify_lstm_on_cuda(runner, tmp_path: Path, dtype: str) -> None:  # noqa: ANN001
-    result = invoke(runner, "verify-lstm", "--device", "cuda", "--dtype", dtype, "--window", "16",
-                    "--out", tmp_path / dtype, "--no-plots", "--json")
+def test_verify_lstm_on_cuda(runner, tmp_path: Path, dtype: str) -> None:
+    result = invoke(
+        runner,
+        "verify-lstm",
+        "--device",
+        "cuda",
+        "--dtype",
+        dtype,
+        "--window",
+        "16",
+        "--out",
+        tmp_path / dtype,
+        "--no-plots",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["passed"]
 
 
-def test_empirical_ntk_at_4096_points_on_cuda(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_empirical_ntk_at_4096_points_on_cuda(runner, tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, (4096 + 256, 2))
     y = np.sin(8 * x[:, 0]) * np.cos(3 * x[:, 1])
     task = tmp_path / "task.npz"
     np.savez(task, x_train=x[:4096], y_train=y[:4096], x_test=x[4096:], y_test=y[4096:])
-    result = invoke(runner, "ntk", "--kernel", "empirical", "--task", task, "--encoding", "none",
-                    "--width", "512", "--device", "cuda", "--out", tmp_path / "ntk", "--json",
-                    "-q")
+    result = invoke(
+        runner,
+        "ntk",
+        "--kernel",
+        "empirical",
+        "--task",
+        task,
+        "--encoding",
+        "none",
+        "--width",
+        "512",
+        "--device",
+        "cuda",
+        "--out",
+        tmp_path / "ntk",
+        "--json",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["device"].startswith("cuda")
 
 
-def test_harmony_score_on_cuda(runner, tmp_path: Path) -> None:  # noqa: ANN001
-    train = invoke(runner, "train", "hae", *smoke("hae"), "--device", "cuda",
-                   "--out", tmp_path / "hae", "-q")
+def test_harmony_score_on_cuda(runner, tmp_path: Path) -> None:
+    train = invoke(
+        runner, "train", "hae", *smoke("hae"), "--device", "cuda", "--out", tmp_path / "hae", "-q"
+    )
     assert train.exit_code == 0, train.output
-    result = invoke(runner, "harmony-score", "--checkpoint", tmp_path / "hae" / "model.safetensors",
-                    "--device", "cuda", "--out", tmp_path / "score", "--json")
+    result = invoke(
+        runner,
+        "harmony-score",
+        "--checkpoint",
+        tmp_path / "hae" / "model.safetensors",
+        "--device",
+        "cuda",
+        "--out",
+        tmp_path / "score",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     assert 0.0 <= json.loads(result.stdout)["auroc"] <= 1.0

@@ -24,7 +24,7 @@ from spectral_cli.core.registry import get_family
         ('[[1, "a"]]', "not a number"),
     ],
 )
-def test_hostile_vectors_json(runner, tmp_path: Path, text: str, message: str) -> None:  # noqa: ANN001
+def test_hostile_vectors_json(runner, tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "v.json"
     path.write_text(text)
     out = tmp_path / "out"
@@ -33,7 +33,7 @@ def test_hostile_vectors_json(runner, tmp_path: Path, text: str, message: str) -
     assert message in result.stderr and not out.exists()
 
 
-def test_complex_vectors_are_refused(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_complex_vectors_are_refused(runner, tmp_path: Path) -> None:
     np.save(tmp_path / "v.npy", np.ones((3, 8), dtype=np.complex128))
     result = invoke(runner, "harmony-score", "--vectors", tmp_path / "v.npy")
     assert_one_line_error(result, 2)
@@ -48,8 +48,9 @@ def hae_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "model.safetensors"
 
 
-def test_int64_weights_are_refused_not_truncated(runner, tmp_path: Path,  # noqa: ANN001
-                                                 hae_checkpoint: Path) -> None:
+def test_int64_weights_are_refused_not_truncated(
+    runner, tmp_path: Path, hae_checkpoint: Path
+) -> None:
     with safe_open(str(hae_checkpoint), framework="pt") as fh:
         meta = fh.metadata()
         tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 - safe_open API
@@ -62,22 +63,34 @@ def test_int64_weights_are_refused_not_truncated(runner, tmp_path: Path,  # noqa
     assert "'encoder.0.weight' is int64" in result.stderr and not out.exists()
 
 
-def test_complex_signals_and_huge_labels_are_refused(runner, tmp_path: Path,  # noqa: ANN001
-                                                    hae_checkpoint: Path) -> None:
+def test_complex_signals_and_huge_labels_are_refused(
+    runner, tmp_path: Path, hae_checkpoint: Path
+) -> None:
     x = np.ones((5, 40), dtype=np.complex64)
     np.savez(tmp_path / "c.npz", x=x)
     np.savez(tmp_path / "y.npz", x=np.ones((5, 40)), y=np.full(5, 10**12))
     np.savez(tmp_path / "h.npz", x=np.full((5, 40), 1e300))  # finite, beyond float32
-    for name, message in (("c.npz", "complex"), ("y.npz", "class labels"),
-                          ("h.npz", "float32's range")):
+    for name, message in (
+        ("c.npz", "complex"),
+        ("y.npz", "class labels"),
+        ("h.npz", "float32's range"),
+    ):
         out = tmp_path / name.replace(".", "_")
-        result = invoke(runner, "harmony-score", "--checkpoint", hae_checkpoint,
-                        "--data", tmp_path / name, "--out", out)
+        result = invoke(
+            runner,
+            "harmony-score",
+            "--checkpoint",
+            hae_checkpoint,
+            "--data",
+            tmp_path / name,
+            "--out",
+            out,
+        )
         assert_one_line_error(result, 2)
         assert message in result.stderr and not out.exists()
 
 
-def test_a_foreign_checkpoint_writes_nothing(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_foreign_checkpoint_writes_nothing(runner, tmp_path: Path) -> None:
     other = tmp_path / "w.safetensors"
     save_file({"w": torch.zeros(2)}, str(other), metadata={"spectral.family": "hpe"})
     out = tmp_path / "out"
@@ -87,11 +100,19 @@ def test_a_foreign_checkpoint_writes_nothing(runner, tmp_path: Path) -> None:  #
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
-def test_absent_cuda_is_refused_for_vectors_too(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_absent_cuda_is_refused_for_vectors_too(runner, tmp_path: Path) -> None:
     """``--device cuda`` without CUDA was exit 2 for --checkpoint but silently ran on the CPU
     (exit 0) for --vectors."""
     np.save(tmp_path / "z.npy", np.random.default_rng(0).normal(size=(4, 8)))
-    result = invoke(runner, "harmony-score", "--vectors", tmp_path / "z.npy", "--device",
-                    "cuda", "--out", tmp_path / "hs")
+    result = invoke(
+        runner,
+        "harmony-score",
+        "--vectors",
+        tmp_path / "z.npy",
+        "--device",
+        "cuda",
+        "--out",
+        tmp_path / "hs",
+    )
     assert_one_line_error(result, 2)
     assert "cuda" in result.stderr.lower() and not (tmp_path / "hs").exists()

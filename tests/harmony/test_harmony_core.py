@@ -32,25 +32,30 @@ from spectral_cli.harmony import measures as hm
 # ---------------------------------------------------------------- literal transcription (seed 001)
 
 
-def ratio_harmony(f1: torch.Tensor, f2: torch.Tensor, a1: torch.Tensor, a2: torch.Tensor) -> torch.Tensor:  # noqa: E501
+def ratio_harmony(
+    f1: torch.Tensor, f2: torch.Tensor, a1: torch.Tensor, a2: torch.Tensor
+) -> torch.Tensor:
     ratio = torch.max(f1, f2) / torch.min(f1, f2)
-    simple_ratios = torch.tensor([1.0, 1.5, 2.0, 2.5, 3.0],
-                                device=f1.device)
+    simple_ratios = torch.tensor([1.0, 1.5, 2.0, 2.5, 3.0], device=f1.device)
     distances = torch.abs(ratio - simple_ratios)
     # Scale effect by product of amplitudes
     return -torch.min(distances) * a1 * a2
 
 
-def plomp_levelt_dissonance(f1: torch.Tensor, f2: torch.Tensor, a1: torch.Tensor, a2: torch.Tensor) -> torch.Tensor:  # noqa: E501
+def plomp_levelt_dissonance(
+    f1: torch.Tensor, f2: torch.Tensor, a1: torch.Tensor, a2: torch.Tensor
+) -> torch.Tensor:
     # Constants from Plomp & Levelt's psychoacoustic experiments
     cb = 1.72 * (f1 + f2) / 2 * 0.001  # Critical bandwidth scaling
-    s = torch.abs(f2 - f1) / cb        # Normalized frequency difference
+    s = torch.abs(f2 - f1) / cb  # Normalized frequency difference
     # Dissonance curve with empirically determined decay constants
     d = torch.exp(-3.5 * s) - torch.exp(-5.75 * s)
     return d * a1 * a2
 
 
-def spectral_harmony(spec1: torch.Tensor, spec2: torch.Tensor, amp1: torch.Tensor, amp2: torch.Tensor) -> torch.Tensor:  # noqa: E501
+def spectral_harmony(
+    spec1: torch.Tensor, spec2: torch.Tensor, amp1: torch.Tensor, amp2: torch.Tensor
+) -> torch.Tensor:
     # Weight spectra by their amplitudes
     weighted_spec1 = spec1 * amp1
     weighted_spec2 = spec2 * amp2
@@ -63,8 +68,7 @@ def spectral_harmony(spec1: torch.Tensor, spec2: torch.Tensor, amp1: torch.Tenso
 
 def harmonic_alignment(frequencies: torch.Tensor, amplitudes: torch.Tensor) -> torch.Tensor:
     base_freq = frequencies[0]
-    harmonics = torch.arange(1, len(frequencies) + 1,
-                           device=frequencies.device) * base_freq
+    harmonics = torch.arange(1, len(frequencies) + 1, device=frequencies.device) * base_freq
     # Weight deviations by amplitude
     deviations = torch.min(torch.abs(frequencies.unsqueeze(1) - harmonics), dim=1)[0]
     alignment = -torch.sum(deviations * amplitudes) / (torch.sum(amplitudes) + 1e-8)
@@ -72,7 +76,9 @@ def harmonic_alignment(frequencies: torch.Tensor, amplitudes: torch.Tensor) -> t
 
 
 class HAELoss(nn.Module):
-    def __init__(self, lambda_h: float = 1.0, lambda_d: float = 0.5, alpha: float = 1.0, beta: float = 0.5):  # noqa: E501
+    def __init__(
+        self, lambda_h: float = 1.0, lambda_d: float = 0.5, alpha: float = 1.0, beta: float = 0.5
+    ):
         super().__init__()
         self.lambda_h = lambda_h
         self.lambda_d = lambda_d
@@ -80,8 +86,7 @@ class HAELoss(nn.Module):
         self.beta = beta
 
     def harmony_loss(self, latent_vector: torch.Tensor) -> torch.Tensor:
-        frequencies = torch.arange(len(latent_vector),
-                                 device=latent_vector.device)
+        frequencies = torch.arange(len(latent_vector), device=latent_vector.device)
         amplitudes = latent_vector
 
         # Consider only significant amplitudes
@@ -99,15 +104,16 @@ class HAELoss(nn.Module):
         n_freqs = len(active_freqs)
         total_dissonance = torch.tensor(0.0, device=latent_vector.device)
         for i in range(n_freqs):
-            for j in range(i+1, n_freqs):
+            for j in range(i + 1, n_freqs):
                 total_dissonance += self.beta * plomp_levelt_dissonance(
-                    active_freqs[i], active_freqs[j],
-                    active_amps[i], active_amps[j]
+                    active_freqs[i], active_freqs[j], active_amps[i], active_amps[j]
                 )
 
         return harm_align - total_dissonance
 
-    def forward(self, x_recon: torch.Tensor, x: torch.Tensor, z: torch.Tensor, is_valid: torch.Tensor) -> torch.Tensor:  # noqa: E501
+    def forward(
+        self, x_recon: torch.Tensor, x: torch.Tensor, z: torch.Tensor, is_valid: torch.Tensor
+    ) -> torch.Tensor:
         # Reconstruction loss
         recon_loss = F.mse_loss(x_recon, x)
 
@@ -116,6 +122,7 @@ class HAELoss(nn.Module):
         harm_loss = torch.where(is_valid, harm_loss, -harm_loss)
 
         return recon_loss + self.lambda_h * harm_loss
+
 
 # ------------------------------------------------------------------------ end of transcription
 
@@ -144,9 +151,18 @@ def seed_literal_scores(z: torch.Tensor, alpha: float = 1.0, beta: float = 0.5) 
 def edge_cases(n: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(1)
     e = torch.eye(n)
-    cases = [torch.zeros(n), -torch.rand(n, generator=g) - 0.1, e[0], e[5] * 3.0, e[0] + e[3],
-             torch.rand(n, generator=g) + 0.1, torch.full((n,), 1e-6), torch.full((n,), 1.5e-6),
-             e[2] + e[8], e[1] * 1e3 + e[n - 1] * 1e3]
+    cases = [
+        torch.zeros(n),
+        -torch.rand(n, generator=g) - 0.1,
+        e[0],
+        e[5] * 3.0,
+        e[0] + e[3],
+        torch.rand(n, generator=g) + 0.1,
+        torch.full((n,), 1e-6),
+        torch.full((n,), 1.5e-6),
+        e[2] + e[8],
+        e[1] * 1e3 + e[n - 1] * 1e3,
+    ]
     return torch.stack(cases).double()
 
 
@@ -160,7 +176,8 @@ def random_vectors(b: int, n: int, seed: int = 0) -> torch.Tensor:
 @pytest.mark.parametrize(
     "z",
     [edge_cases(12), random_vectors(6, 12), random_vectors(2, 64, 3), edge_cases(64)[[0, 4, 5, 9]]],
-    ids=["edge12", "rnd12", "rnd64", "edge64"])
+    ids=["edge12", "rnd12", "rnd64", "edge64"],
+)
 def test_seed_variant_matches_literal_transcription(z: torch.Tensor) -> None:
     ours = torch.stack(hm.harmony_scores(z, variant="seed"), dim=-1)
     torch.testing.assert_close(ours, seed_literal_scores(z), rtol=1e-9, atol=0.0)
@@ -180,8 +197,16 @@ def test_seed_band_pair_sum_matches_literal_loop_at_high_frequencies() -> None:
     freqs = 1000 + torch.arange(24, dtype=torch.float64)
     amps = torch.rand(3, 24, generator=g, dtype=torch.float64)
     with seed_default_float64():
-        loops = torch.stack([sum(plomp_levelt_dissonance(freqs[i], freqs[j], a[i], a[j])
-                                 for i in range(24) for j in range(i + 1, 24)) for a in amps])
+        loops = torch.stack(
+            [
+                sum(
+                    plomp_levelt_dissonance(freqs[i], freqs[j], a[i], a[j])
+                    for i in range(24)
+                    for j in range(i + 1, 24)
+                )
+                for a in amps
+            ]
+        )
     assert loops.min() > 0.1
     torch.testing.assert_close(hm.pairwise_dissonance(freqs, amps), loops, rtol=1e-9, atol=0.0)
 
@@ -211,8 +236,19 @@ def test_measures_match_seed_functions_elementwise() -> None:
 @pytest.mark.parametrize("band", hm.CRITICAL_BANDS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_fixed_gradients_finite_everywhere(band: str, dtype: torch.dtype) -> None:
-    z = torch.cat([torch.zeros(1, 16), random_vectors(2, 16).float(), torch.full((1, 16), 1e-30),
-                   torch.full((1, 16), 1e3), edge_cases(16).float()]).to(dtype).requires_grad_()
+    z = (
+        torch.cat(
+            [
+                torch.zeros(1, 16),
+                random_vectors(2, 16).float(),
+                torch.full((1, 16), 1e-30),
+                torch.full((1, 16), 1e3),
+                edge_cases(16).float(),
+            ]
+        )
+        .to(dtype)
+        .requires_grad_()
+    )
     for variant in hm.VARIANTS:
         scores = hm.harmony_scores(z, variant, critical_band=band)  # type: ignore[arg-type]
         assert all(torch.isfinite(t).all() for t in scores)
@@ -229,8 +265,12 @@ def test_fixed_gradients_finite_everywhere(band: str, dtype: torch.dtype) -> Non
 def test_batched_equals_per_vector(variant: str) -> None:
     z = random_vectors(4, 16, 5).reshape(2, 4, 16)
     batched = torch.stack(hm.harmony_scores(z, variant), -1)  # type: ignore[arg-type]
-    single = torch.stack([torch.stack(hm.harmony_scores(v, variant), -1)  # type: ignore[arg-type]
-                          for v in z.reshape(-1, 16)])
+    single = torch.stack(
+        [
+            torch.stack(hm.harmony_scores(v, variant), -1)  # type: ignore[arg-type]
+            for v in z.reshape(-1, 16)
+        ]
+    )
     torch.testing.assert_close(batched.reshape(-1, 3), single, rtol=1e-12, atol=1e-12)
 
 
@@ -264,8 +304,9 @@ def test_f1_fundamental_never_zero() -> None:
 
 def test_f2_smooth_magnitude_counts_negative_latents() -> None:
     z = random_vectors(4, 16, 11)
-    torch.testing.assert_close(torch.stack(hm.harmony_scores(-z), -1),
-                               torch.stack(hm.harmony_scores(z), -1))
+    torch.testing.assert_close(
+        torch.stack(hm.harmony_scores(-z), -1), torch.stack(hm.harmony_scores(z), -1)
+    )
     assert (hm.harmony_scores(-z.abs() - 0.1, "seed").harmony == 0).all()  # the seed drops them
     assert (hm.harmony_scores(-z.abs() - 0.1, "fixed").dissonance > 0).all()
     x = torch.tensor([0.0, 0.5, -2.0], dtype=torch.float64, requires_grad=True)
@@ -297,8 +338,11 @@ def test_f4_harmonic_grid_is_unbounded() -> None:
 
 def test_f5_critical_bands_and_default() -> None:
     f1, f2 = torch.tensor(3.0, dtype=torch.float64), torch.tensor(5.0, dtype=torch.float64)
-    expected_bands = {"seed": 1.72 * 4 * 0.001, "hutchinson-knopoff": 1.72 * 4**0.65,
-                      "sethares": (0.021 * 3 + 19) / 0.24}
+    expected_bands = {
+        "seed": 1.72 * 4 * 0.001,
+        "hutchinson-knopoff": 1.72 * 4**0.65,
+        "sethares": (0.021 * 3 + 19) / 0.24,
+    }
     for band, value in expected_bands.items():
         assert hm.critical_bandwidth(f1, f2, band).item() == pytest.approx(value)  # type: ignore[arg-type]
     lo, hi = torch.tensor(440.0, dtype=torch.float64), torch.tensor(470.0, dtype=torch.float64)
@@ -328,15 +372,23 @@ def test_pair_sum_is_upper_triangle_and_subtracted() -> None:
     for band in hm.CRITICAL_BANDS:
         s = hm.harmony_scores(z, critical_band=band, alpha=1.5, beta=0.7)  # type: ignore[arg-type]
         f, a = torch.arange(1, 13, dtype=torch.float64), hm.smooth_abs(z[0])
-        pairs = sum(hm.plomp_levelt_dissonance(f[i], f[j], a[i], a[j], band)  # type: ignore[arg-type]
-                    for i in range(12) for j in range(i + 1, 12))
+        pairs = sum(
+            hm.plomp_levelt_dissonance(f[i], f[j], a[i], a[j], band)  # type: ignore[arg-type]
+            for i in range(12)
+            for j in range(i + 1, 12)
+        )
         torch.testing.assert_close(s.dissonance[0], pairs)
         torch.testing.assert_close(s.harmony, 1.5 * s.alignment - 0.7 * s.dissonance)
     f = torch.rand(5, 3, 12, dtype=torch.float64) * 20 + 1
     amps = torch.rand(3, 12, dtype=torch.float64)
     chunked = hm.pairwise_dissonance(f, amps, "hutchinson-knopoff", chunk_elements=300)
-    each = torch.stack([hm.pairwise_dissonance(f[i, j], amps[j], "hutchinson-knopoff")
-                        for i in range(5) for j in range(3)]).reshape(5, 3)
+    each = torch.stack(
+        [
+            hm.pairwise_dissonance(f[i, j], amps[j], "hutchinson-knopoff")
+            for i in range(5)
+            for j in range(3)
+        ]
+    ).reshape(5, 3)
     torch.testing.assert_close(chunked, each)
 
 

@@ -24,7 +24,7 @@ def expected(z: np.ndarray, variant: str = "fixed", band: str | None = None) -> 
     return torch.stack(s, -1).numpy()
 
 
-def scores_of(result) -> np.ndarray:  # noqa: ANN001
+def scores_of(result) -> np.ndarray:
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     return np.array([[s["alignment"], s["dissonance"], s["harmony"]] for s in report["scores"]])
@@ -43,17 +43,26 @@ def write(path: Path, fmt: str, z: np.ndarray) -> Path:
 
 
 @pytest.mark.parametrize("fmt", ["json", "npy", "safetensors-one", "safetensors-latents"])
-def test_every_format_scores_every_vector_in_order(runner, tmp_path: Path, fmt: str) -> None:  # noqa: ANN001
+def test_every_format_scores_every_vector_in_order(runner, tmp_path: Path, fmt: str) -> None:
     suffix = "." + fmt.split("-")[0]
     path = write(tmp_path / f"z{suffix}", fmt, Z)
     got = scores_of(invoke(runner, "harmony-score", "--vectors", path, "--json"))
     np.testing.assert_allclose(got, expected(Z), rtol=1e-12, atol=1e-12)
 
 
-def test_json_report_has_scores_and_statistics(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_json_report_has_scores_and_statistics(runner, tmp_path: Path) -> None:
     path = write(tmp_path / "z.npy", "npy", Z)
-    result = invoke(runner, "harmony-score", "--vectors", path, "--json", "--variant", "seed",
-                    "--critical-band", "sethares")
+    result = invoke(
+        runner,
+        "harmony-score",
+        "--vectors",
+        path,
+        "--json",
+        "--variant",
+        "seed",
+        "--critical-band",
+        "sethares",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)  # stdout is the JSON and nothing else
     assert report["command"] == "harmony-score" and report["n_vectors"] == 5
@@ -64,7 +73,7 @@ def test_json_report_has_scores_and_statistics(runner, tmp_path: Path) -> None: 
     assert report["statistics"]["dissonance"]["max"] >= report["statistics"]["dissonance"]["min"]
 
 
-def test_plain_output_and_out_dir(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_plain_output_and_out_dir(runner, tmp_path: Path) -> None:
     path = write(tmp_path / "z.json", "json", Z)
     result = invoke(runner, "harmony-score", "--vectors", path, "--out", tmp_path / "run")
     assert result.exit_code == 0, result.output
@@ -109,13 +118,13 @@ BAD_JSON = {
 
 
 @pytest.mark.parametrize("name", sorted(BAD_JSON))
-def test_bad_json_inputs_exit_2_one_line(runner, tmp_path: Path, name: str) -> None:  # noqa: ANN001
+def test_bad_json_inputs_exit_2_one_line(runner, tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     path.write_text(BAD_JSON[name])
     assert_one_line_error(invoke(runner, "harmony-score", "--vectors", path))
 
 
-def test_bad_array_inputs_exit_2_one_line(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_bad_array_inputs_exit_2_one_line(runner, tmp_path: Path) -> None:
     cases = {
         "nan.npy": np.array([[1.0, np.nan]]),
         "inf.npy": np.array([[1.0, np.inf]]),
@@ -131,23 +140,30 @@ def test_bad_array_inputs_exit_2_one_line(runner, tmp_path: Path) -> None:  # no
     save_file({"latents": torch.tensor([[1.0, float("nan")]])}, str(tmp_path / "nan.safetensors"))
     (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 16)
     (tmp_path / "z.csv").write_text("1,2\n")
-    names = [*cases, "pickled.npy", "two.safetensors", "nan.safetensors", "junk.safetensors",
-             "z.csv", "missing.npy"]
+    names = [
+        *cases,
+        "pickled.npy",
+        "two.safetensors",
+        "nan.safetensors",
+        "junk.safetensors",
+        "z.csv",
+        "missing.npy",
+    ]
     for name in names:
         assert_one_line_error(invoke(runner, "harmony-score", "--vectors", tmp_path / name))
 
 
-def test_option_errors_exit_2(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_option_errors_exit_2(runner, tmp_path: Path) -> None:
     path = write(tmp_path / "z.npy", "npy", Z)
     assert_one_line_error(invoke(runner, "harmony-score"))
     assert_one_line_error(invoke(runner, "harmony-score", "--vectors", path, "--variant", "x"))
-    assert_one_line_error(invoke(runner, "harmony-score", "--vectors", path,
-                                 "--critical-band", "bark"))
-    assert_one_line_error(invoke(runner, "harmony-score", "--vectors", path,
-                                 "--checkpoint", path))
+    assert_one_line_error(
+        invoke(runner, "harmony-score", "--vectors", path, "--critical-band", "bark")
+    )
+    assert_one_line_error(invoke(runner, "harmony-score", "--vectors", path, "--checkpoint", path))
 
 
-def test_checkpoint_that_is_not_an_hae_is_refused(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_checkpoint_that_is_not_an_hae_is_refused(runner, tmp_path: Path) -> None:
     from spectral_cli.core.checkpoint import model_metadata, save_tensors
 
     foreign = tmp_path / "model.safetensors"
@@ -155,8 +171,11 @@ def test_checkpoint_that_is_not_an_hae_is_refused(runner, tmp_path: Path) -> Non
     plain = tmp_path / "plain.safetensors"
     save_file({"w": torch.zeros(2)}, str(plain))
     broken = tmp_path / "broken.safetensors"  # says hae, but the weights are not an HAE's
-    save_tensors(broken, {"w": torch.zeros(2)},
-                 model_metadata("hae", {"family": "hae"}, data_info={"signal_length": 40}))
+    save_tensors(
+        broken,
+        {"w": torch.zeros(2)},
+        model_metadata("hae", {"family": "hae"}, data_info={"signal_length": 40}),
+    )
     for path in (foreign, plain, broken, tmp_path / "missing.safetensors"):
         result = invoke(runner, "harmony-score", "--checkpoint", path, "--out", tmp_path / "o")
         assert_one_line_error(result)

@@ -93,7 +93,7 @@ def test_invalid_inputs_are_what_the_docs_say() -> None:
     assert torch.allclose(big.std(-1), x.std(-1, correction=0), rtol=0.1)
 
 
-def test_train_hae_with_sae_baseline_writes_the_run(hae_run) -> None:  # noqa: ANN001
+def test_train_hae_with_sae_baseline_writes_the_run(hae_run) -> None:
     out, printed, _ = hae_run
     assert printed == read_report(out)
     assert printed["family"] == "hae" and set(printed["models"]) == {"hae", "sae"}
@@ -128,7 +128,7 @@ def test_train_hae_with_sae_baseline_writes_the_run(hae_run) -> None:  # noqa: A
         assert fh.metadata()["spectral.family"] != "hae"
 
 
-def test_harmony_score_checkpoint_path(runner, hae_run, tmp_path: Path) -> None:  # noqa: ANN001
+def test_harmony_score_checkpoint_path(runner, hae_run, tmp_path: Path) -> None:
     out, printed, _ = hae_run
     score_dir = tmp_path / "score"
     result = invoke(
@@ -153,7 +153,7 @@ def test_harmony_score_checkpoint_path(runner, hae_run, tmp_path: Path) -> None:
     assert_one_line_error(invoke(runner, "harmony-score", "--checkpoint", sae))
 
 
-def test_harmony_score_checkpoint_with_a_data_file(runner, hae_run, tmp_path: Path) -> None:  # noqa: ANN001
+def test_harmony_score_checkpoint_with_a_data_file(runner, hae_run, tmp_path: Path) -> None:
     out, _, _ = hae_run
     x = np.random.default_rng(0).standard_normal((30, 40)).astype(np.float32)
     np.save(tmp_path / "signals.npy", x)
@@ -187,7 +187,7 @@ def test_harmony_score_checkpoint_with_a_data_file(runner, hae_run, tmp_path: Pa
         assert_one_line_error(result)
 
 
-def test_hae_rejects_keys_it_does_not_have(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_hae_rejects_keys_it_does_not_have(runner, tmp_path: Path) -> None:
     result = invoke(runner, "train", "hae", "--baseline", "pca", "--out", tmp_path / "r")
     assert_one_line_error(result)
     result = invoke(runner, "train", "hae", "--window", "3", "--out", tmp_path / "r")

@@ -17,7 +17,7 @@ SMALL = [*TINY, "--set", "model.hidden=[32,16]"]
 
 
 @pytest.mark.parametrize("family", ["hmlp", "mlp"])
-def test_train_writes_run_with_frequency_tables(runner, tmp_path: Path, family: str) -> None:  # noqa: ANN001
+def test_train_writes_run_with_frequency_tables(runner, tmp_path: Path, family: str) -> None:
     out = tmp_path / "run"
     result = invoke(runner, "train", family, *TINY, "--seed", "0", "--out", out, "-q")
     assert result.exit_code == 0, result.output
@@ -56,7 +56,7 @@ def test_train_writes_run_with_frequency_tables(runner, tmp_path: Path, family: 
     ]
 
 
-def test_compare_trains_both_with_the_same_seed(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_compare_trains_both_with_the_same_seed(runner, tmp_path: Path) -> None:
     out = tmp_path / "cmp"
     result = invoke(runner, "train", "hmlp", *SMALL, "--seed", "4", "--compare", "--out", out)
     assert result.exit_code == 0, result.output
@@ -81,7 +81,7 @@ def test_compare_trains_both_with_the_same_seed(runner, tmp_path: Path) -> None:
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_digits_and_ablation_switches(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_digits_and_ablation_switches(runner, tmp_path: Path) -> None:
     out = tmp_path / "digits"
     result = invoke(
         runner,
@@ -106,7 +106,7 @@ def test_digits_and_ablation_switches(runner, tmp_path: Path) -> None:  # noqa: 
     assert table["init"] == "standard" and table["table"][0]["grad_scale"] == 1.0
 
 
-def test_bad_data_keys_are_exit_2(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_bad_data_keys_are_exit_2(runner, tmp_path: Path) -> None:
     for args in (
         ["train", "hpe", "--set", "data.name=digits"],  # token families keep their schema
         ["train", "hpe", "--data-dir", str(tmp_path)],

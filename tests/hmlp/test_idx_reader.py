@@ -104,7 +104,7 @@ def test_swapped_files_and_mismatched_counts(tmp_path: Path) -> None:
         load_mnist_dir(root)
 
 
-def test_train_hmlp_on_mnist_idx_through_the_cli(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_train_hmlp_on_mnist_idx_through_the_cli(runner, tmp_path: Path) -> None:
     root = make_mnist_dir(tmp_path / "m", gz=True)
     out = tmp_path / "run"
     result = invoke(
@@ -129,7 +129,7 @@ def test_train_hmlp_on_mnist_idx_through_the_cli(runner, tmp_path: Path) -> None
     assert "vocab_size" not in report["data"]
 
 
-def test_mnist_cli_errors_are_one_line_exit_2(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_mnist_cli_errors_are_one_line_exit_2(runner, tmp_path: Path) -> None:
     result = invoke(
         runner, "train", "hmlp", "--set", "data.name=mnist", "--out", tmp_path / "a", "-q"
     )

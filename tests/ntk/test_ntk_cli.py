@@ -55,7 +55,10 @@ def test_empirical_run_contract_and_reload(runner, tmp_path: Path) -> None:
     torch.testing.assert_close(k["K_train"], k["K_train"].T)
     meta = json.loads(_meta(out / "model.safetensors")["spectral.config"])
     assert {kk: meta[kk] for kk in ("depth", "width", "encoding")} == {
-        "depth": 3, "width": 16, "encoding": "toy"}
+        "depth": 3,
+        "width": 16,
+        "encoding": "toy",
+    }
     assert _meta(out / "model.safetensors")["spectral.family"] == "ntk-mlp"
     # independent MLP from the files reproduces K (autograd Jacobian) and trained predictions
     params, f = _rebuild(out / "model.safetensors")
@@ -68,14 +71,28 @@ def test_empirical_run_contract_and_reload(runner, tmp_path: Path) -> None:
     pred = f(trained, k["x_test"])
     mse = float(((pred - k["y_test"]) ** 2).mean())
     assert mse == pytest.approx(d["test_mse_network"], rel=1e-9)
-    assert {"report.json", "spectrum.png", "kernel_profile.png", "dynamics.png",
-            "config.yaml"} <= {p.name for p in out.iterdir()}
+    assert {"report.json", "spectrum.png", "kernel_profile.png", "dynamics.png", "config.yaml"} <= {
+        p.name for p in out.iterdir()
+    }
 
 
 def test_analytic_run_without_network(runner, tmp_path: Path) -> None:
     out = tmp_path / "a"
-    r = invoke(runner, "ntk", "--kernel", "analytic", "--encoding", "gauss", "--m", "8",
-               "--n-train", "8", "--out", out, "--quiet")
+    r = invoke(
+        runner,
+        "ntk",
+        "--kernel",
+        "analytic",
+        "--encoding",
+        "gauss",
+        "--m",
+        "8",
+        "--n-train",
+        "8",
+        "--out",
+        out,
+        "--quiet",
+    )
     assert r.exit_code == 0, r.output
     assert not (out / "model.safetensors").exists()
     rep = read_report(out)
@@ -88,8 +105,25 @@ def test_analytic_run_without_network(runner, tmp_path: Path) -> None:
 
 def test_dynamics_gap_small_for_wide_network(runner, tmp_path: Path) -> None:
     out = tmp_path / "d"
-    r = invoke(runner, "ntk", "--width", "512", "--depth", "2", "--m", "4", "--n-train", "8",
-               "--n-test", "8", "--train-steps", "60", "--out", out, "--quiet")
+    r = invoke(
+        runner,
+        "ntk",
+        "--width",
+        "512",
+        "--depth",
+        "2",
+        "--m",
+        "4",
+        "--n-train",
+        "8",
+        "--n-test",
+        "8",
+        "--train-steps",
+        "60",
+        "--out",
+        out,
+        "--quiet",
+    )
     assert r.exit_code == 0, r.output
     d = read_report(out)["dynamics"]
     assert d["max_rel_gap_train"] < 0.05 and d["max_rel_gap_test"] < 0.05
@@ -102,8 +136,20 @@ def test_dynamics_gap_small_for_wide_network(runner, tmp_path: Path) -> None:
 
 def test_sweep_tiny(runner, tmp_path: Path) -> None:
     out = tmp_path / "s"
-    r = invoke(runner, "ntk", *TINY, "--sweep-p", "0,1,inf", "--signals", "2",
-               "--set", "train.sweep_steps=20", "--out", out, "--json")
+    r = invoke(
+        runner,
+        "ntk",
+        *TINY,
+        "--sweep-p",
+        "0,1,inf",
+        "--signals",
+        "2",
+        "--set",
+        "train.sweep_steps=20",
+        "--out",
+        out,
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout)["sweep"]
     assert [row["value"] for row in rows] == [0.0, 1.0, "Infinity"]
@@ -117,10 +163,24 @@ def test_sweep_tiny(runner, tmp_path: Path) -> None:
 def test_task_file(runner, tmp_path: Path) -> None:
     x = np.linspace(0, 1, 20, endpoint=False)
     path = tmp_path / "t.npz"
-    np.savez(path, x_train=x[::2], y_train=np.sin(6 * x[::2]), x_test=x[1::2],
-             y_test=np.sin(6 * x[1::2]))
-    r = invoke(runner, "ntk", "--task", path, "--width", "8", "--depth", "2", "--m", "2",
-               "--out", tmp_path / "f", "--json")
+    np.savez(
+        path, x_train=x[::2], y_train=np.sin(6 * x[::2]), x_test=x[1::2], y_test=np.sin(6 * x[1::2])
+    )
+    r = invoke(
+        runner,
+        "ntk",
+        "--task",
+        path,
+        "--width",
+        "8",
+        "--depth",
+        "2",
+        "--m",
+        "2",
+        "--out",
+        tmp_path / "f",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["task"]["n_train"] == 10
 
@@ -135,16 +195,30 @@ def _bad_file(tmp_path: Path, kind: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("args", [
-    ["--encoding", "fourier"], ["--p", "-1"], ["--depth", "0"], ["--width", "0"],
-    ["--n-train", "1"], ["--kernel", "analytic", "--activation", "tanh"],
-    ["--kernel", "analytic", "--parameterization", "standard"], ["--sweep-p", "0,-1"],
-    ["--sweep-p", "0,x"], ["--sweep-scale", "1,10"], ["--task", "missing.npz"],
-    ["--n-test", "999"], ["--device", "cuda:7"],
-    # sizes that were exit 3 or an out-of-memory kill after the run directory was made
-    ["--w-std", "0"], ["--depth", "100000"], ["--width", "100000000"], ["--m", "100000000"],
-    ["--n-train", "100000000"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--encoding", "fourier"],
+        ["--p", "-1"],
+        ["--depth", "0"],
+        ["--width", "0"],
+        ["--n-train", "1"],
+        ["--kernel", "analytic", "--activation", "tanh"],
+        ["--kernel", "analytic", "--parameterization", "standard"],
+        ["--sweep-p", "0,-1"],
+        ["--sweep-p", "0,x"],
+        ["--sweep-scale", "1,10"],
+        ["--task", "missing.npz"],
+        ["--n-test", "999"],
+        ["--device", "cuda:7"],
+        # sizes that were exit 3 or an out-of-memory kill after the run directory was made
+        ["--w-std", "0"],
+        ["--depth", "100000"],
+        ["--width", "100000000"],
+        ["--m", "100000000"],
+        ["--n-train", "100000000"],
+    ],
+)
 def test_bad_inputs(runner, tmp_path: Path, args: list[str]) -> None:
     out = tmp_path / "bad"
     assert_one_line_error(invoke(runner, "ntk", *args, "--out", out), 2)
@@ -169,10 +243,25 @@ def test_preset_validates_and_out_refused(runner, tmp_path: Path) -> None:
     assert_one_line_error(invoke(runner, "ntk", *TINY, "--out", out), 2)
 
 
-def test_diverging_gradient_descent_names_no_deleted_checkpoint(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_diverging_gradient_descent_names_no_deleted_checkpoint(runner, tmp_path: Path) -> None:
     out = tmp_path / "nan"
-    result = invoke(runner, "ntk", "--kernel", "empirical", "--n-train", "8", "--width", "16",
-                    "--train-steps", "400", "--lr", "1e8", "--out", out, "-q")
+    result = invoke(
+        runner,
+        "ntk",
+        "--kernel",
+        "empirical",
+        "--n-train",
+        "8",
+        "--width",
+        "16",
+        "--train-steps",
+        "400",
+        "--lr",
+        "1e8",
+        "--out",
+        out,
+        "-q",
+    )
     assert_one_line_error(result, 3)
     assert "diverged" in result.stderr and "spectral-ntk-gd-" not in result.stderr
     assert "checkpoint" not in result.stderr

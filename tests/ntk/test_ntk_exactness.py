@@ -31,8 +31,16 @@ def threads() -> Iterator[None]:
     torch.set_num_threads(old)
 
 
-def _model(d: int, width: int, depth: int, w: float = 1.3, b: float = 0.4, seed: int = 0,
-           par: str = "ntk", dtype: torch.dtype = F64) -> NTKMLP:
+def _model(
+    d: int,
+    width: int,
+    depth: int,
+    w: float = 1.3,
+    b: float = 0.4,
+    seed: int = 0,
+    par: str = "ntk",
+    dtype: torch.dtype = F64,
+) -> NTKMLP:
     gen = torch.Generator().manual_seed(seed)
     return NTKMLP(d, width, depth, par, w, b, generator=gen, dtype=dtype)  # type: ignore[arg-type]
 
@@ -112,8 +120,9 @@ def test_structured_float32_threaded() -> None:
 # ---------------------------------------------------------------- analytic ReLU NTK
 
 
-def _mp_relu_ntk(x1: torch.Tensor, x2: torch.Tensor, depth: int, w_std: float,
-                 b_std: float) -> list[list[mpmath.mpf]]:
+def _mp_relu_ntk(
+    x1: torch.Tensor, x2: torch.Tensor, depth: int, w_std: float, b_std: float
+) -> list[list[mpmath.mpf]]:
     """The recursion of :mod:`spectral_cli.ntk.analytic` in 50-digit arithmetic, pair by pair,
     from the float64 inputs taken exactly."""
     with mpmath.workdps(50):
@@ -144,25 +153,34 @@ def _mp_relu_ntk(x1: torch.Tensor, x2: torch.Tensor, depth: int, w_std: float,
 def _mp_rel_errors(K: torch.Tensor, ref: list[list[mpmath.mpf]]) -> torch.Tensor:
     with mpmath.workdps(50):
         return torch.tensor(
-            [[float(abs((mpmath.mpf(float(k)) - r) / r)) for k, r in zip(row, rr, strict=True)]
-             for row, rr in zip(K.tolist(), ref, strict=True)], dtype=F64)
+            [
+                [float(abs((mpmath.mpf(float(k)) - r) / r)) for k, r in zip(row, rr, strict=True)]
+                for row, rr in zip(K.tolist(), ref, strict=True)
+            ],
+            dtype=F64,
+        )
 
 
 @pytest.mark.parametrize(
     ("depth", "w_std", "b_std"), [(2, 1.0, 0.0), (4, math.sqrt(2.0), 0.1), (8, 1.3, 0.4)]
 )
-def test_analytic_ntk_diagonal_exact_against_50_digits(depth: int, w_std: float,
-                                                       b_std: float) -> None:
+def test_analytic_ntk_diagonal_exact_against_50_digits(
+    depth: int, w_std: float, b_std: float
+) -> None:
     gen = torch.Generator().manual_seed(depth)
     x = torch.randn(5, 7, dtype=F64, generator=gen)
-    err = _mp_rel_errors(analytic_relu_ntk(x, depth=depth, w_std=w_std, b_std=b_std),
-                         _mp_relu_ntk(x, x, depth, w_std, b_std))
+    err = _mp_rel_errors(
+        analytic_relu_ntk(x, depth=depth, w_std=w_std, b_std=b_std),
+        _mp_relu_ntk(x, x, depth, w_std, b_std),
+    )
     assert float(err.diagonal().max()) <= 1e-12  # was ~1e-8 with arccos(c / sqrt(q q'))
     assert float(err.max()) <= 1e-12
     # a cross kernel whose x2 repeats points of x1: those pairs are diagonal entries too
     y = torch.cat([x[[3, 0]], torch.randn(2, 7, dtype=F64, generator=gen)])
-    err = _mp_rel_errors(analytic_relu_ntk(x, y, depth=depth, w_std=w_std, b_std=b_std),
-                         _mp_relu_ntk(x, y, depth, w_std, b_std))
+    err = _mp_rel_errors(
+        analytic_relu_ntk(x, y, depth=depth, w_std=w_std, b_std=b_std),
+        _mp_relu_ntk(x, y, depth, w_std, b_std),
+    )
     assert float(err[3, 0]) <= 1e-12 and float(err[0, 1]) <= 1e-12
     assert float(err.max()) <= 1e-12
 

@@ -38,11 +38,22 @@ def _count_kernels(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
 
 
 @pytest.mark.parametrize("kernel", ["empirical", "analytic"])
-def test_default_run_computes_each_kernel_once(runner, tmp_path: Path, kernel: str,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_run_computes_each_kernel_once(
+    runner, tmp_path: Path, kernel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = _count_kernels(monkeypatch)
-    r = invoke(runner, "ntk", *TINY, "--kernel", kernel, "--train-steps", "5",
-               "--out", tmp_path / "run", "--json")
+    r = invoke(
+        runner,
+        "ntk",
+        *TINY,
+        "--kernel",
+        kernel,
+        "--train-steps",
+        "5",
+        "--out",
+        tmp_path / "run",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)
     evals = rep["kernel_evaluations"]
@@ -61,11 +72,22 @@ def test_default_run_computes_each_kernel_once(runner, tmp_path: Path, kernel: s
     assert t["total"] <= rep["wall_seconds"] + 1e-6
 
 
-def test_sweep_reuses_the_runs_own_kernel(runner, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sweep_reuses_the_runs_own_kernel(
+    runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = _count_kernels(monkeypatch)
-    r = invoke(runner, "ntk", *TINY, "--sweep-p", "0,1,inf", "--set", "train.sweep_steps=5",
-               "--out", tmp_path / "s", "--json")  # the run's own p is 1
+    r = invoke(
+        runner,
+        "ntk",
+        *TINY,
+        "--sweep-p",
+        "0,1,inf",
+        "--set",
+        "train.sweep_steps=5",
+        "--out",
+        tmp_path / "s",
+        "--json",
+    )  # the run's own p is 1
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)
     evals = rep["kernel_evaluations"]
@@ -81,8 +103,9 @@ def test_sweep_reuses_the_runs_own_kernel(runner, tmp_path: Path,
 
 
 def test_store_gives_the_same_kernels_as_direct_computation() -> None:
-    cfg = NTKRunConfig.model_validate({"model": {"width": 16, "depth": 3, "m": 4},
-                                       "task": {"n_train": 8, "n_test": 12}})
+    cfg = NTKRunConfig.model_validate(
+        {"model": {"width": 16, "depth": 3, "m": 4}, "task": {"n_train": 8, "n_test": 12}}
+    )
     prep = prepare(cfg)
     store = KernelStore(prep.cfg, prep.task, torch.device("cpu"))
     var = store.variant(p=0.0)

@@ -83,8 +83,21 @@ def test_report_records_the_frequencies_used(runner, tmp_path: Path) -> None:
     assert rep["config"]["m"] == 4 and rep["config"]["m_source"] == "--m"
     assert rep["task"]["feature_dim"] == 8
     # the network's checkpoint metadata records the resolved number too
-    r = invoke(runner, "ntk", "--n-train", "8", "--n-test", "12", "--depth", "2", "--width", "8",
-               "--out", tmp_path / "e", "--quiet")
+    r = invoke(
+        runner,
+        "ntk",
+        "--n-train",
+        "8",
+        "--n-test",
+        "12",
+        "--depth",
+        "2",
+        "--width",
+        "8",
+        "--out",
+        tmp_path / "e",
+        "--quiet",
+    )
     assert r.exit_code == 0, r.output
     from safetensors import safe_open
 
@@ -125,9 +138,24 @@ def test_readme_figure_from_real_sweep_reports(runner, tmp_path: Path) -> None:
     """``python -m spectral_cli.ntk.figure`` draws the README figure from sweep run directories."""
     from spectral_cli.ntk.figure import main
 
-    tiny = ["--kernel", "analytic", "--n-train", "8", "--n-test", "12", "--depth", "2",
-            "--width", "8", "--sweep-p", "0,1,inf", "--signals", "2",
-            "--set", "train.sweep_steps=3"]
+    tiny = [
+        "--kernel",
+        "analytic",
+        "--n-train",
+        "8",
+        "--n-test",
+        "12",
+        "--depth",
+        "2",
+        "--width",
+        "8",
+        "--sweep-p",
+        "0,1,inf",
+        "--signals",
+        "2",
+        "--set",
+        "train.sweep_steps=3",
+    ]
     dirs = []
     for slope, m in (("1", []), ("2", []), ("2", ["--m", "4"])):
         out = tmp_path / f"s{slope}{len(m)}"

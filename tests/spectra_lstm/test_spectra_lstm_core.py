@@ -152,8 +152,16 @@ def test_perturbed_weights_fail() -> None:
     x = np.random.default_rng(5).standard_normal(64)
     assert verify(w, x).passed
     gen = torch.Generator().manual_seed(0)
-    sd = dict(sd, **{"cell.weight_hh": sd["cell.weight_hh"] * (1 + 1e-6 * torch.randn(
-        sd["cell.weight_hh"].shape, generator=gen, dtype=torch.float64))})
+    sd = dict(
+        sd,
+        **{
+            "cell.weight_hh": sd["cell.weight_hh"]
+            * (
+                1
+                + 1e-6 * torch.randn(sd["cell.weight_hh"].shape, generator=gen, dtype=torch.float64)
+            )
+        },
+    )
     r = verify(from_state_dict(sd, cfg), x)
     assert not r.passed and r.max_error > 1e-12
     assert r.max_error == r.per_window[r.worst_window]

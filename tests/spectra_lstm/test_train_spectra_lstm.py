@@ -33,7 +33,7 @@ def family_of(path: Path) -> str:
         return fh.metadata()["spectral.family"]
 
 
-def test_compare_tiny_budget(tmp_path: Path, runner) -> None:  # noqa: ANN001
+def test_compare_tiny_budget(tmp_path: Path, runner) -> None:
     out = tmp_path / "cmp"
     result = invoke(runner, "train", "spectra-lstm", "--compare", *TINY, "--out", out, "-q")
     assert result.exit_code == 0, result.output
@@ -83,7 +83,7 @@ def test_compare_tiny_budget(tmp_path: Path, runner) -> None:  # noqa: ANN001
     assert read_report(tmp_path / "v-standard")["cell"].startswith("nn.LSTM")
 
 
-def test_sgd_keeps_the_construction_and_verify_passes(tmp_path: Path, runner) -> None:  # noqa: ANN001
+def test_sgd_keeps_the_construction_and_verify_passes(tmp_path: Path, runner) -> None:
     """At the construction the gradient is at rounding level: SGD does not move it (Adam would,
     since it normalises the gradient; see the README)."""
     out = tmp_path / "sgd"
@@ -138,7 +138,7 @@ def _mk(path: Path) -> Path:
     return path
 
 
-def test_resume_may_extend_steps(tmp_path: Path, runner) -> None:  # noqa: ANN001
+def test_resume_may_extend_steps(tmp_path: Path, runner) -> None:
     base = ["train", "spectra-lstm", "--init", "random", *TINY, "--seed", "5", "-q"]
     assert invoke(runner, *base, "--out", tmp_path / "a").exit_code == 0
     more = ["train", "spectra-lstm", "--set", "train.steps=6", "--resume", "--out", tmp_path / "a"]
@@ -154,7 +154,7 @@ def test_resume_may_extend_steps(tmp_path: Path, runner) -> None:  # noqa: ANN00
     assert_one_line_error(invoke(runner, *other), 2)
 
 
-def test_bad_training_options_exit_2(tmp_path: Path, runner) -> None:  # noqa: ANN001
+def test_bad_training_options_exit_2(tmp_path: Path, runner) -> None:
     for args in (
         ["--init", "bogus"],
         ["--window", "1"],

@@ -39,13 +39,13 @@ def metadata(path: Path) -> dict[str, str]:
         return dict(fh.metadata())
 
 
-def verify(runner, out: Path, *args: str):  # noqa: ANN001, ANN201
+def verify(runner, out: Path, *args: str):
     return invoke(runner, "verify-lstm", "--out", out, "-q", *args)
 
 
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 1e-5)])
 def test_saved_weights_obey_the_cell_contract(
-    tmp_path: Path, runner, dtype: str, tol: float  # noqa: ANN001
+    tmp_path: Path, runner, dtype: str, tol: float
 ) -> None:
     T = 6
     result = verify(runner, tmp_path / "run", "--window", str(T), "--dtype", dtype)
@@ -58,8 +58,14 @@ def test_saved_weights_obey_the_cell_contract(
     assert cfg["window"] == T and cfg["dtype"] == dtype
     assert set(cfg["blocks"]) == {"gen", "sum", "prod", "spec"}
     sd = load_file(str(path))
-    assert set(sd) == {"cell.weight_ih", "cell.weight_hh", "cell.bias_ih", "cell.bias_hh",
-                       "readout.weight", "readout.bias"}
+    assert set(sd) == {
+        "cell.weight_ih",
+        "cell.weight_hh",
+        "cell.bias_ih",
+        "cell.bias_hh",
+        "readout.weight",
+        "readout.bias",
+    }
     H = cfg["hidden_size"]
     assert sd["cell.weight_hh"].shape == (4 * H, H) and sd["readout.weight"].shape == (T, H)
     x = 3.0 * np.random.default_rng(1).standard_normal(7 * T)
@@ -73,18 +79,30 @@ def test_saved_weights_obey_the_cell_contract(
         assert (tmp_path / "run" / name).stat().st_size > 0
 
 
-def test_every_small_window_passes_in_both_dtypes(tmp_path: Path, runner) -> None:  # noqa: ANN001
+def test_every_small_window_passes_in_both_dtypes(tmp_path: Path, runner) -> None:
     for dtype in ("float64", "float32"):
         for T in range(2, 17):
             out = tmp_path / f"{dtype}-{T}"
-            result = verify(runner, out, "--window", str(T), "--dtype", dtype, "--windows", "6",
-                            "--signal", "sines" if T % 2 else "random", "--no-plots",
-                            "--seed", str(T))
+            result = verify(
+                runner,
+                out,
+                "--window",
+                str(T),
+                "--dtype",
+                dtype,
+                "--windows",
+                "6",
+                "--signal",
+                "sines" if T % 2 else "random",
+                "--no-plots",
+                "--seed",
+                str(T),
+            )
             assert result.exit_code == 0, (T, dtype, result.output)
             assert read_report(out)["max_error"] <= (1e-12 if dtype == "float64" else 1e-5)
 
 
-def test_perturbed_checkpoint_exits_1_naming_window_and_bin(tmp_path: Path, runner) -> None:  # noqa: ANN001
+def test_perturbed_checkpoint_exits_1_naming_window_and_bin(tmp_path: Path, runner) -> None:
     assert verify(runner, tmp_path / "good", "--window", "8", "--no-plots").exit_code == 0
     path = tmp_path / "good" / CKPT
     sd, meta = load_file(str(path)), metadata(path)
@@ -100,11 +118,20 @@ def test_perturbed_checkpoint_exits_1_naming_window_and_bin(tmp_path: Path, runn
     assert verify(runner, tmp_path / "ok", "--checkpoint", bad, "--tol", "1e-5").exit_code == 0
 
 
-def test_float32_checkpoint_in_float64_keeps_float32_accuracy(tmp_path: Path, runner) -> None:  # noqa: ANN001
+def test_float32_checkpoint_in_float64_keeps_float32_accuracy(tmp_path: Path, runner) -> None:
     assert verify(runner, tmp_path / "f32", "--dtype", "float32", "--no-plots").exit_code == 0
     path = tmp_path / "f32" / CKPT
-    result = invoke(runner, "verify-lstm", "--checkpoint", path, "--dtype", "float64",
-                    "--out", tmp_path / "in64", "--no-plots")
+    result = invoke(
+        runner,
+        "verify-lstm",
+        "--checkpoint",
+        path,
+        "--dtype",
+        "float64",
+        "--out",
+        tmp_path / "in64",
+        "--no-plots",
+    )
     assert result.exit_code == 0, result.output
     assert "float32 accuracy" in result.stderr
     report = read_report(tmp_path / "in64")
@@ -112,31 +139,51 @@ def test_float32_checkpoint_in_float64_keeps_float32_accuracy(tmp_path: Path, ru
     assert report["tol"] == 1e-5 and "float32" in report["note"]
     assert 1e-12 < report["max_error"] <= 1e-5  # not float64 accuracy: rounded float32 weights
     # demanding float64's tolerance is a failed check (exit 1), not a silent pass
-    strict = verify(runner, tmp_path / "strict", "--checkpoint", path, "--dtype", "float64",
-                    "--tol", "1e-12", "--no-plots")
+    strict = verify(
+        runner,
+        tmp_path / "strict",
+        "--checkpoint",
+        path,
+        "--dtype",
+        "float64",
+        "--tol",
+        "1e-12",
+        "--no-plots",
+    )
     assert_one_line_error(strict, 1)
 
 
-def test_signal_files_and_json(tmp_path: Path, runner) -> None:  # noqa: ANN001
+def test_signal_files_and_json(tmp_path: Path, runner) -> None:
     x = np.random.default_rng(0).standard_normal(40) * 1e3
     np.savetxt(tmp_path / "col.csv", x[:, None], delimiter=",")
     np.savetxt(tmp_path / "row.csv", x[None, :], delimiter=",")
     np.save(tmp_path / "x.npy", x)
     save_numpy({"signal": x}, str(tmp_path / "x.safetensors"))
     for i, name in enumerate(["col.csv", "row.csv", "x.npy", "x.safetensors"]):
-        result = verify(runner, tmp_path / f"r{i}", "--window", "5", "--signal",
-                        tmp_path / name, "--no-plots")
+        result = verify(
+            runner, tmp_path / f"r{i}", "--window", "5", "--signal", tmp_path / name, "--no-plots"
+        )
         assert result.exit_code == 0, (name, result.output)
         report = read_report(tmp_path / f"r{i}")
         assert report["windows"] == 8 and report["signal"]["samples"] == 40
-    result = invoke(runner, "verify-lstm", "--window", "4", "--windows", "3", "--json",
-                    "--no-plots", "--out", tmp_path / "j")
+    result = invoke(
+        runner,
+        "verify-lstm",
+        "--window",
+        "4",
+        "--windows",
+        "3",
+        "--json",
+        "--no-plots",
+        "--out",
+        tmp_path / "j",
+    )
     assert result.exit_code == 0
     parsed = json.loads(result.stdout)  # nothing but the report on stdout
     assert parsed["command"] == "verify-lstm" and parsed["windows"] == 3
 
 
-def test_bad_inputs_exit_2_with_one_line(tmp_path: Path, runner) -> None:  # noqa: ANN001
+def test_bad_inputs_exit_2_with_one_line(tmp_path: Path, runner) -> None:
     np.save(tmp_path / "empty.npy", np.zeros(0))
     np.save(tmp_path / "matrix.npy", np.ones((4, 8)))
     np.save(tmp_path / "short.npy", np.ones(7))
@@ -174,7 +221,7 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path: Path, runner) -> None:  # noq
         assert not out.exists(), args  # refused before anything is written
 
 
-def test_checkpoint_window_mismatch_and_float64_in_float32(tmp_path: Path, runner) -> None:  # noqa: ANN001
+def test_checkpoint_window_mismatch_and_float64_in_float32(tmp_path: Path, runner) -> None:
     assert verify(runner, tmp_path / "a", "--window", "4", "--no-plots").exit_code == 0
     path = tmp_path / "a" / CKPT
     assert_one_line_error(verify(runner, tmp_path / "b", "--checkpoint", path, "--window", "5"), 2)
@@ -186,8 +233,20 @@ def test_checkpoint_window_mismatch_and_float64_in_float32(tmp_path: Path, runne
 
 def test_real_process_exit_codes(tmp_path: Path) -> None:
     """The installed entry point once: exit 0 with --json on stdout, exit 2 for T < 2."""
-    cmd = [sys.executable, "-m", "spectral_cli", "verify-lstm", "--window", "3", "--windows",
-           "4", "--no-plots", "--json", "--out", str(tmp_path / "ok")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "spectral_cli",
+        "verify-lstm",
+        "--window",
+        "3",
+        "--windows",
+        "4",
+        "--no-plots",
+        "--json",
+        "--out",
+        str(tmp_path / "ok"),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["passed"] is True

@@ -55,8 +55,10 @@ def find_bin_dir() -> Path | None:
 def unavailable_reason() -> str | None:
     """Why a throwaway server cannot be started here, or None when it can."""
     if find_bin_dir() is None:
-        return ("PostgreSQL server binaries (initdb, pg_ctl, postgres) not found on PATH or in "
-                "/usr/lib/postgresql/*/bin; install the Debian 'postgresql' package")
+        return (
+            "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found on PATH or in "
+            "/usr/lib/postgresql/*/bin; install the Debian 'postgresql' package"
+        )
     try:
         import psycopg  # noqa: F401
     except ImportError:
@@ -65,8 +67,10 @@ def unavailable_reason() -> str | None:
         try:
             pwd.getpwnam(SERVER_USER)
         except KeyError:
-            return (f"running as root and there is no unprivileged {SERVER_USER!r} user to run "
-                    "the server")
+            return (
+                f"running as root and there is no unprivileged {SERVER_USER!r} user to run "
+                "the server"
+            )
     return None
 
 
@@ -100,37 +104,74 @@ class PgServer:
         return server
 
     def _run(self, *args: str, timeout: float = 120) -> None:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "LANG": "C",
-               "HOME": str(self.root), "TZ": "UTC"}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LC_ALL": "C",
+            "LANG": "C",
+            "HOME": str(self.root),
+            "TZ": "UTC",
+        }
         result = subprocess.run(
-            [str(self.bin_dir / args[0]), *args[1:]], cwd=self.root, env=env, timeout=timeout,
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, **self._as_user,
+            [str(self.bin_dir / args[0]), *args[1:]],
+            cwd=self.root,
+            env=env,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            **self._as_user,
         )
         if result.returncode != 0:
             log = self.log.read_text(errors="replace")[-2000:] if self.log.is_file() else ""
-            raise RuntimeError(f"{args[0]} failed ({result.returncode}):\n{result.stdout}"
-                               f"{result.stderr}\n{log}")
+            raise RuntimeError(
+                f"{args[0]} failed ({result.returncode}):\n{result.stdout}{result.stderr}\n{log}"
+            )
 
     def _init_and_start(self, databases: tuple[str, ...]) -> None:
         self.socket_dir.mkdir()
         if self._as_user:
             for path in (self.root, self.socket_dir):
                 os.chown(path, self._as_user["user"], self._as_user["group"])  # type: ignore[arg-type]
-        self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "-A", "trust", "-E", "UTF8",
-                  "--no-locale", "--no-sync")
-        options = " ".join([
-            "-c listen_addresses=''",  # no TCP at all: the socket below is the only way in
-            f"-c unix_socket_directories='{self.socket_dir}'",
-            "-c unix_socket_permissions=0777",  # root's clients reach the nobody-owned socket
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",  # throwaway data
-            "-c max_connections=50 -c shared_buffers=16MB",
-        ])
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options,
-                  "-w", "-t", "60", "start")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            SUPERUSER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+        )
+        options = " ".join(
+            [
+                "-c listen_addresses=''",  # no TCP at all: the socket below is the only way in
+                f"-c unix_socket_directories='{self.socket_dir}'",
+                "-c unix_socket_permissions=0777",  # root's clients reach the nobody-owned socket
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",  # throwaway data
+                "-c max_connections=50 -c shared_buffers=16MB",
+            ]
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         import psycopg
 
-        with psycopg.connect(host=str(self.socket_dir), user=SUPERUSER, dbname="postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            host=str(self.socket_dir), user=SUPERUSER, dbname="postgres", autocommit=True
+        ) as conn:
             for name in databases:
                 conn.execute(f'CREATE DATABASE "{name}"')
 
@@ -142,8 +183,18 @@ class PgServer:
         """Stop the server (immediate mode) and delete its directory; safe to call twice."""
         if (self.data / "postmaster.pid").is_file():
             try:
-                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", "30",
-                          "stop", timeout=60)
+                self._run(
+                    "pg_ctl",
+                    "-D",
+                    str(self.data),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "-t",
+                    "30",
+                    "stop",
+                    timeout=60,
+                )
             except (RuntimeError, subprocess.TimeoutExpired):
                 self._kill_postmaster()
         shutil.rmtree(self.root, ignore_errors=True)

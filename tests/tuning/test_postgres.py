@@ -36,7 +36,7 @@ FAMILY = "standard"
 
 
 @pytest.fixture(scope="module")
-def pg():  # noqa: ANN201 - PgServer
+def pg():
     server = PgServer.start(databases=("spectral", "other", "race"))
     try:
         yield server
@@ -45,17 +45,43 @@ def pg():  # noqa: ANN201 - PgServer
 
 
 def tune_cmd(url: str, out: Path, trials: int, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "spectral_cli", "tune", FAMILY, "--storage", url,
-            "--study-name", STUDY, "--trials", str(trials), "--final-seeds", "0",
-            "--pruner", "none", "--sampler", "random", *BUDGET, "--device", "cpu",
-            "--out", str(out), "-q", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "spectral_cli",
+        "tune",
+        FAMILY,
+        "--storage",
+        url,
+        "--study-name",
+        STUDY,
+        "--trials",
+        str(trials),
+        "--final-seeds",
+        "0",
+        "--pruner",
+        "none",
+        "--sampler",
+        "random",
+        *BUDGET,
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        "-q",
+        *extra,
+    ]
 
 
 def worker_env() -> dict[str, str]:
     # a short heartbeat so the killed trial is reclaimed within the test, still far above
     # the beat interval so a busy live worker is never mistaken for a dead one
-    return {**os.environ, "OMP_NUM_THREADS": "1", "SPECTRAL_TUNE_HEARTBEAT": "1",
-            "SPECTRAL_TUNE_GRACE": str(GRACE)}
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "SPECTRAL_TUNE_HEARTBEAT": "1",
+        "SPECTRAL_TUNE_GRACE": str(GRACE),
+    }
 
 
 def trials_of(url: str) -> list[optuna.trial.FrozenTrial]:
@@ -66,7 +92,7 @@ def trials_of(url: str) -> list[optuna.trial.FrozenTrial]:
         storage.engine.dispose()
 
 
-def wait_for(predicate, timeout: float, what: str):  # noqa: ANN001, ANN201
+def wait_for(predicate, timeout: float, what: str):
     deadline = time.time() + timeout
     while True:
         found = predicate()
@@ -85,8 +111,13 @@ def test_two_workers_one_killed_mid_trial_lose_nothing(pg: PgServer, tmp_path: P
     procs: list[subprocess.Popen] = []
 
     def start(name: str, cmd: list[str]) -> subprocess.Popen:
-        proc = subprocess.Popen(cmd, env=worker_env(), stdin=subprocess.DEVNULL,
-                                stdout=logs[name], stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd,
+            env=worker_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=logs[name],
+            stderr=subprocess.STDOUT,
+        )
         procs.append(proc)
         return proc
 
@@ -103,12 +134,19 @@ def test_two_workers_one_killed_mid_trial_lose_nothing(pg: PgServer, tmp_path: P
             if b.poll() is not None:
                 pytest.fail(f"worker b exited {b.returncode} before it was killed:\n{log('b')}")
             try:
-                running = [t for t in trials_of(url) if t.state.name == "RUNNING"
-                           and t.user_attrs.get("pid") == b.pid]
-            except Exception:  # noqa: BLE001 - the study does not exist yet
+                running = [
+                    t
+                    for t in trials_of(url)
+                    if t.state.name == "RUNNING" and t.user_attrs.get("pid") == b.pid
+                ]
+            except Exception:
                 return None
-            if running and (Path(running[0].user_attrs.get("run_dir", "/nonexistent"))
-                            / "state.safetensors").is_file():
+            if (
+                running
+                and (
+                    Path(running[0].user_attrs.get("run_dir", "/nonexistent")) / "state.safetensors"
+                ).is_file()
+            ):
                 return running[0]  # at least one epoch in, more to go
             return None
 
@@ -122,8 +160,10 @@ def test_two_workers_one_killed_mid_trial_lose_nothing(pg: PgServer, tmp_path: P
         storage.set_trial_user_attr(victim._trial_id, "host", "another-machine")
         storage.set_trial_user_attr(victim._trial_id, "pid_space", "another-kernel")
         storage.engine.dispose()
-        done_by_b = sum(t.state.name == "COMPLETE" and t.user_attrs.get("pid") == b.pid
-                        for t in after_kill.values())
+        done_by_b = sum(
+            t.state.name == "COMPLETE" and t.user_attrs.get("pid") == b.pid
+            for t in after_kill.values()
+        )
         # machine b restarts its command once the dead trial's heartbeat is stale (a already
         # fails it if it starts a trial by then); the restart adds the trials b did not finish
         time.sleep(GRACE + 1)
@@ -146,13 +186,15 @@ def test_two_workers_one_killed_mid_trial_lose_nothing(pg: PgServer, tmp_path: P
     # every requested trial completed; the killed one alone failed
     assert states.count("COMPLETE") == 2 * PER_WORKER, states
     assert [t.number for t in trials if t.state.name != "COMPLETE"] == [victim.number], states
-    by_pid = {pid: sum(t.user_attrs.get("pid") == pid for t in trials)
-              for pid in (a.pid, b.pid, b2.pid)}
+    by_pid = {
+        pid: sum(t.user_attrs.get("pid") == pid for t in trials) for pid in (a.pid, b.pid, b2.pid)
+    }
     assert by_pid[a.pid] == PER_WORKER and by_pid[b.pid] == done_by_b + 1, by_pid
     assert by_pid[b2.pid] == PER_WORKER - done_by_b, by_pid
     # each trial ran in exactly one run directory, one per trial number
-    dirs = [p.name for out in (out_a, out_b) for p in (out / "trials" / f"{STUDY}-{FAMILY}")
-            .iterdir()]
+    dirs = [
+        p.name for out in (out_a, out_b) for p in (out / "trials" / f"{STUDY}-{FAMILY}").iterdir()
+    ]
     assert sorted(dirs) == [f"trial-{n:04d}" for n in range(len(trials))], dirs
     for trial in trials:
         has_report = (Path(trial.user_attrs["run_dir"]) / "report.json").is_file()
@@ -172,10 +214,16 @@ def test_two_workers_one_killed_mid_trial_lose_nothing(pg: PgServer, tmp_path: P
 def test_workers_starting_at_once_on_a_fresh_database_all_open_the_study(pg: PgServer) -> None:
     """Creating the tables and the study is not atomic: the workers that lose the race retry
     (tables) or wait for the winner's tag (study) instead of failing."""
-    code = ("import sys; from spectral_cli.tuning.study import open_storage, open_study\n"
-            "open_study(open_storage(sys.argv[1]), 'race-hpe', 'hpe', None, None, ['x=1'])")
-    procs = [subprocess.Popen([sys.executable, "-c", code, pg.url("race")],
-                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    code = (
+        "import sys; from spectral_cli.tuning.study import open_storage, open_study\n"
+        "open_study(open_storage(sys.argv[1]), 'race-hpe', 'hpe', None, None, ['x=1'])"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, pg.url("race")], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
     errors = [p.communicate(timeout=300)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, errors
     summary = optuna.get_all_study_summaries(pg.url("race"))
@@ -183,8 +231,9 @@ def test_workers_starting_at_once_on_a_fresh_database_all_open_the_study(pg: PgS
     assert summary[0].user_attrs["spectral.family"] == "hpe"
 
 
-def test_a_study_being_created_is_waited_for_not_refused(pg: PgServer,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_study_being_created_is_waited_for_not_refused(
+    pg: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import threading
 
     from spectral_cli.core.errors import BadInput
@@ -205,20 +254,32 @@ def test_a_study_being_created_is_waited_for_not_refused(pg: PgServer,
         study_mod.open_study(storage, "foreign-hpe", "hpe", None, None)
 
 
-def test_bad_heartbeat_settings_are_one_line_errors(runner, pg: PgServer, tmp_path: Path,  # noqa: ANN001
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_heartbeat_settings_are_one_line_errors(
+    runner, pg: PgServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SPECTRAL_TUNE_HEARTBEAT", "30")
     monkeypatch.setenv("SPECTRAL_TUNE_GRACE", "10")
-    result = invoke(runner, "tune", FAMILY, "--storage", pg.url("other"), "--trials", "1",
-                    "--out", tmp_path / "t")
+    result = invoke(
+        runner,
+        "tune",
+        FAMILY,
+        "--storage",
+        pg.url("other"),
+        "--trials",
+        "1",
+        "--out",
+        tmp_path / "t",
+    )
     assert_one_line_error(result, 2)
     assert "SPECTRAL_TUNE_GRACE" in result.stderr and not (tmp_path / "t").exists()
 
 
-def test_an_unreachable_database_is_refused_without_its_password(runner, pg: PgServer,  # noqa: ANN001
-                                                                 tmp_path: Path) -> None:
+def test_an_unreachable_database_is_refused_without_its_password(
+    runner, pg: PgServer, tmp_path: Path
+) -> None:
     url = f"postgresql+psycopg://postgres:hunter2@/missing?host={pg.socket_dir}"
-    result = invoke(runner, "tune", FAMILY, "--storage", url, "--trials", "1",
-                    "--out", tmp_path / "t")
+    result = invoke(
+        runner, "tune", FAMILY, "--storage", url, "--trials", "1", "--out", tmp_path / "t"
+    )
     assert_one_line_error(result, 2)
     assert "hunter2" not in result.output and not (tmp_path / "t").exists()

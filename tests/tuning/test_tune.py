@@ -18,11 +18,23 @@ from spectral_cli.tuning.trials import TuneSettings, run_trials
 TINY = ["--set", "train.epochs=1", "--set", "data.limit=200", "--set", "train.batch_size=64"]
 
 
-def tune(runner, out: Path, *args: object, trials: int, seeds: int,  # noqa: ANN001
-         sets: list[str] = TINY) -> object:
+def tune(
+    runner, out: Path, *args: object, trials: int, seeds: int, sets: list[str] = TINY
+) -> object:
     """``spectral tune ARGS --trials T --final-seeds S SETS --out OUT -q``."""
-    return invoke(runner, "tune", *args, "--trials", str(trials), "--final-seeds", str(seeds),
-                  *sets, "--out", out, "-q")
+    return invoke(
+        runner,
+        "tune",
+        *args,
+        "--trials",
+        str(trials),
+        "--final-seeds",
+        str(seeds),
+        *sets,
+        "--out",
+        out,
+        "-q",
+    )
 
 
 def trials_in(out: Path, name: str) -> list[optuna.trial.FrozenTrial]:
@@ -30,7 +42,7 @@ def trials_in(out: Path, name: str) -> list[optuna.trial.FrozenTrial]:
     return study.trials
 
 
-def test_tiny_end_to_end_and_continuation(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_tiny_end_to_end_and_continuation(runner, tmp_path: Path) -> None:
     out = tmp_path / "tune"
     result = tune(runner, out, "hpe", "standard", "--json", trials=2, seeds=2)
     assert result.exit_code == 0, result.output
@@ -61,7 +73,7 @@ def test_tiny_end_to_end_and_continuation(runner, tmp_path: Path) -> None:  # no
     assert [t.number for t in trials] == [0, 1, 2]
 
 
-def test_continuing_with_other_overrides_is_refused(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_continuing_with_other_overrides_is_refused(runner, tmp_path: Path) -> None:
     out = tmp_path / "tune"
     ok = tune(runner, out, "standard", trials=1, seeds=0)
     assert ok.exit_code == 0, ok.output
@@ -96,7 +108,7 @@ def test_orphaned_trials_of_a_dead_worker_are_failed(tmp_path: Path) -> None:
     assert states == {dead.number: "FAIL", alive.number: "RUNNING"}
 
 
-def test_two_workers_share_one_storage(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_two_workers_share_one_storage(runner, tmp_path: Path) -> None:
     out = tmp_path / "tune"
     result = tune(runner, out, "hpe", "--workers", "2", "--sampler", "random", trials=3, seeds=2)
     assert result.exit_code == 0, result.output
@@ -111,13 +123,13 @@ def test_two_workers_share_one_storage(runner, tmp_path: Path) -> None:  # noqa:
     assert (out / "best-hpe" / "model.safetensors").is_file()
 
 
-def test_a_failing_trial_does_not_stop_the_study(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_a_failing_trial_does_not_stop_the_study(tmp_path: Path, monkeypatch) -> None:
     import spectral_cli.core.pipeline as run_module
 
     real = run_module.run_experiment
     calls = {"n": 0}
 
-    def flaky(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def flaky(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeFailure("loss became nan at epoch 1 step 1")
@@ -161,7 +173,7 @@ def test_statistics_against_a_hand_computed_example() -> None:
     assert welch("x", [0.5], "y", [0.4, 0.41]).p_value is None
 
 
-def test_bad_inputs(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_bad_inputs(runner, tmp_path: Path) -> None:
     bad_space = tmp_path / "space.yaml"
     bad_space.write_text("train.lr: {type: float, low: 0.1}\n")
     not_yaml = tmp_path / "broken.yaml"
@@ -188,8 +200,10 @@ def test_bad_inputs(runner, tmp_path: Path) -> None:  # noqa: ANN001
         ["tune", "hpe", "--set", "train.lr=abc", "--out", tmp_path / "o"],  # a tuned key
         ["tune", "hpe", "--set", "train.lr=-1", "--out", tmp_path / "p"],
     ]
-    cases += [["tune", "hpe", "--timeout", t, "--out", tmp_path / f"t{i}"]
-              for i, t in enumerate(["0", "-5", "nan", "inf"])]
+    cases += [
+        ["tune", "hpe", "--timeout", t, "--out", tmp_path / f"t{i}"]
+        for i, t in enumerate(["0", "-5", "nan", "inf"])
+    ]
     for args in cases:
         assert_one_line_error(invoke(runner, *args, "-q"), 2)
     assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # refused runs create no directory
@@ -197,13 +211,33 @@ def test_bad_inputs(runner, tmp_path: Path) -> None:  # noqa: ANN001
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     study = optuna.create_study(storage=url, study_name="mine-hpe", direction="maximize")
     study.set_user_attr("spectral.family", "standard")
-    result = invoke(runner, "tune", "hpe", "--storage", url, "--study-name", "mine",
-                    "--out", tmp_path / "i", "-q")
+    result = invoke(
+        runner,
+        "tune",
+        "hpe",
+        "--storage",
+        url,
+        "--study-name",
+        "mine",
+        "--out",
+        tmp_path / "i",
+        "-q",
+    )
     assert_one_line_error(result, 2)
     assert "belongs to family 'standard'" in result.stderr
     optuna.create_study(storage=url, study_name="min-hpe", direction="minimize")
-    result = invoke(runner, "tune", "hpe", "--storage", url, "--study-name", "min",
-                    "--out", tmp_path / "j", "-q")
+    result = invoke(
+        runner,
+        "tune",
+        "hpe",
+        "--storage",
+        url,
+        "--study-name",
+        "min",
+        "--out",
+        tmp_path / "j",
+        "-q",
+    )
     assert_one_line_error(result, 2)
 
 

@@ -14,12 +14,26 @@ from spectral_cli.core.registry import family_names, get_family
 
 
 @pytest.mark.parametrize("family", family_names())
-def test_tiny_tune_of_every_family(runner, tmp_path: Path, family: str) -> None:  # noqa: ANN001
+def test_tiny_tune_of_every_family(runner, tmp_path: Path, family: str) -> None:
     fam = get_family(family)
     smoke = [a for s in fam.smoke for a in ("--set", s)]
     out = tmp_path / "tune"
-    result = invoke(runner, "tune", family, "--trials", "2", "--final-seeds", "2",
-                    "--pruner", "none", *smoke, "--out", out, "--json", "-q")
+    result = invoke(
+        runner,
+        "tune",
+        family,
+        "--trials",
+        "2",
+        "--final-seeds",
+        "2",
+        "--pruner",
+        "none",
+        *smoke,
+        "--out",
+        out,
+        "--json",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     res = report["families"][family]
@@ -38,17 +52,18 @@ def test_tiny_tune_of_every_family(runner, tmp_path: Path, family: str) -> None:
     assert (out / f"best-{family}" / "model.safetensors").is_file()
 
 
-def test_a_family_declared_not_tunable_is_refused(runner, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_a_family_declared_not_tunable_is_refused(runner, tmp_path: Path, monkeypatch) -> None:
     fam = get_family("mlp")
-    monkeypatch.setitem(registry._REGISTRY, "mlp",
-                        dataclasses.replace(fam, tunable="it has nothing to tune"))
+    monkeypatch.setitem(
+        registry._REGISTRY, "mlp", dataclasses.replace(fam, tunable="it has nothing to tune")
+    )
     result = invoke(runner, "tune", "mlp", "--out", tmp_path / "t")
     assert_one_line_error(result, 2)
     assert "cannot be tuned: it has nothing to tune" in result.stderr
     assert not (tmp_path / "t").exists()
 
 
-def test_families_with_different_test_metrics_are_not_compared(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_families_with_different_test_metrics_are_not_compared(runner, tmp_path: Path) -> None:
     sets = [a for s in get_family("hae").smoke for a in ("--set", s)]
     args = ["tune", "hae", "--trials", "1", "--final-seeds", "2", "--pruner", "none", *sets]
     result = invoke(runner, *args, "--out", tmp_path / "t", "--json", "-q")

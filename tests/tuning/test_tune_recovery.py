@@ -23,7 +23,7 @@ def spectral(*args: str) -> list[str]:
     return [sys.executable, "-m", "spectral_cli", *map(str, args)]
 
 
-def wait_for(predicate, timeout: float = 120.0) -> None:  # noqa: ANN001
+def wait_for(predicate, timeout: float = 120.0) -> None:
     deadline = time.time() + timeout
     while not predicate():
         assert time.time() < deadline, "timed out"
@@ -31,24 +31,40 @@ def wait_for(predicate, timeout: float = 120.0) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("name", ["../../../x", "a/b", "..", "", "-x", "x" * 65, "a b"])
-def test_unsafe_study_names_are_refused(runner, tmp_path: Path, name: str) -> None:  # noqa: ANN001
+def test_unsafe_study_names_are_refused(runner, tmp_path: Path, name: str) -> None:
     result = invoke(runner, "tune", "hpe", "--study-name", name, "--out", tmp_path / "t")
     assert_one_line_error(result, 2)
     assert not (tmp_path / "t").exists() and list(tmp_path.iterdir()) == []
 
 
-def test_kill_9_leaves_no_running_trial_after_resume(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_kill_9_leaves_no_running_trial_after_resume(runner, tmp_path: Path) -> None:
     out = tmp_path / "t"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(spectral("tune", "standard", "--trials", "3", *SLOW, "--out", out,
-                                     "--device", "cpu", "-q"), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        spectral("tune", "standard", "--trials", "3", *SLOW, "--out", out, "--device", "cpu", "-q"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     trial = out / "trials" / "spectral-standard" / "trial-0000"
     wait_for(lambda: (trial / "state.safetensors").is_file())
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    result = invoke(runner, "tune", "standard", "--resume", "--trials", "1", "--final-seeds", "1",
-                    *SLOW, "--out", out, "--json", "-q")
+    result = invoke(
+        runner,
+        "tune",
+        "standard",
+        "--resume",
+        "--trials",
+        "1",
+        "--final-seeds",
+        "1",
+        *SLOW,
+        "--out",
+        out,
+        "--json",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     trials = json.loads(result.stdout)["families"]["standard"]["trials"]
     assert "RUNNING" not in {t["state"] for t in trials}
@@ -56,15 +72,28 @@ def test_kill_9_leaves_no_running_trial_after_resume(runner, tmp_path: Path) -> 
     assert "RUNNING" not in (out / "comparison.md").read_text()
 
 
-def test_resume_trials_0_finishes_an_interrupted_final_exactly(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_resume_trials_0_finishes_an_interrupted_final_exactly(runner, tmp_path: Path) -> None:
     from spectral_cli.core.config import read_yaml
     from spectral_cli.core.errors import Interrupted
     from spectral_cli.core.pipeline import resolve_train_config, run_experiment
     from spectral_cli.core.signals import StopFlag
 
     out = tmp_path / "t"
-    args = ["tune", "standard", "--trials", "2", "--final-seeds", "2", "--pruner", "none",
-            *SMOKE, "--out", out, "--json", "-q"]
+    args = [
+        "tune",
+        "standard",
+        "--trials",
+        "2",
+        "--final-seeds",
+        "2",
+        "--pruner",
+        "none",
+        *SMOKE,
+        "--out",
+        out,
+        "--json",
+        "-q",
+    ]
     first = invoke(runner, *args)
     assert first.exit_code == 0, first.output
     best = json.loads(first.stdout)["families"]["standard"]["best_params"]
@@ -75,15 +104,40 @@ def test_resume_trials_0_finishes_an_interrupted_final_exactly(runner, tmp_path:
     cfg_data = read_yaml(cut / "config.yaml")
     for path in cut.iterdir():
         path.unlink()
-    sets = [f"{s}.{k}={json.dumps(v)}" for s in ("train", "model", "data")
-            for k, v in cfg_data[s].items() if v is not None]
+    sets = [
+        f"{s}.{k}={json.dumps(v)}"
+        for s in ("train", "model", "data")
+        for k, v in cfg_data[s].items()
+        if v is not None
+    ]
     cfg = resolve_train_config("standard", None, sets, seed=1)
     flag = StopFlag()
     with pytest.raises(Interrupted):
-        run_experiment(cfg, cut, torch.device("cpu"), observer=StopAfter(flag, 3), stop=flag,
-                       plots_enabled=False)
-    again = invoke(runner, "tune", "standard", "--resume", "--trials", "0", "--final-seeds", "2",
-                   "--pruner", "none", *SMOKE, "--out", out, "--json", "-q")
+        run_experiment(
+            cfg,
+            cut,
+            torch.device("cpu"),
+            observer=StopAfter(flag, 3),
+            stop=flag,
+            plots_enabled=False,
+        )
+    again = invoke(
+        runner,
+        "tune",
+        "standard",
+        "--resume",
+        "--trials",
+        "0",
+        "--final-seeds",
+        "2",
+        "--pruner",
+        "none",
+        *SMOKE,
+        "--out",
+        out,
+        "--json",
+        "-q",
+    )
     assert again.exit_code == 0, again.output
     report = json.loads(again.stdout)["families"]["standard"]
     assert report["best_params"] == best and len(report["trials"]) == 2  # no trial added
@@ -92,7 +146,7 @@ def test_resume_trials_0_finishes_an_interrupted_final_exactly(runner, tmp_path:
     assert all(torch.equal(reference[k], resumed[k]) for k in reference)
 
 
-def test_resuming_fewer_families_keeps_the_earlier_ones(runner, tmp_path: Path) -> None:  # noqa: ANN001
+def test_resuming_fewer_families_keeps_the_earlier_ones(runner, tmp_path: Path) -> None:
     out = tmp_path / "t"
     common = ["--final-seeds", "2", "--pruner", "none", *SMOKE, "--out", out, "--json", "-q"]
     first = invoke(runner, "tune", "standard", "hpe", "--trials", "1", *common)
@@ -128,9 +182,24 @@ def alive(pid: int) -> bool:
 
 def test_workers_die_with_their_parent(tmp_path: Path) -> None:
     out = tmp_path / "t"
-    proc = subprocess.Popen(spectral("tune", "standard", "--trials", "4", "--workers", "2",
-                                     *SLOW, "--out", out, "--device", "cpu", "-q"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        spectral(
+            "tune",
+            "standard",
+            "--trials",
+            "4",
+            "--workers",
+            "2",
+            *SLOW,
+            "--out",
+            out,
+            "--device",
+            "cpu",
+            "-q",
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     trials = out / "trials" / "spectral-standard"
     wait_for(lambda: trials.is_dir() and len(list(trials.glob("*/state.safetensors"))) >= 2)
     workers = children_of(proc.pid)
@@ -142,10 +211,26 @@ def test_workers_die_with_their_parent(tmp_path: Path) -> None:
 
 def test_ctrl_c_in_tune_is_one_line(tmp_path: Path) -> None:
     out = tmp_path / "t"
-    proc = subprocess.Popen(spectral("tune", "standard", "--trials", "4", "--workers", "2",
-                                     *SLOW, "--out", out, "--device", "cpu", "-q"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        spectral(
+            "tune",
+            "standard",
+            "--trials",
+            "4",
+            "--workers",
+            "2",
+            *SLOW,
+            "--out",
+            out,
+            "--device",
+            "cpu",
+            "-q",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     trials = out / "trials" / "spectral-standard"
     wait_for(lambda: trials.is_dir() and len(list(trials.glob("*/state.safetensors"))) >= 2)
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
@@ -162,10 +247,26 @@ def test_ctrl_c_while_workers_start_is_one_line(tmp_path: Path, delay: float) ->
     KeyboardInterrupt (the process aborts: "terminate called ..."). The workers are started with
     SIGINT ignored, so only the parent sees the Ctrl-C and stops them itself."""
     out = tmp_path / "t"
-    proc = subprocess.Popen(spectral("tune", "standard", "--trials", "4", "--workers", "2",
-                                     *SLOW, "--out", out, "--device", "cpu", "-q"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        spectral(
+            "tune",
+            "standard",
+            "--trials",
+            "4",
+            "--workers",
+            "2",
+            *SLOW,
+            "--out",
+            out,
+            "--device",
+            "cpu",
+            "-q",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     wait_for(lambda: len(children_of(proc.pid)) >= 2, timeout=60)
     time.sleep(delay)
     os.killpg(proc.pid, signal.SIGINT)
