@@ -20,31 +20,31 @@ from spectral_cli.core.errors import BadInput
 # family name -> (module that registers it, one-line description shown in --help)
 FAMILY_MODULES: dict[str, tuple[str, str]] = {
     "standard": (
-        "spectral_cli.embeddings.families",
+        "spectral_cli.embeddings.family",
         "Transformer on MNIST-1D tokens with a standard V x D embedding table",
     ),
     "factorized": (
-        "spectral_cli.embeddings.families",
+        "spectral_cli.embeddings.family",
         "Transformer on MNIST-1D tokens with a V x K -> D factorized embedding",
     ),
     "hpe": (
-        "spectral_cli.embeddings.families",
+        "spectral_cli.embeddings.family",
         "Transformer on MNIST-1D tokens with a harmonic (sum-of-sinusoids) embedding",
     ),
     "hae": (
-        "spectral_cli.harmony.experiment",
+        "spectral_cli.harmony.family",
         "Harmonic autoencoder on MNIST-1D signals; --baseline sae trains a sparse AE too",
     ),
     "hmlp": (
-        "spectral_cli.hmlp.families",
+        "spectral_cli.hmlp.family",
         "Harmonic MLP: per-neuron sin(2 pi z / f) + 0.1 z, frequency init and optimizer",
     ),
     "mlp": (
-        "spectral_cli.hmlp.families",
+        "spectral_cli.hmlp.family",
         "Plain ReLU MLP baseline for hmlp (same widths); --compare trains both",
     ),
     "spectra-lstm": (
-        "spectral_cli.spectra_lstm.experiment",
+        "spectral_cli.spectra_lstm.family",
         "LSTM that computes a windowed power spectrum: does training keep the construction?",
     ),
 }

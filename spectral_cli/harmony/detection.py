@@ -1,7 +1,7 @@
 """Evaluation of (harmonic) autoencoders: AUROC, harmony distributions, superposition errors.
 
 Shared by ``spectral train hae`` and ``spectral harmony-score --checkpoint``. A model here is
-anything with ``encode(x) -> z`` and ``decode(z) -> x`` (:class:`~spectral_cli.harmony.families.
+anything with ``encode(x) -> z`` and ``decode(z) -> x`` (:class:`~spectral_cli.harmony.models.
 HarmonicAutoencoder`).
 """
 

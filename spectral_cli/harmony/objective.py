@@ -30,9 +30,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from spectral_cli.harmony.detection import auroc, encode_all
-from spectral_cli.harmony.families import HAEModelConfig, HarmonicAutoencoder
 from spectral_cli.harmony.invalid import random_invalid
 from spectral_cli.harmony.measures import harmony_loss, harmony_scores
+from spectral_cli.harmony.models import HAEModelConfig, HarmonicAutoencoder
 
 
 def score_kwargs(cfg: HAEModelConfig) -> dict[str, Any]:

@@ -252,7 +252,7 @@ def load_hae(path: Path, device: torch.device) -> tuple[Any, Any]:
     from pydantic import ValidationError
 
     from spectral_cli.core.checkpoint import check_state_dict, load_checkpoint
-    from spectral_cli.harmony.families import FAMILY, HAERunConfig, build_hae
+    from spectral_cli.harmony.models import FAMILY, HAERunConfig, build_hae
 
     tensors, meta = load_checkpoint(path, FAMILY)
     try:

@@ -154,7 +154,7 @@ def load_any(path: Path, dtype: str | None) -> tuple[Any, dict[str, str]]:
         )
     try:
         if family == STANDARD_FAMILY:
-            from spectral_cli.spectra_lstm.family import StandardLSTM
+            from spectral_cli.spectra_lstm.models import StandardLSTM
 
             model = StandardLSTM(core.check_window(config["window"]), int(config["hidden_size"]))
             model = model.to(core.resolve_dtype(dtype or config["dtype"]))

@@ -11,9 +11,9 @@ import torch.nn.functional as F
 from spectral_cli.core.pipeline import resolve_train_config
 from spectral_cli.core.registry import get_family
 from spectral_cli.embeddings import hpe_fast
-from spectral_cli.embeddings.families import TokenDataInfo
 from spectral_cli.embeddings.hpe import HarmonicEmbedding
 from spectral_cli.embeddings.hpe_fast import FastSynthesis, split_dim
+from spectral_cli.embeddings.tokens import TokenDataInfo
 
 SEED_INFO = TokenDataInfo(vocab_size=256, seq_len=40, num_classes=10)
 

@@ -9,7 +9,7 @@ from spectral_cli.core.config import presets_dir
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.pipeline import resolve_train_config
 from spectral_cli.core.registry import FAMILY_MODULES, family_names, get_family
-from spectral_cli.embeddings.families import TokenDataInfo
+from spectral_cli.embeddings.tokens import TokenDataInfo
 
 SEED_INFO = TokenDataInfo(vocab_size=256, seq_len=40, num_classes=10)
 EXPECTED = {

@@ -13,8 +13,8 @@ from conftest import StopAfter, assert_one_line_error, invoke, read_report
 from safetensors import safe_open
 
 from spectral_cli.harmony.detection import auroc
-from spectral_cli.harmony.families import HAEModelConfig
 from spectral_cli.harmony.invalid import INVALID_KINDS, class_mixture, invalid_sets, time_shuffle
+from spectral_cli.harmony.models import HAEModelConfig
 from spectral_cli.harmony.objective import Curriculum
 
 HAE_TINY = [

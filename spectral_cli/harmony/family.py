@@ -28,8 +28,8 @@ from spectral_cli.core.registry import (
     register,
 )
 from spectral_cli.harmony import detection
-from spectral_cli.harmony.families import FAMILY, SAE_FAMILY, HAERunConfig, build_hae
 from spectral_cli.harmony.invalid import SignalData, invalid_sets, load_signal_data
+from spectral_cli.harmony.models import FAMILY, SAE_FAMILY, HAERunConfig, build_hae
 from spectral_cli.harmony.objective import HAEObjective, SAEObjective, score_kwargs, validation_fn
 
 

@@ -1,4 +1,4 @@
-"""The HPE document's token classifier and its three embedding families: standard, factorized, hpe.
+"""The HPE document's token classifier: configs and the model of the three embedding families.
 
 Architecture (the HPE document): token embedding (V=256, D=64) + learned positional embedding
 (L x D) -> 2 post-norm ``nn.TransformerEncoderLayer`` (4 heads, feed-forward 128, dropout 0.1,
@@ -9,19 +9,16 @@ trainable parameter counts are 86,538 (standard), 83,914 (factorized, K=43) and 
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
-from spectral_cli.core.registry import ExportSignature, Family, RawInput, TensorSpec, register
-from spectral_cli.core.schema import Frozen, RunConfig, run_config_class
-from spectral_cli.core.tasks import classifier_metrics, classifier_task
+from spectral_cli.core.schema import Frozen
 from spectral_cli.embeddings.factorized import FactorizedEmbedding
 from spectral_cli.embeddings.hpe import HarmonicEmbedding
-from spectral_cli.embeddings.quantize import quantize
-from spectral_cli.embeddings.tokens import TokenDataInfo, load_token_data
+from spectral_cli.embeddings.tokens import TokenDataInfo
 
 
 class TransformerConfig(Frozen):
@@ -106,23 +103,6 @@ def build_factorized(cfg: FactorizedConfig, info: TokenDataInfo) -> TokenTransfo
     return TokenTransformer(FactorizedEmbedding(info.vocab_size, cfg.d_model, cfg.k), cfg, info)
 
 
-def hpe_artifacts(run: Any) -> dict[str, str]:
-    """Heatmap of the learned V x D table and a histogram of the learned frequencies."""
-    from spectral_cli.core import plots
-
-    model, run_dir = run.models[0].model, run.run_dir
-    emb = model.embedding
-    assert isinstance(emb, HarmonicEmbedding)
-    with torch.no_grad():
-        table = emb.weight.detach().float().cpu().numpy()
-        freqs = emb.frequencies.detach().float().cpu().numpy()
-    plots.embedding_heatmap(table, "learned HPE embedding table", run_dir / "hpe_embedding.png")
-    plots.histogram(
-        freqs, "frequency w", "learned HPE frequencies", run_dir / "hpe_frequencies.png"
-    )
-    return {"embedding_heatmap": "hpe_embedding.png", "frequency_histogram": "hpe_frequencies.png"}
-
-
 def build_hpe(cfg: HPEConfig, info: TokenDataInfo) -> TokenTransformer:
     embedding = HarmonicEmbedding(
         info.vocab_size,
@@ -136,54 +116,3 @@ def build_hpe(cfg: HPEConfig, info: TokenDataInfo) -> TokenTransformer:
         compiled=cfg.compiled,
     )
     return TokenTransformer(embedding, cfg, info)
-
-
-def _family(name: str, config: type[Frozen], build: Any, **extra: Any) -> Family:
-    from spectral_cli.core.registry import FAMILY_MODULES
-
-    return register(
-        Family(
-            name=name,
-            description=FAMILY_MODULES[name][1],
-            config=run_config_class(name, config),
-            data=lambda cfg: load_token_data(cfg.data),
-            build=lambda cfg, info: build(cfg.model, info),
-            task=classifier_task,
-            metrics=classifier_metrics,
-            **extra,
-        )
-    )
-
-
-def _token_export(**extra: Any) -> ExportSignature:
-    """int64 ``tokens`` [batch, 40] -> ``logits`` [batch, 10]; ``predict`` quantizes raw signals."""
-    return ExportSignature(
-        kind="classifier",
-        input=TensorSpec("tokens", "int64", ("batch", "seq_len"), high="vocab_size"),
-        outputs=(TensorSpec("logits", "float32", ("batch", "num_classes")),),
-        raw=RawInput(
-            TensorSpec("signal", "float32", ("batch", "seq_len")),
-            lambda cfg, info, x: quantize(x, cfg.data.n_tokens, cfg.data.clamp),
-            "raw signals, quantized with the run's data.n_tokens and data.clamp",
-        ),
-        **extra,
-    )
-
-
-STANDARD = _family(
-    "standard",
-    StandardConfig,
-    build_standard,
-    export=_token_export(unsupported={"dense": "its embedding is already a dense V x D table"}),
-)
-FACTORIZED = _family(
-    "factorized", FactorizedConfig, build_factorized, export=_token_export(dense_into="standard")
-)
-HPE = _family(
-    "hpe",
-    HPEConfig,
-    build_hpe,
-    artifacts=hpe_artifacts,
-    export=_token_export(dense_into="standard", harmonic="embedding"),
-)
-__all__ = ["FACTORIZED", "HPE", "STANDARD", "RunConfig", "TokenDataInfo", "TokenTransformer"]
