@@ -21,8 +21,8 @@ import torch
 from _timing import time_alternating
 
 from spectral_cli.core.checkpoint import model_metadata, save_tensors
-from spectral_cli.core.pipeline import resolve_train_config
 from spectral_cli.core.registry import get_family
+from spectral_cli.core.resolve import resolve_train_config
 from spectral_cli.export.onnx_format import session
 from spectral_cli.export.report import ExportOptions
 from spectral_cli.export.run import run_export

@@ -16,13 +16,7 @@ from spectral_cli.cli.flags import (
     resolve_options,
 )
 from spectral_cli.cli.options import Shared, shared_options
-from spectral_cli.cli.output import (
-    emit,
-    is_new_dir,
-    log,
-    remove_if_left_empty,
-    write_config,
-)
+from spectral_cli.cli.output import emit, log
 from spectral_cli.core.errors import BadInput
 
 SCORE_FLAGS = [
@@ -73,8 +67,7 @@ def harmony_score(*, flags: FlagValues, shared: Shared) -> None:
     Examples: spectral harmony-score --vectors z.npy --json;
     spectral harmony-score --checkpoint runs/hae/model.safetensors --out runs/hae-score
     """
-    from spectral_cli.core.report import write_report
-    from spectral_cli.core.runs import prepare_run_dir
+    from spectral_cli.core.runs import RunDir
     from spectral_cli.harmony import score as harmony_report
 
     cfg = resolve_options(harmony_report.ScoreConfig, "harmony-score", flags, shared)
@@ -90,27 +83,25 @@ def harmony_score(*, flags: FlagValues, shared: Shared) -> None:
             cfg.vectors, cfg.variant or "fixed", cfg.critical_band, cfg.alpha, cfg.beta
         )
         if shared.out is not None:  # scoring a file writes no run directory unless asked to
-            run_dir = prepare_run_dir(
+            with RunDir.open(
                 shared.out, "harmony-score", cfg.vectors.stem, overwrite=shared.overwrite
-            )
-            report.files["config"] = write_config(run_dir, cfg)
-            report.files["report"] = "report.json"
-            write_report(run_dir / "report.json", report)
+            ) as run_dir:
+                report.files["config"] = run_dir.write_config(cfg)
+                report.files["report"] = RunDir.REPORT
+                run_dir.write_report(report)
     else:
         assert cfg.checkpoint is not None
         if not cfg.checkpoint.is_file():
             raise BadInput(f"--checkpoint {cfg.checkpoint} does not exist")
         harmony_report.load_hae(cfg.checkpoint, dev)  # refuse a foreign file before a run dir
-        new_dir = is_new_dir(shared.out)
-        run_dir = prepare_run_dir(
+        with RunDir.open(
             shared.out, "harmony-score", cfg.checkpoint.parent.name, overwrite=shared.overwrite
-        )
-        with remove_if_left_empty(run_dir, enabled=new_dir):  # e.g. a bad --data file
+        ) as run_dir:  # a bad --data file leaves no directory behind
             report = harmony_report.score_checkpoint(
                 cfg.checkpoint, cfg.data, run_dir, dev, cfg.seed, cfg.variant, cfg.critical_band
             )
-        report.files["config"] = write_config(run_dir, cfg)
-        write_report(run_dir / "report.json", report)
+            report.files["config"] = run_dir.write_config(cfg)
+            run_dir.write_report(report)
         if shared.chatty:
             log(shared, f"wrote {run_dir}")
     emit(shared, report, report.summary())

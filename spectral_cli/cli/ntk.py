@@ -17,7 +17,7 @@ from spectral_cli.cli.flags import (
     resolve_options,
 )
 from spectral_cli.cli.options import Shared, shared_options
-from spectral_cli.cli.output import emit, is_new_dir, log, remove_if_left_empty
+from spectral_cli.cli.output import emit, log
 from spectral_cli.core.errors import BadInput
 
 
@@ -119,7 +119,7 @@ def ntk(*, flags: FlagValues, shared: Shared) -> None:
     from spectral_cli.cli.progress import RichObserver
     from spectral_cli.core.config import presets_dir
     from spectral_cli.core.device import resolve_device
-    from spectral_cli.core.runs import prepare_run_dir
+    from spectral_cli.core.runs import RunDir
     from spectral_cli.core.signals import StopFlag, catch_signals
     from spectral_cli.ntk.config import NTKRunConfig
     from spectral_cli.ntk.run import prepare, run
@@ -130,10 +130,9 @@ def ntk(*, flags: FlagValues, shared: Shared) -> None:
     if printed_config(cfg, shared, "ntk"):
         return
     name = cfg.model.encoding if cfg.sweep.param is None else f"sweep-{cfg.sweep.param}"
-    new_dir = is_new_dir(shared.out)
-    run_dir = prepare_run_dir(shared.out, "ntk", name, overwrite=shared.overwrite)
+    run_dir = RunDir.open(shared.out, "ntk", name, overwrite=shared.overwrite)
     with (
-        remove_if_left_empty(run_dir, enabled=new_dir),
+        run_dir,
         RichObserver(quiet=shared.quiet, verbose=shared.verbose) as observer,
     ):
         observer.log(f"spectral ntk on {dev} (seed {cfg.seed}) -> {run_dir}")

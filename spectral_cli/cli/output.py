@@ -7,9 +7,6 @@ not a terminal: a long run directory stays on one line), and ``--quiet`` silence
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -45,31 +42,3 @@ def print_config(cfg: Any, *comments: str) -> None:
     for comment in comments:
         typer.echo(f"# {comment}")
     typer.echo(dump_yaml(cfg), nl=False)
-
-
-def write_config(run_dir: Path, cfg: Any) -> str:
-    """Save the resolved config as ``config.yaml`` (so the run can be repeated)."""
-    from spectral_cli.core.atomic import write_text_atomic
-    from spectral_cli.core.config import dump_yaml
-
-    write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
-    return "config.yaml"
-
-
-@contextlib.contextmanager
-def remove_if_left_empty(run_dir: Path, enabled: bool = True) -> Iterator[None]:
-    """A run that fails before writing anything (e.g. bad data) leaves no new empty directory
-    (``enabled``: the directory is new; a user's existing directory is never removed)."""
-    try:
-        yield
-    except BaseException:
-        if enabled:
-            from spectral_cli.core.runs import remove_if_unused
-
-            remove_if_unused(run_dir)
-        raise
-
-
-def is_new_dir(out: Path | None) -> bool:
-    """Whether ``--out`` does not exist yet (then a failed run may remove it again)."""
-    return out is None or not out.exists()

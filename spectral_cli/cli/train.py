@@ -9,7 +9,7 @@ import typer
 
 from spectral_cli.cli.flags import SEED, Flag, FlagValues, config_errors, config_flags
 from spectral_cli.cli.options import Shared, shared_options
-from spectral_cli.cli.output import emit, is_new_dir, print_config, remove_if_left_empty
+from spectral_cli.cli.output import emit, print_config
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.registry import family_descriptions, family_names
 
@@ -65,7 +65,7 @@ def train(
     from spectral_cli.core.device import resolve_device
     from spectral_cli.core.pipeline import run_experiment
     from spectral_cli.core.registry import get_family
-    from spectral_cli.core.runs import prepare_run_dir
+    from spectral_cli.core.runs import RunDir
     from spectral_cli.core.signals import StopFlag, catch_signals
 
     if shared.print_config:
@@ -80,7 +80,6 @@ def train(
     notes = []
     if shared.resume and shared.config is not None:
         notes.append("note: --config is ignored with --resume (the run's saved config is used)")
-    new_dir = not shared.resume and is_new_dir(shared.out)  # a resumed run dir is never removed
     cfg = None if shared.resume else resolve(family, flags, shared)  # refused before any mkdir
     data = None
     if cfg is not None:
@@ -90,7 +89,7 @@ def train(
     run_dir, error = None, None
     if dist.primary:
         try:
-            run_dir = prepare_run_dir(
+            run_dir = RunDir.open(
                 shared.out, "train", family, overwrite=shared.overwrite, resume=shared.resume
             )
         except BadInput as exc:
@@ -98,24 +97,25 @@ def train(
     run_dir, error = distributed.broadcast_object((run_dir, error))
     if error is not None:
         raise BadInput(error)
-    if cfg is None:
-        cfg = resolve(family, flags, shared, run_dir=run_dir)
-        check_global_batch(cfg, dist.world)
-    where = f"{dev}, {dist.world} processes" if dist.active else f"{dev}"
-    header = "\n".join([*notes, f"training {family} on {where} (seed {cfg.seed}) -> {run_dir}"])
-    with (
-        remove_if_left_empty(run_dir, enabled=new_dir),
-        RichObserver(
-            quiet=shared.quiet or not dist.primary,
-            verbose=shared.verbose,
-            total_epochs=cfg.train.epochs,
-            header=header,
-        ) as observer,
-        catch_signals(StopFlag()) as stop,
-    ):
-        report = run_experiment(
-            cfg, run_dir, dev, resume=shared.resume, observer=observer, stop=stop, data=data
-        )
+    assert run_dir is not None
+    with run_dir:  # a run that fails before writing anything leaves no directory it made
+        if cfg is None:
+            cfg = resolve(family, flags, shared, run_dir=run_dir.path)
+            check_global_batch(cfg, dist.world)
+        where = f"{dev}, {dist.world} processes" if dist.active else f"{dev}"
+        header = "\n".join([*notes, f"training {family} on {where} (seed {cfg.seed}) -> {run_dir}"])
+        with (
+            RichObserver(
+                quiet=shared.quiet or not dist.primary,
+                verbose=shared.verbose,
+                total_epochs=cfg.train.epochs,
+                header=header,
+            ) as observer,
+            catch_signals(StopFlag()) as stop,
+        ):
+            report = run_experiment(
+                cfg, run_dir, dev, resume=shared.resume, observer=observer, stop=stop, data=data
+            )
     distributed.teardown()
     if dist.primary:
         emit(shared, report, f"{report.summary()} -> {run_dir}")
@@ -136,7 +136,7 @@ def resolve(family: str, flags: FlagValues, shared: Shared, run_dir: Path | None
     The family options and ``--seed`` are applied last, as ``--set`` items; an error about a
     key one of them set names the option.
     """
-    from spectral_cli.core.pipeline import resolve_train_config, resume_train_config
+    from spectral_cli.core.resolve import resolve_train_config, resume_train_config
 
     flags = flags.plus(SEED, shared.seed)
     sets = [*shared.sets, *flags.as_sets()]

@@ -18,12 +18,7 @@ from spectral_cli.cli.flags import (
     resolve_options,
 )
 from spectral_cli.cli.options import Shared, shared_options
-from spectral_cli.cli.output import (
-    emit,
-    is_new_dir,
-    log,
-    remove_if_left_empty,
-)
+from spectral_cli.cli.output import emit, log
 
 VERIFY_FLAGS = [
     Flag("--window", "window", int, "Window length T >= 2 (default 8)."),
@@ -60,7 +55,7 @@ def verify_lstm(*, flags: FlagValues, shared: Shared) -> None:
     """
     from spectral_cli.core.device import resolve_device
     from spectral_cli.core.errors import CheckFailed
-    from spectral_cli.core.runs import prepare_run_dir
+    from spectral_cli.core.runs import RunDir
     from spectral_cli.spectra_lstm.verify import VerifyOptions, prepare, run_verify
 
     dev = resolve_device(shared.device)
@@ -69,9 +64,7 @@ def verify_lstm(*, flags: FlagValues, shared: Shared) -> None:
     if printed_config(cfg, shared, "verify-lstm"):
         return
     name = f"T{prepared.window}"
-    new_dir = is_new_dir(shared.out)
-    run_dir = prepare_run_dir(shared.out, "verify-lstm", name, overwrite=shared.overwrite)
-    with remove_if_left_empty(run_dir, enabled=new_dir):
+    with RunDir.open(shared.out, "verify-lstm", name, overwrite=shared.overwrite) as run_dir:
         report = run_verify(prepared, run_dir, dev)
     if report.note:
         log(shared, f"note: {report.note}")

@@ -1,97 +1,42 @@
 """``run_experiment``: the one path from a resolved config to a finished run directory.
 
-seed -> data -> (for each model of the run: seed -> build -> fit -> final evaluation) -> report
--> artifacts, with resume and interrupts, for every registered family. Files of a run directory:
-``config.yaml`` (resolved config), ``state.safetensors`` (resume state of the primary model),
-``model.safetensors`` (its kept weights), for every further model ``models/<name>.safetensors``
-and ``states/<name>.safetensors``, ``report.json``, ``curves.png`` and the family's own plots.
+seed -> data -> (for each model of the run: seed -> build -> fit) -> the family's ``finish``
+step (final metrics, extras and figures of every model, computed once) -> report, with resume
+and interrupts, for every registered family. :func:`train_into` opens the run directory and runs
+it: ``spectral train``, tuning trials and final tune runs all go through it (``train`` opens the
+directory itself only because, under torchrun, rank 0 creates it for every rank). Files: see
+:class:`~spectral_cli.core.runs.RunDir` and ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 from spectral_cli.core import distributed, plots
-from spectral_cli.core.atomic import write_text_atomic
-from spectral_cli.core.checkpoint import load_checkpoint, model_metadata, save_tensors
-from spectral_cli.core.config import (
-    apply_sets,
-    deep_merge,
-    dump_yaml,
-    parse_set,
-    presets_dir,
-    read_yaml,
-    resolve,
-    validate,
-)
+from spectral_cli.core.checkpoint import model_metadata, save_tensors
+from spectral_cli.core.config import dump_yaml
 from spectral_cli.core.device import seed_everything
-from spectral_cli.core.errors import BadInput, Interrupted
-from spectral_cli.core.registry import Family, Member, get_family
+from spectral_cli.core.errors import Interrupted
+from spectral_cli.core.evaluation import Observer, SilentObserver
+from spectral_cli.core.registry import (
+    Family,
+    Member,
+    ModelOutcome,
+    Outcome,
+    TrainedModel,
+    TrainedRun,
+    get_family,
+)
 from spectral_cli.core.report import ModelSummary, Params, Selection, Timing, TrainReport
-from spectral_cli.core.runs import STATE_FILE
+from spectral_cli.core.runs import RunDir
 from spectral_cli.core.schema import RunConfig
 from spectral_cli.core.signals import StopFlag
-from spectral_cli.core.trainer import STATE_FAMILY, Observer, SilentObserver, Trainer
-
-
-def resolve_train_config(
-    family: str, config_file: Path | None, sets: Iterable[str], seed: int | None = None
-) -> RunConfig:
-    """Schema defaults < ``configs/<family>.yaml`` < ``--config`` < ``--set`` < ``--seed``."""
-    spec = get_family(family)
-    if config_file is not None:
-        declared = read_yaml(config_file).get("family", family)
-        if declared != family:
-            raise BadInput(f"config file {config_file} is for family {declared!r}, not {family!r}")
-    sets = list(sets)
-    for parts, value in parse_set(sets):  # the family is the command's argument, not a setting
-        if parts == ["family"] and value != family:
-            raise BadInput(
-                f"--set family={value}: the family is {family!r} (the command's "
-                f"argument); run 'spectral train {value or 'FAMILY'}' instead"
-            )
-    fixed: dict[str, Any] = {"family": family}
-    if seed is not None:
-        fixed["seed"] = seed
-    return resolve(spec.config, presets_dir() / spec.preset, config_file, sets, fixed)  # type: ignore[no-any-return]
-
-
-def resume_train_config(
-    run_dir: Path, family: str, sets: Iterable[str], seed: int | None = None
-) -> RunConfig:
-    """The config saved in ``run_dir``'s state; ``--set`` may only change the run's length
-    (``train.epochs``, or ``train.steps`` for step-based families)."""
-    spec = get_family(family)
-    _, meta = load_checkpoint(run_dir / STATE_FILE, STATE_FAMILY)
-    try:
-        saved = json.loads(meta.get("spectral.config", "{}"))
-    except ValueError:
-        saved = None
-    if not isinstance(saved, dict):
-        raise BadInput(f"--resume: {run_dir / STATE_FILE} holds no readable config")
-    if saved.get("family") != family:
-        raise BadInput(f"--resume: {run_dir} is a {saved.get('family')!r} run, not {family!r}")
-    data = apply_sets(saved, parse_set(sets))
-    if seed is not None:
-        data = deep_merge(data, {"seed": seed})
-    merged = validate(spec.config, data, "--set")
-    a, b = merged.model_dump(mode="json"), dict(saved)
-    length = ("epochs", "steps")
-    a["train"] = {k: v for k, v in a["train"].items() if k not in length}
-    b["train"] = {k: v for k, v in b.get("train", {}).items() if k not in length}
-    if a != b:
-        raise BadInput(
-            "--resume may only change train.epochs (or train.steps); "
-            "start a new run for other changes"
-        )
-    return merged  # type: ignore[no-any-return]
+from spectral_cli.core.trainer import LoopState, Trainer
 
 
 def count_params(model: torch.nn.Module, prefix: str) -> Params:
@@ -103,56 +48,30 @@ def count_params(model: torch.nn.Module, prefix: str) -> Params:
     )
 
 
-@dataclass
-class TrainedModel:
-    """One trained model of a run, as the family's artifacts see it."""
-
-    member: Member
-    family: Family
-    model: torch.nn.Module
-    summary: ModelSummary
-    state_file: Path
-
-
-@dataclass
-class RunResult:
-    """What :func:`run_experiment` hands to a family's ``artifacts``."""
-
-    cfg: RunConfig
-    run_dir: Path
-    device: torch.device
-    data: Any
-    models: list[TrainedModel] = field(default_factory=list)
-
-
-def member_paths(run_dir: Path, index: int, name: str) -> tuple[str, Path]:
-    """(model file relative to the run directory, state file) of the run's ``index``-th model."""
-    if index == 0:
-        return "model.safetensors", run_dir / STATE_FILE
-    return f"models/{name}.safetensors", run_dir / "states" / f"{name}.safetensors"
-
-
-def _train_member(
+def _fit_member(
     index: int,
     member: Member,
-    run: RunResult,
+    cfg: RunConfig,
+    run_dir: RunDir,
+    device: torch.device,
+    data: Any,
     resume: bool,
     observer: Observer,
     stop: StopFlag | None,
-    evaluate_test: bool,
-) -> TrainedModel:
+) -> tuple[TrainedModel, LoopState, float]:
+    """Train one model of the run; returns it with its kept weights, its loop state and the
+    wall seconds it took."""
     fam = get_family(member.cfg.family)
-    rel, state_file = member_paths(run.run_dir, index, member.name)
-    model_file = run.run_dir / rel
+    rel, state_rel = RunDir.model_files(index, member.name)
+    model_file, state_file = run_dir / rel, run_dir / state_rel
     started = time.perf_counter()
     seed_everything(member.seed)
-    model = fam.build(member.cfg, run.data.info).to(run.device)
-    task = fam.task(model, member.cfg, run.data, run.device, member)
-    config_json = member.cfg.model_dump(mode="json")
+    model = fam.build(member.cfg, data.info).to(device)
+    task = fam.task(model, member, data, device)
     meta = model_metadata(
         member.checkpoint_family or fam.name,
-        config_json,
-        data_info=run.data.info.__dict__,
+        member.cfg.model_dump(mode="json"),
+        data_info=data.info.__dict__,
         member=member.name,
     )
 
@@ -160,28 +79,20 @@ def _train_member(
         if distributed.current().primary:  # ranks hold identical weights; rank 0 writes
             save_tensors(model_file, m.state_dict(), meta)
 
-    loop_cfg = fam.loop_config(member.cfg)
     trainer = Trainer(
         model,
-        loop_cfg,
-        run.data.train,
-        run.data.val,
-        run.device,
+        task,
+        fam.loop(member.cfg),
+        data.train,
+        data.val,
+        device,
         member.seed,
         state_file,
-        state_metadata={
-            "spectral.config": json.dumps(run.cfg.model_dump(mode="json"), sort_keys=True)
-        },
+        select=fam.select,
+        state_metadata={"spectral.config": json.dumps(cfg.model_dump(mode="json"), sort_keys=True)},
         on_improved=save_model if task.keep == "best" else None,
         observer=observer,
         stop=stop,
-        loss_fn=task.loss,
-        evaluate_fn=task.evaluate,
-        on_epoch_start=task.on_epoch_start,
-        select=task.select,
-        mode=task.mode,
-        select_from_epoch=task.select_from_epoch,
-        optimizer=task.optimizer,
     )
     if resume and state_file.is_file():
         trainer.load_state()
@@ -192,45 +103,59 @@ def _train_member(
     try:
         state = trainer.fit()
     except Interrupted as exc:  # resuming means resuming the whole run
-        raise Interrupted(str(exc).replace(str(state_file.parent), str(run.run_dir))) from None
+        raise Interrupted(str(exc).replace(str(state_file.parent), str(run_dir))) from None
     if task.keep == "best":
         model.load_state_dict(trainer.best_weights)
     save_model(model)
-    metrics = fam.metrics(model, member.cfg, run.data, run.device, evaluate_test)
-    extras = (
-        fam.extras(model, member.cfg, run.data, run.device, evaluate_test) if fam.extras else {}
-    )
+    return TrainedModel(member, model, rel, task.keep), state, time.perf_counter() - started
+
+
+def _summary(
+    trained: TrainedModel,
+    state: LoopState,
+    wall: float,
+    outcome: ModelOutcome,
+) -> ModelSummary:
+    fam = get_family(trained.member.cfg.family)
     seconds = sum(h["seconds"] for h in state.history)
     n = len(state.history)
-    summary = ModelSummary(
-        family=member.checkpoint_family or fam.name,
-        file=rel,
-        seed=member.seed,
-        params=count_params(model, fam.embedding_prefix),
-        metrics=metrics,
+    return ModelSummary(
+        family=trained.member.checkpoint_family or fam.name,
+        file=trained.file,
+        seed=trained.member.seed,
+        params=count_params(trained.model, fam.embedding_prefix),
+        metrics=outcome.metrics,
         selection=Selection(
-            metric=task.select,
-            mode=task.mode,
+            metric=fam.select.name,
+            mode=fam.select.mode,
             best_epoch=state.best_epoch,
             best_value=state.best_value,
             epochs_run=n,
-            kept=task.keep,
+            kept=trained.keep,
         ),
         history=state.history,
         timing=Timing(
             total_seconds=seconds,
             seconds_per_epoch=seconds / max(n, 1),
-            wall_seconds=time.perf_counter() - started,
+            wall_seconds=wall,
             torch_threads=torch.get_num_threads(),
         ),
-        extras=extras,
+        extras=outcome.extras,
     )
-    return TrainedModel(member, fam, model, summary, state_file)
+
+
+def finish_run(family: Family, run: TrainedRun) -> Outcome:
+    """The family's post-training step, checked: one outcome per model of the run."""
+    outcome = family.finish(run)
+    names = [tm.member.name for tm in run.models]
+    if sorted(outcome.models) != sorted(names):
+        raise ValueError(f"{family.name}.finish returned {sorted(outcome.models)}, not {names}")
+    return outcome
 
 
 def run_experiment(
     cfg: RunConfig,
-    run_dir: Path,
+    run_dir: RunDir | Path,
     device: torch.device,
     *,
     resume: bool = False,
@@ -243,35 +168,52 @@ def run_experiment(
     """Train every model of ``cfg``'s run into ``run_dir``; write and return the report.
 
     ``evaluate_test=False`` (``spectral tune`` trials) never touches the test split: the test
-    metrics are null. ``plots_enabled=False`` skips the PNGs. ``data``: the family's data, when
-    the caller loaded it already (the CLI does, to refuse bad data before creating ``run_dir``).
+    metrics are null. ``plots_enabled=False`` skips the figures. ``data``: the family's data,
+    when the caller loaded it already (the CLI does, to refuse bad data before creating
+    ``run_dir``). A plain path is written as it is (no lock, no checks: the Python API).
     """
+    if not isinstance(run_dir, RunDir):
+        run_dir = RunDir(Path(run_dir))
     started = time.perf_counter()
     observer = observer or SilentObserver()
     family = get_family(cfg.family)
     seed_everything(cfg.seed)
     data = family.data(cfg) if data is None else data
     writer = distributed.current().primary  # under torchrun only rank 0 writes files
-    if writer and not resume:  # a fresh run (maybe --overwrite) leaves no old report behind
-        (run_dir / "report.json").unlink(missing_ok=True)
+    members = family.members(cfg)
+    if writer and not resume:  # a fresh run (maybe --overwrite) leaves nothing old behind
+        run_dir.forget_report()
+        run_dir.forget_models({m.name for m in members[1:]})
     if writer:
-        write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
-    run = RunResult(cfg, run_dir, device, data)
-    members = family.run_members(cfg)
+        run_dir.write_config(cfg)
+    fitted = []
     for index, member in enumerate(members):
         if len(members) > 1:
             observer.log(f"model {index + 1}/{len(members)}: {member.name} (seed {member.seed})")
-        run.models.append(_train_member(index, member, run, resume, observer, stop, evaluate_test))
+        fitted.append(
+            _fit_member(index, member, cfg, run_dir, device, data, resume, observer, stop)
+        )
     _check_stop(stop, run_dir, "before the final plots and report")
-    primary = run.models[0].summary
-    files = {"config": "config.yaml", "state": STATE_FILE, "model": "model.safetensors"}
-    for tm in run.models[1:]:
-        files[f"model:{tm.member.name}"] = tm.summary.file
-    if plots_enabled and writer:
-        curves = {
-            tm.member.name: (tm.summary.history, tm.summary.selection.best_epoch)
-            for tm in run.models
-        }
+    trained = TrainedRun(
+        cfg,
+        run_dir,
+        device,
+        data,
+        [tm for tm, _, _ in fitted],
+        evaluate_test=evaluate_test,
+        plots=plots_enabled and writer,
+    )
+    outcome = finish_run(family, trained)
+    summaries = {
+        tm.member.name: _summary(tm, state, wall, outcome.models[tm.member.name])
+        for tm, state, wall in fitted
+    }
+    primary = summaries[members[0].name]
+    files = {"config": RunDir.CONFIG, "state": RunDir.STATE, "model": RunDir.MODEL}
+    for tm in trained.models[1:]:
+        files[f"model:{tm.member.name}"] = tm.file
+    if trained.plots:
+        curves = {n: (s.history, s.selection.best_epoch) for n, s in summaries.items()}
         plots.training_curves(
             curves,
             primary.selection.metric,
@@ -280,11 +222,10 @@ def run_experiment(
             unit="step" if family.unit == "steps" else "epoch",
         )
         files["curves"] = "curves.png"
-        if family.artifacts is not None:
-            files.update(family.artifacts(run))
-    files["report"] = "report.json"
-    total = sum(tm.summary.timing.total_seconds for tm in run.models)
-    epochs = sum(tm.summary.selection.epochs_run for tm in run.models)
+    files.update(outcome.files)
+    files["report"] = RunDir.REPORT
+    total = sum(s.timing.total_seconds for s in summaries.values())
+    epochs = sum(s.selection.epochs_run for s in summaries.values())
     report = TrainReport(
         config=cfg.model_dump(mode="json"),
         seed=cfg.seed,
@@ -301,21 +242,64 @@ def run_experiment(
             torch_threads=torch.get_num_threads(),
         ),
         data=data.summary(),
-        models={tm.member.name: tm.summary for tm in run.models},
+        models=summaries,
         resumed=resume,
         files=files,
         extras=primary.extras,
     )
     if writer:
-        write_text_atomic(run_dir / "report.json", report.model_dump_json(indent=2) + "\n")
+        run_dir.write_report(report)
     _check_stop(stop, run_dir, "while the final outputs were written (they are complete)")
     return report
 
 
-def _check_stop(stop: StopFlag | None, run_dir: Path, when: str) -> None:
+def train_into(
+    cfg: RunConfig,
+    out: Path,
+    device: torch.device,
+    *,
+    mode: Literal["overwrite", "finish"],
+    command: str = "train",
+    **options: Any,
+) -> TrainReport | None:
+    """Open ``out`` as a run directory and train ``cfg`` into it (``options``: those of
+    :func:`run_experiment`). ``mode="overwrite"``: a fresh run whatever is there (tuning
+    trials); ``"finish"``: a finished run of the same config is kept as it is (``None`` is
+    returned), a cut one is resumed, anything else is replaced (final tune runs)."""
+    resume = False
+    if mode == "finish":
+        config = out / RunDir.CONFIG
+        same = config.is_file() and config.read_text(encoding="utf-8") == dump_yaml(cfg)
+        if same and (out / RunDir.REPORT).is_file():
+            return None
+        resume = same and (out / RunDir.STATE).is_file()
+    with RunDir.open(out, command, cfg.family, overwrite=not resume, resume=resume) as run_dir:
+        return run_experiment(cfg, run_dir, device, resume=resume, **options)
+
+
+def _check_stop(stop: StopFlag | None, run_dir: RunDir, when: str) -> None:
     """A signal that arrives after training still ends the command with exit 130."""
     if stop is not None and stop.requested:
         raise Interrupted(
             f"{stop.signal_name} {when}; the trained state is saved in {run_dir}, "
             "--resume finishes the run"
         )
+
+
+def final_metrics(
+    family: Family, model: torch.nn.Module, cfg: RunConfig, data: Any, device: torch.device
+) -> dict[str, float | None]:
+    """The family's final metrics of one model (test split included), nothing written
+    (``export`` compares a model before and after a precision change with it)."""
+    import tempfile
+
+    member = Member(cfg.family, cfg, cfg.seed)
+    run = TrainedRun(
+        cfg,
+        RunDir(Path(tempfile.gettempdir())),  # never written: plots=False
+        device,
+        data,
+        [TrainedModel(member, model, RunDir.MODEL)],
+        plots=False,
+    )
+    return finish_run(family, run).models[member.name].metrics

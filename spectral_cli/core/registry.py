@@ -13,9 +13,17 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from spectral_cli.core.errors import BadInput
+from spectral_cli.core.signature import EXPORT_FORMATS, ExportSignature, RawInput, TensorSpec
+
+if TYPE_CHECKING:  # listing the families (``--help``) imports no torch
+    import torch
+    from torch import Tensor, nn
+
+    from spectral_cli.core.runs import RunDir
+    from spectral_cli.core.schema import RunConfig, TrainConfig
 
 # family name -> (module that registers it, one-line description shown in --help)
 FAMILY_MODULES: dict[str, tuple[str, str]] = {
@@ -50,28 +58,44 @@ FAMILY_MODULES: dict[str, tuple[str, str]] = {
 }
 
 
+class Metric(NamedTuple):
+    """A metric by name and direction: ``max`` (larger is better) or ``min``."""
+
+    name: str
+    mode: Literal["max", "min"] = "max"
+
+    @property
+    def direction(self) -> str:
+        """Optuna's word for the mode."""
+        return "maximize" if self.mode == "max" else "minimize"
+
+
+class LossFn(Protocol):
+    """``loss(model, x, y) -> (loss, hits)``: ``hits`` is the number of correct predictions of
+    a classifier, or ``None`` for a regression (then no training accuracy is recorded)."""
+
+    def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Any]: ...
+
+
 @dataclass
 class Task:
     """How one model of a family is trained by :class:`~spectral_cli.core.trainer.Trainer`.
 
-    ``loss(model, x, y) -> (loss, hits)``: ``hits`` is the number of correct predictions of a
-    classifier, or ``None`` for a regression (then no training accuracy is recorded).
     ``evaluate(model) -> {metric: value}`` runs once per epoch on the validation split (eval
-    mode); its keys must include ``select``. ``None`` means the classifier default
-    (``val_loss``, ``val_acc``). ``select`` / ``mode``: the validation metric that picks the
-    kept weights and whether larger (``max``) or smaller (``min``) is better; ties go to the
-    lower ``val_loss``. ``select_from_epoch``: earlier epochs are never selected (a curriculum
-    whose loss changes). ``keep="last"`` keeps the final weights instead of the selected ones
-    (an experiment about where training ends, e.g. the LSTM drift experiment).
+    mode); its keys must include the family's selection metric and ``val_loss``. ``None`` means
+    the classifier default (``val_loss``, ``val_acc``). ``select_from_epoch``: earlier epochs
+    are never selected (a curriculum whose loss changes). ``keep="last"`` keeps the final
+    weights instead of the selected ones (an experiment about where training ends, e.g. the
+    LSTM drift experiment). ``optimizer``: the family's own (default: Adam with the config's
+    lr and weight decay). Which metric selects, and in which direction, is the family's
+    :attr:`Family.select` (declared once, for every model of the family).
     """
 
-    loss: Callable[..., Any]
-    evaluate: Callable[[Any], dict[str, float]] | None = None
-    select: str = "val_acc"
-    mode: Literal["max", "min"] = "max"
+    loss: LossFn
+    evaluate: Callable[[nn.Module], dict[str, float]] | None = None
     select_from_epoch: int = 1
     on_epoch_start: Callable[[int], None] | None = None
-    optimizer: Any = None
+    optimizer: torch.optim.Optimizer | None = None
     keep: Literal["best", "last"] = "best"
 
 
@@ -91,119 +115,130 @@ class Member:
     checkpoint_family: str | None = None
 
 
-EXPORT_FORMATS = ("onnx", "dense", "safetensors")
+class FamilyData(Protocol):
+    """What a family's ``data(cfg)`` returns: splits with ``x``/``y``, the ``info`` its
+    ``build`` needs (a dataclass: it is stored in every checkpoint) and a report ``summary``."""
+
+    @property
+    def train(self) -> Any: ...
+    @property
+    def val(self) -> Any: ...
+    @property
+    def test(self) -> Any: ...
+    @property
+    def info(self) -> Any: ...
+    def summary(self) -> dict[str, Any]: ...
 
 
-@dataclass(frozen=True)
-class TensorSpec:
-    """One named input or output of a family's model: its ONNX name and ``predict``'s array.
+@dataclass
+class TrainedModel:
+    """One trained model of a run (its kept weights are loaded)."""
 
-    ``dtype``: ``int64``, ``float32`` or ``model`` (the dtype of the model's weights).
-    ``shape``: per axis ``"batch"`` (dynamic), a number, or names joined by ``*``
-    (``"seq_len"``, ``"data.windows*model.window"``) looked up in the checkpoint's data info,
-    else as dotted keys of its config. ``high``: integer values lie in ``[0, high)``;
-    ``bound``: random test inputs are uniform in ``[-bound, bound]`` (default: standard
-    normal). Both are names like the shape's.
+    member: Member
+    model: nn.Module
+    file: str  # its weights, relative to the run directory
+    keep: Literal["best", "last"] = "best"  # the task's: best epoch's weights, or the last
+
+
+@dataclass
+class TrainedRun:
+    """What a family's :attr:`Family.finish` step sees: every trained model of the run.
+
+    ``evaluate_test``: false for ``spectral tune`` trials, which never touch the test split
+    (test metrics are then ``None`` and extras hold nothing computed from it). ``plots``: write
+    figures into ``run_dir`` (false for trials, final tune runs and ``--no-plots``).
     """
 
-    name: str
-    dtype: str
-    shape: tuple[str | int, ...]
-    high: str | None = None
-    bound: str | None = None
+    cfg: Any
+    run_dir: RunDir
+    device: torch.device
+    data: Any
+    models: list[TrainedModel]
+    evaluate_test: bool = True
+    plots: bool = True
 
 
-@dataclass(frozen=True)
-class RawInput:
-    """What ``predict`` reads by default instead of the model input (raw signals for a token
-    model, raw features for an MLP): ``spec`` is the user's array, ``prepare(cfg, info, array)
-    -> model input array`` turns it into the model input exactly as training did (``info``: the
-    checkpoint's data info, a dict), ``doc`` says how (for messages and help)."""
+@dataclass
+class ModelOutcome:
+    """Final results of one model: named ``metrics`` (the family's own names, ``None`` where
+    not computed) and ``extras`` (anything else the report should hold)."""
 
-    spec: TensorSpec
-    prepare: Callable[[Any, dict[str, Any], Any], Any]
-    doc: str
+    metrics: dict[str, float | None]
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ExportSignature:
-    """How a family's model is exported and run on user data, declared once per family.
+@dataclass
+class Outcome:
+    """The post-training step's result: per model (by member name) its metrics and extras, and
+    the files the family wrote (label -> path relative to the run directory)."""
 
-    * ``kind``: ``classifier`` (outputs ``logits``; labels are class ids), ``autoencoder``
-      (first output is the reconstruction of the input) or ``regression`` (labels have the
-      first output's shape; ``normalizer`` names the data-info value the MSE is divided by).
-    * ``input`` / ``outputs``: the model's ``forward`` input and outputs, in order.
-    * ``raw``: ``predict``'s default input when it is not the model input.
-    * ``harmonic``: submodule holding a harmonic embedding (``amplitudes``, ``frequencies``,
-      ``phases``, ``embedding_dim``); ONNX synthesizes its table inside the graph from them.
-    * ``dense_into``: ``dense`` turns the model into this family by replacing the submodule
-      ``embedding`` with its materialized ``nn.Embedding`` table (``vocab``: data-info key of
-      the table's rows).
-    * ``unsupported``: format -> why this family cannot be exported in it (exit 2).
-    """
+    models: dict[str, ModelOutcome]
+    files: dict[str, str] = field(default_factory=dict)
 
-    kind: Literal["classifier", "autoencoder", "regression"]
-    input: TensorSpec
-    outputs: tuple[TensorSpec, ...]
-    raw: RawInput | None = None
-    harmonic: str | None = None
-    dense_into: str | None = None
-    embedding: str = "embedding"
-    vocab: str = "vocab_size"
-    normalizer: str | None = None
-    unsupported: dict[str, str] = field(default_factory=dict)
 
-    def refusal(self, fmt: str) -> str | None:
-        """Why ``fmt`` is not available for this family (``None``: it is)."""
-        if fmt == "dense" and self.dense_into is None:
-            return self.unsupported.get(fmt, "it has no token embedding table to materialize")
-        return self.unsupported.get(fmt)
+class DataFn(Protocol):
+    def __call__(self, cfg: Any) -> FamilyData: ...
+
+
+class BuildFn(Protocol):
+    def __call__(self, cfg: Any, info: Any) -> nn.Module: ...
+
+
+class TaskFn(Protocol):
+    def __call__(
+        self, model: nn.Module, member: Member, data: Any, device: torch.device
+    ) -> Task: ...
+
+
+class FinishFn(Protocol):
+    def __call__(self, run: TrainedRun) -> Outcome: ...
+
+
+def one_member(cfg: Any) -> list[Member]:
+    """The default run: one model, named after the family, with the run seed."""
+    return [Member(cfg.family, cfg, cfg.seed)]
+
+
+def train_section(cfg: Any) -> Any:
+    """The default loop settings: the config's ``train`` section."""
+    return cfg.train
 
 
 @dataclass(frozen=True)
 class Family:
-    """A trainable family, declared once.
+    """A trainable family, declared once; every hook takes what it is about first.
 
     * ``config``: the complete run schema (a :class:`~spectral_cli.core.schema.RunConfig`).
-    * ``data(cfg) -> data``: an object with ``train``, ``val``, ``test`` splits (``x``, ``y``),
-      ``info`` (what ``build`` needs) and ``summary() -> dict`` (for the report).
-    * ``build(cfg, info) -> nn.Module`` builds the model of the run config ``cfg``.
-    * ``task(model, cfg, data, device, member) -> Task``; ``metrics(model, cfg, data, device,
-      evaluate_test) -> {name: value}`` are the final named metrics of the kept weights (test
-      metrics are ``None`` when ``evaluate_test`` is false: tuning trials never see the test
-      split). ``select``/``mode`` name the selection metric statically (``tune`` needs the
-      direction before it trains anything).
-    * ``members(cfg) -> [Member]`` for runs of several models; default: one.
-    * ``extras(model, cfg, data, device, evaluate_test) -> dict``: per-model results beyond
-      metrics (nothing from the test split unless ``evaluate_test``).
-    * ``artifacts(run) -> {label: file}``: plots after all members (``run`` is the pipeline's
-      :class:`~spectral_cli.core.pipeline.RunResult`, with the trained models).
-    * ``loop(cfg) -> TrainConfig``: the loop's knobs (default ``cfg.train``); ``unit`` is
-      ``"epochs"`` or ``"steps"`` (step-based families count ``train.steps``).
-    * ``test_metric``/``test_mode``: the final metric ``spectral tune`` compares across seeds
-      and families (families are compared only when they share it).
+    * ``data(cfg)``: the splits (:class:`FamilyData`); ``build(cfg, info)``: the model.
+    * ``task(model, member, data, device)``: how one model trains (:class:`Task`).
+    * ``finish(run)``: the one post-training step, after every model of the run trained: final
+      metrics and extras per model, and the family's figures, computed together
+      (:class:`Outcome`).
+    * ``select``: the validation metric and direction that pick the kept weights (ties go to
+      the lower ``val_loss``); ``test``: the final metric ``spectral tune`` compares across
+      seeds and families (families are compared only when they share it). Both are declared
+      here once (``tune`` needs them before anything trains).
+    * ``members(cfg)``: the models of a run (``--compare``, ``--baseline``); default one.
+    * ``loop(cfg)``: the loop's settings (default ``cfg.train``); ``unit``: ``"epochs"`` or
+      ``"steps"`` (step-based families count ``train.steps``).
     * ``tunable``: ``None`` if ``spectral tune`` may tune it, else the reason it may not.
     * ``smoke``: ``--set`` items that make a run take seconds on a CPU (tests and smoke runs).
-    * ``export``: the :class:`ExportSignature` (``spectral export`` / ``predict``); ``None``:
+    * ``export``: the :class:`ExportSignature` (``spectral export``/``predict``); ``None``:
       the family cannot be exported.
     """
 
     name: str
     description: str
-    config: type
-    data: Callable[[Any], Any]
-    build: Callable[[Any, Any], Any]
-    task: Callable[..., Task]
-    metrics: Callable[..., dict[str, float | None]]
-    select: str = "val_acc"
-    mode: Literal["max", "min"] = "max"
-    members: Callable[[Any], list[Member]] | None = None
-    extras: Callable[..., dict[str, Any]] | None = None
-    artifacts: Callable[[Any], dict[str, str]] | None = None
-    loop: Callable[[Any], Any] | None = None
+    config: type[RunConfig]
+    data: DataFn
+    build: BuildFn
+    task: TaskFn
+    finish: FinishFn
+    select: Metric = Metric("val_acc", "max")
+    test: Metric = Metric("test_acc", "max")
+    members: Callable[[Any], list[Member]] = one_member
+    loop: Callable[[Any], TrainConfig] = train_section
     unit: Literal["epochs", "steps"] = "epochs"
-    test_metric: str = "test_acc"
-    test_mode: Literal["max", "min"] = "max"
     embedding_prefix: str = "embedding."
     tunable: str | None = None
     smoke: tuple[str, ...] = ("train.epochs=2", "data.limit=200", "train.batch_size=64")
@@ -214,14 +249,24 @@ class Family:
         """File name of the family's YAML preset under ``configs/``."""
         return f"{self.name}.yaml"
 
-    def run_members(self, cfg: Any) -> list[Member]:
-        if self.members is None:
-            return [Member(self.name, cfg, cfg.seed)]
-        return self.members(cfg)
 
-    def loop_config(self, cfg: Any) -> Any:
-        return cfg.train if self.loop is None else self.loop(cfg)
-
+__all__ = [  # the export signature's types are declared with the family
+    "EXPORT_FORMATS",
+    "ExportSignature",
+    "Family",
+    "Member",
+    "Metric",
+    "ModelOutcome",
+    "Outcome",
+    "RawInput",
+    "Task",
+    "TensorSpec",
+    "TrainedModel",
+    "TrainedRun",
+    "family_names",
+    "get_family",
+    "register",
+]
 
 _REGISTRY: dict[str, Family] = {}
 

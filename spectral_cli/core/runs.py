@@ -1,6 +1,6 @@
 """Run directories: default naming, one writer at a time, and no clobbering.
 
-A run directory is locked before it is checked or written: :func:`prepare_run_dir` takes an
+A run directory is locked before it is checked or written: :meth:`RunDir.open` takes an
 exclusive ``fcntl.flock`` on ``.spectral.lock`` inside it and holds it until the process exits
 (or :func:`release_run_locks`). A second process asking for the same directory is refused at
 once (exit 2) with the holder's pid; the OS drops the lock of a dead process, so a stale lock
@@ -11,14 +11,23 @@ takes the lock.
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
+import datetime
 import os
+import stat
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
+from pydantic import BaseModel
+
+from spectral_cli.core.atomic import write_text_atomic
 from spectral_cli.core.errors import BadInput
 
+MODEL_FILE = "model.safetensors"
 STATE_FILE = "state.safetensors"
+MODELS_DIR = "models"  # further models of a run: models/<name>.safetensors
+STATES_DIR = "states"  # and their resume states
 LOCK_FILE = ".spectral.lock"
 
 _HELD: dict[Path, int] = {}  # run directory -> open lock file descriptor (this process)
@@ -26,7 +35,7 @@ _HELD: dict[Path, int] = {}  # run directory -> open lock file descriptor (this 
 
 def default_run_dir(command: str, name: str) -> Path:
     """``runs/<command>-<name>-<timestamp>`` relative to the working directory."""
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     return Path("runs") / f"{command}-{name}-{stamp}"
 
 
@@ -38,9 +47,20 @@ def lock_run_dir(run_dir: Path) -> None:
     if key in _HELD:
         return
     try:
-        fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+        # never through a symlink (it would write a pid wherever it points) nor into a FIFO
+        fd = os.open(
+            run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666
+        )
     except OSError as exc:
+        if (run_dir / LOCK_FILE).is_symlink():
+            raise BadInput(
+                f"--out {run_dir}: {LOCK_FILE} is a symbolic link; remove it (spectral never "
+                "writes through links)"
+            ) from None
         raise BadInput(f"--out {run_dir} is not writable ({exc.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise BadInput(f"--out {run_dir}: {LOCK_FILE} is not a regular file; remove it")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -70,7 +90,7 @@ def remove_if_unused(run_dir: Path) -> None:
     if fd is None:  # not ours: another process may hold it, never touch its lock file
         return
     with contextlib.suppress(OSError):
-        if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {LOCK_FILE}:
+        if run_dir.is_dir() and not run_contents(run_dir):
             (run_dir / LOCK_FILE).unlink(missing_ok=True)  # unlinked while still locked
             run_dir.rmdir()
     with contextlib.suppress(OSError):
@@ -88,8 +108,8 @@ def clean_temporaries(run_dir: Path) -> int:
 
 
 def run_contents(run_dir: Path) -> list[Path]:
-    """What is in ``run_dir`` besides the lock file."""
-    return [p for p in run_dir.iterdir() if p.name != LOCK_FILE]
+    """What is in ``run_dir`` besides the lock file (a symlink named like it counts)."""
+    return [p for p in run_dir.iterdir() if p.name != LOCK_FILE or p.is_symlink()]
 
 
 def probe_writable(folder: Path, what: str) -> None:
@@ -113,44 +133,144 @@ def check_out_file(out: Path) -> None:
     probe_writable(folder, f"--out {out}: {folder}")
 
 
-def prepare_run_dir(
-    out: Path | None, command: str, name: str, *, overwrite: bool = False, resume: bool = False
-) -> Path:
-    """Create, lock and check the run directory. Nothing existing is deleted.
+@dataclass
+class RunDir:
+    """A run directory this process has created (or reused), locked and checked.
 
-    An existing non-empty directory is refused unless ``overwrite`` (files are replaced one by
-    one as the run writes them) or ``resume`` (which needs a saved state in it). A refused
-    directory that did not exist before is not left behind.
+    Every command that writes a run directory opens it with :meth:`open` and writes its fixed
+    files through it, so their names live here once: ``config.yaml``, ``report.json``,
+    ``model.safetensors`` and ``state.safetensors`` of the primary model, ``models/<name>`` and
+    ``states/<name>`` of further models. ``RunDir / "x.png"`` is the path of a file in it.
+    Used as a context manager, a run that fails before writing anything leaves no directory it
+    created (a directory the user had is never removed). The lifecycle is described in
+    ``docs/architecture.md``.
     """
-    if overwrite and resume:
-        raise BadInput("--overwrite and --resume contradict each other; pass one of them")
-    if out is None:
-        if resume:
-            raise BadInput("--resume needs --out DIR pointing at the interrupted run")
-        out = default_run_dir(command, name)
-    if out.exists() and not out.is_dir():
-        raise BadInput(f"--out {out} exists and is not a directory")
-    if resume and not out.is_dir():
-        raise BadInput(f"--resume: {out} does not exist; nothing to resume")
-    existed = out.is_dir()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BadInput(f"--out {out} cannot be created ({exc.strerror})") from None
-    try:
-        probe_writable(out, f"--out {out}")  # before anything in it is replaced
-        lock_run_dir(out)
-        clean_temporaries(out)
-        if resume:
-            if not (out / STATE_FILE).is_file():
-                raise BadInput(f"--resume: {out} holds no {STATE_FILE}; nothing to resume")
-        elif run_contents(out) and not overwrite:
-            raise BadInput(
-                f"--out {out} exists and is not empty; pass --overwrite to replace its files "
-                "or --resume to continue it"
-            )
-    except BadInput:
-        if not existed:
-            remove_if_unused(out)
-        raise
-    return out
+
+    path: Path
+    created: bool = False
+
+    CONFIG: ClassVar[str] = "config.yaml"
+    REPORT: ClassVar[str] = "report.json"
+    MODEL: ClassVar[str] = MODEL_FILE
+    STATE: ClassVar[str] = STATE_FILE
+
+    @classmethod
+    def open(
+        cls,
+        out: Path | None,
+        command: str,
+        name: str,
+        *,
+        overwrite: bool = False,
+        resume: bool = False,
+    ) -> RunDir:
+        """Create, lock and check the run directory. Nothing existing is deleted.
+
+        An existing non-empty directory is refused unless ``overwrite`` (files are replaced one
+        by one as the run writes them) or ``resume`` (which needs a saved state in it). A refused
+        directory that did not exist before is not left behind.
+        """
+        if overwrite and resume:
+            raise BadInput("--overwrite and --resume contradict each other; pass one of them")
+        if out is None:
+            if resume:
+                raise BadInput("--resume needs --out DIR pointing at the interrupted run")
+            out = default_run_dir(command, name)
+        if out.exists() and not out.is_dir():
+            raise BadInput(f"--out {out} exists and is not a directory")
+        if resume and not out.is_dir():
+            raise BadInput(f"--resume: {out} does not exist; nothing to resume")
+        existed = out.is_dir()
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInput(f"--out {out} cannot be created ({exc.strerror})") from None
+        try:
+            probe_writable(out, f"--out {out}")  # before anything in it is replaced
+            lock_run_dir(out)
+            clean_temporaries(out)
+            if resume:
+                if not (out / STATE_FILE).is_file():
+                    raise BadInput(f"--resume: {out} holds no {STATE_FILE}; nothing to resume")
+            elif run_contents(out) and not overwrite:
+                raise BadInput(
+                    f"--out {out} exists and is not empty; pass --overwrite to replace its files "
+                    "or --resume to continue it"
+                )
+        except BadInput:
+            if not existed:
+                remove_if_unused(out)
+            raise
+        return cls(out, created=not existed)
+
+    # ---- paths -------------------------------------------------------------------------------
+    def __truediv__(self, rel: str | Path) -> Path:
+        return self.path / rel
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
+
+    @staticmethod
+    def model_files(index: int, name: str) -> tuple[str, str]:
+        """(weights, resume state) of the run's ``index``-th model, relative to the directory:
+        the primary model's are at the top, further models' under ``models/`` and ``states/``."""
+        if index == 0:
+            return MODEL_FILE, STATE_FILE
+        return f"{MODELS_DIR}/{name}.safetensors", f"{STATES_DIR}/{name}.safetensors"
+
+    def further_models(self) -> list[Path]:
+        """The ``models/*.safetensors`` files of the run's further models."""
+        folder = self.path / MODELS_DIR
+        return sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+
+    def outputs(self) -> list[str]:
+        """Every file in the directory (relative, sorted) except the lock."""
+        return sorted(
+            str(p.relative_to(self.path))
+            for p in self.path.rglob("*")
+            if p.is_file() and p.name != LOCK_FILE
+        )
+
+    # ---- writing -----------------------------------------------------------------------------
+    def write_text(self, rel: str, text: str) -> str:
+        """Atomically write ``rel``; returns ``rel`` (for a report's ``files``)."""
+        write_text_atomic(self.path / rel, text)
+        return rel
+
+    def write_config(self, cfg: BaseModel) -> str:
+        """The resolved config as ``config.yaml`` (so the run can be repeated)."""
+        from spectral_cli.core.config import dump_yaml
+
+        return self.write_text(self.CONFIG, dump_yaml(cfg))
+
+    def write_report(self, report: BaseModel) -> str:
+        """``report.json``, atomically."""
+        return self.write_text(self.REPORT, report.model_dump_json(indent=2) + "\n")
+
+    def forget_report(self) -> None:
+        """A fresh run (maybe ``--overwrite``) leaves no earlier report behind."""
+        (self.path / self.REPORT).unlink(missing_ok=True)
+
+    def forget_models(self, keep: set[str]) -> None:
+        """A fresh run drops earlier further models (and their states) it will not write again,
+        so ``export``/``predict`` never offer a model of an older run as one of this run's."""
+        for folder in (MODELS_DIR, STATES_DIR):
+            for file in sorted((self.path / folder).glob("*.safetensors")):
+                if file.stem not in keep and not file.is_symlink():
+                    file.unlink(missing_ok=True)
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def discard_if_unused(self) -> None:
+        """Release the lock; remove the directory if this run created it and wrote nothing."""
+        if self.created:
+            remove_if_unused(self.path)
+
+    def __enter__(self) -> RunDir:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None:
+            self.discard_if_unused()

@@ -1,21 +1,20 @@
-"""The classifier task most families share: cross-entropy, selected on validation accuracy."""
+"""What the classifier families share: cross-entropy training and their final metrics."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
-from spectral_cli.core.registry import Task
-from spectral_cli.core.trainer import classification_loss, evaluate
+from spectral_cli.core.evaluation import classification_loss, evaluate
+from spectral_cli.core.registry import Member, ModelOutcome, Outcome, Task, TrainedRun
 
 
-def classifier_task(
-    model: nn.Module, cfg: Any, data: Any, device: torch.device, member: Any = None
-) -> Task:
+def classifier_task(model: nn.Module, member: Member, data: Any, device: torch.device) -> Task:
     """Adam on cross-entropy; the kept weights are those of the best validation accuracy."""
-    return Task(loss=classification_loss, select="val_acc", mode="max")
+    return Task(loss=classification_loss)
 
 
 def classifier_metrics(
@@ -34,3 +33,24 @@ def classifier_metrics(
         "val_loss": val_loss,
         "train_acc": train_acc,
     }
+
+
+def classifier_finish(
+    extras: Callable[[nn.Module, Any], dict[str, Any]] | None = None,
+    figures: Callable[[TrainedRun], dict[str, str]] | None = None,
+) -> Callable[[TrainedRun], Outcome]:
+    """A classifier family's ``finish``: :func:`classifier_metrics` of every model, plus the
+    family's ``extras(model, cfg)`` per model and ``figures(run)`` (only when plotting)."""
+
+    def finish(run: TrainedRun) -> Outcome:
+        models = {}
+        for tm in run.models:
+            cfg = tm.member.cfg
+            metrics = classifier_metrics(tm.model, cfg, run.data, run.device, run.evaluate_test)
+            models[tm.member.name] = ModelOutcome(
+                metrics, extras(tm.model, cfg) if extras is not None else {}
+            )
+        files = figures(run) if figures is not None and run.plots else {}
+        return Outcome(models, files)
+
+    return finish

@@ -7,13 +7,12 @@ requested between two steps. Resuming restores all of it, regenerates the interr
 data order from the saved shuffle-generator state and skips the batches already done, so an
 interrupted-and-resumed CPU run ends with exactly the weights of an uninterrupted one.
 
-Model selection uses one validation metric, ``select`` (default ``val_acc``), maximized or
-minimized (``mode``); ties go to the lower validation loss. The test split is never touched
-here. Hooks for non-classifier families (a :class:`~spectral_cli.core.registry.Task` carries
-them): ``evaluate_fn`` (validation metrics by name; all go into the history),
-``on_epoch_start`` (e.g. a curriculum that changes the loss per epoch) and ``select_from_epoch``
-(earlier epochs are never selected). A ``loss_fn`` returning ``None`` hits is a regression: no
-training accuracy is recorded.
+Model selection uses one validation metric, the family's ``select`` (default ``val_acc``,
+maximized); ties go to the lower validation loss. The test split is never touched here. How a
+model trains is its :class:`~spectral_cli.core.registry.Task`: the loss (``None`` hits means a
+regression: no training accuracy is recorded), the validation metrics by name (all go into the
+history), a hook at each epoch start (e.g. a curriculum), the first selectable epoch and the
+optimizer.
 """
 
 from __future__ import annotations
@@ -39,27 +38,17 @@ from spectral_cli.core.checkpoint import (
     unflatten_state,
 )
 from spectral_cli.core.errors import BadInput, Interrupted, RuntimeFailure
-from spectral_cli.core.evaluation import (  # re-exported: the loop's vocabulary
+from spectral_cli.core.evaluation import (
     Observer,
     SilentObserver,
     SplitLike,
-    classification_loss,
     evaluate,
 )
+from spectral_cli.core.registry import Metric, Task
 from spectral_cli.core.schema import TrainConfig
 from spectral_cli.core.signals import StopFlag
 
 STATE_FAMILY = "train-state"
-__all__ = [
-    "STATE_FAMILY",
-    "LoopState",
-    "Observer",
-    "SilentObserver",
-    "SplitLike",
-    "Trainer",
-    "classification_loss",
-    "evaluate",
-]
 
 
 @dataclass
@@ -85,6 +74,7 @@ class Trainer:
     def __init__(
         self,
         model: nn.Module,
+        task: Task,
         cfg: TrainConfig,
         train: SplitLike,
         val: SplitLike,
@@ -92,39 +82,27 @@ class Trainer:
         seed: int,
         state_path: Path,
         *,
+        select: Metric = Metric("val_acc", "max"),
         state_metadata: dict[str, str] | None = None,
         on_improved: Callable[[nn.Module], None] | None = None,
         observer: Observer | None = None,
         stop: StopFlag | None = None,
-        loss_fn: Callable[[nn.Module, Tensor, Tensor], tuple[Tensor, Tensor | None]] = (
-            classification_loss
-        ),
-        evaluate_fn: Callable[[nn.Module], dict[str, float]] | None = None,
-        on_epoch_start: Callable[[int], None] | None = None,
-        select: str = "val_acc",
-        mode: str = "max",
-        select_from_epoch: int = 1,
-        optimizer: torch.optim.Optimizer | None = None,
     ) -> None:
-        self.model, self.cfg, self.train, self.val, self.device = model, cfg, train, val, device
+        self.model, self.task, self.cfg, self.device = model, task, cfg, device
+        self.train, self.val = train, val
         self.state_path = state_path
         self.state_metadata = state_metadata or {}
         self.on_improved = on_improved
         self.observer = observer or SilentObserver()
         self.stop = stop or StopFlag()
-        self.loss_fn = loss_fn
-        self.evaluate_fn = evaluate_fn  # -> {"val_loss", metrics...}, in eval mode
-        self.on_epoch_start = on_epoch_start  # gets the 0-based epoch, also on a resumed epoch
-        if mode not in ("max", "min"):
-            raise ValueError(f"mode must be 'max' or 'min', not {mode!r}")
-        self.select, self.mode, self.select_from_epoch = select, mode, select_from_epoch
+        if select.mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', not {select.mode!r}")
+        self.select = select
         # a family may bring its own (e.g. hmlp's FrequencyAwareOptimizer around Adam); its
         # state_dict must round-trip and its param_groups take lr / weight_decay on resume
-        if optimizer is None:
-            optimizer = torch.optim.Adam(
-                model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
-            )
-        self.optimizer = optimizer
+        self.optimizer = task.optimizer or torch.optim.Adam(
+            model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
+        )
         self.dist = distributed.current()
         self.params = [p for p in model.parameters() if p.requires_grad]
         distributed.broadcast_params(model)
@@ -218,7 +196,7 @@ class Trainer:
         loss, hits, value = None, None, 0.0
         if n:
             with self._autocast():
-                loss, hits = self.loss_fn(self.model, x, y)
+                loss, hits = self.task.loss(self.model, x, y)
             value = float(loss.detach())
         s_loss, s_hits, s_n, bad = value * n, float(hits or 0), n, not math.isfinite(value)
         if self.dist.active:  # every rank learns the batch's sums and whether any loss blew up
@@ -255,18 +233,20 @@ class Trainer:
         """Validate, select, checkpoint; ``steps``: optimizer steps per epoch."""
         st = self.state
         t0 = time.perf_counter()
-        if self.evaluate_fn is None:
+        if self.task.evaluate is None:
             bs = self.cfg.eval_batch_size
             val_loss, val_acc = evaluate(self.model, self.val, bs, self.device)
             metrics = {"val_loss": val_loss, "val_acc": val_acc}
         else:
             was_training = self.model.training
             self.model.eval()
-            metrics = dict(self.evaluate_fn(self.model))
+            metrics = dict(self.task.evaluate(self.model))
             self.model.train(was_training)
         metrics = {k: float(v) for k, v in metrics.items() if v is not None}
-        if self.select not in metrics or "val_loss" not in metrics:
-            raise ValueError(f"validation metrics {sorted(metrics)} lack {self.select!r}/val_loss")
+        if self.select.name not in metrics or "val_loss" not in metrics:
+            raise ValueError(
+                f"validation metrics {sorted(metrics)} lack {self.select.name!r}/val_loss"
+            )
         st.epoch_seconds += time.perf_counter() - t0  # the validation pass counts too
         record: dict[str, float] = {
             "epoch": st.epoch + 1,
@@ -277,14 +257,14 @@ class Trainer:
             record["train_acc"] = st.correct / max(st.seen, 1)
         record.update(metrics)
         record["seconds"] = st.epoch_seconds
-        value, val_loss = metrics[self.select], metrics["val_loss"]
+        value, val_loss = metrics[self.select.name], metrics["val_loss"]
         if st.best_value is None:
             improved = True
         elif value == st.best_value:
             improved = val_loss < st.best_val_loss
         else:
-            improved = value > st.best_value if self.mode == "max" else value < st.best_value
-        improved = improved and st.epoch + 1 >= self.select_from_epoch
+            improved = value > st.best_value if self.select.mode == "max" else value < st.best_value
+        improved = improved and st.epoch + 1 >= self.task.select_from_epoch
         if improved:
             st.best_epoch, st.best_value, st.best_val_loss = st.epoch + 1, value, val_loss
             self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -309,8 +289,8 @@ class Trainer:
         while self.state.epoch < self.cfg.epochs:
             self.shuffle.set_state(self.epoch_shuffle_state)
             order = torch.randperm(n, generator=self.shuffle)
-            if self.on_epoch_start is not None:
-                self.on_epoch_start(self.state.epoch)
+            if self.task.on_epoch_start is not None:
+                self.task.on_epoch_start(self.state.epoch)
             while self.state.step < steps:
                 if self.dist.active and distributed.max_flags(self.stop.requested)[0]:
                     self.stop.request("SIGTERM (on another rank)")  # all ranks stop together

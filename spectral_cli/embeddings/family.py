@@ -5,13 +5,21 @@ Their models and ``model.*`` schemas are in :mod:`spectral_cli.embeddings.models
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from spectral_cli.core.registry import ExportSignature, Family, RawInput, TensorSpec, register
+from spectral_cli.core.registry import (
+    ExportSignature,
+    Family,
+    RawInput,
+    TensorSpec,
+    TrainedRun,
+    register,
+)
 from spectral_cli.core.schema import Frozen, run_config_class
-from spectral_cli.core.tasks import classifier_metrics, classifier_task
+from spectral_cli.core.tasks import classifier_finish, classifier_task
 from spectral_cli.embeddings.hpe import HarmonicEmbedding
 from spectral_cli.embeddings.models import (
     FactorizedConfig,
@@ -25,7 +33,7 @@ from spectral_cli.embeddings.quantize import quantize
 from spectral_cli.embeddings.tokens import load_token_data
 
 
-def hpe_artifacts(run: Any) -> dict[str, str]:
+def hpe_figures(run: TrainedRun) -> dict[str, str]:
     """Heatmap of the learned V x D table and a histogram of the learned frequencies."""
     from spectral_cli.core import plots
 
@@ -42,7 +50,13 @@ def hpe_artifacts(run: Any) -> dict[str, str]:
     return {"embedding_heatmap": "hpe_embedding.png", "frequency_histogram": "hpe_frequencies.png"}
 
 
-def _family(name: str, config: type[Frozen], build: Any, **extra: Any) -> Family:
+def _family(
+    name: str,
+    config: type[Frozen],
+    build: Any,
+    figures: Callable[[TrainedRun], dict[str, str]] | None = None,
+    **extra: Any,
+) -> Family:
     from spectral_cli.core.registry import FAMILY_MODULES
 
     return register(
@@ -53,7 +67,7 @@ def _family(name: str, config: type[Frozen], build: Any, **extra: Any) -> Family
             data=lambda cfg: load_token_data(cfg.data),
             build=lambda cfg, info: build(cfg.model, info),
             task=classifier_task,
-            metrics=classifier_metrics,
+            finish=classifier_finish(figures=figures),
             **extra,
         )
     )
@@ -87,7 +101,7 @@ HPE = _family(
     "hpe",
     HPEConfig,
     build_hpe,
-    artifacts=hpe_artifacts,
+    figures=hpe_figures,
     export=_token_export(dense_into="standard", harmonic="embedding"),
 )
 __all__ = ["FACTORIZED", "HPE", "STANDARD"]

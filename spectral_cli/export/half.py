@@ -49,7 +49,9 @@ def cast_state(
 
 def family_test_metrics(loaded: Loaded) -> dict[str, float | None]:
     """The family's own metrics of the model, restricted to the test split."""
-    metrics = loaded.family.metrics(loaded.model, loaded.cfg, loaded.data(), loaded.device, True)
+    from spectral_cli.core.pipeline import final_metrics
+
+    metrics = final_metrics(loaded.family, loaded.model, loaded.cfg, loaded.data(), loaded.device)
     return {k: v for k, v in metrics.items() if k.startswith("test_")}
 
 
@@ -87,7 +89,7 @@ def export_half(
     )
     before, after = family_test_metrics(loaded), family_test_metrics(half)
     change = metric_change(before, after)
-    name = loaded.family.test_metric
+    name = loaded.family.test.name
     delta = change.get(name)
     shown = (
         "n/a"

@@ -149,7 +149,7 @@ def family_of(
     if isinstance(named, str) and named in family_names():  # e.g. hae's sae baseline
         fam = get_family(named)
         cfg = _validate(fam, config, path)
-        for member in fam.run_members(cfg):
+        for member in fam.members(cfg):
             if member.checkpoint_family == found and member.name == meta.get("spectral.member"):
                 return fam, member.cfg
     raise BadInput(

@@ -23,8 +23,12 @@ from spectral_cli.core.registry import (
     ExportSignature,
     Family,
     Member,
+    Metric,
+    ModelOutcome,
+    Outcome,
     Task,
     TensorSpec,
+    TrainedRun,
     register,
 )
 from spectral_cli.harmony import detection
@@ -90,78 +94,56 @@ def members(cfg: HAERunConfig) -> list[Member]:
     return [*own, Member("sae", cfg, cfg.seed, checkpoint_family=SAE_FAMILY)]
 
 
-def task(
-    model: Any, cfg: HAERunConfig, data: HAEData, device: torch.device, member: Member | None = None
-) -> Task:
-    if member is not None and member.name == "sae":
+def task(model: torch.nn.Module, member: Member, data: HAEData, device: torch.device) -> Task:
+    cfg = member.cfg
+    if member.name == "sae":
         sae = SAEObjective(cfg.model)
-        return Task(
-            loss=sae,
-            evaluate=validation_fn(sae, data.val.x, data.val_invalid, device),
-            select="val_loss",
-            mode="min",
-        )
+        return Task(loss=sae, evaluate=validation_fn(sae, data.val.x, data.val_invalid, device))
     hae = HAEObjective(cfg.model, cfg.train.epochs)
     return Task(
         loss=hae,
         evaluate=validation_fn(hae, data.val.x, data.val_invalid, device),
-        select="val_loss",
-        mode="min",
         on_epoch_start=hae.set_epoch,
         select_from_epoch=hae.curriculum.select_from_epoch(),
     )
 
 
-def _validation(
-    model: Any, cfg: HAERunConfig, data: HAEData, device: torch.device
-) -> dict[str, float]:
+def finish(run: TrainedRun) -> Outcome:
+    """Per model: validation metrics at the target loss weights, and from one pass of the
+    test-set detector the test AUROC, the report's detection extras and ``harmony_hist.png``
+    (test harmony of valid vs invalid inputs, every model of the run)."""
+    cfg: HAERunConfig = run.cfg
+    data: HAEData = run.data
     objective = HAEObjective(cfg.model, cfg.train.epochs)
-    return validation_fn(objective, data.val.x, data.val_invalid, device)(model)
-
-
-def metrics(
-    model: Any, cfg: HAERunConfig, data: HAEData, device: torch.device, evaluate_test: bool
-) -> dict[str, float | None]:
-    val = _validation(model, cfg, data, device)
-    out: dict[str, float | None] = {"test_mse": None, "test_auroc": None}
-    if evaluate_test:
-        out["test_mse"] = detection.reconstruction_mse(model, data.test.x, device)
-        det, _ = detection.detector(
-            model, data.test.x, data.test_invalid, device, score_kwargs(cfg.model)
-        )
-        out["test_auroc"] = det.auroc
-    out.update(
-        {"val_loss": val["val_loss"], "val_auroc": val["val_auroc"], "val_mse": val["val_mse"]}
-    )
-    return out
-
-
-def extras(
-    model: Any, cfg: HAERunConfig, data: HAEData, device: torch.device, evaluate_test: bool
-) -> dict[str, Any]:
-    if not evaluate_test:
-        return {}
+    validate = validation_fn(objective, data.val.x, data.val_invalid, run.device)
     kwargs = score_kwargs(cfg.model)
-    det, _ = detection.detector(model, data.test.x, data.test_invalid, device, kwargs)
-    sup = detection.superposition(
-        model, data.test.x, cfg.data.n_pairs, cfg.data.invalid_seed, device, kwargs
-    )
-    return {"detection": det.model_dump(), "superposition": sup}
+    models, values = {}, {}
+    for tm in run.models:
+        model, name = tm.model, tm.member.name
+        val = validate(model)
+        metrics: dict[str, float | None] = {"test_mse": None, "test_auroc": None}
+        extras: dict[str, Any] = {}
+        if run.evaluate_test or run.plots:
+            det, values[name] = detection.detector(
+                model, data.test.x, data.test_invalid, run.device, kwargs
+            )
+        if run.evaluate_test:
+            metrics["test_mse"] = detection.reconstruction_mse(model, data.test.x, run.device)
+            metrics["test_auroc"] = det.auroc
+            sup = detection.superposition(
+                model, data.test.x, cfg.data.n_pairs, cfg.data.invalid_seed, run.device, kwargs
+            )
+            extras = {"detection": det.model_dump(), "superposition": sup}
+        metrics.update({k: val[k] for k in ("val_loss", "val_auroc", "val_mse")})
+        models[name] = ModelOutcome(metrics, extras)
+    files = {}
+    if run.plots:
+        from spectral_cli.harmony.plots import harmony_histograms
 
-
-def artifacts(run: Any) -> dict[str, str]:
-    """``harmony_hist.png``: test harmony of valid vs invalid inputs, per model of the run."""
-    from spectral_cli.harmony.plots import harmony_histograms
-
-    values = {}
-    for trained in run.models:
-        kwargs = score_kwargs(trained.member.cfg.model)
-        _, values[trained.member.name] = detection.detector(
-            trained.model, run.data.test.x, run.data.test_invalid, run.device, kwargs
-        )
-    title = f"test harmony H ({run.cfg.model.variant})"
-    harmony_histograms(values, title, run.run_dir / "harmony_hist.png")
-    return {"histogram": "harmony_hist.png"}
+        title = f"test harmony H ({cfg.model.variant})"
+        harmony_histograms(values, title, run.run_dir / "harmony_hist.png")
+        files["histogram"] = "harmony_hist.png"
+    return Outcome(models, files)
 
 
 HAE = register(
@@ -172,14 +154,10 @@ HAE = register(
         data=load_data,
         build=lambda cfg, info: build_hae(cfg.model, info.signal_length),
         task=task,
-        metrics=metrics,
-        select="val_loss",
-        mode="min",
-        test_metric="test_auroc",
-        test_mode="max",
+        finish=finish,
+        select=Metric("val_loss", "min"),
+        test=Metric("test_auroc", "max"),
         members=members,
-        extras=extras,
-        artifacts=artifacts,
         smoke=(
             "train.epochs=4",
             "data.limit=160",

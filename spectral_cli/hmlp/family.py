@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from spectral_cli.core.errors import BadInput
+from spectral_cli.core.evaluation import classification_loss
 from spectral_cli.core.registry import (
     ExportSignature,
     Family,
@@ -18,11 +19,11 @@ from spectral_cli.core.registry import (
     RawInput,
     Task,
     TensorSpec,
+    TrainedRun,
     register,
 )
 from spectral_cli.core.schema import RunConfig
-from spectral_cli.core.tasks import classifier_metrics
-from spectral_cli.core.trainer import classification_loss
+from spectral_cli.core.tasks import classifier_finish
 from spectral_cli.hmlp.data import load_vector_data, standardize
 from spectral_cli.hmlp.layer import (
     FrequencyAwareOptimizer,
@@ -49,8 +50,9 @@ def make_optimizer(model: HarmonicMLP, cfg: RunConfig) -> torch.optim.Optimizer:
     return adam
 
 
-def frequency_tables(model: HarmonicMLP, cfg: RunConfig) -> dict[str, Any]:
+def frequency_tables(model: torch.nn.Module, cfg: RunConfig) -> dict[str, Any]:
     """Per hidden layer: each distinct frequency, its neurons, init factor and gradient factor."""
+    assert isinstance(model, HarmonicMLP)
     m = cfg.model
     tables = []
     for index, layer in enumerate(model.harmonic_layers):
@@ -89,12 +91,14 @@ def frequency_tables(model: HarmonicMLP, cfg: RunConfig) -> dict[str, Any]:
     return {"frequency_tables": tables}
 
 
-def activation_artifacts(run: Any) -> dict[str, str]:
+def activation_figures(run: TrainedRun) -> dict[str, str]:
     """``activations.png``: the activation of the neurons with distinct frequencies, per layer
     (of the run's primary model)."""
     from spectral_cli.hmlp.plots import activation_curves
 
-    activation_curves(run.models[0].model.harmonic_layers, run.run_dir / "activations.png")
+    model = run.models[0].model
+    assert isinstance(model, HarmonicMLP)
+    activation_curves(model.harmonic_layers, run.run_dir / "activations.png")
     return {"activations": "activations.png"}
 
 
@@ -124,10 +128,9 @@ def members(cfg: RunConfig) -> list[Member]:
     return [*own, Member(other.family, other, cfg.seed)]
 
 
-def task(
-    model: HarmonicMLP, cfg: RunConfig, data: Any, device: torch.device, member: Any = None
-) -> Task:
-    return Task(loss=classification_loss, optimizer=make_optimizer(model, cfg))
+def task(model: torch.nn.Module, member: Member, data: Any, device: torch.device) -> Task:
+    assert isinstance(model, HarmonicMLP)
+    return Task(loss=classification_loss, optimizer=make_optimizer(model, member.cfg))
 
 
 def _standardize_raw(cfg: RunConfig, info: dict[str, Any], x: Any) -> Any:
@@ -151,10 +154,8 @@ def _family(name: str, config: type[RunConfig]) -> Family:
             data=lambda cfg: load_vector_data(cfg.data),
             build=lambda cfg, info: HarmonicMLP(cfg.model, info),
             task=task,
-            metrics=classifier_metrics,
+            finish=classifier_finish(extras=frequency_tables, figures=activation_figures),
             members=members,
-            extras=lambda model, cfg, data, device, evaluate_test: frequency_tables(model, cfg),
-            artifacts=activation_artifacts,
             smoke=(
                 "train.epochs=2",
                 "data.limit=200",

@@ -29,7 +29,14 @@ import math
 import torch
 from torch import Tensor, nn
 
-from spectral_cli.spectra_lstm.reference import SpectraLSTMWeights, construct, design_scales
+from spectral_cli.spectra_lstm.config import INITS, SpectraLSTMRunConfig
+from spectral_cli.spectra_lstm.data import SpectraInfo
+from spectral_cli.spectra_lstm.reference import (
+    SpectraLSTMWeights,
+    construct,
+    design_scales,
+    resolve_dtype,
+)
 from spectral_cli.spectra_lstm.state import FIELDS
 
 
@@ -206,3 +213,15 @@ def block_drift(
         )
     out["all"] = float(torch.linalg.norm(after - before) / torch.linalg.norm(before))
     return out
+
+
+def model_seed(cfg: SpectraLSTMRunConfig) -> int:
+    """Seeded by init name: an ``--init`` run equals that part of a ``--compare`` run."""
+    return cfg.seed * 7919 + INITS.index(cfg.model.init)
+
+
+def build(cfg: SpectraLSTMRunConfig, info: SpectraInfo) -> nn.Module:
+    dt = resolve_dtype(cfg.model.dtype)
+    return build_model(
+        cfg.model.init, cfg.model.window, dt, info.input_bound, cfg.model.noise, model_seed(cfg)
+    )[0]

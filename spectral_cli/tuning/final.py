@@ -96,15 +96,8 @@ def run_final(
     stop: StopFlag,
 ) -> None:
     """Finish one final run: keep it if done, resume it if cut, else train it afresh."""
-    from spectral_cli.core.config import dump_yaml
-    from spectral_cli.core.pipeline import run_experiment
-    from spectral_cli.core.runs import STATE_FILE, prepare_run_dir
+    from spectral_cli.core.pipeline import train_into
 
     cfg = trial_config(settings, family, params, seed)
     out = final_dir(settings, family, seed)
-    same = (out / "config.yaml").is_file() and (out / "config.yaml").read_text() == dump_yaml(cfg)
-    if same and (out / "report.json").is_file():
-        return
-    resume = same and (out / STATE_FILE).is_file()
-    run_dir = prepare_run_dir(out, "tune", family, overwrite=not resume, resume=resume)
-    run_experiment(cfg, run_dir, device, stop=stop, plots_enabled=False, resume=resume)
+    train_into(cfg, out, device, mode="finish", command="tune", stop=stop, plots_enabled=False)

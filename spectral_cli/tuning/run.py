@@ -98,10 +98,10 @@ def collect(study: Any, family: str) -> FamilyResult:
     spec = get_family(family)
     return FamilyResult(
         study_name=study.study_name,
-        metric=spec.select,
-        direction="maximize" if spec.mode == "max" else "minimize",
-        test_metric=spec.test_metric,
-        test_direction=spec.test_mode,
+        metric=spec.select.name,
+        direction=spec.select.direction,
+        test_metric=spec.test.name,
+        test_direction=spec.test.mode,
         trials=trials,
         best_params=best.params,
         best_value=float(best.value),
@@ -116,7 +116,7 @@ def prepare_tune_dir(settings: TuneSettings, *, overwrite: bool, resume: bool) -
     Refused input creates no directory. An empty ``settings.storage`` means the default SQLite
     file in ``out``; the returned settings name it.
     """
-    from spectral_cli.core.runs import clean_temporaries, lock_run_dir, prepare_run_dir
+    from spectral_cli.core.runs import RunDir, clean_temporaries, lock_run_dir
     from spectral_cli.tuning.study import heartbeat_settings, open_storage
 
     validate_settings(settings)
@@ -131,7 +131,7 @@ def prepare_tune_dir(settings: TuneSettings, *, overwrite: bool, resume: bool) -
     elif resume and not (out / "optuna.db").is_file():
         raise BadInput(f"--resume: {out} holds no optuna.db; nothing to continue")
     if not resume:
-        prepare_run_dir(out, "tune", "-".join(settings.families), overwrite=overwrite)
+        RunDir.open(out, "tune", "-".join(settings.families), overwrite=overwrite)
     else:
         if not out.is_dir():
             raise BadInput(f"--resume: {out} does not exist; nothing to continue")

@@ -161,7 +161,7 @@ def open_study(
         pruner=pruner,
         load_if_exists=True,
     )
-    study.set_user_attr("spectral.objective", f"validation {get_family(family).select}")
+    study.set_user_attr("spectral.objective", f"validation {get_family(family).select.name}")
     if sets is not None:
         study.set_user_attr("spectral.sets", sets)
     study.set_user_attr("spectral.family", family)  # last: the tag other workers wait for
@@ -196,7 +196,7 @@ def _tagged_summary(storage: Any, name: str, direction: str) -> Any:
 
 def direction_of(family: str) -> str:
     """``maximize`` or ``minimize``: the family's selection metric decides."""
-    return "maximize" if get_family(family).mode == "max" else "minimize"
+    return get_family(family).select.direction
 
 
 def make_sampler(kind: str, seed: int, n_trials: int) -> Any:

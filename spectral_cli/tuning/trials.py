@@ -101,7 +101,7 @@ class PruningObserver:
 
 
 def trial_config(settings: TuneSettings, family: str, params: dict[str, Any], seed: int) -> Any:
-    from spectral_cli.core.pipeline import resolve_train_config
+    from spectral_cli.core.resolve import resolve_train_config
     from spectral_cli.tuning.space import as_sets
 
     sets = [*settings.sets, *as_sets(params)]
@@ -110,14 +110,13 @@ def trial_config(settings: TuneSettings, family: str, params: dict[str, Any], se
 
 def make_objective(settings: TuneSettings, family: str, stop: StopFlag) -> Any:
     from spectral_cli.core.device import resolve_device
-    from spectral_cli.core.pipeline import run_experiment
+    from spectral_cli.core.pipeline import train_into
     from spectral_cli.core.registry import get_family
-    from spectral_cli.core.runs import prepare_run_dir
     from spectral_cli.tuning.space import load_space
     from spectral_cli.tuning.study import study_name
 
     space = load_space(family, settings.space_file)
-    metric = get_family(family).select
+    metric = get_family(family).select.name
     device = resolve_device(settings.device)
 
     def objective(trial: Any) -> float:
@@ -127,17 +126,19 @@ def make_objective(settings: TuneSettings, family: str, stop: StopFlag) -> Any:
         run_dir = settings.out / "trials" / study_dir / f"trial-{trial.number:04d}"
         for key, value in trial_owner().items():
             trial.set_user_attr(key, value)
-        prepare_run_dir(run_dir, "tune", family, overwrite=True)
         trial.set_user_attr("run_dir", str(run_dir))
-        report = run_experiment(
+        report = train_into(
             cfg,
             run_dir,
             device,
+            mode="overwrite",
+            command="tune",
             observer=PruningObserver(trial, metric),
             stop=stop,
             evaluate_test=False,
             plots_enabled=False,
         )
+        assert report is not None  # mode="overwrite" always trains
         trial.set_user_attr("params_total", report.params.total)
         trial.set_user_attr("best_epoch", report.selection.best_epoch)
         return kept_value(report)

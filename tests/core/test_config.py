@@ -8,7 +8,7 @@ import pytest
 
 from spectral_cli.core.config import apply_sets, dump_yaml, parse_set
 from spectral_cli.core.errors import BadInput
-from spectral_cli.core.pipeline import resolve_train_config
+from spectral_cli.core.resolve import resolve_train_config
 
 
 def test_layering_preset_then_file_then_set_then_seed(tmp_path: Path) -> None:

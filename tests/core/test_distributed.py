@@ -174,7 +174,8 @@ def test_torchrun_launches_it(tmp_path: Path) -> None:
 def test_a_non_zero_rank_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The writer guards: a rank other than 0 leaves the run directory untouched."""
     from spectral_cli.core import distributed
-    from spectral_cli.core.pipeline import resolve_train_config, run_experiment
+    from spectral_cli.core.pipeline import run_experiment
+    from spectral_cli.core.resolve import resolve_train_config
 
     monkeypatch.setattr(distributed, "_CURRENT", distributed.Dist(rank=1, world=1))
     cfg = resolve_train_config(

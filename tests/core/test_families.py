@@ -13,8 +13,9 @@ import torch
 import yaml
 from safetensors import safe_open
 
-from spectral_cli.core.pipeline import resolve_train_config, run_experiment
+from spectral_cli.core.pipeline import run_experiment
 from spectral_cli.core.registry import FAMILY_MODULES, family_names, get_family
+from spectral_cli.core.resolve import resolve_train_config
 
 FAMILIES = family_names()
 
@@ -24,7 +25,7 @@ def test_registry_lists_every_declared_module_and_nothing_else() -> None:
     for name in FAMILIES:
         fam = get_family(name)
         assert fam.name == name and fam.description == FAMILY_MODULES[name][1]
-        assert fam.mode in ("max", "min") and fam.test_mode in ("max", "min")
+        assert fam.select.mode in ("max", "min") and fam.test.mode in ("max", "min")
 
 
 @pytest.fixture(scope="module", params=FAMILIES)
@@ -51,16 +52,16 @@ def test_every_family_writes_the_same_run_directory(smoke_run) -> None:
     on_disk = json.loads((out / "report.json").read_text())
     assert on_disk == json.loads(report.model_dump_json())
     # metrics: the family's own names, all measured (no placeholder values)
-    assert on_disk["metrics"] and fam.test_metric in on_disk["metrics"]
+    assert on_disk["metrics"] and fam.test.name in on_disk["metrics"]
     assert all(v is not None for v in on_disk["metrics"].values())
     sel = on_disk["selection"]
-    assert sel["metric"] == fam.select and sel["mode"] == fam.mode
-    assert on_disk["history"] and all(fam.select in h for h in on_disk["history"])
+    assert tuple(fam.select) == (sel["metric"], sel["mode"])
+    assert on_disk["history"] and all(fam.select.name in h for h in on_disk["history"])
     assert on_disk["params"]["total"] > 0
     assert on_disk["timing"]["torch_threads"] == torch.get_num_threads() == 1
     assert set(on_disk["files"].values()) <= {str(p.relative_to(out)) for p in out.rglob("*")}
     # every model of the run has its checkpoint; the primary one is model.safetensors
-    members = fam.run_members(cfg)
+    members = fam.members(cfg)
     assert list(on_disk["models"]) == [m.name for m in members]
     for index, member in enumerate(members):
         summary = on_disk["models"][member.name]
@@ -81,7 +82,7 @@ def test_config_yaml_reloads_into_the_same_config(smoke_run, tmp_path: Path) -> 
 
 def test_regression_families_report_no_accuracy(smoke_run) -> None:
     family, _, _, report = smoke_run
-    if get_family(family).select == "val_acc":
+    if get_family(family).select.name == "val_acc":
         assert "train_acc" in report.history[0] and "test_acc" in report.metrics
     else:  # a family that does not classify reports no accuracy at all, not zeros
         assert not any(k.endswith("_acc") for k in report.metrics)

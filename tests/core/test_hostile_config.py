@@ -9,7 +9,7 @@ import pytest
 
 from spectral_cli.core.config import MAX_CONFIG_BYTES, MAX_CONFIG_NODES, read_yaml
 from spectral_cli.core.errors import BadInput
-from spectral_cli.core.pipeline import resolve_train_config
+from spectral_cli.core.resolve import resolve_train_config
 
 
 def alias_bomb(levels: int = 9, width: int = 9) -> str:

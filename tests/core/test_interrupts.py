@@ -16,7 +16,8 @@ import torch
 from conftest import StopAfter
 
 from spectral_cli.core.errors import Interrupted
-from spectral_cli.core.pipeline import resolve_train_config, run_experiment
+from spectral_cli.core.pipeline import run_experiment
+from spectral_cli.core.resolve import resolve_train_config
 from spectral_cli.core.signals import (
     StopFlag,
     hold_signals_while_importing,

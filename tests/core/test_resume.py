@@ -15,7 +15,8 @@ from conftest import StopAfter, assert_one_line_error, invoke, read_report
 from safetensors.torch import load_file
 
 from spectral_cli.core.errors import Interrupted
-from spectral_cli.core.pipeline import resolve_train_config, run_experiment
+from spectral_cli.core.pipeline import run_experiment
+from spectral_cli.core.resolve import resolve_train_config
 from spectral_cli.core.signals import StopFlag
 
 SETS = ["train.epochs=3", "data.limit=300", "train.batch_size=64"]  # 270 train -> 5 steps/epoch

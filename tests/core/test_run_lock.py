@@ -14,16 +14,15 @@ import pytest
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.runs import (
     LOCK_FILE,
-    prepare_run_dir,
+    RunDir,
     release_run_locks,
-    remove_if_unused,
 )
 
 HOLD = (
     "import sys, time\n"
     "from pathlib import Path\n"
-    "from spectral_cli.core.runs import prepare_run_dir\n"
-    "prepare_run_dir(Path(sys.argv[1]), 'train', 'x', overwrite=True)\n"
+    "from spectral_cli.core.runs import RunDir\n"
+    "RunDir.open(Path(sys.argv[1]), 'train', 'x', overwrite=True)\n"
     "print('locked', flush=True)\n"
     "time.sleep(60)\n"
 )
@@ -50,7 +49,7 @@ def test_a_second_writer_is_refused_with_the_holders_pid(tmp_path: Path) -> None
         started = time.perf_counter()
         held = f"in use by another spectral process \\(pid {holder.pid}\\)"
         with pytest.raises(BadInput, match=held):
-            prepare_run_dir(run_dir, "train", "x", overwrite=True)
+            RunDir.open(run_dir, "train", "x", overwrite=True)
         assert time.perf_counter() - started < 1.0  # refused at once, not after waiting
         assert (run_dir / LOCK_FILE).is_file()  # the holder's lock file is left alone
     finally:
@@ -58,7 +57,7 @@ def test_a_second_writer_is_refused_with_the_holders_pid(tmp_path: Path) -> None
         holder.wait()
     # the dead holder's lock file remains, but the OS dropped its lock: it never blocks
     assert (run_dir / LOCK_FILE).is_file()
-    assert prepare_run_dir(run_dir, "train", "x", overwrite=True) == run_dir
+    assert RunDir.open(run_dir, "train", "x", overwrite=True).path == run_dir
 
 
 def test_a_refused_new_directory_is_not_left_behind(tmp_path: Path) -> None:
@@ -66,15 +65,16 @@ def test_a_refused_new_directory_is_not_left_behind(tmp_path: Path) -> None:
     (tmp_path / "fresh").mkdir()
     (run_dir / "report.json").write_text("{}")
     with pytest.raises(BadInput, match="not empty"):
-        prepare_run_dir(run_dir, "train", "x")
+        RunDir.open(run_dir, "train", "x")
     assert (run_dir / "report.json").is_file()  # an existing directory keeps its files
     new = tmp_path / "new"
     with pytest.raises(BadInput, match="nothing to resume"):
-        prepare_run_dir(new, "train", "x", resume=True)
+        RunDir.open(new, "train", "x", resume=True)
     assert not new.exists()
-    made = prepare_run_dir(tmp_path / "made", "train", "x")
-    remove_if_unused(made)
-    assert not made.exists()
+    made = RunDir.open(tmp_path / "made", "train", "x")
+    assert made.created
+    made.discard_if_unused()
+    assert not made.path.exists()
 
 
 def test_leftover_temporaries_of_a_killed_writer_are_removed(tmp_path: Path) -> None:
@@ -84,7 +84,7 @@ def test_leftover_temporaries_of_a_killed_writer_are_removed(tmp_path: Path) -> 
     (run_dir / ".model.safetensors.abc123.tmp").write_bytes(b"torn")
     (run_dir / "models").mkdir()
     (run_dir / "models" / ".sae.safetensors.x.tmp").write_bytes(b"torn")
-    prepare_run_dir(run_dir, "train", "x", resume=True)
+    RunDir.open(run_dir, "train", "x", resume=True)
     assert not list(run_dir.rglob("*.tmp")) and (run_dir / "state.safetensors").is_file()
 
 
@@ -92,12 +92,12 @@ def test_an_unwritable_out_is_bad_input(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     with pytest.raises(BadInput, match="cannot be created"):
-        prepare_run_dir(blocker / "run", "train", "x")
+        RunDir.open(blocker / "run", "train", "x")
     if os.geteuid() != 0:  # root writes anywhere; the permission case needs a normal user
         ro = tmp_path / "ro"
         ro.mkdir(mode=0o555)
         with pytest.raises(BadInput, match="cannot be created|not writable"):
-            prepare_run_dir(ro / "run", "train", "x")
+            RunDir.open(ro / "run", "train", "x")
 
 
 def test_two_train_processes_on_one_directory(tmp_path: Path) -> None:
@@ -157,4 +157,4 @@ def test_sigkill_leaves_a_resumable_directory(tmp_path: Path) -> None:
     time.sleep(1.0)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    prepare_run_dir(out, "train", "hpe", resume=True)  # neither blocked nor refused
+    RunDir.open(out, "train", "hpe", resume=True)  # neither blocked nor refused

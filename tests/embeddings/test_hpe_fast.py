@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from spectral_cli.core.pipeline import resolve_train_config
 from spectral_cli.core.registry import get_family
+from spectral_cli.core.resolve import resolve_train_config
 from spectral_cli.embeddings import hpe_fast
 from spectral_cli.embeddings.hpe import HarmonicEmbedding
 from spectral_cli.embeddings.hpe_fast import FastSynthesis, split_dim

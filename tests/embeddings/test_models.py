@@ -7,8 +7,8 @@ import torch
 
 from spectral_cli.core.config import presets_dir
 from spectral_cli.core.errors import BadInput
-from spectral_cli.core.pipeline import resolve_train_config
 from spectral_cli.core.registry import FAMILY_MODULES, family_names, get_family
+from spectral_cli.core.resolve import resolve_train_config
 from spectral_cli.embeddings.tokens import TokenDataInfo
 
 SEED_INFO = TokenDataInfo(vocab_size=256, seq_len=40, num_classes=10)

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from spectral_cli.core.pipeline import resolve_train_config, run_experiment
+from spectral_cli.core.pipeline import run_experiment
 from spectral_cli.core.registry import family_names, get_family
+from spectral_cli.core.resolve import resolve_train_config
 
 HAVE_ONNX = find_spec("onnx") is not None and find_spec("onnxruntime") is not None
 needs_onnx = pytest.mark.skipif(

@@ -68,7 +68,7 @@ def test_export_every_family_in_every_supported_format(
         assert out.is_file() and report["bytes"] == out.stat().st_size
         if fmt == "safetensors":
             details = report["details"]
-            metric = get_family(family).test_metric
+            metric = get_family(family).test.name
             assert details["metrics_before"][metric] is not None
             assert details["metrics_change"][metric] is not None
             with safe_open(str(out), "pt") as fh:

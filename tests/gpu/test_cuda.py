@@ -59,7 +59,8 @@ def test_every_family_trains_on_cuda(runner, tmp_path: Path, family: str, amp: s
 @pytest.mark.parametrize("family", ["hpe", "hmlp"])
 def test_resume_on_cuda_continues_the_run(tmp_path: Path, family: str) -> None:
     from spectral_cli.core.errors import Interrupted
-    from spectral_cli.core.pipeline import resolve_train_config, run_experiment
+    from spectral_cli.core.pipeline import run_experiment
+    from spectral_cli.core.resolve import resolve_train_config
     from spectral_cli.core.signals import StopFlag
 
     cfg = resolve_train_config(family, None, [*get_family(family).smoke, "train.epochs=3"])

@@ -11,8 +11,9 @@ from conftest import assert_one_line_error, invoke
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from spectral_cli.core.pipeline import resolve_train_config, run_experiment
+from spectral_cli.core.pipeline import run_experiment
 from spectral_cli.core.registry import get_family
+from spectral_cli.core.resolve import resolve_train_config
 
 
 @pytest.mark.parametrize(

@@ -198,7 +198,8 @@ def test_interrupted_hae_run_resumes_to_identical_weights(tmp_path: Path) -> Non
     from safetensors.torch import load_file
 
     from spectral_cli.core.errors import Interrupted
-    from spectral_cli.core.pipeline import resolve_train_config, run_experiment
+    from spectral_cli.core.pipeline import run_experiment
+    from spectral_cli.core.resolve import resolve_train_config
     from spectral_cli.core.signals import StopFlag
 
     sets = [s for s in HAE_TINY if s != "--set"] + ["model.baseline=sae"]

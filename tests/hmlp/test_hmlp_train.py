@@ -10,7 +10,8 @@ from conftest import TINY, StopAfter, assert_one_line_error, invoke, read_report
 from safetensors.torch import load_file
 
 from spectral_cli.core.errors import Interrupted
-from spectral_cli.core.pipeline import resolve_train_config, run_experiment
+from spectral_cli.core.pipeline import run_experiment
+from spectral_cli.core.resolve import resolve_train_config
 from spectral_cli.core.signals import StopFlag
 
 SMALL = [*TINY, "--set", "model.hidden=[32,16]"]

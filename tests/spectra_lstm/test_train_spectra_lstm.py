@@ -12,7 +12,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from spectral_cli.core.errors import Interrupted
-from spectral_cli.core.pipeline import resolve_train_config, run_experiment
+from spectral_cli.core.pipeline import run_experiment
+from spectral_cli.core.resolve import resolve_train_config
 from spectral_cli.core.signals import StopFlag
 
 SETS = [

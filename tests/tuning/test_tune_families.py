@@ -38,17 +38,17 @@ def test_tiny_tune_of_every_family(runner, tmp_path: Path, family: str) -> None:
     report = json.loads(result.stdout)
     res = report["families"][family]
     # the study optimizes the family's own selection metric, in its direction
-    assert res["metric"] == fam.select
-    assert res["direction"] == ("maximize" if fam.mode == "max" else "minimize")
-    assert res["test_metric"] == fam.test_metric and res["test"]["n"] == 2
+    assert res["metric"] == fam.select.name
+    assert res["direction"] == fam.select.direction
+    assert res["test_metric"] == fam.test.name and res["test"]["n"] == 2
     done = [t["value"] for t in res["trials"] if t["state"] == "COMPLETE"]
     assert len(done) == 2
-    assert res["best_value"] == (max(done) if fam.mode == "max" else min(done))
+    assert res["best_value"] == (max(done) if fam.select.mode == "max" else min(done))
     for trial in (out / "trials" / f"spectral-{family}").iterdir():  # trials never see test
         metrics = json.loads((trial / "report.json").read_text())["metrics"]
-        assert metrics[fam.test_metric] is None
+        assert metrics[fam.test.name] is None
     md = (out / "comparison.md").read_text()
-    assert f"| {family} | {fam.test_metric}" in md
+    assert f"| {family} | {fam.test.name}" in md
     assert (out / f"best-{family}" / "model.safetensors").is_file()
 
 

@@ -75,7 +75,8 @@ def test_kill_9_leaves_no_running_trial_after_resume(runner, tmp_path: Path) -> 
 def test_resume_trials_0_finishes_an_interrupted_final_exactly(runner, tmp_path: Path) -> None:
     from spectral_cli.core.config import read_yaml
     from spectral_cli.core.errors import Interrupted
-    from spectral_cli.core.pipeline import resolve_train_config, run_experiment
+    from spectral_cli.core.pipeline import run_experiment
+    from spectral_cli.core.resolve import resolve_train_config
     from spectral_cli.core.signals import StopFlag
 
     out = tmp_path / "t"

@@ -1,0 +1,77 @@
+"""The config of a training run: a new run's layers, or a resumed run's saved config."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from spectral_cli.core.checkpoint import load_checkpoint
+from spectral_cli.core.config import (
+    apply_sets,
+    deep_merge,
+    parse_set,
+    presets_dir,
+    read_yaml,
+    resolve,
+    validate,
+)
+from spectral_cli.core.errors import BadInput
+from spectral_cli.core.registry import get_family
+from spectral_cli.core.runs import STATE_FILE
+from spectral_cli.core.schema import RunConfig
+from spectral_cli.core.trainer import STATE_FAMILY
+
+
+def resolve_train_config(
+    family: str, config_file: Path | None, sets: Iterable[str], seed: int | None = None
+) -> RunConfig:
+    """Schema defaults < ``configs/<family>.yaml`` < ``--config`` < ``--set`` < ``--seed``."""
+    spec = get_family(family)
+    if config_file is not None:
+        declared = read_yaml(config_file).get("family", family)
+        if declared != family:
+            raise BadInput(f"config file {config_file} is for family {declared!r}, not {family!r}")
+    sets = list(sets)
+    for parts, value in parse_set(sets):  # the family is the command's argument, not a setting
+        if parts == ["family"] and value != family:
+            raise BadInput(
+                f"--set family={value}: the family is {family!r} (the command's "
+                f"argument); run 'spectral train {value or 'FAMILY'}' instead"
+            )
+    fixed: dict[str, Any] = {"family": family}
+    if seed is not None:
+        fixed["seed"] = seed
+    return resolve(spec.config, presets_dir() / spec.preset, config_file, sets, fixed)  # type: ignore[no-any-return]
+
+
+def resume_train_config(
+    run_dir: Path, family: str, sets: Iterable[str], seed: int | None = None
+) -> RunConfig:
+    """The config saved in ``run_dir``'s state; ``--set`` may only change the run's length
+    (``train.epochs``, or ``train.steps`` for step-based families)."""
+    spec = get_family(family)
+    _, meta = load_checkpoint(run_dir / STATE_FILE, STATE_FAMILY)
+    try:
+        saved = json.loads(meta.get("spectral.config", "{}"))
+    except ValueError:
+        saved = None
+    if not isinstance(saved, dict):
+        raise BadInput(f"--resume: {run_dir / STATE_FILE} holds no readable config")
+    if saved.get("family") != family:
+        raise BadInput(f"--resume: {run_dir} is a {saved.get('family')!r} run, not {family!r}")
+    data = apply_sets(saved, parse_set(sets))
+    if seed is not None:
+        data = deep_merge(data, {"seed": seed})
+    merged = validate(spec.config, data, "--set")
+    a, b = merged.model_dump(mode="json"), dict(saved)
+    length = ("epochs", "steps")
+    a["train"] = {k: v for k, v in a["train"].items() if k not in length}
+    b["train"] = {k: v for k, v in b.get("train", {}).items() if k not in length}
+    if a != b:
+        raise BadInput(
+            "--resume may only change train.epochs (or train.steps); "
+            "start a new run for other changes"
+        )
+    return merged  # type: ignore[no-any-return]
