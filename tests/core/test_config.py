@@ -77,3 +77,43 @@ def test_set_parsing_and_round_trip() -> None:
     cfg = resolve_train_config("factorized", None, ["model.k=8"])
     assert "k: 8" in dump_yaml(cfg)
     assert cfg.model_config["frozen"] is True
+
+
+def _leaves(tree: dict, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], object]]:
+    out: list[tuple[tuple[str, ...], object]] = []
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out += _leaves(value, (*prefix, key))
+        else:
+            out.append(((*prefix, key), value))
+    return out
+
+
+def _presets() -> list[tuple[str, type, dict]]:
+    from spectral_cli.core.registry import family_names, get_family
+    from spectral_cli.ntk.config import NTKRunConfig
+
+    fams = [(f"{n}.yaml", get_family(n).config, {"family": n}) for n in family_names()]
+    return [*fams, ("ntk-toy.yaml", NTKRunConfig, {})]
+
+
+@pytest.mark.parametrize("preset,schema,base", _presets(), ids=lambda v: str(v)[:20])
+def test_presets_carry_only_what_differs_from_the_schema(preset, schema, base) -> None:
+    """Defaults are written once, in the schema: a preset that repeats one fails here."""
+    import yaml
+
+    from spectral_cli.core.config import presets_dir
+
+    text = (presets_dir() / preset).read_text()
+    defaults = schema.model_validate(base).model_dump(mode="json")
+    repeated = []
+    for path, value in _leaves(yaml.safe_load(text)):
+        if path in (("family",), ("command",)):  # which schema the file is for
+            continue
+        default = defaults
+        for key in path:
+            default = default[key]
+        if value == default:
+            repeated.append(".".join(path))
+    assert not repeated, f"configs/{preset} repeats schema defaults: {repeated}"
+    assert text.startswith("#"), "a preset says in a comment why its values differ"
