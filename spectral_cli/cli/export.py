@@ -91,7 +91,7 @@ def export(
         return
     dev = resolve_device(shared.device)
     report = run_export(source, shared.out, opts, dev, shared.overwrite)
-    if shared.chatty:
+    if shared.details:
         for case in report.parity.cases:
             log(
                 shared,

@@ -102,6 +102,6 @@ def harmony_score(*, flags: FlagValues, shared: Shared) -> None:
             )
             report.files["config"] = run_dir.write_config(cfg)
             run_dir.write_report(report)
-        if shared.chatty:
+        if shared.details:
             log(shared, f"wrote {run_dir}")
     emit(shared, report, report.summary())

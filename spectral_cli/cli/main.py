@@ -1,4 +1,4 @@
-"""The ``spectral`` app: subcommands, error handling and exit codes (DESIGN.md).
+"""The ``spectral`` app: subcommands, error handling and exit codes (docs/architecture.md).
 
 Every failure leaves through :class:`SpectralGroup.main`: usage errors and
 :class:`~spectral_cli.core.errors.BadInput` print one ``error: ...`` line on stderr and exit 2;
@@ -44,7 +44,7 @@ def _error(message: str, code: int) -> None:
 
 
 class SpectralGroup(TyperGroup):
-    """A Typer group whose errors are one line on stderr with the DESIGN.md exit codes."""
+    """A Typer group whose errors are one line on stderr, with the documented exit codes."""
 
     def main(  # type: ignore[override]
         self,
@@ -78,7 +78,7 @@ class SpectralGroup(TyperGroup):
         except Exception as exc:
             if debug:
                 raise
-            # out of memory and other failures at run time: exit 3 (DESIGN.md)
+            # out of memory and other failures at run time: exit 3 (docs/architecture.md)
             _error(f"{type(exc).__name__}: {exc} (run with SPECTRAL_DEBUG=1 for a traceback)", 3)
         finally:
             release_run_locks()  # the run directory is free for the next command

@@ -138,7 +138,7 @@ def ntk(*, flags: FlagValues, shared: Shared) -> None:
         observer.log(f"spectral ntk on {dev} (seed {cfg.seed}) -> {run_dir}")
         with catch_signals(StopFlag()) as stop:
             report = run(prepared, run_dir, dev, observer=observer, stop=stop)
-    if shared.chatty:
+    if shared.details:
         for note in report.notes:
             log(shared, f"note: {note}")
     emit(shared, report, f"{report.summary()} -> {run_dir}")

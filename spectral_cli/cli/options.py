@@ -1,4 +1,4 @@
-"""Options every subcommand shares (DESIGN.md, "Every subcommand shares"), declared once.
+"""Options every subcommand shares, declared once (docs/architecture.md, "Shared options").
 
 Typer has no reusable option groups, so :func:`shared_options` appends the shared parameters to
 a command function's signature (``--help`` lists them in their own panel, ``CliRunner`` and
@@ -41,12 +41,12 @@ class Shared:
     print_config: bool = False
 
     @property
-    def talk(self) -> bool:
+    def logs(self) -> bool:
         """Whether logs and notes go to stderr (not with ``--quiet``)."""
         return not self.quiet
 
     @property
-    def chatty(self) -> bool:
+    def details(self) -> bool:
         """Whether ``--verbose`` details go to stderr."""
         return self.verbose and not self.quiet
 

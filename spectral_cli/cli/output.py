@@ -26,7 +26,7 @@ def stderr_console() -> Console:
 
 def log(shared: Shared, message: str) -> None:
     """A log or note line on stderr (not with ``--quiet``)."""
-    if shared.talk:
+    if shared.logs:
         typer.echo(message, err=True)
 
 

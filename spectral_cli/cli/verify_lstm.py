@@ -68,7 +68,7 @@ def verify_lstm(*, flags: FlagValues, shared: Shared) -> None:
         report = run_verify(prepared, run_dir, dev)
     if report.note:
         log(shared, f"note: {report.note}")
-    if shared.chatty:
+    if shared.details:
         log(shared, f"cell: {report.cell}, H={report.hidden_size}, source: {report.source}")
         if report.valid_amplitude:
             va = report.valid_amplitude

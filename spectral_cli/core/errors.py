@@ -1,4 +1,4 @@
-"""Exceptions that map one-to-one onto the CLI's exit codes (see DESIGN.md).
+"""Exceptions that map one-to-one onto the CLI's exit codes (docs/architecture.md, "Exit codes").
 
 Core modules raise these; the CLI turns them into a one-line ``error: ...`` message and the
 matching exit code. They import nothing heavy so the CLI can catch them without torch.

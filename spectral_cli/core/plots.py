@@ -11,7 +11,7 @@ import numpy as np
 from spectral_cli.core.atomic import write_with
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -20,9 +20,9 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, path: Path) -> None:
+def save_figure(fig: Any, path: Path) -> None:
     write_with(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png"))
-    _pyplot().close(fig)
+    pyplot().close(fig)
 
 
 def training_curves(
@@ -38,7 +38,7 @@ def training_curves(
     ``runs`` maps a model name to (history, best epoch); a history record has ``epoch``,
     ``loss``, ``val_loss``, ``select`` and optionally ``train_acc`` and ``step``.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_loss, ax_sel) = plt.subplots(1, 2, figsize=(10, 3.8))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (name, (history, best)) in enumerate(runs.items()):
@@ -76,12 +76,12 @@ def training_curves(
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     fig.suptitle(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def embedding_heatmap(table: np.ndarray, title: str, path: Path) -> None:
     """An embedding table (tokens x dimensions) as a heatmap."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 6))
     lim = float(np.abs(table).max()) or 1.0
     im = ax.imshow(
@@ -89,14 +89,14 @@ def embedding_heatmap(table: np.ndarray, title: str, path: Path) -> None:
     )
     ax.set(xlabel="embedding dimension j", ylabel="token i", title=title)
     fig.colorbar(im, ax=ax)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def histogram(values: np.ndarray, xlabel: str, title: str, path: Path, bins: int = 60) -> None:
     """A histogram of ``values``."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.8))
     ax.hist(values.ravel(), bins=bins, color="tab:blue", alpha=0.8)
     ax.set(xlabel=xlabel, ylabel="count", title=title)
     ax.grid(alpha=0.3)
-    _save(fig, path)
+    save_figure(fig, path)

@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from spectral_cli.core.plots import _pyplot, _save
+from spectral_cli.core.plots import pyplot, save_figure
 
 
 def harmony_histograms(values: dict[str, dict[str, Any]], title: str, path: Path) -> None:
     """One panel per model: overlaid histograms of H for ``valid`` and ``invalid`` inputs."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(values), figsize=(6 * len(values), 3.8), squeeze=False)
     for ax, (name, v) in zip(axes[0], values.items(), strict=True):
         both = np.concatenate([np.ravel(v["valid"]), np.ravel(v["invalid"])])
@@ -24,4 +24,4 @@ def harmony_histograms(values: dict[str, dict[str, Any]], title: str, path: Path
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     fig.suptitle(title)
-    _save(fig, path)
+    save_figure(fig, path)

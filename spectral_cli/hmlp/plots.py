@@ -8,14 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from spectral_cli.core.plots import _pyplot, _save
+from spectral_cli.core.plots import pyplot, save_figure
 
 
 def activation_curves(layers: Sequence[Any], path: Path, z_max: float = 6.0) -> None:
     """One panel per hidden layer: ``a_i(z)`` of the neurons with distinct frequencies (<= 6)."""
     import torch
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(layers), figsize=(5.2 * len(layers), 3.8), squeeze=False)
     z = torch.linspace(-z_max, z_max, 801)
     for index, (ax, layer) in enumerate(zip(axes[0], layers, strict=True)):
@@ -35,4 +35,4 @@ def activation_curves(layers: Sequence[Any], path: Path, z_max: float = 6.0) -> 
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle("activation functions of a few neurons")
-    _save(fig, path)
+    save_figure(fig, path)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from spectral_cli.core.plots import _pyplot, _save
+from spectral_cli.core.plots import pyplot, save_figure
 
 
 def value_label(v: float) -> str:
@@ -23,7 +23,7 @@ def _positive(v: Sequence[float]) -> np.ndarray:
 
 def spectra(curves: dict[str, Sequence[float]], chosen: str, title: str, path: Path) -> None:
     """Train-kernel eigenvalues lambda_i / lambda_1 per mapping (log scale)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, vals in curves.items():
         lam = _positive(vals)
@@ -37,14 +37,14 @@ def spectra(curves: dict[str, Sequence[float]], chosen: str, title: str, path: P
     ax.set(xlabel="eigenvalue index i", ylabel="λ_i / λ_1", title=title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def profiles(
     rows: dict[str, tuple[Sequence[float], Sequence[float]]], title: str, path: Path
 ) -> None:
     """K(x_i, x_j) against x_i - x_j, each curve scaled by its value at 0."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, (dx, k) in rows.items():
         d, kk = np.asarray(dx), np.asarray(k)
@@ -53,14 +53,14 @@ def profiles(
     ax.set(xlabel="x_i − x_j", ylabel="K(x_i, x_j) / K(x_j, x_j)", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def dynamics(
     d: dict[str, Any], residual_net: np.ndarray, residual_ntk: np.ndarray, title: str, path: Path
 ) -> None:
     """Train/test MSE of the network vs the NTK prediction, and |Q^T(f - y)|_i over steps."""
-    plt = _pyplot()
+    plt = pyplot()
     steps = np.asarray(d["record_steps"])
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     for key, label, col in (("train", "train", "tab:blue"), ("test", "test", "tab:orange")):
@@ -80,12 +80,12 @@ def dynamics(
     b.grid(alpha=0.3, which="both")
     b.legend(fontsize=8)
     fig.suptitle(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def sweep(points: Sequence[Any], param: str, title: str, path: Path) -> None:
     """The seed's figure: test MSE per value, test-loss curves, spectra and kernel profiles."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(20, 4.2))
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(points)))
     labels = [f"{param} = {value_label(p.value)}" for p in points]
@@ -114,7 +114,7 @@ def sweep(points: Sequence[Any], param: str, title: str, path: Path) -> None:
         ax.grid(alpha=0.3, which="both")
     c.legend(fontsize=7)
     fig.suptitle(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def sweep_summary(runs: Sequence[dict[str, Any]], path: Path) -> None:
@@ -124,7 +124,7 @@ def sweep_summary(runs: Sequence[dict[str, Any]], path: Path) -> None:
     and the trained network (dashed), labelled by the number of frequencies ``m`` and the kernel.
     ``runs``: ``report.json`` contents of ``spectral ntk --sweep-*`` runs.
     """
-    plt = _pyplot()
+    plt = pyplot()
     slopes = sorted({float(r["config"]["task"]["slope"]) for r in runs}, reverse=True)
     fig, axes = plt.subplots(1, len(slopes), figsize=(6.2 * len(slopes), 4.4), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -172,4 +172,4 @@ def sweep_summary(runs: Sequence[dict[str, Any]], path: Path) -> None:
         f"{runs[0]['task']['n_test']} test points"
     )
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from spectral_cli.core.plots import _pyplot, _save
+from spectral_cli.core.plots import pyplot, save_figure
 
 GATES = ("i", "f", "g", "o")
 
@@ -50,7 +50,7 @@ def _heat(
     title: str,
     lim: float | None = None,
 ) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     lim = float(np.abs(w).max()) if lim is None else lim
     im = ax.imshow(w, aspect="auto", cmap="RdBu_r", norm=_symlog(plt, lim), interpolation="nearest")
     _draw_blocks(ax, w.shape[1], blocks)
@@ -62,10 +62,10 @@ def weight_hh_heatmap(
     w: np.ndarray, blocks: Mapping[str, Sequence[int]], title: str, path: Path
 ) -> None:
     """``weight_hh`` [4H, H] with gate and block boundaries (the seed's Figure 1)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 8))
     _heat(ax, fig, w, blocks, title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def weight_hh_before_after(
@@ -76,7 +76,7 @@ def weight_hh_before_after(
     path: Path,
 ) -> None:
     """Init, after training (same colour scale) and their difference."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(18, 7.5))
     fig.subplots_adjust(wspace=0.35)
     lim = float(max(np.abs(before).max(), np.abs(after).max()))
@@ -84,14 +84,14 @@ def weight_hh_before_after(
     _heat(axes[1], fig, after, blocks, "after training", lim)
     _heat(axes[2], fig, after - before, blocks, "after - init")
     fig.suptitle(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def spectrogram_pair(
     est: np.ndarray, ref: np.ndarray, errors: np.ndarray, tol: float, title: str, path: Path
 ) -> None:
     """LSTM spectrogram beside the FFT one (log10 power; windows x bins) and per-window error."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.4), layout="constrained")
     floor = max(float(ref.max()) * 1e-16, 1e-300)
     lo, hi = np.log10(floor), np.log10(max(float(ref.max()), floor * 10))
@@ -116,4 +116,4 @@ def spectrogram_pair(
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.suptitle(title)
-    _save(fig, path)
+    save_figure(fig, path)

@@ -167,9 +167,9 @@ def verdict(pt: PairTest, report: TuneReport | None = None) -> str:
 
 def comparison_plot(report: TuneReport, path: Path) -> None:
     """Left: test accuracy per family with 95 % CI error bars; right: validation acc over trials."""
-    from spectral_cli.core.plots import _pyplot, _save
+    from spectral_cli.core.plots import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_acc, ax_trials) = plt.subplots(1, 2, figsize=(11, 4))
     names = list(report.families)
     for i, name in enumerate(names):
@@ -206,4 +206,4 @@ def comparison_plot(report: TuneReport, path: Path) -> None:
     ax_trials.legend(fontsize=7)
     for ax in (ax_acc, ax_trials):
         ax.grid(alpha=0.3)
-    _save(fig, path)
+    save_figure(fig, path)
