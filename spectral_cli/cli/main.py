@@ -2,8 +2,7 @@
 
 Every failure leaves through :class:`SpectralGroup.main`: usage errors and
 :class:`~spectral_cli.core.errors.BadInput` print one ``error: ...`` line on stderr and exit 2;
-failed
-checks exit 1, runtime failures 3, interruptions 130. ``SPECTRAL_DEBUG=1`` re-raises with the
+failed checks exit 1, runtime failures 3, interruptions 130. ``SPECTRAL_DEBUG=1`` re-raises with the
 traceback. Nothing here imports torch: subcommands import their core modules when they run.
 """
 
@@ -22,7 +21,6 @@ try:  # typer >= 0.20 vendors click as typer._click
 except ImportError:  # pragma: no cover - older typer on top of click
     from click import exceptions as click_exc  # type: ignore[no-redef]
 
-from spectral_cli.cli import placeholders
 from spectral_cli.cli.export import export
 from spectral_cli.cli.harmony_score import harmony_score
 from spectral_cli.cli.ntk import ntk
@@ -121,4 +119,3 @@ app.command("tune")(tune)
 app.command("ntk")(ntk)
 app.command("export")(export)
 app.command("predict")(predict)
-placeholders.register(app)

@@ -1,4 +1,4 @@
-"""The app shell: help without torch, the six subcommands, placeholders and usage errors."""
+"""The app shell: help without torch, the subcommands and usage errors."""
 
 from __future__ import annotations
 
@@ -16,15 +16,6 @@ def test_help_lists_all_six_subcommands(runner) -> None:
 
 def test_help_does_not_import_torch() -> None:
     assert_help_imports_none(["--help"], modules=("torch", "numpy"))
-
-
-def test_pending_subcommands_refuse_to_pretend(runner) -> None:
-    from spectral_cli.cli.placeholders import PENDING
-
-    for name in PENDING:  # subcommands that have landed are tested in their own files
-        result = invoke(runner, name, "--anything", "x")
-        assert_one_line_error(result, 2)
-        assert "not available yet" in result.stderr
 
 
 def test_usage_errors_are_one_line_exit_2(runner) -> None:
