@@ -21,6 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "docs" / "cli.md"
 COMMAND = "python docs/make_cli_reference.py"
+# the Typer release that generated the committed docs/cli.md; another release may format the
+# Markdown differently, so tests/test_docs.py compares only under this one (update on regeneration)
+TYPER_VERSION = "0.29.2"
 
 
 def generate(output: Path) -> None:
@@ -43,7 +46,9 @@ def generate(output: Path) -> None:
 def main(argv: list[str]) -> int:
     output = Path(argv[0]).resolve() if argv else DEFAULT_OUTPUT
     generate(output)
-    print(f"wrote {output}")
+    import typer
+
+    print(f"wrote {output} (typer {typer.__version__}; TYPER_VERSION here: {TYPER_VERSION})")
     return 0
 
 

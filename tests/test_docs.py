@@ -26,6 +26,13 @@ def _generator():
 
 def test_cli_reference_is_up_to_date(tmp_path: Path) -> None:
     generator = _generator()
+    import typer
+
+    if typer.__version__ != generator.TYPER_VERSION:
+        pytest.skip(
+            f"docs/cli.md was generated with typer {generator.TYPER_VERSION}, this is "
+            f"{typer.__version__}; regenerate with: {generator.COMMAND}"
+        )
     fresh = tmp_path / "cli.md"
     generator.generate(fresh)
     committed = (DOCS / "cli.md").read_text(encoding="utf-8")
