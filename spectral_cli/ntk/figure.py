@@ -1,4 +1,4 @@
-"""The README's p-sweep figure (``docs/ntk-sweep-p.png``) from real ``spectral ntk`` sweep runs.
+"""The p-sweep figure (``docs/ntk-sweep-p.png``, docs/results/ntk.md) from ``spectral ntk`` sweeps.
 
     python -m spectral_cli.ntk.figure OUT.png RUN_DIR [RUN_DIR ...]
 

@@ -21,7 +21,7 @@ from spectral_cli.export.lstm import UnrolledLSTM, unroll_double_lstms
 from spectral_cli.export.source import load, run_models
 from spectral_cli.export.table import HarmonicTable, harmonic_table, use_table_strategy
 
-# the names the README documents, per family: input (dtype, shape) -> outputs
+# the names docs/export.md documents, per family: input (dtype, shape) -> outputs
 NAMES = {
     "standard": ("tokens", "tensor(int64)", ["logits"]),
     "factorized": ("tokens", "tensor(int64)", ["logits"]),

@@ -135,7 +135,7 @@ def test_seed_basis_shows_the_p_tradeoff_and_m16_does_not() -> None:
 
 
 def test_readme_figure_from_real_sweep_reports(runner, tmp_path: Path) -> None:
-    """``python -m spectral_cli.ntk.figure`` draws the README figure from sweep run directories."""
+    """``python -m spectral_cli.ntk.figure`` draws the docs/results/ntk.md figure from sweeps."""
     from spectral_cli.ntk.figure import main
 
     tiny = [

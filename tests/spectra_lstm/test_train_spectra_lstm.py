@@ -86,7 +86,7 @@ def test_compare_tiny_budget(tmp_path: Path, runner) -> None:
 
 def test_sgd_keeps_the_construction_and_verify_passes(tmp_path: Path, runner) -> None:
     """At the construction the gradient is at rounding level: SGD does not move it (Adam would,
-    since it normalises the gradient; see the README)."""
+    since it normalises the gradient; see docs/results/spectra-lstm.md)."""
     out = tmp_path / "sgd"
     args = [
         "train",
