@@ -11,10 +11,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 
-# pages the README links to that another branch is writing; a missing one is not a broken link yet
-PENDING = {"docs/architecture.md"}
-
-
 def _generator():
     path = DOCS / "make_cli_reference.py"
     spec = importlib.util.spec_from_file_location("make_cli_reference", path)
@@ -69,8 +65,7 @@ def test_relative_links_point_to_existing_files(page: Path) -> None:
     broken = []
     for link in _relative_links(page):
         target = (page.parent / link).resolve()
-        relative = target.relative_to(ROOT).as_posix() if target.is_relative_to(ROOT) else link
-        if not target.exists() and relative not in PENDING:
+        if not target.exists():
             broken.append(link)
     assert not broken, f"{page.relative_to(ROOT)} links to missing files: {broken}"
 
