@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 
+
 def _generator():
     path = DOCS / "make_cli_reference.py"
     spec = importlib.util.spec_from_file_location("make_cli_reference", path)

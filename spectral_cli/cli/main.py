@@ -14,12 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
+from typer._click import exceptions as click_exc  # typer >= 0.20 vendors click
 from typer.core import TyperGroup
-
-try:  # typer >= 0.20 vendors click as typer._click
-    from typer._click import exceptions as click_exc
-except ImportError:  # pragma: no cover - older typer on top of click
-    from click import exceptions as click_exc  # type: ignore[no-redef]
 
 from spectral_cli.cli.export import export
 from spectral_cli.cli.harmony_score import harmony_score

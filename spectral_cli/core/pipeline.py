@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -213,7 +214,9 @@ def run_experiment(
     for tm in trained.models[1:]:
         files[f"model:{tm.member.name}"] = tm.file
     if trained.plots:
-        curves = {n: (s.history, s.selection.best_epoch) for n, s in summaries.items()}
+        curves: dict[str, tuple[Sequence[dict[str, float]], int]] = {
+            n: (s.history, s.selection.best_epoch) for n, s in summaries.items()
+        }
         plots.training_curves(
             curves,
             primary.selection.metric,
@@ -301,5 +304,6 @@ def final_metrics(
         data,
         [TrainedModel(member, model, RunDir.MODEL)],
         plots=False,
+        metrics_only=True,
     )
     return finish_run(family, run).models[member.name].metrics

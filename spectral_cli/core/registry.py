@@ -74,7 +74,7 @@ class LossFn(Protocol):
     """``loss(model, x, y) -> (loss, hits)``: ``hits`` is the number of correct predictions of
     a classifier, or ``None`` for a regression (then no training accuracy is recorded)."""
 
-    def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Any]: ...
+    def __call__(self, model: nn.Module, x: Tensor, y: Tensor, /) -> tuple[Tensor, Any]: ...
 
 
 @dataclass
@@ -147,6 +147,7 @@ class TrainedRun:
     ``evaluate_test``: false for ``spectral tune`` trials, which never touch the test split
     (test metrics are then ``None`` and extras hold nothing computed from it). ``plots``: write
     figures into ``run_dir`` (false for trials, final tune runs and ``--no-plots``).
+    ``metrics_only``: compute the metrics and nothing else (no extras, no figures).
     """
 
     cfg: Any
@@ -156,6 +157,7 @@ class TrainedRun:
     models: list[TrainedModel]
     evaluate_test: bool = True
     plots: bool = True
+    metrics_only: bool = False  # no extras either (export compares precisions by metrics)
 
 
 @dataclass
@@ -177,21 +179,21 @@ class Outcome:
 
 
 class DataFn(Protocol):
-    def __call__(self, cfg: Any) -> FamilyData: ...
+    def __call__(self, cfg: Any, /) -> FamilyData: ...
 
 
 class BuildFn(Protocol):
-    def __call__(self, cfg: Any, info: Any) -> nn.Module: ...
+    def __call__(self, cfg: Any, info: Any, /) -> nn.Module: ...
 
 
 class TaskFn(Protocol):
     def __call__(
-        self, model: nn.Module, member: Member, data: Any, device: torch.device
+        self, model: nn.Module, member: Member, data: Any, device: torch.device, /
     ) -> Task: ...
 
 
 class FinishFn(Protocol):
-    def __call__(self, run: TrainedRun) -> Outcome: ...
+    def __call__(self, run: TrainedRun, /) -> Outcome: ...
 
 
 def one_member(cfg: Any) -> list[Member]:

@@ -43,7 +43,7 @@ def resolve_train_config(
     fixed: dict[str, Any] = {"family": family}
     if seed is not None:
         fixed["seed"] = seed
-    return resolve(spec.config, presets_dir() / spec.preset, config_file, sets, fixed)  # type: ignore[no-any-return]
+    return resolve(spec.config, presets_dir() / spec.preset, config_file, sets, fixed)
 
 
 def resume_train_config(
@@ -74,4 +74,4 @@ def resume_train_config(
             "--resume may only change train.epochs (or train.steps); "
             "start a new run for other changes"
         )
-    return merged  # type: ignore[no-any-return]
+    return merged

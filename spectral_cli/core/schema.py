@@ -136,6 +136,4 @@ class RunConfig(Frozen):
 def run_config_class(family: str, model_cls: type[Frozen]) -> type[RunConfig]:
     """The :class:`RunConfig` subclass whose ``model`` section is ``model_cls``."""
     name = "".join(part.capitalize() for part in family.replace("-", "_").split("_"))
-    return create_model(  # type: ignore[call-overload,no-any-return]
-        f"{name}RunConfig", __base__=RunConfig, model=(model_cls, model_cls())
-    )
+    return create_model(f"{name}RunConfig", __base__=RunConfig, model=(model_cls, model_cls()))

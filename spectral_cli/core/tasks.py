@@ -48,7 +48,7 @@ def classifier_finish(
             cfg = tm.member.cfg
             metrics = classifier_metrics(tm.model, cfg, run.data, run.device, run.evaluate_test)
             models[tm.member.name] = ModelOutcome(
-                metrics, extras(tm.model, cfg) if extras is not None else {}
+                metrics, extras(tm.model, cfg) if extras and not run.metrics_only else {}
             )
         files = figures(run) if figures is not None and run.plots else {}
         return Outcome(models, files)

@@ -200,8 +200,8 @@ class Trainer:
             value = float(loss.detach())
         s_loss, s_hits, s_n, bad = value * n, float(hits or 0), n, not math.isfinite(value)
         if self.dist.active:  # every rank learns the batch's sums and whether any loss blew up
-            s_loss, s_hits, s_n, s_bad = distributed.sum_values(s_loss, s_hits, n, float(bad))
-            bad, value = s_bad > 0, s_loss / max(s_n, 1)
+            s_loss, s_hits, sum_n, s_bad = distributed.sum_values(s_loss, s_hits, n, float(bad))
+            s_n, bad, value = int(sum_n), s_bad > 0, s_loss / max(sum_n, 1)
         if bad:
             raise RuntimeFailure(
                 f"loss became {value} at epoch {st.epoch + 1} step {st.step + 1}; the last good "
@@ -236,13 +236,13 @@ class Trainer:
         if self.task.evaluate is None:
             bs = self.cfg.eval_batch_size
             val_loss, val_acc = evaluate(self.model, self.val, bs, self.device)
-            metrics = {"val_loss": val_loss, "val_acc": val_acc}
+            raw: dict[str, float | None] = {"val_loss": val_loss, "val_acc": val_acc}
         else:
             was_training = self.model.training
             self.model.eval()
-            metrics = dict(self.task.evaluate(self.model))
+            raw = dict(self.task.evaluate(self.model))
             self.model.train(was_training)
-        metrics = {k: float(v) for k, v in metrics.items() if v is not None}
+        metrics = {k: float(v) for k, v in raw.items() if v is not None}
         if self.select.name not in metrics or "val_loss" not in metrics:
             raise ValueError(
                 f"validation metrics {sorted(metrics)} lack {self.select.name!r}/val_loss"
@@ -259,7 +259,7 @@ class Trainer:
         record["seconds"] = st.epoch_seconds
         value, val_loss = metrics[self.select.name], metrics["val_loss"]
         if st.best_value is None:
-            improved = True
+            improved = True  # the first epoch
         elif value == st.best_value:
             improved = val_loss < st.best_val_loss
         else:

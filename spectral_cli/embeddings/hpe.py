@@ -60,7 +60,7 @@ class _Synthesize(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any, amplitudes: Tensor, frequencies: Tensor, phases: Tensor, positions: Tensor
     ) -> Tensor:
         theta = torch.addcmul(phases.unsqueeze(-1), frequencies.unsqueeze(-1), positions)
@@ -68,7 +68,7 @@ class _Synthesize(torch.autograd.Function):
         return (amplitudes.unsqueeze(-2) @ torch.sin_(theta)).squeeze(-2)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         amplitudes, frequencies, phases, positions = ctx.saved_tensors
         theta = torch.addcmul(phases.unsqueeze(-1), frequencies.unsqueeze(-1), positions)
         g = grad.unsqueeze(-1)  # (..., D, 1)
@@ -87,7 +87,7 @@ def synthesize(
     Memory: the forward pass holds one (..., K, D) tensor transiently and saves only the
     (..., K) parameters for backward, which recomputes the phases (see :class:`_Synthesize`).
     """
-    return _Synthesize.apply(amplitudes, frequencies, phases, positions)  # type: ignore[no-any-return]
+    return _Synthesize.apply(amplitudes, frequencies, phases, positions)
 
 
 class HarmonicEmbedding(nn.Module):
@@ -136,10 +136,9 @@ class HarmonicEmbedding(nn.Module):
         self.strategy: Strategy = strategy
         self.impl: Impl = impl
         self.compiled = bool(compiled)
-        factory = {"device": device, "dtype": dtype}
-        self.amplitudes = nn.Parameter(torch.empty(num_embeddings, k, **factory))
-        self.frequencies = nn.Parameter(torch.empty(num_embeddings, k, **factory))
-        self.phases = nn.Parameter(torch.empty(num_embeddings, k, **factory))
+        self.amplitudes = nn.Parameter(torch.empty(num_embeddings, k, device=device, dtype=dtype))
+        self.frequencies = nn.Parameter(torch.empty(num_embeddings, k, device=device, dtype=dtype))
+        self.phases = nn.Parameter(torch.empty(num_embeddings, k, device=device, dtype=dtype))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -159,7 +158,7 @@ class HarmonicEmbedding(nn.Module):
     def weight(self) -> Tensor:
         """The full V x D embedding table (synthesized; differentiable)."""
         if self.impl == "fast":
-            return FastSynthesis.apply(  # type: ignore[no-any-return]
+            return FastSynthesis.apply(
                 self.amplitudes,
                 self.frequencies,
                 self.phases,
@@ -183,13 +182,9 @@ class HarmonicEmbedding(nn.Module):
         if self.impl == "fast":
             params = (self.amplitudes, self.frequencies, self.phases)
             if table:  # out-of-range tokens raise IndexError in index_select
-                return FastSynthesis.apply(  # type: ignore[no-any-return]
-                    *params, None, tokens, self.embedding_dim, self.compiled
-                )
+                return FastSynthesis.apply(*params, None, tokens, self.embedding_dim, self.compiled)
             unique, inverse = torch.unique(tokens, return_inverse=True)
-            return FastSynthesis.apply(  # type: ignore[no-any-return]
-                *params, unique, inverse, self.embedding_dim, self.compiled
-            )
+            return FastSynthesis.apply(*params, unique, inverse, self.embedding_dim, self.compiled)
         if table:
             return F.embedding(tokens, self.weight)
         unique, inverse = torch.unique(tokens, return_inverse=True)

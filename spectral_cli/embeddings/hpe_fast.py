@@ -237,7 +237,7 @@ class FastSynthesis(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         a: Tensor,
         w: Tensor,
@@ -258,7 +258,7 @@ class FastSynthesis(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         a, sa, q, unique, inverse = ctx.saved_tensors
         grad = grad.reshape(-1, ctx.d)
         out = _run(ctx.compiled, 1, a, sa, q, inverse, grad, ctx.consts, ctx.d)

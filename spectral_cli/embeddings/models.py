@@ -68,6 +68,7 @@ class HPEConfig(TransformerConfig):
 
 
 class TokenTransformer(nn.Module):
+    position_ids: Tensor  # buffer
     """Embedding + positional embedding -> post-norm Transformer encoder -> mean pool -> linear."""
 
     def __init__(self, embedding: nn.Module, cfg: TransformerConfig, info: TokenDataInfo) -> None:

@@ -130,6 +130,7 @@ def finish(run: TrainedRun) -> Outcome:
         if run.evaluate_test:
             metrics["test_mse"] = detection.reconstruction_mse(model, data.test.x, run.device)
             metrics["test_auroc"] = det.auroc
+        if run.evaluate_test and not run.metrics_only:
             sup = detection.superposition(
                 model, data.test.x, cfg.data.n_pairs, cfg.data.invalid_seed, run.device, kwargs
             )

@@ -32,6 +32,7 @@ from spectral_cli.hmlp.layer import (
 )
 from spectral_cli.hmlp.models import (
     HarmonicMLP,
+    HarmonicMLPConfig,
     HMLPConfig,
     HMLPRunConfig,
     MLPConfig,
@@ -54,6 +55,7 @@ def frequency_tables(model: torch.nn.Module, cfg: RunConfig) -> dict[str, Any]:
     """Per hidden layer: each distinct frequency, its neurons, init factor and gradient factor."""
     assert isinstance(model, HarmonicMLP)
     m = cfg.model
+    assert isinstance(m, HarmonicMLPConfig)
     tables = []
     for index, layer in enumerate(model.harmonic_layers):
         freqs = layer.frequencies.detach().cpu()
@@ -62,7 +64,7 @@ def frequency_tables(model: torch.nn.Module, cfg: RunConfig) -> dict[str, Any]:
             gradient_scales(freqs, m.freq_scale_factor)
             if m.freq_optimizer
             else torch.ones_like(freqs)
-        )  # type: ignore[attr-defined]
+        )
         rows = []
         for value in torch.unique(freqs).tolist():
             idx = torch.nonzero(freqs == value).flatten()
@@ -114,7 +116,7 @@ def sibling_config(cfg: RunConfig) -> RunConfig:
     data["family"] = family
     data["model"].update({k: getattr(defaults, k) for k in SWITCHES})
     data["train"]["compare"] = False
-    return (MLP if family == "mlp" else HMLP).config.model_validate(data)  # type: ignore[no-any-return]
+    return (MLP if family == "mlp" else HMLP).config.model_validate(data)
 
 
 def members(cfg: RunConfig) -> list[Member]:

@@ -61,6 +61,7 @@ def harmonic_activation(z: Tensor, frequencies: Tensor, residual: float = 0.1) -
 
 
 class HarmonicLayer(nn.Module):
+    frequencies: Tensor  # buffer
     """``Linear(in, out)`` followed by a per-neuron harmonic activation (see the module docstring).
 
     ``activation="relu"`` and ``init="standard"`` switch the harmonic parts off one by one (for
@@ -167,7 +168,7 @@ class FrequencyAwareOptimizer(torch.optim.Optimizer):
             if bias is not None and bias.grad is not None:
                 bias.grad.mul_(scale.to(bias.grad))
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -176,12 +177,12 @@ class FrequencyAwareOptimizer(torch.optim.Optimizer):
         self.base.step()
         return loss
 
-    def state_dict(self) -> dict[str, Any]:  # type: ignore[override]
+    def state_dict(self) -> dict[str, Any]:
         state = self.base.state_dict()
         state[self.STATE_KEY] = {"freq_scale_factor": self.freq_scale_factor}
         return state
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:  # type: ignore[override]
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         state = dict(state_dict)
         own = state.pop(self.STATE_KEY, None)
         if not isinstance(own, dict) or "freq_scale_factor" not in own:

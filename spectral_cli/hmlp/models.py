@@ -64,13 +64,15 @@ class MLPConfig(HarmonicMLPConfig):
 
 
 class HMLPRunConfig(RunConfig):
-    data: VectorDataConfig = VectorDataConfig()
+    # a pydantic field override: these families read float vectors, not tokens
+    data: VectorDataConfig = VectorDataConfig()  # type: ignore[assignment]
     train: VectorTrainConfig = VectorTrainConfig()
     model: HMLPConfig = HMLPConfig()
 
 
 class MLPRunConfig(RunConfig):
-    data: VectorDataConfig = VectorDataConfig()
+    # a pydantic field override: these families read float vectors, not tokens
+    data: VectorDataConfig = VectorDataConfig()  # type: ignore[assignment]
     train: VectorTrainConfig = VectorTrainConfig()
     model: MLPConfig = MLPConfig()
 
@@ -107,4 +109,4 @@ class HarmonicMLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(batch, ...) inputs, flattened -> (batch, classes) logits."""
-        return self.classifier(self.features(x.flatten(1)))  # type: ignore[no-any-return]
+        return self.classifier(self.features(x.flatten(1)))

@@ -94,7 +94,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -119,6 +121,19 @@ class SpectraLSTMWeights:
     blocks: dict[str, tuple[int, int]]
     built_dtype: str  # dtype the scales were derived for ("float32" / "float64")
     scales: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_tensors(cls, tensors: Mapping[str, torch.Tensor], **meta: Any) -> SpectraLSTMWeights:
+        """The six tensors by field name, plus the metadata fields by keyword."""
+        return cls(
+            weight_ih=tensors["weight_ih"],
+            weight_hh=tensors["weight_hh"],
+            bias_ih=tensors["bias_ih"],
+            bias_hh=tensors["bias_hh"],
+            readout_weight=tensors["readout_weight"],
+            readout_bias=tensors["readout_bias"],
+            **meta,
+        )
 
     @property
     def dtype(self) -> torch.dtype:

@@ -105,7 +105,8 @@ def extras(
     )
     blocks, is_cell = ref.blocks, isinstance(model, SpectraCell)
     construction_whh = ref.weight_hh.double()
-    ref_theta = construction_whh / (model.scale_weight_hh.cpu().double() if is_cell else 1.0)
+    scale = model.scale_weight_hh.cpu().double() if isinstance(model, SpectraCell) else 1.0
+    ref_theta = construction_whh / scale
     bs = eval_batch(cfg)
     step0 = evaluate(
         init_model.to(device), data.val, bs, device, nmse_loss(data.info.loss_normalizer)
@@ -191,7 +192,9 @@ def finish(run: TrainedRun) -> Outcome:
     models = {
         tm.member.name: ModelOutcome(
             metrics(tm.model, tm.member.cfg, run.data, run.device, run.evaluate_test),
-            extras(tm.model, tm.member.cfg, run.data, run.device, run.evaluate_test),
+            {}
+            if run.metrics_only
+            else extras(tm.model, tm.member.cfg, run.data, run.device, run.evaluate_test),
         )
         for tm in run.models
     }

@@ -71,6 +71,8 @@ def natural_scales(w: SpectraLSTMWeights) -> dict[str, Tensor]:
 
 
 class SpectraCell(nn.Module):
+    scale_weight_hh: Tensor  # buffer (one per field: scale_<field>)
+    theta_weight_hh: nn.Parameter  # parameter (one per field: theta_<field>)
     """The contract cell, ``W = theta * scale``; ``forward(x [B, N]) -> [B, W, T]`` spectra."""
 
     def __init__(
@@ -92,8 +94,8 @@ class SpectraCell(nn.Module):
     def weights(self) -> SpectraLSTMWeights:
         """The current effective weights (detached) in the contract's form."""
         vals = {n: self.effective(n).detach().clone() for n in FIELDS}
-        return SpectraLSTMWeights(
-            **vals,
+        return SpectraLSTMWeights.from_tensors(
+            vals,
             window=self.window,
             hidden_size=self.hidden_size,
             readout_delay=self.readout_delay,
@@ -132,7 +134,7 @@ class StandardLSTM(nn.Module):
         self.readout = nn.Linear(hidden_size, window)
 
     def weight_hh(self) -> Tensor:
-        return self.lstm.weight_hh_l0.detach()
+        return self.lstm.all_weights[0][1].detach()  # weight_hh_l0
 
     def forward(self, x: Tensor) -> Tensor:
         T = self.window

@@ -112,7 +112,10 @@ def _step_settings(device_type: str) -> Iterator[None]:
 
 @torch.no_grad()
 def _run(
-    w: SpectraLSTMWeights, x: torch.Tensor, keep: torch.Tensor | None, device: object
+    w: SpectraLSTMWeights,
+    x: torch.Tensor,
+    keep: torch.Tensor | None,
+    device: torch.device | str | None,
 ) -> torch.Tensor:
     """Run the cell over ``x`` [B, N]; return ``h`` after each step in ``keep`` (all if None)."""
     w_ih, w_hh, b_ih, b_hh, _, _ = _params(w, device)

@@ -96,8 +96,13 @@ def from_state_dict(
             )
         values[field] = t
     blocks = _check_blocks(config["blocks"], H)
-    return SpectraLSTMWeights(
-        **values, window=T, hidden_size=H, readout_delay=d, blocks=blocks, built_dtype=built
+    return SpectraLSTMWeights.from_tensors(
+        values,
+        window=T,
+        hidden_size=H,
+        readout_delay=d,
+        blocks=blocks,
+        built_dtype=built,
     )
 
 
