@@ -39,6 +39,8 @@ class Shared:
     overwrite: bool = False
     resume: bool = False
     print_config: bool = False
+    threads: int | None = None
+    logger: tuple[str, ...] = ()
 
     @property
     def logs(self) -> bool:
@@ -150,6 +152,30 @@ def _declare(
             ),
         ),
         (
+            "threads",
+            int | None,
+            _option(
+                None,
+                "--threads",
+                metavar="N",
+                min=1,
+                max=1024,
+                help="torch intra-op threads (default: torch's); recorded in the report. On a "
+                "busy machine fewer threads can be much faster.",
+            ),
+        ),
+        (
+            "logger",
+            list[str],
+            _option(
+                [],
+                "--logger",
+                metavar="NAME",
+                help="Also log to: tensorboard (event files under the run directory; "
+                "pip install 'spectral-cli[tensorboard]'). metrics.jsonl is always written.",
+            ),
+        ),
+        (
             "print_config",
             bool,
             _option(
@@ -169,6 +195,7 @@ def shared_options(
     *,
     resume: bool = False,
     print_config: bool = False,
+    logger: bool = False,
     seed_help: str | None = None,
     resume_help: str | None = None,
     out: tuple[str, str] | None = None,
@@ -176,15 +203,22 @@ def shared_options(
     """Append the shared options to a command; it receives them as ``shared: Shared``.
 
     ``--resume`` only where a run can resume, ``--print-config`` only where one config is
-    resolved; ``out`` = (metavar, help) where ``--out`` is a file, not a run directory.
+    resolved, ``--logger`` only where a model trains; ``out`` = (metavar, help) where ``--out``
+    is a file, not a run directory.
     """
-    skip = {name for name, on in (("resume", resume), ("print_config", print_config)) if not on}
+    switches = (("resume", resume), ("print_config", print_config), ("logger", logger))
+    skip = {name for name, on in switches if not on}
     specs = [spec for spec in _declare(seed_help, resume_help, out) if spec[0] not in skip]
     return functools.partial(inject_params, name="shared", params=specs, collect=_collect_shared)
 
 
 def _collect_shared(values: dict[str, Any]) -> Shared:
     values["sets"] = tuple(values.get("sets") or ())
+    values["logger"] = tuple(values.get("logger") or ())
+    if values.get("threads") is not None:  # before the command computes anything
+        import torch
+
+        torch.set_num_threads(values["threads"])
     return Shared(**values)
 
 

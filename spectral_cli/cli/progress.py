@@ -78,5 +78,5 @@ class RichObserver:
         line = f"epoch {int(record['epoch'])}: {shown}  ({record['seconds']:.2f}s){mark}"
         if self._progress is not None:
             self._progress.update(self._task, info=f"val loss {record['val_loss']:.4g}")
-        if self.verbose and not self.quiet:
-            self.console.print(line)
+        if not self.quiet and (self.verbose or self._progress is None):
+            self.console.print(line)  # off a terminal: one plain line per epoch (CI logs)

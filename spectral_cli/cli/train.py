@@ -48,7 +48,7 @@ def train_help() -> str:
 
 
 @config_flags(FAMILY_FLAGS, panel="Family options")
-@shared_options(resume=True, print_config=True)
+@shared_options(resume=True, print_config=True, logger=True)
 def train(
     family: str = typer.Argument(
         ...,
@@ -60,10 +60,14 @@ def train(
     shared: Shared,
 ) -> None:
     """Train a registered model family into a run directory."""
+    import torch
+
     from spectral_cli.cli.progress import RichObserver
     from spectral_cli.core import distributed
     from spectral_cli.core.device import resolve_device
+    from spectral_cli.core.metrics_log import check_loggers
     from spectral_cli.core.pipeline import run_experiment
+    from spectral_cli.core.provenance import load_note
     from spectral_cli.core.registry import get_family
     from spectral_cli.core.runs import RunDir
     from spectral_cli.core.signals import StopFlag, catch_signals
@@ -76,8 +80,9 @@ def train(
             )
         show_config(family, resolve(family, flags, shared))
         return
+    check_loggers(shared.logger)
     dist, dev = distributed.setup(resolve_device(shared.device))  # torchrun: join the group
-    notes = []
+    notes = [note] if (note := load_note(torch.get_num_threads())) else []
     if shared.resume and shared.config is not None:
         notes.append("note: --config is ignored with --resume (the run's saved config is used)")
     cfg = None if shared.resume else resolve(family, flags, shared)  # refused before any mkdir
@@ -114,7 +119,14 @@ def train(
             catch_signals(StopFlag()) as stop,
         ):
             report = run_experiment(
-                cfg, run_dir, dev, resume=shared.resume, observer=observer, stop=stop, data=data
+                cfg,
+                run_dir,
+                dev,
+                resume=shared.resume,
+                observer=observer,
+                stop=stop,
+                data=data,
+                loggers=shared.logger,
             )
     distributed.teardown()
     if dist.primary:
@@ -148,7 +160,7 @@ def resolve(family: str, flags: FlagValues, shared: Shared, run_dir: Path | None
 
 def show_config(family: str, cfg: Any) -> None:
     """``--print-config``: the resolved config and the parameter count of its model."""
-    from spectral_cli.core.pipeline import count_params
+    from spectral_cli.core.members import count_params
     from spectral_cli.core.registry import get_family
 
     fam = get_family(family)

@@ -50,6 +50,15 @@ class Dist:
     def active(self) -> bool:
         return self.world > 1
 
+    @property
+    def backend(self) -> str | None:
+        """The process group's backend (gloo, nccl), ``None`` without a group."""
+        if not self.active:
+            return None
+        import torch.distributed as td
+
+        return str(td.get_backend())
+
 
 _CURRENT = Dist()
 

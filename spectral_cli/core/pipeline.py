@@ -18,131 +18,25 @@ from typing import Any, Literal
 
 import torch
 
-from spectral_cli.core import distributed, plots
-from spectral_cli.core.checkpoint import model_metadata, save_tensors
+from spectral_cli.core import distributed, plots, provenance
 from spectral_cli.core.config import dump_yaml
 from spectral_cli.core.device import seed_everything
 from spectral_cli.core.errors import Interrupted
 from spectral_cli.core.evaluation import Observer, SilentObserver
+from spectral_cli.core.members import RunContext, fit_member, summarize
+from spectral_cli.core.metrics_log import METRICS_FILE, TENSORBOARD_DIR
 from spectral_cli.core.registry import (
     Family,
     Member,
-    ModelOutcome,
     Outcome,
     TrainedModel,
     TrainedRun,
     get_family,
 )
-from spectral_cli.core.report import ModelSummary, Params, Selection, Timing, TrainReport
+from spectral_cli.core.report import Timing, TrainReport
 from spectral_cli.core.runs import RunDir
 from spectral_cli.core.schema import RunConfig
 from spectral_cli.core.signals import StopFlag
-from spectral_cli.core.trainer import LoopState, Trainer
-
-
-def count_params(model: torch.nn.Module, prefix: str) -> Params:
-    params = list(model.named_parameters())
-    return Params(
-        total=sum(p.numel() for _, p in params),
-        embedding=sum(p.numel() for n, p in params if n.startswith(prefix)),
-        trainable=sum(p.numel() for _, p in params if p.requires_grad),
-    )
-
-
-def _fit_member(
-    index: int,
-    member: Member,
-    cfg: RunConfig,
-    run_dir: RunDir,
-    device: torch.device,
-    data: Any,
-    resume: bool,
-    observer: Observer,
-    stop: StopFlag | None,
-) -> tuple[TrainedModel, LoopState, float]:
-    """Train one model of the run; returns it with its kept weights, its loop state and the
-    wall seconds it took."""
-    fam = get_family(member.cfg.family)
-    rel, state_rel = RunDir.model_files(index, member.name)
-    model_file, state_file = run_dir / rel, run_dir / state_rel
-    started = time.perf_counter()
-    seed_everything(member.seed)
-    model = fam.build(member.cfg, data.info).to(device)
-    task = fam.task(model, member, data, device)
-    meta = model_metadata(
-        member.checkpoint_family or fam.name,
-        member.cfg.model_dump(mode="json"),
-        data_info=data.info.__dict__,
-        member=member.name,
-    )
-
-    def save_model(m: torch.nn.Module) -> None:
-        if distributed.current().primary:  # ranks hold identical weights; rank 0 writes
-            save_tensors(model_file, m.state_dict(), meta)
-
-    trainer = Trainer(
-        model,
-        task,
-        fam.loop(member.cfg),
-        data.train,
-        data.val,
-        device,
-        member.seed,
-        state_file,
-        select=fam.select,
-        state_metadata={"spectral.config": json.dumps(cfg.model_dump(mode="json"), sort_keys=True)},
-        on_improved=save_model if task.keep == "best" else None,
-        observer=observer,
-        stop=stop,
-    )
-    if resume and state_file.is_file():
-        trainer.load_state()
-    else:  # a fresh model (maybe --overwrite): drop what an earlier run left, then checkpoint
-        if distributed.current().primary:
-            model_file.unlink(missing_ok=True)
-        trainer.save_state()
-    try:
-        state = trainer.fit()
-    except Interrupted as exc:  # resuming means resuming the whole run
-        raise Interrupted(str(exc).replace(str(state_file.parent), str(run_dir))) from None
-    if task.keep == "best":
-        model.load_state_dict(trainer.best_weights)
-    save_model(model)
-    return TrainedModel(member, model, rel, task.keep), state, time.perf_counter() - started
-
-
-def _summary(
-    trained: TrainedModel,
-    state: LoopState,
-    wall: float,
-    outcome: ModelOutcome,
-) -> ModelSummary:
-    fam = get_family(trained.member.cfg.family)
-    seconds = sum(h["seconds"] for h in state.history)
-    n = len(state.history)
-    return ModelSummary(
-        family=trained.member.checkpoint_family or fam.name,
-        file=trained.file,
-        seed=trained.member.seed,
-        params=count_params(trained.model, fam.embedding_prefix),
-        metrics=outcome.metrics,
-        selection=Selection(
-            metric=fam.select.name,
-            mode=fam.select.mode,
-            best_epoch=state.best_epoch,
-            best_value=state.best_value,
-            epochs_run=n,
-            kept=trained.keep,
-        ),
-        history=state.history,
-        timing=Timing(
-            total_seconds=seconds,
-            seconds_per_epoch=seconds / max(n, 1),
-            wall_seconds=wall,
-            torch_threads=torch.get_num_threads(),
-        ),
-        extras=outcome.extras,
-    )
 
 
 def finish_run(family: Family, run: TrainedRun) -> Outcome:
@@ -165,50 +59,80 @@ def run_experiment(
     evaluate_test: bool = True,
     plots_enabled: bool = True,
     data: Any = None,
+    loggers: tuple[str, ...] = (),
 ) -> TrainReport:
     """Train every model of ``cfg``'s run into ``run_dir``; write and return the report.
 
     ``evaluate_test=False`` (``spectral tune`` trials) never touches the test split: the test
     metrics are null. ``plots_enabled=False`` skips the figures. ``data``: the family's data,
     when the caller loaded it already (the CLI does, to refuse bad data before creating
-    ``run_dir``). A plain path is written as it is (no lock, no checks: the Python API).
+    ``run_dir``). ``loggers``: also log to these (``tensorboard``). A plain path is written as
+    it is (no lock, no checks: the Python API). Resuming a finished run changes nothing: its
+    report is returned as it is.
     """
     if not isinstance(run_dir, RunDir):
         run_dir = RunDir(Path(run_dir))
     started = time.perf_counter()
     observer = observer or SilentObserver()
     family = get_family(cfg.family)
+    members = family.members(cfg)
+    if resume and (done := finished_report(run_dir, family, members)) is not None:
+        observer.log(
+            f"note: {run_dir} is finished; --resume changes nothing (its report is kept; "
+            "--set train.epochs=N trains it further)"
+        )
+        return done
     seed_everything(cfg.seed)
     data = family.data(cfg) if data is None else data
-    writer = distributed.current().primary  # under torchrun only rank 0 writes files
-    members = family.members(cfg)
+    dist = distributed.current()
+    writer = dist.primary  # under torchrun only rank 0 writes files
+    origin, resumes = provenance.start(
+        data, run_dir / RunDir.STATE if resume else None, dist.world, dist.backend
+    )
+    if resumes and resumes[-1].threads_changed:
+        observer.log(
+            f"note: resumed with {resumes[-1].torch_threads} torch threads, the run started "
+            f"with {origin.torch_threads}: the result is no longer bit-identical to an "
+            "uninterrupted run (--threads sets the count)"
+        )
     if writer and not resume:  # a fresh run (maybe --overwrite) leaves nothing old behind
-        run_dir.forget_report()
-        run_dir.forget_models({m.name for m in members[1:]})
+        run_dir.forget_previous_run({m.name for m in members[1:]})
     if writer:
         run_dir.write_config(cfg)
+    config_json = json.dumps(cfg.model_dump(mode="json"), sort_keys=True)
+    ctx = RunContext(
+        cfg,
+        run_dir,
+        device,
+        data,
+        resume,
+        observer,
+        stop,
+        loggers,
+        {"spectral.config": config_json, **provenance.stamp(origin, resumes)},
+    )
     fitted = []
     for index, member in enumerate(members):
         if len(members) > 1:
             observer.log(f"model {index + 1}/{len(members)}: {member.name} (seed {member.seed})")
-        fitted.append(
-            _fit_member(index, member, cfg, run_dir, device, data, resume, observer, stop)
-        )
+        fitted.append(fit_member(index, member, ctx))
     _check_stop(stop, run_dir, "before the final plots and report")
     trained = TrainedRun(
         cfg,
         run_dir,
         device,
         data,
-        [tm for tm, _, _ in fitted],
+        [f[0] for f in fitted],
         evaluate_test=evaluate_test,
         plots=plots_enabled and writer,
     )
     outcome = finish_run(family, trained)
     summaries = {
-        tm.member.name: _summary(tm, state, wall, outcome.models[tm.member.name])
-        for tm, state, wall in fitted
+        tm.member.name: summarize(tm, state, wall, outcome.models[tm.member.name])
+        for tm, state, wall, _ in fitted
     }
+    for tm, _, _, log in fitted:
+        log.close(flat_config(cfg), outcome.models[tm.member.name].metrics)
     primary = summaries[members[0].name]
     files = {"config": RunDir.CONFIG, "state": RunDir.STATE, "model": RunDir.MODEL}
     for tm in trained.models[1:]:
@@ -226,9 +150,16 @@ def run_experiment(
         )
         files["curves"] = "curves.png"
     files.update(outcome.files)
+    files["metrics"] = METRICS_FILE
+    if loggers:
+        files["tensorboard"] = TENSORBOARD_DIR
     files["report"] = RunDir.REPORT
     total = sum(s.timing.total_seconds for s in summaries.values())
     epochs = sum(s.selection.epochs_run for s in summaries.values())
+    wall = time.perf_counter() - started
+    if resumes:
+        resumes[-1].wall_seconds = wall
+    origin.ended = provenance.utc_now()
     report = TrainReport(
         config=cfg.model_dump(mode="json"),
         seed=cfg.seed,
@@ -241,7 +172,7 @@ def run_experiment(
         timing=Timing(
             total_seconds=total,
             seconds_per_epoch=total / max(epochs, 1),
-            wall_seconds=time.perf_counter() - started,
+            wall_seconds=wall,
             torch_threads=torch.get_num_threads(),
         ),
         data=data.summary(),
@@ -249,11 +180,44 @@ def run_experiment(
         resumed=resume,
         files=files,
         extras=primary.extras,
+        versions=provenance.used_versions(data),
+        provenance=origin,
+        resumes=resumes,
     )
     if writer:
         run_dir.write_report(report)
     _check_stop(stop, run_dir, "while the final outputs were written (they are complete)")
     return report
+
+
+def finished_report(run_dir: RunDir, family: Family, members: list[Member]) -> TrainReport | None:
+    """The report of a run that trained every model to its configured length, else ``None``."""
+    try:
+        report = TrainReport.model_validate_json((run_dir / RunDir.REPORT).read_bytes())
+    except (OSError, ValueError):
+        return None
+    for member in members:
+        summary = report.models.get(member.name)
+        length = family.loop(member.cfg).epochs
+        if summary is None or summary.selection.epochs_run < length:
+            return None
+    return report
+
+
+def flat_config(cfg: RunConfig) -> dict[str, Any]:
+    """The config as ``{"train.lr": 0.001, ...}`` with TensorBoard-friendly values."""
+    out: dict[str, Any] = {}
+
+    def walk(tree: dict[str, Any], prefix: str) -> None:
+        for key, value in tree.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{key}.")
+            else:
+                ok = isinstance(value, (bool, int, float, str))
+                out[prefix + key] = value if ok else str(value)
+
+    walk(cfg.model_dump(mode="json"), "")
+    return out
 
 
 def train_into(

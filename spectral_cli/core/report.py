@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from spectral_cli.core.atomic import write_text_atomic
+from spectral_cli.core.provenance import Provenance, ResumeEntry
 from spectral_cli.core.version import __version__
 
 REPORT_SCHEMA_VERSION = "1"
@@ -111,6 +112,8 @@ class TrainReport(Report):
     resumed: bool = False
     files: dict[str, str] = Field(default_factory=dict)
     extras: dict[str, Any] = Field(default_factory=dict)
+    provenance: Provenance | None = None  # recorded when the run started; a resume keeps it
+    resumes: list[ResumeEntry] = Field(default_factory=list)
 
     def summary(self) -> str:
         """``family: <test metrics> (best <metric> <value> at epoch e/n), params, s/epoch``;

@@ -250,17 +250,21 @@ class RunDir:
         """``report.json``, atomically."""
         return self.write_text(self.REPORT, report.model_dump_json(indent=2) + "\n")
 
-    def forget_report(self) -> None:
-        """A fresh run (maybe ``--overwrite``) leaves no earlier report behind."""
-        (self.path / self.REPORT).unlink(missing_ok=True)
-
-    def forget_models(self, keep: set[str]) -> None:
-        """A fresh run drops earlier further models (and their states) it will not write again,
-        so ``export``/``predict`` never offer a model of an older run as one of this run's."""
-        for folder in (MODELS_DIR, STATES_DIR):
-            for file in sorted((self.path / folder).glob("*.safetensors")):
-                if file.stem not in keep and not file.is_symlink():
+    def forget_previous_run(self, keep_models: set[str]) -> None:
+        """A fresh run (maybe ``--overwrite``) leaves nothing of an earlier run behind that it
+        will not write again: its report, its live logs, and further models (with their
+        states) not in ``keep_models``, so ``export``/``predict`` never offer a model of an
+        older run as one of this run's. Symbolic links are removed, never followed."""
+        for name in (self.REPORT, "metrics.jsonl"):
+            (self.path / name).unlink(missing_ok=True)
+        for folder, pattern in ((MODELS_DIR, "*.safetensors"), (STATES_DIR, "*.safetensors")):
+            for file in sorted((self.path / folder).glob(pattern)):
+                if file.stem not in keep_models or file.is_symlink():
                     file.unlink(missing_ok=True)
+        events = self.path / "tensorboard"
+        if events.is_dir() and not events.is_symlink():
+            for file in sorted(events.rglob("events.out.tfevents.*")):
+                file.unlink(missing_ok=True)
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def discard_if_unused(self) -> None:
