@@ -74,7 +74,7 @@ def tune(
     from spectral_cli.core.runs import default_run_dir
     from spectral_cli.core.signals import StopFlag, catch_signals
     from spectral_cli.tuning.run import tune_run
-    from spectral_cli.tuning.trials import TuneSettings
+    from spectral_cli.tuning.settings import TuneSettings
 
     resolve_device(shared.device)
     if shared.resume and shared.out is None:

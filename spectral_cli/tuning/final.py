@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
 from spectral_cli.core.atomic import write_with
-from spectral_cli.core.errors import Interrupted, RuntimeFailure
-from spectral_cli.core.signals import StopFlag
+from spectral_cli.core.errors import Interrupted, RuntimeFailure, SpectralError
+from spectral_cli.core.report import Selection
+from spectral_cli.core.signals import StopFlag, catch_signals
+from spectral_cli.tuning.recovery import die_with_parent
 from spectral_cli.tuning.report import FamilyResult, FinalRun
+from spectral_cli.tuning.settings import TuneSettings, trial_config
 from spectral_cli.tuning.stats import summarize
 from spectral_cli.tuning.study import redact_url
-from spectral_cli.tuning.trials import TuneSettings, trial_config
+from spectral_cli.tuning.workers import join_processes, limit_threads
+
+Job = tuple[str, int, dict[str, Any]]  # family, seed, the family's best parameters
 
 
 def final_dir(settings: TuneSettings, family: str, seed: int) -> Path:
@@ -31,8 +37,6 @@ def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: S
 
     With ``workers > 1`` the runs are spread over that many spawned processes.
     """
-    from spectral_cli.tuning.trials import run_final_workers
-
     jobs = [
         (family, settings.seed + i, results[family].best_params)
         for family in settings.families
@@ -59,8 +63,7 @@ def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: S
             )
         rep = json.loads(report_path.read_text())
         result = results[family]
-        sel = rep["selection"]
-        val = sel["best_value"] if sel["kept"] == "best" else rep["history"][-1][sel["metric"]]
+        val = Selection.model_validate(rep["selection"]).kept_value(rep["history"])
         result.final.append(
             FinalRun(
                 seed=seed,
@@ -108,3 +111,26 @@ def run_final(
     resume = same and (out / STATE_FILE).is_file()
     run_dir = prepare_run_dir(out, "tune", family, overwrite=not resume, resume=resume)
     run_experiment(cfg, run_dir, device, stop=stop, plots_enabled=False, resume=resume)
+
+
+def final_worker_main(settings: TuneSettings, jobs: list[Job]) -> None:
+    """Entry point of a spawned process running some of the final (test-evaluated) runs."""
+    from spectral_cli.core.device import resolve_device
+
+    die_with_parent()
+    limit_threads(settings)
+    device = resolve_device(settings.device)
+    with catch_signals(StopFlag()) as stop:
+        try:
+            for family, seed, params in jobs:
+                run_final(settings, family, seed, params, device, stop)
+        except SpectralError as exc:  # the parent reports the missing run; no traceback here
+            sys.stderr.write(f"error: {exc}\n")
+            sys.exit(exc.exit_code)
+
+
+def run_final_workers(settings: TuneSettings, jobs: list[Job], stop: StopFlag) -> None:
+    """Spread the final runs round-robin over ``settings.workers`` spawned processes."""
+    n = min(settings.workers, len(jobs))
+    shares = [jobs[i::n] for i in range(n)]
+    join_processes([(final_worker_main, (settings, share)) for share in shares if share], stop)

@@ -26,14 +26,10 @@ from spectral_cli.tuning.report import (
     comparison_markdown,
     comparison_plot,
 )
+from spectral_cli.tuning.settings import TuneSettings, trial_config
 from spectral_cli.tuning.stats import welch
-from spectral_cli.tuning.trials import (
-    TrialProgress,
-    TuneSettings,
-    run_trials,
-    run_workers,
-    trial_config,
-)
+from spectral_cli.tuning.trials import TrialProgress, run_trials
+from spectral_cli.tuning.workers import run_workers
 
 
 def default_storage(out: Path) -> str:
