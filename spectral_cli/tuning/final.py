@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +79,7 @@ def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: S
         if not result.final:
             continue
         result.test = summarize([r.test for r in result.final])
-        sign = 1.0 if result.direction == "maximize" else -1.0  # selected on validation
-        chosen = max(result.final, key=lambda r: (sign * r.val, -r.seed))
+        chosen = result.best_final()  # selected on validation
         publish_best(settings.out / f"best-{family}", Path(chosen.run_dir))
         result.best_model = f"best-{family}/model.safetensors"
 
@@ -87,7 +87,16 @@ def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: S
 def publish_best(dest: Path, src: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("model.safetensors", "report.json", "config.yaml"):
-        write_with(dest / name, lambda tmp, n=name: shutil.copyfile(src / n, tmp))
+        write_with(dest / name, _copier(src / name))
+
+
+def _copier(source: Path) -> Callable[[Path], None]:
+    """A ``write_with`` writer copying ``source`` to the temporary path it is given."""
+
+    def copy(tmp: Path) -> None:
+        shutil.copyfile(source, tmp)
+
+    return copy
 
 
 def run_final(
