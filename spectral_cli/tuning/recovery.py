@@ -90,7 +90,10 @@ def fail_trial(study: Any, trial: Any) -> bool:
     import optuna
 
     state = optuna.trial.TrialState.FAIL
-    return study.tell(trial.number, state=state, skip_if_finished=True).state == state
+    try:
+        return study.tell(trial.number, state=state, skip_if_finished=True).state == state
+    except optuna.exceptions.UpdateFinishedTrialError:  # finished between tell's check and write
+        return False
 
 
 def fail_orphaned_trials(settings: TuneSettings, family: str, pids: set[int | None]) -> None:
