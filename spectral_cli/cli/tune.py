@@ -10,6 +10,7 @@ import typer
 from spectral_cli.cli.options import Shared, shared_options
 from spectral_cli.cli.output import emit
 from spectral_cli.core.registry import family_names
+from spectral_cli.tuning.settings import PrunerKind, SamplerKind
 
 if TYPE_CHECKING:
     from spectral_cli.tuning.trials import TrialEvent
@@ -47,8 +48,10 @@ def tune(
     timeout: float | None = typer.Option(
         None, "--timeout", help="Per family and worker: start no new trial after SECONDS."
     ),
-    sampler: str = typer.Option("tpe", "--sampler", help="tpe (seeded) | random."),
-    pruner: str = typer.Option("median", "--pruner", help="median | none."),
+    sampler: SamplerKind = typer.Option(
+        SamplerKind.TPE, "--sampler", help="tpe (seeded) | random."
+    ),
+    pruner: PrunerKind = typer.Option(PrunerKind.MEDIAN, "--pruner", help="median | none."),
     space: Path | None = typer.Option(
         None, "--space", help="YAML search space overriding the declared one."
     ),
@@ -74,7 +77,7 @@ def tune(
     from spectral_cli.core.runs import default_run_dir
     from spectral_cli.core.signals import StopFlag, catch_signals
     from spectral_cli.tuning.run import tune_run
-    from spectral_cli.tuning.trials import TuneSettings
+    from spectral_cli.tuning.settings import TuneSettings
 
     resolve_device(shared.device)
     if shared.resume and shared.out is None:
@@ -87,8 +90,8 @@ def tune(
         trials=trials,
         timeout=timeout,
         seed=0 if shared.seed is None else shared.seed,
-        sampler=sampler,
-        pruner=pruner,
+        sampler=sampler.value,
+        pruner=pruner.value,
         space_file=space,
         config_file=shared.config,
         sets=shared.sets,

@@ -77,6 +77,14 @@ class Selection(BaseModel):
     epochs_run: int
     kept: str = "best"  # "best": the selected epoch's weights; "last": the final ones
 
+    def kept_value(self, history: list[dict[str, float]]) -> float:
+        """The selection metric of the weights the run kept: ``best_value`` when the best
+        epoch's weights were kept, else (``kept == "last"``, or no best value was recorded)
+        the metric of the last epoch in ``history``."""
+        if self.kept == "last" or self.best_value is None:
+            return float(history[-1][self.metric])
+        return float(self.best_value)
+
 
 class ModelSummary(BaseModel):
     """One model of a multi-model run (``--compare``, ``--baseline``, several inits)."""

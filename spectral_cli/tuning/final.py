@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from spectral_cli.core.atomic import write_with
-from spectral_cli.core.errors import Interrupted, RuntimeFailure
-from spectral_cli.core.signals import StopFlag
+from spectral_cli.core.errors import Interrupted, RuntimeFailure, SpectralError
+from spectral_cli.core.report import Selection
+from spectral_cli.core.signals import StopFlag, catch_signals
+from spectral_cli.tuning.recovery import die_with_parent
 from spectral_cli.tuning.report import FamilyResult, FinalRun
+from spectral_cli.tuning.settings import TuneSettings, trial_config
 from spectral_cli.tuning.stats import summarize
 from spectral_cli.tuning.study import redact_url
-from spectral_cli.tuning.trials import TuneSettings, trial_config
+from spectral_cli.tuning.workers import join_processes, limit_threads
+
+Job = tuple[str, int, dict[str, Any]]  # family, seed, the family's best parameters
 
 
 def final_dir(settings: TuneSettings, family: str, seed: int) -> Path:
@@ -31,8 +38,6 @@ def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: S
 
     With ``workers > 1`` the runs are spread over that many spawned processes.
     """
-    from spectral_cli.tuning.trials import run_final_workers
-
     jobs = [
         (family, settings.seed + i, results[family].best_params)
         for family in settings.families
@@ -59,8 +64,7 @@ def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: S
             )
         rep = json.loads(report_path.read_text())
         result = results[family]
-        sel = rep["selection"]
-        val = sel["best_value"] if sel["kept"] == "best" else rep["history"][-1][sel["metric"]]
+        val = Selection.model_validate(rep["selection"]).kept_value(rep["history"])
         result.final.append(
             FinalRun(
                 seed=seed,
@@ -75,8 +79,7 @@ def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: S
         if not result.final:
             continue
         result.test = summarize([r.test for r in result.final])
-        sign = 1.0 if result.direction == "maximize" else -1.0  # selected on validation
-        chosen = max(result.final, key=lambda r: (sign * r.val, -r.seed))
+        chosen = result.best_final()  # selected on validation
         publish_best(settings.out / f"best-{family}", Path(chosen.run_dir))
         result.best_model = f"best-{family}/model.safetensors"
 
@@ -84,7 +87,16 @@ def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: S
 def publish_best(dest: Path, src: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("model.safetensors", "report.json", "config.yaml"):
-        write_with(dest / name, lambda tmp, n=name: shutil.copyfile(src / n, tmp))
+        write_with(dest / name, _copier(src / name))
+
+
+def _copier(source: Path) -> Callable[[Path], None]:
+    """A ``write_with`` writer copying ``source`` to the temporary path it is given."""
+
+    def copy(tmp: Path) -> None:
+        shutil.copyfile(source, tmp)
+
+    return copy
 
 
 def run_final(
@@ -101,3 +113,26 @@ def run_final(
     cfg = trial_config(settings, family, params, seed)
     out = final_dir(settings, family, seed)
     train_into(cfg, out, device, mode="finish", command="tune", stop=stop, plots_enabled=False)
+
+
+def final_worker_main(settings: TuneSettings, jobs: list[Job]) -> None:
+    """Entry point of a spawned process running some of the final (test-evaluated) runs."""
+    from spectral_cli.core.device import resolve_device
+
+    die_with_parent()
+    limit_threads(settings)
+    device = resolve_device(settings.device)
+    with catch_signals(StopFlag()) as stop:
+        try:
+            for family, seed, params in jobs:
+                run_final(settings, family, seed, params, device, stop)
+        except SpectralError as exc:  # the parent reports the missing run; no traceback here
+            sys.stderr.write(f"error: {exc}\n")
+            sys.exit(exc.exit_code)
+
+
+def run_final_workers(settings: TuneSettings, jobs: list[Job], stop: StopFlag) -> None:
+    """Spread the final runs round-robin over ``settings.workers`` spawned processes."""
+    n = min(settings.workers, len(jobs))
+    shares = [jobs[i::n] for i in range(n)]
+    join_processes([(final_worker_main, (settings, share)) for share in shares if share], stop)

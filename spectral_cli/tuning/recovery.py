@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from spectral_cli.core.errors import BadInput
+from spectral_cli.tuning.settings import TuneSettings
 
 STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -78,10 +79,34 @@ def fail_dead_trials(study: Any, starting: bool = False) -> list[int]:
             continue
         if attrs.get("pid_space", space) != space:  # same host name, another machine/container
             continue
-        if (starting and pid == os.getpid()) or not _alive(pid):
-            study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+        if ((starting and pid == os.getpid()) or not _alive(pid)) and fail_trial(study, trial):
             failed.append(trial.number)
     return failed
+
+
+def fail_trial(study: Any, trial: Any) -> bool:
+    """Mark a RUNNING trial FAIL through Optuna's public ``Study.tell``; False when it finished
+    in the meantime (its worker told its own result first: that result stands)."""
+    import optuna
+
+    state = optuna.trial.TrialState.FAIL
+    try:
+        return study.tell(trial.number, state=state, skip_if_finished=True).state == state
+    except optuna.exceptions.UpdateFinishedTrialError:  # finished between tell's check and write
+        return False
+
+
+def fail_orphaned_trials(settings: TuneSettings, family: str, pids: set[int | None]) -> None:
+    """Mark RUNNING trials of worker processes that died (killed, crashed) as FAIL."""
+    import optuna
+
+    from spectral_cli.tuning.study import open_storage, study_name
+
+    storage = open_storage(settings.storage)
+    study = optuna.load_study(study_name=study_name(settings.study_name, family), storage=storage)
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if trial.user_attrs.get("pid") in pids:
+            fail_trial(study, trial)
 
 
 def earlier_results(out: Path, families: tuple[str, ...]) -> dict[str, Any]:

@@ -46,6 +46,12 @@ class FamilyResult(BaseModel):
     test: Summary | None = None
     best_model: str | None = None
 
+    def best_final(self) -> FinalRun:
+        """The final run whose weights are published: the best validation value in the study's
+        ``direction`` (the test split picks nothing), the lowest seed on a tie."""
+        sign = 1.0 if self.direction == "maximize" else -1.0
+        return max(self.final, key=lambda r: (sign * r.val, -r.seed))
+
 
 def scale(metric: str) -> tuple[float, str]:
     """Accuracies print in percent, other metrics as they are."""
@@ -157,7 +163,10 @@ def verdict(pt: PairTest, report: TuneReport | None = None) -> str:
     """Which side is better, in the direction of the shared test metric."""
     if pt.ci95_low is None or pt.ci95_high is None:
         return "too few seeds"
-    higher_better = report is None or report.families[pt.a].test_direction == "max"
+    if report is None:
+        higher_better = pt.higher_is_better
+    else:
+        higher_better = report.families[pt.a].test_direction == "max"
     if pt.ci95_low > 0:
         return f"{pt.a if higher_better else pt.b} better (supported)"
     if pt.ci95_high < 0:
@@ -180,18 +189,12 @@ def comparison_plot(report: TuneReport, path: Path) -> None:
             ax_acc.errorbar([i], [acc.mean * k], yerr=[err * k], fmt="o", capsize=6)
             ax_acc.scatter([i] * acc.n, [v * k for v in acc.values], s=10, alpha=0.5, color="grey")
         kv, _ = scale(fam.metric)
-        done = [t for t in fam.trials if t.state == "COMPLETE" and t.value is not None]
-        (line,) = ax_trials.plot(
-            [t.number for t in done],
-            [t.value * kv for t in done],
-            "o-",
-            label=name,
-            alpha=0.8,  # type: ignore[operator]
-        )
-        pruned = [t for t in fam.trials if t.state == "PRUNED" and t.value is not None]
+        done = _trial_points(fam, "COMPLETE", kv)
+        (line,) = ax_trials.plot(done[0], done[1], "o-", label=name, alpha=0.8)
+        pruned = _trial_points(fam, "PRUNED", kv)
         ax_trials.plot(
-            [t.number for t in pruned],
-            [t.value * kv for t in pruned],  # type: ignore[operator]
+            pruned[0],
+            pruned[1],
             "x",
             color=line.get_color(),
             label=f"{name} (pruned: last reported)",
@@ -207,3 +210,11 @@ def comparison_plot(report: TuneReport, path: Path) -> None:
     for ax in (ax_acc, ax_trials):
         ax.grid(alpha=0.3)
     save_figure(fig, path)
+
+
+def _trial_points(fam: FamilyResult, state: str, k: float) -> tuple[list[int], list[float]]:
+    """Trial numbers and values (times ``k``) of the family's trials in ``state`` with a value."""
+    points = [
+        (t.number, t.value * k) for t in fam.trials if t.state == state and t.value is not None
+    ]
+    return [n for n, _ in points], [v for _, v in points]

@@ -26,14 +26,10 @@ from spectral_cli.tuning.report import (
     comparison_markdown,
     comparison_plot,
 )
-from spectral_cli.tuning.stats import welch
-from spectral_cli.tuning.trials import (
-    TrialProgress,
-    TuneSettings,
-    run_trials,
-    run_workers,
-    trial_config,
-)
+from spectral_cli.tuning.settings import TuneSettings, trial_config
+from spectral_cli.tuning.stats import PairTest, welch
+from spectral_cli.tuning.trials import TrialProgress, run_trials
+from spectral_cli.tuning.workers import run_workers
 
 
 def default_storage(out: Path) -> str:
@@ -108,6 +104,18 @@ def collect(study: Any, family: str) -> FamilyResult:
         best_trial=best.number,
         params_total=int(best.user_attrs.get("params_total", 0)),
     )
+
+
+def compare(results: dict[str, FamilyResult]) -> list[PairTest]:
+    """Welch's test of every two families evaluated on the same test metric, in its direction."""
+    pairs = []
+    for a, b in itertools.combinations(results, 2):
+        ta, tb = results[a].test, results[b].test
+        if ta is None or tb is None or results[a].test_metric != results[b].test_metric:
+            continue
+        higher = results[a].test_direction == "max"
+        pairs.append(welch(a, ta.values, b, tb.values, higher_is_better=higher))
+    return pairs
 
 
 def prepare_tune_dir(settings: TuneSettings, *, overwrite: bool, resume: bool) -> TuneSettings:
@@ -199,13 +207,7 @@ def tune_run(
     final_runs(settings, results, stop)
     if resume:  # families tuned earlier in this directory keep their results
         results = {**earlier_results(settings.out, settings.families), **results}
-    pairwise = [
-        welch(a, results[a].test.values, b, results[b].test.values)  # type: ignore[union-attr]
-        for a, b in itertools.combinations(results, 2)
-        if results[a].test is not None
-        and results[b].test is not None
-        and results[a].test_metric == results[b].test_metric
-    ]
+    pairwise = compare(results)
     from spectral_cli.core.device import resolve_device
 
     report = TuneReport(

@@ -2,13 +2,16 @@
 
 Welch (1947): t = (mean_a - mean_b) / sqrt(s_a^2/n_a + s_b^2/n_b), with the
 Welch-Satterthwaite degrees of freedom; the confidence interval of the difference uses the same
-standard error and df. A claim "a beats b" is *supported* only when that interval excludes 0.
+standard error and df. A claim "a beats b" is *supported* only when that interval excludes 0 on
+a's better side: above 0 for a metric where higher is better (accuracy), below 0 where lower is
+better (a loss, an NMSE).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -31,13 +34,20 @@ class PairTest(BaseModel):
     p_value: float | None
     ci95_low: float | None
     ci95_high: float | None
-    supported: bool  # a > b with the CI of the difference above 0
+    higher_is_better: bool = True  # the direction of the compared metric
+    supported: bool  # a beats b: the CI of a - b is above 0 (below 0 when lower is better)
+
+
+def _student_t() -> Any:
+    """scipy's Student t distribution."""
+    # scipy ships no type information and scipy-stubs is not a dependency: checked as Any
+    from scipy import stats  # type: ignore[import-untyped]
+
+    return stats.t
 
 
 def t_quantile(df: float, q: float = 0.975) -> float:
-    from scipy import stats
-
-    return float(stats.t.ppf(q, df))
+    return float(_student_t().ppf(q, df))
 
 
 def summarize(values: Sequence[float]) -> Summary:
@@ -54,12 +64,18 @@ def summarize(values: Sequence[float]) -> Summary:
     return Summary(n=n, mean=mean, std=std, ci95_low=mean - half, ci95_high=mean + half, values=xs)
 
 
-def welch(name_a: str, a: Sequence[float], name_b: str, b: Sequence[float]) -> PairTest:
-    """Welch's unequal-variance t-test of mean(a) vs mean(b), two-sided."""
-    from scipy import stats
-
+def welch(
+    name_a: str,
+    a: Sequence[float],
+    name_b: str,
+    b: Sequence[float],
+    higher_is_better: bool = True,
+) -> PairTest:
+    """Welch's unequal-variance t-test of mean(a) vs mean(b), two-sided; ``supported`` says
+    whether a beats b in the metric's direction (``higher_is_better``)."""
     sa, sb = summarize(a), summarize(b)
     diff = sa.mean - sb.mean
+    sign = 1.0 if higher_is_better else -1.0  # a's better side of 0
     if sa.n < 2 or sb.n < 2:
         return PairTest(
             a=name_a,
@@ -70,6 +86,7 @@ def welch(name_a: str, a: Sequence[float], name_b: str, b: Sequence[float]) -> P
             p_value=None,
             ci95_low=None,
             ci95_high=None,
+            higher_is_better=higher_is_better,
             supported=False,
         )
     va, vb = sa.std**2 / sa.n, sb.std**2 / sb.n
@@ -85,11 +102,12 @@ def welch(name_a: str, a: Sequence[float], name_b: str, b: Sequence[float]) -> P
             p_value=p,
             ci95_low=diff,
             ci95_high=diff,
-            supported=diff > 0,
+            higher_is_better=higher_is_better,
+            supported=sign * diff > 0,
         )
     t = diff / se
     df = (va + vb) ** 2 / (va**2 / (sa.n - 1) + vb**2 / (sb.n - 1))
-    p = float(2 * stats.t.sf(abs(t), df))
+    p = float(2 * _student_t().sf(abs(t), df))
     half = t_quantile(df) * se
     return PairTest(
         a=name_a,
@@ -100,5 +118,6 @@ def welch(name_a: str, a: Sequence[float], name_b: str, b: Sequence[float]) -> P
         p_value=p,
         ci95_low=diff - half,
         ci95_high=diff + half,
-        supported=diff - half > 0,
+        higher_is_better=higher_is_better,
+        supported=sign * diff - half > 0,
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, Literal
 
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.registry import get_family
@@ -194,7 +194,7 @@ def _tagged_summary(storage: Any, name: str, direction: str) -> Any:
         time.sleep(0.2)
 
 
-def direction_of(family: str) -> str:
+def direction_of(family: str) -> Literal["maximize", "minimize"]:
     """``maximize`` or ``minimize``: the family's selection metric decides."""
     return get_family(family).select.direction
 

@@ -12,8 +12,9 @@ from conftest import assert_one_line_error, invoke
 
 from spectral_cli.core.errors import RuntimeFailure
 from spectral_cli.core.signals import StopFlag
+from spectral_cli.tuning.settings import TuneSettings
 from spectral_cli.tuning.stats import summarize, welch
-from spectral_cli.tuning.trials import TuneSettings, run_trials
+from spectral_cli.tuning.trials import run_trials
 
 TINY = ["--set", "train.epochs=1", "--set", "data.limit=200", "--set", "train.batch_size=64"]
 
@@ -92,7 +93,7 @@ def test_space_values_keep_their_types() -> None:
 
 
 def test_orphaned_trials_of_a_dead_worker_are_failed(tmp_path: Path) -> None:
-    from spectral_cli.tuning.trials import fail_orphaned_trials
+    from spectral_cli.tuning.recovery import fail_orphaned_trials
 
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     study = optuna.create_study(storage=url, study_name="spectral-hpe", direction="maximize")
