@@ -65,7 +65,7 @@ class Metric(NamedTuple):
     mode: Literal["max", "min"] = "max"
 
     @property
-    def direction(self) -> str:
+    def direction(self) -> Literal["maximize", "minimize"]:
         """Optuna's word for the mode."""
         return "maximize" if self.mode == "max" else "minimize"
 
