@@ -147,7 +147,7 @@ def test_modules_stay_small() -> None:
         ("hmlp/layer.py", "import spectral_cli.harmony.measures", "(hmlp) imports harmony"),
         ("ntk/mlp.py", "from spectral_cli.cli import main", "(ntk) imports cli"),
         (
-            "tuning/stats.py",
+            "tuning/space.py",
             "from spectral_cli.hmlp.layer import HarmonicLayer",
             "(tuning) imports hmlp",
         ),

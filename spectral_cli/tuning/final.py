@@ -19,10 +19,10 @@ from spectral_cli.core.atomic import write_with
 from spectral_cli.core.errors import Interrupted, RuntimeFailure, SpectralError
 from spectral_cli.core.report import Selection
 from spectral_cli.core.signals import StopFlag, catch_signals
+from spectral_cli.core.stats import summarize
 from spectral_cli.tuning.recovery import die_with_parent
 from spectral_cli.tuning.report import FamilyResult, FinalRun
 from spectral_cli.tuning.settings import TuneSettings, trial_config
-from spectral_cli.tuning.stats import summarize
 from spectral_cli.tuning.study import redact_url
 from spectral_cli.tuning.workers import join_processes, limit_threads
 
@@ -78,7 +78,7 @@ def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: S
         result = results[family]
         if not result.final:
             continue
-        result.test = summarize([r.test for r in result.final])
+        result.test = summarize([r.test for r in result.final], result.test_metric)
         chosen = result.best_final()  # selected on validation
         publish_best(settings.out / f"best-{family}", Path(chosen.run_dir))
         result.best_model = f"best-{family}/model.safetensors"

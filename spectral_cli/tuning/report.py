@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from spectral_cli.core.report import Report
-from spectral_cli.tuning.stats import PairTest, Summary
+from spectral_cli.core.stats import PairTest, Summary
 
 
 class TrialRecord(BaseModel):

@@ -17,6 +17,7 @@ from spectral_cli.core.errors import BadInput, Interrupted, RuntimeFailure
 from spectral_cli.core.registry import get_family
 from spectral_cli.core.report import write_report
 from spectral_cli.core.signals import StopFlag
+from spectral_cli.core.stats import PairTest, welch
 from spectral_cli.tuning.final import final_runs
 from spectral_cli.tuning.recovery import earlier_results, fail_dead_trials, validate_study_name
 from spectral_cli.tuning.report import (
@@ -27,7 +28,6 @@ from spectral_cli.tuning.report import (
     comparison_plot,
 )
 from spectral_cli.tuning.settings import TuneSettings, trial_config
-from spectral_cli.tuning.stats import PairTest, welch
 from spectral_cli.tuning.trials import TrialProgress, run_trials
 from spectral_cli.tuning.workers import run_workers
 
@@ -114,7 +114,8 @@ def compare(results: dict[str, FamilyResult]) -> list[PairTest]:
         if ta is None or tb is None or results[a].test_metric != results[b].test_metric:
             continue
         higher = results[a].test_direction == "max"
-        pairs.append(welch(a, ta.values, b, tb.values, higher_is_better=higher))
+        metric = results[a].test_metric
+        pairs.append(welch(a, ta.values, b, tb.values, higher_is_better=higher, metric=metric))
     return pairs
 
 

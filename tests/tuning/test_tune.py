@@ -12,8 +12,8 @@ from conftest import assert_one_line_error, invoke
 
 from spectral_cli.core.errors import RuntimeFailure
 from spectral_cli.core.signals import StopFlag
+from spectral_cli.core.stats import summarize, welch
 from spectral_cli.tuning.settings import TuneSettings
-from spectral_cli.tuning.stats import summarize, welch
 from spectral_cli.tuning.trials import run_trials
 
 TINY = ["--set", "train.epochs=1", "--set", "data.limit=200", "--set", "train.batch_size=64"]

@@ -11,9 +11,9 @@ import pytest
 from conftest import assert_one_line_error, invoke
 
 from spectral_cli.core.report import Selection
+from spectral_cli.core.stats import summarize, welch
 from spectral_cli.tuning.recovery import fail_trial
 from spectral_cli.tuning.report import FamilyResult, FinalRun, TuneReport, comparison_markdown
-from spectral_cli.tuning.stats import summarize, welch
 
 HISTORY = [
     {"epoch": 1.0, "val_loss": 0.9},
@@ -111,8 +111,11 @@ def test_overlapping_seeds_support_no_verdict_either_way() -> None:
 
 
 def test_constant_seeds_win_in_the_metrics_direction() -> None:
-    assert welch("a", [0.1, 0.1], "b", [0.2, 0.2], higher_is_better=False).supported
-    assert not welch("a", [0.1, 0.1], "b", [0.2, 0.2]).supported
+    assert welch("a", [0.1] * 3, "b", [0.2] * 3, higher_is_better=False).supported
+    assert not welch("a", [0.1] * 3, "b", [0.2] * 3).supported
+    # below three seeds a side there is no verdict, whatever the numbers
+    two = welch("a", [0.1, 0.1], "b", [0.2, 0.2], higher_is_better=False)
+    assert two.verdict == "inconclusive" and not two.supported
 
 
 @pytest.mark.parametrize(("direction", "seed"), [("min", 1), ("max", 2)])
@@ -141,3 +144,27 @@ def test_a_choice_outside_the_set_is_one_line_exit_2(
     result = invoke(runner, "tune", "hpe", option, value, "--out", tmp_path / "t", "-q")
     assert_one_line_error(result, 2)
     assert value in result.stderr and not (tmp_path / "t").exists()
+
+
+def test_scipy_statistics_give_the_figures_of_the_hand_written_welch_test() -> None:
+    """The tune comparison's numbers before the statistics moved to scipy (its own Welch
+    implementation, Welch-Satterthwaite df), pinned to 1e-12."""
+    a, b = [0.61, 0.64, 0.58, 0.66, 0.63], [0.55, 0.59, 0.57, 0.52, 0.60]
+    pt = welch("hpe", a, "standard", b)
+    assert pt.diff == pytest.approx(0.05799999999999994, abs=1e-12)
+    assert pt.t == pytest.approx(2.929442379201408, rel=1e-12)
+    assert pt.df == pytest.approx(7.979229411153809, rel=1e-12)
+    assert pt.p_value == pytest.approx(0.019068118010397875, rel=1e-9)
+    assert pt.ci95_low == pytest.approx(0.012322752158164398, rel=1e-9)
+    assert pt.ci95_high == pytest.approx(0.10367724784183549, rel=1e-9)
+    assert pt.supported and pt.verdict == "a better"
+    s = summarize(a)
+    assert (s.ci95_low, s.ci95_high) == pytest.approx((0.5861343371836054, 0.6618656628163946))
+    low = welch("x", [0.2, 0.25, 0.22], "y", [0.3, 0.28, 0.35, 0.31], higher_is_better=False)
+    assert (low.t, low.df, low.p_value) == pytest.approx(
+        (-4.190279412931978, 4.824247355573637, 0.00926001359228883), rel=1e-9
+    )
+    assert (low.ci95_low, low.ci95_high) == pytest.approx(
+        (-0.14042136838154443, -0.03291196495178886), rel=1e-9
+    )
+    assert low.supported and low.verdict == "a better"
