@@ -17,6 +17,7 @@ import typer
 from typer._click import exceptions as click_exc  # typer >= 0.20 vendors click
 from typer.core import TyperGroup
 
+from spectral_cli.cli.compare import compare
 from spectral_cli.cli.export import export
 from spectral_cli.cli.harmony_score import harmony_score
 from spectral_cli.cli.ntk import ntk
@@ -115,3 +116,4 @@ app.command("tune")(tune)
 app.command("ntk")(ntk)
 app.command("export")(export)
 app.command("predict")(predict)
+app.command("compare")(compare)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,13 @@ def train(
         help=f"Model family: {', '.join(family_names())}.",
         autocompletion=family_names,
     ),
+    seeds: str | None = typer.Option(
+        None,
+        "--seeds",
+        metavar="SPEC",
+        help="Train one run per seed (0-4, or 0,3,7) into OUT/seed-<n>/ and write "
+        "OUT/summary.json and summary.md (mean, sd, 95 % CI, min, max per metric).",
+    ),
     *,
     flags: FlagValues,
     shared: Shared,
@@ -81,6 +89,8 @@ def train(
         show_config(family, resolve(family, flags, shared))
         return
     check_loggers(shared.logger)
+    if seeds is not None:
+        return train_seeds_command(family, seeds, flags, shared)
     dist, dev = distributed.setup(resolve_device(shared.device))  # torchrun: join the group
     notes = [note] if (note := load_note(torch.get_num_threads())) else []
     if shared.resume and shared.config is not None:
@@ -171,3 +181,61 @@ def show_config(family: str, cfg: Any) -> None:
         f"spectral train {family}: resolved config (pass it back with --config FILE)",
         f"parameters: {params.total}",
     )
+
+
+def train_seeds_command(family: str, spec: str, flags: FlagValues, shared: Shared) -> None:
+    """``--seeds``: every seed into ``OUT/seed-<n>``, then the summary (one lock on OUT)."""
+    from spectral_cli.cli.progress import RichObserver
+    from spectral_cli.core import distributed
+    from spectral_cli.core.device import resolve_device
+    from spectral_cli.core.runs import RunDir
+    from spectral_cli.core.seeds import parse_seeds, seed_dir, train_seeds
+    from spectral_cli.core.signals import StopFlag, catch_signals
+
+    seeds = parse_seeds(spec)
+    if shared.seed is not None:
+        raise BadInput("pass --seed N for one run or --seeds SPEC for several, not both")
+    if distributed.current().active or "WORLD_SIZE" in os.environ:
+        raise BadInput("--seeds runs its seeds one after another; run it without torchrun")
+    dev = resolve_device(shared.device)
+
+    def config_for(seed: int, out: Path | None = None) -> Any:
+        """A seed's config: resumed from its saved state, else the run's layers (on --resume
+        the layers of a seed that already started, so nothing has to be typed again)."""
+        from spectral_cli.core.resolve import resolve_train_config, resume_train_config
+
+        sets = [*shared.sets, *flags.as_sets()]
+        with config_errors(flags, f"family {family!r}", f"spectral train {family} --print-config"):
+            if out is not None and (seed_dir(out, seed) / RunDir.STATE).is_file():
+                return resume_train_config(seed_dir(out, seed), family, sets, seed=seed)
+            started = sorted(out.glob("seed-*/config.yaml")) if out is not None else []
+            config_file = started[0] if started else shared.config
+            return resolve_train_config(family, config_file, sets, seed=seed)
+
+    if not shared.resume:
+        config_for(seeds[0])  # bad settings are refused before anything is created
+    out = RunDir.open(
+        shared.out,
+        "train",
+        f"{family}-seeds",
+        overwrite=shared.overwrite,
+        resume=shared.resume,
+        resumable="seed-*",
+    )
+    resumed_from = out.path if shared.resume else None
+    with (
+        out,
+        RichObserver(quiet=shared.quiet, verbose=shared.verbose) as observer,
+        catch_signals(StopFlag()) as stop,
+    ):
+        report = train_seeds(
+            lambda seed: config_for(seed, resumed_from),
+            seeds,
+            out,
+            dev,
+            resume=shared.resume,
+            observer=observer,
+            stop=stop,
+            loggers=shared.logger,
+        )
+    emit(shared, report, f"{report.summary()} -> {out}")

@@ -163,12 +163,14 @@ class RunDir:
         *,
         overwrite: bool = False,
         resume: bool = False,
+        resumable: str = STATE_FILE,
     ) -> RunDir:
         """Create, lock and check the run directory. Nothing existing is deleted.
 
         An existing non-empty directory is refused unless ``overwrite`` (files are replaced one
-        by one as the run writes them) or ``resume`` (which needs a saved state in it). A refused
-        directory that did not exist before is not left behind.
+        by one as the run writes them) or ``resume`` (which needs a saved state in it: a path
+        matching ``resumable``). A refused directory that did not exist before is not left
+        behind.
         """
         if overwrite and resume:
             raise BadInput("--overwrite and --resume contradict each other; pass one of them")
@@ -190,8 +192,8 @@ class RunDir:
             lock_run_dir(out)
             clean_temporaries(out)
             if resume:
-                if not (out / STATE_FILE).is_file():
-                    raise BadInput(f"--resume: {out} holds no {STATE_FILE}; nothing to resume")
+                if not any(out.glob(resumable)):
+                    raise BadInput(f"--resume: {out} holds no {resumable}; nothing to resume")
             elif run_contents(out) and not overwrite:
                 raise BadInput(
                     f"--out {out} exists and is not empty; pass --overwrite to replace its files "
