@@ -10,7 +10,7 @@ import typer
 from spectral_cli.cli.options import Shared, shared_options
 from spectral_cli.cli.output import emit
 from spectral_cli.core.registry import family_names
-from spectral_cli.tuning.settings import PrunerKind, SamplerKind
+from spectral_cli.tuning.settings import DEFAULTS, PrunerKind, SamplerKind
 
 if TYPE_CHECKING:
     from spectral_cli.tuning.trials import TrialEvent
@@ -24,6 +24,10 @@ class RichTrialProgress:
 
         self.console = stderr_console()
         self.quiet = quiet
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            self.console.print(message)
 
     def trial_done(self, event: TrialEvent) -> None:
         if not self.quiet:
@@ -48,21 +52,21 @@ def tune(
     timeout: float | None = typer.Option(
         None, "--timeout", help="Per family and worker: start no new trial after SECONDS."
     ),
-    sampler: SamplerKind = typer.Option(
-        SamplerKind.TPE, "--sampler", help="tpe (seeded) | random."
+    sampler: SamplerKind | None = typer.Option(
+        None, "--sampler", help="tpe (seeded; default) | random."
     ),
-    pruner: PrunerKind = typer.Option(PrunerKind.MEDIAN, "--pruner", help="median | none."),
+    pruner: PrunerKind | None = typer.Option(None, "--pruner", help="median (default) | none."),
     space: Path | None = typer.Option(
         None, "--space", help="YAML search space overriding the declared one."
     ),
-    final_seeds: int = typer.Option(
-        5, "--final-seeds", help="Seeds for the final test evaluation."
+    final_seeds: int | None = typer.Option(
+        None, "--final-seeds", help="Seeds for the final test evaluation (default 5)."
     ),
     storage: str | None = typer.Option(
         None, "--storage", help="Optuna storage URL (default: SQLite in --out)."
     ),
-    study_name: str = typer.Option(
-        "spectral", "--study-name", help="Study name prefix; one study per family."
+    study_name: str | None = typer.Option(
+        None, "--study-name", help="Study name prefix; one study per family (default spectral)."
     ),
     workers: int = typer.Option(1, "--workers", help="Worker processes sharing the storage."),
     *,
@@ -86,26 +90,41 @@ def tune(
         families=tuple(families),
         out=shared.out or default_run_dir("tune", "-".join(families)),
         storage=storage or "",
-        study_name=study_name,
+        study_name=study_name or DEFAULTS.study_name,
         trials=trials,
         timeout=timeout,
-        seed=0 if shared.seed is None else shared.seed,
-        sampler=sampler.value,
-        pruner=pruner.value,
+        seed=DEFAULTS.seed if shared.seed is None else shared.seed,
+        sampler=(sampler or SamplerKind.TPE).value,
+        pruner=(pruner or PrunerKind.MEDIAN).value,
         space_file=space,
         config_file=shared.config,
         sets=shared.sets,
-        final_seeds=final_seeds,
+        final_seeds=DEFAULTS.final_seeds if final_seeds is None else final_seeds,
         workers=workers,
         device=shared.device,
         quiet=shared.quiet,
     )
+    typed = {
+        "--set": bool(shared.sets),
+        "--config": shared.config is not None,
+        "--space": space is not None,
+        "--sampler": sampler is not None,
+        "--pruner": pruner is not None,
+        "--final-seeds": final_seeds is not None,
+        "--study-name": study_name is not None,
+        "--seed": shared.seed is not None,
+        "--timeout": timeout is not None,
+        "--storage": storage is not None,
+    }
+    progress = RichTrialProgress(shared.quiet)
     with catch_signals(StopFlag()) as stop:
         report = tune_run(
             settings,
-            RichTrialProgress(shared.quiet),
+            progress,
             stop,
             overwrite=shared.overwrite,
             resume=shared.resume,
+            given={flag for flag, on in typed.items() if on},
+            note=progress.note,
         )
     emit(shared, report, f"{report.summary()} -> {settings.out}/comparison.md")

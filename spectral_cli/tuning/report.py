@@ -153,62 +153,80 @@ def comparison_markdown(report: TuneReport) -> str:
             )
     lines += [
         "",
-        "A difference is called *supported* only when its 95 % confidence interval excludes 0.",
+        "A difference is called *supported* only when its 95 % confidence interval excludes 0 "
+        "and each side has at least 3 final seeds (fewer: inconclusive).",
         "",
     ]
     return "\n".join(lines)
 
 
 def verdict(pt: PairTest, report: TuneReport | None = None) -> str:
-    """Which side is better, in the direction of the shared test metric."""
-    if pt.ci95_low is None or pt.ci95_high is None:
-        return "too few seeds"
-    if report is None:
-        higher_better = pt.higher_is_better
-    else:
-        higher_better = report.families[pt.a].test_direction == "max"
-    if pt.ci95_low > 0:
-        return f"{pt.a if higher_better else pt.b} better (supported)"
-    if pt.ci95_high < 0:
-        return f"{pt.b if higher_better else pt.a} better (supported)"
+    """Which side is better, in the direction of the shared test metric; no verdict below
+    three final seeds a side (:mod:`spectral_cli.core.stats`)."""
+    if pt.verdict == "inconclusive":
+        return "inconclusive (fewer than 3 final seeds)"
+    if pt.verdict == "a better":
+        return f"{pt.a} better (supported)"
+    if pt.verdict == "b better":
+        return f"{pt.b} better (supported)"
     return "no supported difference"
 
 
+def _log_scale(metric: str) -> bool:
+    """Errors and losses span decades: drawn on a log axis."""
+    return any(word in metric for word in ("nmse", "mse", "loss"))
+
+
 def comparison_plot(report: TuneReport, path: Path) -> None:
-    """Left: test accuracy per family with 95 % CI error bars; right: validation acc over trials."""
+    """One panel per test metric (each family's final seeds, mean and 95 % CI) and one per
+    validation metric (the value of every trial); never two metrics on one axis."""
+    from matplotlib.ticker import MaxNLocator
+
     from spectral_cli.core.plots import pyplot, save_figure
 
     plt = pyplot()
-    fig, (ax_acc, ax_trials) = plt.subplots(1, 2, figsize=(11, 4))
-    names = list(report.families)
-    for i, name in enumerate(names):
-        fam = report.families[name]
-        acc, (k, _) = fam.test, scale(fam.test_metric)
-        if acc is not None:
-            err = 0.0 if acc.ci95_low is None else acc.mean - acc.ci95_low
-            ax_acc.errorbar([i], [acc.mean * k], yerr=[err * k], fmt="o", capsize=6)
-            ax_acc.scatter([i] * acc.n, [v * k for v in acc.values], s=10, alpha=0.5, color="grey")
-        kv, _ = scale(fam.metric)
-        done = _trial_points(fam, "COMPLETE", kv)
-        (line,) = ax_trials.plot(done[0], done[1], "o-", label=name, alpha=0.8)
-        pruned = _trial_points(fam, "PRUNED", kv)
-        ax_trials.plot(
-            pruned[0],
-            pruned[1],
-            "x",
-            color=line.get_color(),
-            label=f"{name} (pruned: last reported)",
+    fams = report.families
+    tests = sorted({f.test_metric for f in fams.values() if f.test is not None})
+    vals = sorted({f.metric for f in fams.values()})
+    panels = len(tests) + len(vals)
+    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 4), squeeze=False)
+    for ax, metric in zip(axes[0], tests, strict=False):
+        names = [n for n, f in fams.items() if f.test_metric == metric and f.test is not None]
+        k, unit = scale(metric)
+        for i, name in enumerate(names):
+            t = fams[name].test
+            assert t is not None
+            low = t.mean if t.ci95_low is None else t.ci95_low
+            high = t.mean if t.ci95_high is None else t.ci95_high
+            yerr = [[(t.mean - low) * k], [(high - t.mean) * k]]
+            ax.errorbar([i], [t.mean * k], yerr=yerr, fmt="o", capsize=6, label=None)
+            ax.scatter([i] * t.n, [v * k for v in t.values], s=10, alpha=0.5, color="grey")
+        ax.set_xticks(range(len(names)), names)
+        ax.set(ylabel=f"{metric}{' (%)' if unit else ''}", title=f"final {metric}: mean, 95 % CI")
+        if _log_scale(metric):
+            ax.set_yscale("log")
+    for ax, metric in zip(axes[0][len(tests) :], vals, strict=True):
+        k, unit = scale(metric)
+        for name, fam in fams.items():
+            if fam.metric != metric:
+                continue
+            done = _trial_points(fam, "COMPLETE", k)
+            (line,) = ax.plot(done[0], done[1], "o-", label=name, alpha=0.8)
+            pruned = _trial_points(fam, "PRUNED", k)
+            if pruned[0]:  # a legend entry only for what is drawn
+                ax.plot(*pruned, "x", color=line.get_color(), label=f"{name} (pruned)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(
+            xlabel="trial",
+            ylabel=f"validation {metric}{' (%)' if unit else ''}",
+            title=f"trials: validation {metric}",
         )
-    ax_acc.set_xticks(range(len(names)), names)
-    test_names = ", ".join(sorted({f.test_metric for f in report.families.values()}))
-    val_names = ", ".join(sorted({f.metric for f in report.families.values()}))
-    ax_acc.set(
-        ylabel=f"{test_names} (acc in %)", title="best configuration, mean and 95 % CI over seeds"
-    )
-    ax_trials.set(xlabel="trial", ylabel=f"validation {val_names}", title="trials")
-    ax_trials.legend(fontsize=7)
-    for ax in (ax_acc, ax_trials):
+        if _log_scale(metric):
+            ax.set_yscale("log")
+        ax.legend(fontsize=7, loc="best")
+    for ax in axes[0]:
         ax.grid(alpha=0.3)
+    fig.tight_layout()
     save_figure(fig, path)
 
 

@@ -7,7 +7,9 @@ configuration (``final_seeds`` seeds) is evaluated on test, and the statistics c
 from __future__ import annotations
 
 import itertools
+import json
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,16 @@ from spectral_cli.tuning.report import (
     comparison_markdown,
     comparison_plot,
 )
-from spectral_cli.tuning.settings import TuneSettings, trial_config
+from spectral_cli.tuning.settings import (
+    REMEMBERED,
+    SETTINGS_FILE,
+    TuneSettings,
+    check_sets,
+    family_sets,
+    remembered,
+    restore,
+    trial_config,
+)
 from spectral_cli.tuning.trials import TrialProgress, run_trials
 from spectral_cli.tuning.workers import run_workers
 
@@ -119,15 +130,59 @@ def compare(results: dict[str, FamilyResult]) -> list[PairTest]:
     return pairs
 
 
-def prepare_tune_dir(settings: TuneSettings, *, overwrite: bool, resume: bool) -> TuneSettings:
+def resumed_settings(
+    settings: TuneSettings, given: set[str], note: Callable[[str], None]
+) -> TuneSettings:
+    """A resume restores what the study started with (``OUT/tune-settings.json``): every
+    remembered option not given again; one given again with another value is exit 2."""
+    import json
+
+    path = settings.out / SETTINGS_FILE
+    if not path.is_file():
+        return settings  # a study from before settings were stored: as given
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        raise BadInput(f"--resume: {path} is not readable JSON") from None
+    if not isinstance(saved, dict):
+        raise BadInput(f"--resume: {path} is not a settings object")
+    restored = restore(settings, saved, given)
+    shown = [
+        f"{flag} {value}"
+        for flag, value in (
+            ("--set", " ".join(restored.sets) or "(none)"),
+            ("--final-seeds", restored.final_seeds),
+            ("--sampler", restored.sampler),
+            ("--pruner", restored.pruner),
+            ("--space", restored.space_file or "(declared)"),
+            ("--timeout", restored.timeout or "(none)"),
+        )
+    ]
+    note(f"note: resuming {settings.out} with the settings it started with: {'; '.join(shown)}")
+    return restored
+
+
+def prepare_tune_dir(
+    settings: TuneSettings,
+    *,
+    overwrite: bool,
+    resume: bool,
+    given: set[str] | None = None,
+    note: Callable[[str], None] | None = None,
+) -> TuneSettings:
     """Validate everything, then create (or reuse, with ``resume``) ``settings.out``.
 
     Refused input creates no directory. An empty ``settings.storage`` means the default SQLite
-    file in ``out``; the returned settings name it.
+    file in ``out``; the returned settings name it. ``given``: the options the user typed (a
+    resume restores the others).
     """
     from spectral_cli.core.runs import RunDir, clean_temporaries, lock_run_dir
     from spectral_cli.tuning.study import heartbeat_settings, open_storage
 
+    if resume and settings.out.is_dir():
+        all_given = set(REMEMBERED) if given is None else given
+        settings = resumed_settings(settings, all_given, note or (lambda _: None))
+    check_sets(settings)
     validate_settings(settings)
     heartbeat_settings()  # a bad $SPECTRAL_TUNE_HEARTBEAT/_GRACE is refused before the directory
     out = settings.out
@@ -140,7 +195,8 @@ def prepare_tune_dir(settings: TuneSettings, *, overwrite: bool, resume: bool) -
     elif resume and not (out / "optuna.db").is_file():
         raise BadInput(f"--resume: {out} holds no optuna.db; nothing to continue")
     if not resume:
-        RunDir.open(out, "tune", "-".join(settings.families), overwrite=overwrite)
+        run_dir = RunDir.open(out, "tune", "-".join(settings.families), overwrite=overwrite)
+        run_dir.write_text(SETTINGS_FILE, json.dumps(remembered(settings), indent=2) + "\n")
     else:
         if not out.is_dir():
             raise BadInput(f"--resume: {out} does not exist; nothing to continue")
@@ -156,8 +212,11 @@ def tune_run(
     *,
     overwrite: bool = False,
     resume: bool = False,
+    given: set[str] | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> TuneReport:
-    """Tune every family, evaluate the best configurations, write the outputs in ``out``."""
+    """Tune every family, evaluate the best configurations, write the outputs in ``out``.
+    ``given``: the options typed (a resume restores the others; ``None``: all were typed)."""
     from spectral_cli.tuning.study import (
         make_pruner,
         open_storage,
@@ -168,7 +227,9 @@ def tune_run(
     )
 
     stop = stop or StopFlag()
-    settings = prepare_tune_dir(settings, overwrite=overwrite, resume=resume)
+    settings = prepare_tune_dir(
+        settings, overwrite=overwrite, resume=resume, given=given, note=note
+    )
     quiet_optuna("ERROR" if settings.quiet else "WARNING")
     storage = open_storage(settings.storage)
     started = time.perf_counter()
@@ -180,7 +241,7 @@ def tune_run(
             family,
             None,
             make_pruner(settings.pruner),
-            list(settings.sets),
+            family_sets(settings, family),
         )
         fail_dead_trials(study, starting=True)  # a killed process's trials are not RUNNING
     for family in settings.families:
