@@ -30,7 +30,8 @@ import torch
 from torch import Tensor, nn
 
 from spectral_cli.core.errors import BadInput
-from spectral_cli.core.trainer import Observer
+from spectral_cli.core.evaluation import Observer
+from spectral_cli.core.signals import StopFlag
 from spectral_cli.ntk.config import NTKModelConfig, NTKRunConfig, resolved_m
 from spectral_cli.ntk.encodings import FourierEncoding, make_encoding
 from spectral_cli.ntk.gd import GDRecord, train_full_batch
@@ -177,9 +178,8 @@ def dynamics(
     lr: float,
     record_every: int,
     device: torch.device,
-    seed: int,
     observer: Observer | None = None,
-    stop: object = None,
+    stop: StopFlag | None = None,
 ) -> Dynamics:
     """Train ``net`` (in place) on one target ``y`` [n] and predict the same steps with the NTK."""
     with torch.no_grad():
@@ -195,10 +195,9 @@ def dynamics(
         lr=lr,
         record_every=record_every,
         device=device,
-        seed=seed,
         observer=observer,
         stop=stop,
-    )  # type: ignore[arg-type]
+    )
     pred = gd_dynamics(
         k_tr,
         y,

@@ -26,9 +26,10 @@ import torch
 from spectral_cli.core.atomic import write_text_atomic
 from spectral_cli.core.config import dump_yaml
 from spectral_cli.core.device import seed_everything
+from spectral_cli.core.evaluation import Observer, SilentObserver
 from spectral_cli.core.phases import PhaseTimer
 from spectral_cli.core.report import write_report
-from spectral_cli.core.trainer import Observer, SilentObserver
+from spectral_cli.core.signals import StopFlag
 from spectral_cli.ntk import experiment as ex
 from spectral_cli.ntk import plots as ntk_plots
 from spectral_cli.ntk.config import NTKRunConfig, check_ntk_config, resolved_m
@@ -148,7 +149,7 @@ def run(
     device: torch.device,
     *,
     observer: Observer | None = None,
-    stop: object = None,
+    stop: StopFlag | None = None,
 ) -> NTKReport:
     """The whole experiment; returns the report (already written to ``run_dir``).
 
@@ -255,7 +256,6 @@ def run(
                 lr=lr,
                 record_every=every,
                 device=device,
-                seed=cfg.seed,
                 stop=stop,
             )
             obs.log(f"trained {steps} full-batch GD steps, lr {lr:.4g}")

@@ -25,7 +25,8 @@ import torch
 from torch import Tensor
 
 from spectral_cli.core.errors import BadInput
-from spectral_cli.core.trainer import Observer, SilentObserver
+from spectral_cli.core.evaluation import Observer, SilentObserver
+from spectral_cli.core.signals import StopFlag
 from spectral_cli.ntk.experiment import default_lr, dynamics, mse, regress
 from spectral_cli.ntk.store import KernelStore
 
@@ -64,7 +65,7 @@ def run_sweep(
     steps: int,
     record_every: int | None,
     observer: Observer | None = None,
-    stop: object = None,
+    stop: StopFlag | None = None,
 ) -> list[SweepPoint]:
     """The sweep of ``store.cfg.sweep`` on the store's task (needs test data); a value equal to
     the run's own ``p``/``scale`` reuses the run's kernels. GD training is timed as ``sweep``."""
@@ -101,7 +102,6 @@ def run_sweep(
                     lr=lr,
                     record_every=every,
                     device=device,
-                    seed=cfg.seed,
                     stop=stop,
                 )
             assert dyn.record.test is not None and dyn.ntk_test is not None
