@@ -19,7 +19,7 @@ from spectral_cli.export.parity import Parity
 Format = Literal["onnx", "dense", "safetensors"]
 assert set(Format.__args__) == set(EXPORT_FORMATS)  # type: ignore[attr-defined]
 
-DEFAULT_OPSET = 17
+DEFAULT_OPSET = 18
 DEFAULT_TOL = 1e-5
 # half-precision re-saves: the bound catches a broken model (overflow, NaN), not rounding; a trained
 # hpe measured 8e-3 (float16) and 0.1 (bfloat16) -- the test-metric change is the figure to read
