@@ -111,7 +111,7 @@ def superposition(
     device: torch.device,
     score_kwargs: dict[str, Any],
 ) -> dict[str, float]:
-    """The seed's superposition question on ``n_pairs`` random pairs (a != b) of ``x``.
+    """The original document's superposition question on ``n_pairs`` random pairs (a != b) of ``x``.
 
     ``err_vs_inputs``: MSE of decode(z_a + z_b) against x_a + x_b; ``err_vs_decodes``: against
     decode(z_a) + decode(z_b); ``err_parts_vs_inputs``: decode(z_a) + decode(z_b) against
