@@ -14,10 +14,10 @@ Building blocks shared by the single run and the sweep (:mod:`spectral_cli.ntk.s
 * :func:`dynamics` -- the network trained by full-batch GD against the linearized (NTK)
   prediction at the same steps, with the network's own outputs at initialization ``f0``:
   ``f(t) = f0 + (I - e^{-lr K t})(y - f0)`` (train) and ``f0_test + K_test K^{-1}(I -
-  e^{-lr K t})(y - f0)`` (test), loss ``1/2 sum (f - y)^2``. The seed's formula is the ``f0 = 0``
-  case; with the network's f0 the comparison is exact for the linearized model.
+  e^{-lr K t})(y - f0)`` (test), loss ``1/2 sum (f - y)^2``. The original document's formula is the
+  ``f0 = 0`` case; with the network's f0 the comparison is exact for the linearized model.
 * "NTK regression" (``test_mse_ntk``) is ``K_test (K + eps I)^{-1} y`` (f0 = 0: the mean over
-  initializations, the seed's eq. 3 at t = inf) with the regularizer of ``ntk_linalg``.
+  initializations, the original document's eq. 3 at t = inf) with the regularizer of ``ntk_linalg``.
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ def build_encoding(
     """gamma of the config (``encoding``/``p``/``scale`` override it, for sweeps).
 
     The number of frequencies is ``m.m`` or, unset, the encoding's natural default on the task's
-    ``n_grid``-point grid (:func:`~spectral_cli.ntk.config.resolved_m`: toy on toy1d = the seed's
-    full basis ``j = 1 .. n_grid / 2``).
+    ``n_grid``-point grid (:func:`~spectral_cli.ntk.config.resolved_m`: toy on toy1d = the original
+    document's full basis ``j = 1 .. n_grid / 2``).
     """
     name = encoding or m.encoding
     try:
@@ -244,7 +244,8 @@ def decay_rates(res: Tensor, steps: list[int], floor: float = 1e-2) -> list[floa
 
 
 def predicted_rates(eigvals: Tensor, lr: float) -> tuple[list[float], list[float | None]]:
-    """Continuous ``lr * lambda_i`` (the seed's) and discrete ``-log|1 - lr lambda_i|``."""
+    """Continuous ``lr * lambda_i`` (the original document's) and discrete
+    ``-log|1 - lr lambda_i|``."""
     cont = (lr * eigvals.clamp(min=0)).tolist()
     disc = [None if abs(1 - c) == 0 else -math.log(abs(1 - c)) for c in cont]
     return cont, disc

@@ -84,7 +84,8 @@ def dynamics(
 
 
 def sweep(points: Sequence[Any], param: str, title: str, path: Path) -> None:
-    """The seed's figure: test MSE per value, test-loss curves, spectra and kernel profiles."""
+    """The original document's figure: test MSE per value, test-loss curves, spectra and kernel
+    profiles."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(20, 4.2))
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(points)))
@@ -135,7 +136,7 @@ def sweep_summary(runs: Sequence[dict[str, Any]], path: Path) -> None:
             rows = r["sweep"]
             xs = np.arange(len(rows)) + (i - (len(group) - 1) / 2) * 0.06
             c = r["config"]
-            tag = f"m = {c['m']}" + (" (seed basis)" if c.get("m_source") == "default" else "")
+            tag = f"m = {c['m']}" + (" (full basis)" if c.get("m_source") == "default" else "")
             n_sig, steps = r["task"]["n_signals"], rows[0]["steps"]
             for key, style, what in (
                 ("ntk", "-", f"NTK regression ({r['kernel']})"),

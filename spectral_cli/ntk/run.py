@@ -7,8 +7,8 @@ Writes ``ntk.safetensors``, ``model.safetensors`` (+ ``trained.safetensors``), `
 averaged over all targets.
 
 The number of frequencies is resolved here, where the task's grid is known: ``model.m`` unset
-means the encoding's default (toy on toy1d: the seed's full basis j = 1..N/2 of the N-point grid,
-128 for the preset; posenc/gauss: 16); the report's ``config.m`` is the number used,
+means the encoding's default (toy on toy1d: the original document's full basis j = 1..N/2 of the
+N-point grid, 128 for the preset; posenc/gauss: 16); the report's ``config.m`` is the number used,
 ``config.m_source`` says whether it came from ``--m`` or the default, and a note explains it.
 """
 
@@ -78,7 +78,7 @@ def _m_note(cfg: NTKRunConfig, task: RegressionTask) -> str | None:
         return f"m = {used} frequencies (--m)"
     if enc == "toy" and task.n_grid is not None:
         return (
-            f"m = {used} frequencies: the toy default, the seed's full Fourier basis "
+            f"m = {used} frequencies: the toy default, the original document's full Fourier basis "
             f"b_j = j, j = 1..{used} = N/2 of the N = {task.n_grid}-point grid"
         )
     return f"m = {used} frequencies (the {enc} default)"

@@ -4,7 +4,8 @@ For each value v the mapping is rebuilt (toy ``p = v``, or posenc/gauss ``scale 
 initialized from the run seed (the same weights for every target), and for each of the k target
 signals:
 
-* ``test_mse_ntk`` -- NTK regression ``K_test (K + eps I)^{-1} y`` (the seed's eq. 3 at t = inf);
+* ``test_mse_ntk`` -- NTK regression ``K_test (K + eps I)^{-1} y`` (the original document's eq. 3 at
+  t = inf);
 * ``test_mse_ntk_t`` -- the linearized prediction after the same T GD steps as the network, from
   the network's own outputs at initialization (what the trained network should match);
 * ``test_mse_network`` -- a copy of the MLP trained with T full-batch GD steps (sum loss, lr =
