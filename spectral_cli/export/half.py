@@ -56,10 +56,11 @@ def family_test_metrics(loaded: Loaded) -> dict[str, float | None]:
 def metric_change(
     before: dict[str, float | None], after: dict[str, float | None]
 ) -> dict[str, float | None]:
-    return {
-        k: None if before[k] is None or after.get(k) is None else float(after[k]) - float(before[k])  # type: ignore[arg-type]
-        for k in before
-    }
+    out: dict[str, float | None] = {}
+    for k, was in before.items():
+        now = after.get(k)
+        out[k] = None if was is None or now is None else float(now) - float(was)
+    return out
 
 
 def export_half(

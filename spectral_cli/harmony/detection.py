@@ -23,7 +23,8 @@ def auroc(positive: np.ndarray | Tensor, negative: np.ndarray | Tensor) -> float
     Mann-Whitney form: P(s_pos > s_neg) + 0.5 * P(s_pos == s_neg), from average ranks (ties
     count one half). Both sides must be non-empty and finite.
     """
-    from scipy.stats import rankdata
+    # scipy ships no type information (stubs are the separate scipy-stubs package)
+    from scipy.stats import rankdata  # type: ignore[import-untyped]
 
     pos = np.asarray(torch.as_tensor(positive).detach().cpu().double()).ravel()
     neg = np.asarray(torch.as_tensor(negative).detach().cpu().double()).ravel()

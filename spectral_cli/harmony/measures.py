@@ -56,7 +56,10 @@ from spectral_cli.harmony.names import current_name
 
 Variant = Literal["original", "fixed"]
 VARIANTS: tuple[str, ...] = ("original", "fixed")
-DEFAULT_CRITICAL_BAND: dict[str, str] = {"original": "original", "fixed": "hutchinson-knopoff"}
+DEFAULT_CRITICAL_BAND: dict[str, CriticalBand] = {
+    "original": "original",
+    "fixed": "hutchinson-knopoff",
+}
 SIMPLE_RATIOS: tuple[float, ...] = (1.0, 1.5, 2.0, 2.5, 3.0)
 ORIGINAL_ACTIVE_THRESHOLD = 1e-6
 ORIGINAL_EPS = 1e-8

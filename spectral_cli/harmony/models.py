@@ -115,7 +115,7 @@ class HarmonicAutoencoder(nn.Module):
 
     def decode(self, z: Tensor) -> Tensor:
         """(..., N) latents (any norm) -> (..., L) signals."""
-        return self.decoder(z)  # type: ignore[no-any-return]
+        return self.decoder(z)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(reconstruction, latent)."""

@@ -123,8 +123,8 @@ def _stats(t: torch.Tensor) -> dict[str, float]:
 
 def score_vectors(
     path: Path,
-    variant: str = "fixed",
-    critical_band: str | None = None,
+    variant: Variant = "fixed",
+    critical_band: CriticalBand | None = None,
     alpha: float = 1.0,
     beta: float = 0.5,
 ) -> HarmonyScoreReport:
@@ -132,7 +132,7 @@ def score_vectors(
     arr = load_vectors(path)
     band = critical_band or DEFAULT_CRITICAL_BAND[variant]
     start = time.perf_counter()
-    s = harmony_scores(torch.from_numpy(arr), variant, band, alpha, beta)  # type: ignore[arg-type]
+    s = harmony_scores(torch.from_numpy(arr), variant, band, alpha, beta)
     columns = torch.stack(s, dim=-1).tolist()
     seconds = time.perf_counter() - start
     for name, t in zip(s._fields, s, strict=True):

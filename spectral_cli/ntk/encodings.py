@@ -58,6 +58,9 @@ class FourierEncoding(nn.Module):
     the state dict, so a Gaussian mapping can be saved and rebuilt exactly.
     """
 
+    a: Tensor | None  # buffers, both None for ``none``
+    B: Tensor | None
+
     def __init__(self, name: str, in_features: int, a: Tensor | None, B: Tensor | None) -> None:
         super().__init__()
         self.name = name
@@ -78,6 +81,7 @@ class FourierEncoding(nn.Module):
         if self.B is None:
             return x.to(out_dtype)
         B = self.B.to(torch.float64)
+        assert self.a is not None  # make_encoding gives both buffers or neither
         a = self.a.to(torch.float64)
         proj = (2.0 * math.pi) * (x.to(torch.float64) @ B.T)
         feats = torch.cat([a * torch.cos(proj), a * torch.sin(proj)], dim=1)

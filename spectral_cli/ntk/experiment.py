@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -55,13 +56,14 @@ class TanhMLP(nn.Module):
     def __init__(self, base: NTKMLP) -> None:
         super().__init__()
         self.layers = base.layers
+        self.linears = base.linears()  # the same modules, typed
         self.scales = base.layer_scales()
 
     def forward(self, x: Tensor) -> Tensor:
         a = x[:, None] if x.dim() == 1 else x
-        a = a.to(self.layers[0].weight.dtype)
-        last = len(self.layers) - 1
-        for i, (layer, (c_w, c_b)) in enumerate(zip(self.layers, self.scales, strict=True)):
+        a = a.to(self.linears[0].weight.dtype)
+        last = len(self.linears) - 1
+        for i, (layer, (c_w, c_b)) in enumerate(zip(self.linears, self.scales, strict=True)):
             a = c_w * (a @ layer.weight.T) + c_b * layer.bias
             a = torch.tanh(a) if i < last else a
         return a[:, 0]
@@ -126,9 +128,13 @@ def cross_kernel(
         args = (f_a,) if f_b is None else (f_a, f_b)
         return analytic_relu_kernels(*args, depth=m.depth, w_std=m.w_std, b_std=m.b_std).ntk
     assert net is not None
-    method = "structured" if isinstance(net, NTKMLP) else "jacrev"
-    dev_dtype = {"device": net.layers[0].weight.device, "dtype": net.layers[0].weight.dtype}
-    args = (f_a.to(**dev_dtype),) if f_b is None else (f_a.to(**dev_dtype), f_b.to(**dev_dtype))
+    method: Literal["structured", "jacrev"] = "structured" if isinstance(net, NTKMLP) else "jacrev"
+    first = next(net.parameters())  # layers.0.weight
+
+    def moved(f: Tensor) -> Tensor:
+        return f.to(device=first.device, dtype=first.dtype)
+
+    args = (moved(f_a),) if f_b is None else (moved(f_a), moved(f_b))
     return empirical_ntk(net, *args, method=method).to("cpu", torch.float64)
 
 
@@ -183,7 +189,7 @@ def dynamics(
 ) -> Dynamics:
     """Train ``net`` (in place) on one target ``y`` [n] and predict the same steps with the NTK."""
     with torch.no_grad():
-        dt = net.layers[0].weight.dtype
+        dt = next(net.parameters()).dtype  # layers.0.weight's
         f0_tr = net(f_train.to(device, dt)).to("cpu", torch.float64)
         f0_te = None if f_test is None else net(f_test.to(device, dt)).to("cpu", torch.float64)
     rec = train_full_batch(

@@ -225,5 +225,4 @@ def residual_in_eigenbasis(eig: KernelEigen, y_hat: Tensor, y: Tensor) -> Tensor
 
     Under the NTK dynamics component i decays as ``exp(-lr lambda_i t)``.
     """
-    cpu64 = {"device": "cpu", "dtype": torch.float64}
-    return (y_hat.to(**cpu64) - y.to(**cpu64)) @ eig.eigvecs
+    return (y_hat.to("cpu", torch.float64) - y.to("cpu", torch.float64)) @ eig.eigvecs

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ def _positive(v: Sequence[float]) -> np.ndarray:
     return np.where(a > 0, a, np.nan)
 
 
-def spectra(curves: dict[str, Sequence[float]], chosen: str, title: str, path: Path) -> None:
+def spectra(curves: Mapping[str, Sequence[float]], chosen: str, title: str, path: Path) -> None:
     """Train-kernel eigenvalues lambda_i / lambda_1 per mapping (log scale)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))

@@ -78,7 +78,7 @@ def run_sweep(
     points: list[SweepPoint] = []
     y_tr, y_te = task.y_train, task.y_test
     for v in cfg.sweep.values:
-        var = store.variant(**({"p": v} if param == "p" else {"scale": v}))
+        var = store.variant(p=v) if param == "p" else store.variant(scale=v)
         f_tr, f_te, net = var.f_train, var.f_test, var.network
         k_tr, k_te, eig = var.k_train(), var.k_test(), var.eig()
         with store.timer("regression"):

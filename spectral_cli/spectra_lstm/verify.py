@@ -78,13 +78,14 @@ def load_signal(opts: VerifyOptions, window: int) -> tuple[torch.Tensor, str]:
     """The float64 test signal (validated by the reference) and a description of it."""
     if opts.windows is not None and opts.windows < 1:
         raise BadInput(f"--windows must be >= 1, got {opts.windows}")
+    raw: object  # a generated tensor or a file's array, checked and made a tensor below
     if opts.signal in SIGNAL_KINDS:
         n = (opts.windows or 16) * window
-        x, kind = make_test_signal(opts.signal, n, window, opts.seed), opts.signal
+        raw, kind = make_test_signal(opts.signal, n, window, opts.seed), opts.signal
     else:
-        x, kind = read_signal_file(Path(opts.signal)), str(opts.signal)
+        raw, kind = read_signal_file(Path(opts.signal)), str(opts.signal)
     try:
-        x = reference.check_signal(x, window)
+        x = reference.check_signal(raw, window)
     except ValueError as exc:
         raise _bad(exc, f"--signal {opts.signal}") from None
     if opts.windows is not None:
