@@ -76,7 +76,7 @@ def export_half(
     meta["spectral.dtype"] = dtype_name
     save_tensors(target, half_state, meta)
     half = load(target, loaded.device)  # exactly what predict and export will load
-    half._data = loaded.data()
+    half.share_data(loaded)
     cases = parity_inputs(loaded, seed)
     parity = compare(
         cases,

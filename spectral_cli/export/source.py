@@ -123,6 +123,10 @@ class Loaded:
                 ) from None
         return self._data
 
+    def share_data(self, other: Loaded) -> None:
+        """Use ``other``'s data set (a re-save of the same model: no second load)."""
+        self._data = other.data()
+
 
 def _config(meta: dict[str, str], path: Path) -> dict[str, Any]:
     raw = meta.get("spectral.config")

@@ -76,7 +76,7 @@ def _mlp_gram_factors(model: NTKMLP, x: Tensor, threads: int) -> _Features:
     layers = model.linears()
     scales = model.layer_scales()
     last = len(layers) - 1
-    x = model._check_input(x)
+    x = model.check_input(x)
     n = x.shape[0]
     acts = [x] + [x.new_empty(n, layer.out_features) for layer in layers[:-1]]
     deltas = [x.new_empty(n, layer.out_features) for layer in layers[:-1]]

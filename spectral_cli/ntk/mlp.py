@@ -138,7 +138,8 @@ class NTKMLP(nn.Module):
             return [(1.0, 1.0) for _ in self.layers]
         return [(self.w_std / math.sqrt(layer.in_features), self.b_std) for layer in self.linears()]
 
-    def _check_input(self, x: Tensor) -> Tensor:
+    def check_input(self, x: Tensor) -> Tensor:
+        """``x`` as ``[N, in_features]`` in the weights' dtype; another shape is a ValueError."""
         if x.dim() == 1 and self.in_features == 1:
             x = x[:, None]
         if x.dim() != 2 or x.shape[1] != self.in_features:
@@ -157,7 +158,7 @@ def mlp_forward_trace(model: NTKMLP, x: Tensor) -> MLPTrace:
 
     Differentiable (autograd works through it); the structured NTK calls it under ``no_grad``.
     """
-    a = model._check_input(x)
+    a = model.check_input(x)
     inputs: list[Tensor] = []
     preacts: list[Tensor] = []
     scales = model.layer_scales()
