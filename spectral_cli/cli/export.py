@@ -36,7 +36,7 @@ EXPORT_FLAGS = [
         str,
         "A run of several models (--compare, --baseline): which one to export.",
     ),
-    Flag("--opset", "opset", int, "ONNX opset (default 17)."),
+    Flag("--opset", "opset", int, "ONNX opset (default 18)."),
     Flag(
         "--tol",
         "tol",
@@ -98,6 +98,9 @@ def export(
                 f"{case.input:>14}: max abs {case.max_abs:.3g}, max rel "
                 f"{case.max_rel:.3g}, max err {case.max_err:.3g}",
             )
+    if report.parity.passed:  # a failed check's note is its error line
+        for note in report.notes:
+            log(shared, f"note: {note}")
     emit(shared, report, report.summary())
     if not report.parity.passed:
         p = report.parity

@@ -44,13 +44,15 @@ SCORE_FLAGS = [
         "--variant",
         "variant",
         str,
-        "seed | fixed (default fixed; with --checkpoint the model's own).",
+        "original | fixed (default fixed; with --checkpoint the model's own; "
+        "seed: deprecated name of original).",
     ),
     Flag(
         "--critical-band",
         "critical_band",
         str,
-        "seed | hutchinson-knopoff | sethares (default: the variant's own).",
+        "original | hutchinson-knopoff | sethares (default: the variant's own; "
+        "seed: deprecated name of original).",
     ),
     Flag("--alpha", "alpha", float, "Weight of the alignment (--vectors; default 1)."),
     Flag("--beta", "beta", float, "Weight of the dissonance (--vectors; default 0.5)."),
@@ -69,8 +71,10 @@ def harmony_score(*, flags: FlagValues, shared: Shared) -> None:
     """
     from spectral_cli.core.runs import RunDir
     from spectral_cli.harmony import score as harmony_report
+    from spectral_cli.harmony.names import deprecation_notes
 
-    cfg = resolve_options(harmony_report.ScoreConfig, "harmony-score", flags, shared)
+    with deprecation_notes(lambda note: log(shared, f"note: {note}")):
+        cfg = resolve_options(harmony_report.ScoreConfig, "harmony-score", flags, shared)
     if printed_config(cfg, shared, "harmony-score"):  # the defaults, with or without an input
         return
     if (cfg.vectors is None) == (cfg.checkpoint is None):

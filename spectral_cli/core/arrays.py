@@ -49,28 +49,39 @@ def class_labels(y: np.ndarray, what: str, max_classes: int = MAX_CLASSES) -> np
 
 
 def parse_json(text: str, what: str) -> Any:
-    """``json.loads`` that refuses deep nesting and numbers beyond float64 as bad input."""
-    depth = max_depth = 0
-    in_string = escaped = False
-    for ch in text:  # a linear scan: json.loads would recurse (RecursionError) first
-        if in_string:
-            escaped = ch == "\\" and not escaped
-            if ch == '"' and not escaped:
-                in_string = False
-            continue
-        if ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            max_depth = max(max_depth, depth)
-            if max_depth > MAX_JSON_DEPTH:
-                raise BadInput(f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
-        elif ch in "]}":
-            depth -= 1
+    """``json.loads`` that refuses deep nesting and numbers beyond float64 as bad input.
+
+    The standard parser recurses once per nesting level, so input nested deeper than Python's
+    recursion limit ends in a RecursionError, caught here; what parses is then walked
+    iteratively and refused if any list or object lies deeper than ``MAX_JSON_DEPTH``.
+    """
+    too_deep = f"{what} nests deeper than {MAX_JSON_DEPTH} levels"
     try:
-        return json.loads(text, parse_int=_bounded_int)
+        data = json.loads(text, parse_int=_bounded_int)
+    except RecursionError:
+        raise BadInput(too_deep) from None
     except (json.JSONDecodeError, ValueError) as exc:
         raise BadInput(f"{what} is not valid JSON ({exc})") from None
+    if _depth_exceeds(data, MAX_JSON_DEPTH):
+        raise BadInput(too_deep)
+    return data
+
+
+def _depth_exceeds(data: Any, limit: int) -> bool:
+    """Whether a list or dict of ``data`` lies deeper than ``limit`` (the outermost is 1)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _bounded_int(text: str) -> int | float:

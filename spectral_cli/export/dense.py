@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import torch
+from pydantic import BaseModel
 from torch import nn
 
 from spectral_cli.core.checkpoint import check_state_dict, model_metadata, save_tensors
@@ -45,7 +46,9 @@ def target_config(loaded: Loaded, family: str) -> Any:
     """The source's config as a config of ``family`` (keys its schema lacks are dropped)."""
     target = get_family(family)
     data = loaded.cfg.model_dump(mode="json")
+    assert issubclass(target.config, BaseModel)
     model_cls = target.config.model_fields["model"].annotation
+    assert isinstance(model_cls, type) and issubclass(model_cls, BaseModel)
     data["model"] = {k: v for k, v in data["model"].items() if k in model_cls.model_fields}
     data["family"] = family
     return validate(target.config, data, f"the {family} config made from {loaded.path}")

@@ -75,7 +75,7 @@ def write_predictions(out: Path, arrays: dict[str, np.ndarray]) -> None:
     """``.npz`` (one array per output) or ``.csv`` (one row per input, outputs flattened)."""
     with atomic_path(out) as tmp, open(tmp, "wb") as fh:
         if out.suffix == ".npz":
-            np.savez(fh, **arrays)
+            np.savez(fh, allow_pickle=False, **arrays)
             return
         names, cols, fmts = _columns(arrays)
         table = np.concatenate([c.astype(np.float64) for c in cols], axis=1)

@@ -58,10 +58,11 @@ def family_test_metrics(loaded: Loaded) -> dict[str, float | None]:
 def metric_change(
     before: dict[str, float | None], after: dict[str, float | None]
 ) -> dict[str, float | None]:
-    return {
-        k: None if before[k] is None or after.get(k) is None else float(after[k]) - float(before[k])  # type: ignore[arg-type]
-        for k in before
-    }
+    out: dict[str, float | None] = {}
+    for k, was in before.items():
+        now = after.get(k)
+        out[k] = None if was is None or now is None else float(now) - float(was)
+    return out
 
 
 def export_half(
@@ -77,7 +78,7 @@ def export_half(
     meta["spectral.dtype"] = dtype_name
     save_tensors(target, half_state, meta)
     half = load(target, loaded.device)  # exactly what predict and export will load
-    half._data = loaded.data()
+    half.share_data(loaded)
     cases = parity_inputs(loaded, seed)
     parity = compare(
         cases,

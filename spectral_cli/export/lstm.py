@@ -23,8 +23,10 @@ class UnrolledLSTM(nn.Module):
 
     def __init__(self, lstm: nn.LSTM) -> None:
         super().__init__()
-        self.weight_ih, self.weight_hh = lstm.weight_ih_l0, lstm.weight_hh_l0
-        self.bias_ih, self.bias_hh = lstm.bias_ih_l0, lstm.bias_hh_l0
+        self.weight_ih = lstm.get_parameter("weight_ih_l0")
+        self.weight_hh = lstm.get_parameter("weight_hh_l0")
+        self.bias_ih = lstm.get_parameter("bias_ih_l0")
+        self.bias_hh = lstm.get_parameter("bias_hh_l0")
         self.hidden_size = lstm.hidden_size
 
     def forward(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:

@@ -204,11 +204,8 @@ def run_predict(
     if target.resolve() == input_path.resolve():
         raise BadInput(f"--out {target} is the --input file; choose another file")
     runner = onnx_runner(source) if is_onnx else torch_runner(source, opts.model, device)
-    names = tuple(
-        s.name
-        for s in (runner.input, runner.signature.raw and runner.signature.raw.spec)
-        if s is not None
-    )
+    raw = runner.signature.raw
+    names = tuple(s.name for s in (runner.input, raw.spec if raw else None) if s is not None)
     name, arr, labels = files.read_input(input_path, names)
     x, kind = model_input(runner, name, arr, opts.model_input)
     n = int(x.shape[0])

@@ -66,18 +66,19 @@ def run_export(
     if fmt == "onnx":  # the missing extra is refused before anything is loaded
         from spectral_cli.export.onnx_format import require_runtime
 
-        require_runtime()
+        require_runtime(exporting=True)
     loaded = load(path, device)
     reason = loaded.signature.refusal(fmt)
     if reason is not None:
         raise BadInput(f"a {loaded.checkpoint_family} model cannot be exported as {fmt}: {reason}")
     tol, seed = opts.tolerance(), opts.seed
+    notes: list[str] = []  # what the user must know even when the export passes
     try:
         with atomic_path(target) as tmp:
             if fmt == "onnx":
                 from spectral_cli.export.onnx_format import export_onnx
 
-                parity, details = export_onnx(loaded, tmp, opts.opset, tol, seed)
+                parity, details = export_onnx(loaded, tmp, opts.opset, tol, seed, notes)
             elif fmt == "dense":
                 from spectral_cli.export.dense import export_dense
 
@@ -91,7 +92,8 @@ def run_export(
                 raise _Discard
     except _Discard:
         pass
-    notes = [] if parity.passed else [f"parity failed: {target} was not written"]
+    if not parity.passed:
+        notes.insert(0, f"parity failed: {target} was not written")
     return ExportReport(
         config=opts.model_dump(mode="json"),
         seed=seed,

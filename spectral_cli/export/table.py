@@ -58,10 +58,11 @@ def harmonic_table(module: nn.Module) -> HarmonicTable:
             f"{type(module).__name__} has no {', '.join(missing)}: the harmonic "
             "embedding changed, the ONNX table strategy must follow it"
         )
-    table = HarmonicTable(*(getattr(module, n) for n in PARAMETERS), int(module.embedding_dim))
-    vocab = int(module.amplitudes.shape[0])
+    a, w, phi, dim = (getattr(module, n) for n in (*PARAMETERS, "embedding_dim"))
+    table = HarmonicTable(a, w, phi, int(dim))
+    vocab = int(table.amplitudes.shape[0])
     with torch.no_grad():
-        tokens = torch.arange(vocab, device=module.amplitudes.device)
+        tokens = torch.arange(vocab, device=table.amplitudes.device)
         want, got = module(tokens).double(), table(tokens).double()
     err = float(((want - got).abs() / want.abs().clamp(min=1.0)).max())
     if not err <= TOLERANCE:

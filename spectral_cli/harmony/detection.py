@@ -23,7 +23,8 @@ def auroc(positive: np.ndarray | Tensor, negative: np.ndarray | Tensor) -> float
     Mann-Whitney form: P(s_pos > s_neg) + 0.5 * P(s_pos == s_neg), from average ranks (ties
     count one half). Both sides must be non-empty and finite.
     """
-    from scipy.stats import rankdata
+    # scipy ships no type information (stubs are the separate scipy-stubs package)
+    from scipy.stats import rankdata  # type: ignore[import-untyped]
 
     pos = np.asarray(torch.as_tensor(positive).detach().cpu().double()).ravel()
     neg = np.asarray(torch.as_tensor(negative).detach().cpu().double()).ravel()
@@ -111,7 +112,7 @@ def superposition(
     device: torch.device,
     score_kwargs: dict[str, Any],
 ) -> dict[str, float]:
-    """The seed's superposition question on ``n_pairs`` random pairs (a != b) of ``x``.
+    """The original document's superposition question on ``n_pairs`` random pairs (a != b) of ``x``.
 
     ``err_vs_inputs``: MSE of decode(z_a + z_b) against x_a + x_b; ``err_vs_decodes``: against
     decode(z_a) + decode(z_b); ``err_parts_vs_inputs``: decode(z_a) + decode(z_b) against

@@ -6,25 +6,28 @@ MLP encoder (L -> hidden -> hidden -> N) -> RMS normalization -> latent z (N = 6
 -> MLP decoder (N -> hidden -> hidden -> L). The HAE is trained with the harmony contrast
 (:mod:`spectral_cli.harmony.objective`), the SAE (``--baseline sae``) with an L1 penalty on z.
 
-Where we differ from the seed (it specifies no architecture): the latent is normalized to unit
-RMS (||z|| = sqrt(N)). The seed's dissonance grows with the squared amplitudes and its alignment
-is scale-free, so with a free latent scale the harmony term is maximized by shrinking z towards 0
-while the decoder scales up (and the invalid-side term is unbounded below). A fixed norm pins the
-scale: H is bounded on both sides and only the *shape* of the spectrum can become harmonic. The
-SAE gets the same normalization, which also makes its L1 penalty a true sparsity measure
-(L1 / L2 ratio) instead of a scale penalty. Sums z_a + z_b (the superposition experiment) are fed
-to the decoder unnormalized.
+Where we differ from the original document (it specifies no architecture): the latent is normalized
+to unit RMS (||z|| = sqrt(N)). The original document's dissonance grows with the squared amplitudes
+and its alignment is scale-free, so with a free latent scale the harmony term is maximized by
+shrinking z towards 0 while the decoder scales up (and the invalid-side term is unbounded below). A
+fixed norm pins the scale: H is bounded on both sides and only the *shape* of the spectrum can
+become harmonic. The SAE gets the same normalization, which also makes its L1 penalty a true
+sparsity measure (L1 / L2 ratio) instead of a scale penalty. Sums z_a + z_b (the superposition
+experiment) are fed to the decoder unnormalized.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from torch import Tensor, nn
 
 from spectral_cli.core.schema import DataConfig, Frozen, RunConfig, TrainConfig
+from spectral_cli.harmony.dissonance import CriticalBand
+from spectral_cli.harmony.measures import Variant
+from spectral_cli.harmony.names import current_name
 
 FAMILY = "hae"
 SAE_FAMILY = "hae-sae-baseline"  # the baseline's checkpoint; harmony-score refuses it
@@ -33,17 +36,18 @@ SAE_FAMILY = "hae-sae-baseline"  # the baseline's checkpoint; harmony-score refu
 class HAEModelConfig(Frozen):
     """``model.*`` keys of the ``hae`` family.
 
-    ``curriculum``: fractions of ``train.epochs`` for the seed's four phases (reconstruction only;
-    lambda_h * ``warmup_fraction``; linear ramp to lambda_h; lambda_h plus adversarial invalid
-    inputs). ``adv_epsilon``: FGSM step in units of each signal's standard deviation.
+    ``curriculum``: fractions of ``train.epochs`` for the original document's four phases
+    (reconstruction only; lambda_h * ``warmup_fraction``; linear ramp to lambda_h; lambda_h plus
+    adversarial invalid inputs). ``adv_epsilon``: FGSM step in units of each signal's standard
+    deviation.
     """
 
     latent: int = Field(default=64, ge=2, le=4096)
     hidden: int = Field(default=256, ge=1)
     lambda_h: float = Field(default=0.1, ge=0.0)
     lambda_d: float = Field(default=0.0, ge=0.0)
-    variant: Literal["seed", "fixed"] = "fixed"
-    critical_band: Literal["seed", "hutchinson-knopoff", "sethares"] | None = None
+    variant: Variant = "fixed"
+    critical_band: CriticalBand | None = None
     alpha: float = 1.0
     beta: float = 0.5
     curriculum: tuple[float, float, float, float] = (0.25, 0.25, 0.25, 0.25)
@@ -52,6 +56,14 @@ class HAEModelConfig(Frozen):
     adv_fraction: float = Field(default=0.5, ge=0.0, le=1.0)
     baseline: Literal["none", "sae"] = "none"
     sae_l1: float = Field(default=0.01, ge=0.0)
+
+    @field_validator("variant", "critical_band", mode="before")
+    @classmethod
+    def _renamed(cls, value: Any, info: ValidationInfo) -> Any:
+        """``seed`` (deprecated) is ``original``."""
+        if not isinstance(value, str):
+            return value
+        return current_name(value, f"model.{info.field_name}")
 
     @model_validator(mode="after")
     def _curriculum_sums_to_one(self) -> HAEModelConfig:
@@ -103,7 +115,7 @@ class HarmonicAutoencoder(nn.Module):
 
     def decode(self, z: Tensor) -> Tensor:
         """(..., N) latents (any norm) -> (..., L) signals."""
-        return self.decoder(z)  # type: ignore[no-any-return]
+        return self.decoder(z)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(reconstruction, latent)."""

@@ -2,9 +2,9 @@
 
 HAE loss = MSE(decode(z), x) + w(epoch) * [lambda_h * (-mean H(z_valid) + mean H(z_invalid))
 + lambda_d * (mean D(z_valid) - mean D(z_invalid))], via
-:func:`spectral_cli.harmony.measures.harmony_loss` (the sign the seed's *text* intends; its code
-has the opposite sign). Curriculum (the seed's four phases, lengths = ``model.curriculum`` x
-``train.epochs``, rounded at the boundaries):
+:func:`spectral_cli.harmony.measures.harmony_loss` (the sign the original document's *text* intends;
+its code has the opposite sign). Curriculum (the original document's four phases, lengths =
+``model.curriculum`` x ``train.epochs``, rounded at the boundaries):
 
 0. reconstruction only (w = 0);
 1. w = ``warmup_fraction``;

@@ -2,10 +2,9 @@
 
 Two modes, both returning a pydantic report (the CLI prints it and writes ``report.json``):
 
-- :func:`score_vectors`: vectors from ``.json`` (a list of equal-length lists of numbers; a flat
-  list is one vector), ``.npy`` or ``.safetensors`` (one tensor, or the tensor named ``latents``).
-  Arrays with more than two dimensions are flattened over their leading dimensions in C order.
-  Scores are computed in float64 with :func:`spectral_cli.harmony.measures.harmony_scores`.
+- :func:`score_vectors`: the vectors of a ``.json``, ``.npy`` or ``.safetensors`` file
+  (:mod:`spectral_cli.harmony.vectors`), scored in float64 with
+  :func:`spectral_cli.harmony.measures.harmony_scores`.
 - :func:`score_checkpoint`: a ``spectral train hae`` checkpoint (family ``hae``; any other file
   is refused) encodes valid signals (MNIST-1D test split, or a user file) and the three generated
   invalid kinds (:mod:`spectral_cli.harmony.invalid`); reports harmony distributions, the AUROC of
@@ -25,21 +24,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from spectral_cli.core.arrays import class_labels, parse_json, real_array
+from spectral_cli.core.arrays import class_labels, real_array
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.report import Report
 from spectral_cli.core.schema import Frozen
-from spectral_cli.harmony import detection as hae_eval
-from spectral_cli.harmony.measures import (
-    DEFAULT_CRITICAL_BAND,
-    CriticalBand,
-    Variant,
-    harmony_scores,
-)
-
-VECTOR_SUFFIXES = (".json", ".npy", ".safetensors")
+from spectral_cli.harmony import detection
+from spectral_cli.harmony.dissonance import CriticalBand
+from spectral_cli.harmony.measures import DEFAULT_CRITICAL_BAND, Variant, harmony_scores
+from spectral_cli.harmony.names import current_name, quiet_renames
+from spectral_cli.harmony.vectors import load_vectors
 
 
 class ScoreConfig(Frozen):
@@ -58,6 +53,14 @@ class ScoreConfig(Frozen):
     alpha: float = Field(default=1.0, allow_inf_nan=False)
     beta: float = Field(default=0.5, allow_inf_nan=False)
     seed: int = Field(default=0, ge=0, lt=2**32)
+
+    @field_validator("variant", "critical_band", mode="before")
+    @classmethod
+    def _renamed(cls, value: Any, info: ValidationInfo) -> Any:
+        """``seed`` (deprecated) is ``original``."""
+        if not isinstance(value, str):
+            return value
+        return current_name(value, str(info.field_name))
 
 
 class VectorScore(BaseModel):
@@ -88,7 +91,7 @@ class HarmonyScoreReport(Report):
         )
 
 
-class HarmonyCheckpointReport(Report, hae_eval.Detection):
+class HarmonyCheckpointReport(Report, detection.Detection):
     """``--checkpoint`` mode: harmony of valid vs invalid inputs through a trained HAE."""
 
     command: str = "harmony-score"
@@ -107,97 +110,6 @@ class HarmonyCheckpointReport(Report, hae_eval.Detection):
         )
 
 
-def _json_vectors(path: Path) -> np.ndarray:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise BadInput(f"{path} is not UTF-8 text") from None
-    data = parse_json(text, str(path))
-    if not isinstance(data, list) or not data:
-        raise BadInput(f"{path} must hold a non-empty JSON list of equal-length lists of numbers")
-    rows = data if all(isinstance(r, list) for r in data) else None
-    if rows is None:
-        if any(isinstance(r, list) for r in data):
-            raise BadInput(f"{path} mixes lists and scalars; give a list of equal-length lists")
-        rows = [data]
-    length = len(rows[0])
-    for i, row in enumerate(rows):
-        if len(row) != length:
-            raise BadInput(
-                f"{path}: ragged input, vector {i} has length {len(row)}, vector 0 "
-                f"has {length}; all vectors must have the same length"
-            )
-        for j, v in enumerate(row):
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise BadInput(f"{path}: vector {i} entry {j} is {v!r}, not a number")
-    return _rows_as_floats(rows, path)
-
-
-def _rows_as_floats(rows: list[list[Any]], path: Path) -> np.ndarray:
-    try:
-        return np.asarray(rows, dtype=np.float64)
-    except OverflowError:
-        raise BadInput(f"{path}: a number is beyond float64's range") from None
-
-
-def _npy_vectors(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise BadInput(f"{path} is not a readable numeric .npy file ({exc})") from None
-
-
-def _safetensors_vectors(path: Path) -> np.ndarray:
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            keys = list(fh.keys())
-            if len(keys) == 1:
-                key = keys[0]
-            elif "latents" in keys:
-                key = "latents"
-            else:
-                raise BadInput(
-                    f"{path} holds {len(keys)} tensors ({', '.join(keys[:5])}); "
-                    "it needs exactly one tensor or one named 'latents'"
-                )
-            tensor = fh.get_tensor(key)
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise BadInput(f"{path} is not a readable safetensors file ({exc})") from None
-    if tensor.is_complex() or tensor.dtype == torch.bool:
-        raise BadInput(f"{path}: tensor {key!r} has dtype {tensor.dtype}; give real numbers")
-    return tensor.double().numpy()
-
-
-def load_vectors(path: Path) -> np.ndarray:
-    """(n, N) float64 array of finite values from a vectors file; anything else is BadInput."""
-    if not path.is_file():
-        raise BadInput(f"--vectors {path} does not exist")
-    suffix = path.suffix.lower()
-    if suffix not in VECTOR_SUFFIXES:
-        raise BadInput(
-            f"--vectors {path}: unsupported file type {suffix or '(none)'!r}; "
-            f"use {', '.join(VECTOR_SUFFIXES)}"
-        )
-    loader = {".json": _json_vectors, ".npy": _npy_vectors, ".safetensors": _safetensors_vectors}
-    arr = loader[suffix](path)
-    if arr.dtype == np.bool_ or not (
-        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
-    ):
-        raise BadInput(f"--vectors {path}: values have dtype {arr.dtype}; give real numbers")
-    if arr.ndim == 0 or arr.size == 0:
-        raise BadInput(
-            f"--vectors {path} is empty (shape {arr.shape}); give at least one "
-            "vector of length >= 1"
-        )
-    arr = arr.astype(np.float64).reshape(-1, arr.shape[-1]) if arr.ndim > 1 else arr[None, :]
-    if not np.isfinite(arr).all():
-        bad = int(np.argwhere(~np.isfinite(arr))[0][0])
-        raise BadInput(f"--vectors {path}: vector {bad} holds a non-finite value (nan/inf)")
-    return arr
-
-
 def _stats(t: torch.Tensor) -> dict[str, float]:
     v = t.numpy()
     return {
@@ -211,8 +123,8 @@ def _stats(t: torch.Tensor) -> dict[str, float]:
 
 def score_vectors(
     path: Path,
-    variant: str = "fixed",
-    critical_band: str | None = None,
+    variant: Variant = "fixed",
+    critical_band: CriticalBand | None = None,
     alpha: float = 1.0,
     beta: float = 0.5,
 ) -> HarmonyScoreReport:
@@ -220,7 +132,7 @@ def score_vectors(
     arr = load_vectors(path)
     band = critical_band or DEFAULT_CRITICAL_BAND[variant]
     start = time.perf_counter()
-    s = harmony_scores(torch.from_numpy(arr), variant, band, alpha, beta)  # type: ignore[arg-type]
+    s = harmony_scores(torch.from_numpy(arr), variant, band, alpha, beta)
     columns = torch.stack(s, dim=-1).tolist()
     seconds = time.perf_counter() - start
     for name, t in zip(s._fields, s, strict=True):
@@ -256,7 +168,8 @@ def load_hae(path: Path, device: torch.device) -> tuple[Any, Any]:
 
     tensors, meta = load_checkpoint(path, FAMILY)
     try:
-        cfg = HAERunConfig.model_validate(json.loads(meta["spectral.config"]))
+        with quiet_renames():  # written before 'seed' became 'original': not the user's to fix
+            cfg = HAERunConfig.model_validate(json.loads(meta["spectral.config"]))
         length = int(json.loads(meta["spectral.data_info"])["signal_length"])
         model = build_hae(cfg.model, length)
         check_state_dict(model.state_dict(), tensors, path)
@@ -342,14 +255,14 @@ def score_checkpoint(
         kwargs["critical_band"] = critical_band
     band = kwargs["critical_band"] or DEFAULT_CRITICAL_BAND[kwargs["variant"]]
     invalid = invalid_sets(x, y, seed)
-    detection, values = hae_eval.detector(model, x, invalid, device, kwargs)
+    found, values = detection.detector(model, x, invalid, device, kwargs)
     harmony_histograms(
         {"hae": values},
         f"harmony H of {path.name} ({kwargs['variant']}, {band})",
         out_dir / "harmony_hist.png",
     )
     n_inv = sum(int(v.shape[0]) for v in invalid.values())
-    if not all(math.isfinite(v) for v in detection.harmony_valid.values()):
+    if not all(math.isfinite(v) for v in found.harmony_valid.values()):
         raise BadInput(f"{path}: the model produced non-finite latents")
     return HarmonyCheckpointReport(
         config={
@@ -367,6 +280,6 @@ def score_checkpoint(
         critical_band=band,
         n_valid=int(x.shape[0]),
         n_invalid=n_inv,
-        **detection.model_dump(),
+        **found.model_dump(),
         files={"histogram": "harmony_hist.png", "report": "report.json"},
     )

@@ -51,7 +51,7 @@ def ntk_jacrev(
     n_params = sum(p.numel() for p in theta.values())
     sym = x2 is None
     x1 = x1.to(dtype)
-    x2 = x1 if sym else x2.to(dtype)
+    x2 = x1 if x2 is None else x2.to(dtype)
 
     def f(params: dict[str, Tensor], x: Tensor) -> Tensor:
         return functional_call(model, (params, rest), (x[None],)).reshape(-1)

@@ -25,10 +25,11 @@ def natural_m(encoding: str, n_grid: int | None) -> int:
     """The number of frequencies an encoding uses when ``model.m`` is not given.
 
     ``toy`` on a task with a grid of ``N`` points (toy1d: ``N = n_train * stride`` = 256): the
-    seed's full Fourier basis ``b_j = j``, ``j = 1 .. N/2`` (128 frequencies, up to the grid's
-    Nyquist frequency). The seed's 1-D toy defines the mapping this way; with a narrow basis (m =
-    16) the p trade-off it describes nearly vanishes (issue 16). ``toy`` on a task file (no grid)
-    and ``posenc`` / ``gauss`` (the seed's higher-dimensional section leaves m free): 16.
+    original document's full Fourier basis ``b_j = j``, ``j = 1 .. N/2`` (128 frequencies, up to the
+    grid's Nyquist frequency). The original document's 1-D toy defines the mapping this way; with a
+    narrow basis (m = 16) the p trade-off it describes nearly vanishes (issue 16). ``toy`` on a task
+    file (no grid) and ``posenc`` / ``gauss`` (the original document's higher-dimensional section
+    leaves m free): 16.
     """
     if encoding == "toy" and n_grid is not None and n_grid >= 2:
         return n_grid // 2

@@ -21,6 +21,7 @@ computed and mirrored, so it is exactly symmetric.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -72,14 +73,13 @@ def _mlp_gram_factors(model: NTKMLP, x: Tensor, threads: int) -> _Features:
     ``l`` is ``a_{l+1} > 0``; ``dhat_{L-2} = mask * W_{L-1}`` and ``dhat_{l-1} = (dhat_l W_l) *
     mask`` (ReLU derivative 0 at 0, as autograd's).
     """
-    layers = list(model.layers)
+    layers = model.linears()
     scales = model.layer_scales()
     last = len(layers) - 1
-    x = model._check_input(x)
+    x = model.check_input(x)
     n = x.shape[0]
-    kw = {"dtype": x.dtype, "device": x.device}
-    acts = [x] + [torch.empty(n, layer.out_features, **kw) for layer in layers[:-1]]
-    deltas = [torch.empty(n, layer.out_features, **kw) for layer in layers[:-1]]
+    acts = [x] + [x.new_empty(n, layer.out_features) for layer in layers[:-1]]
+    deltas = [x.new_empty(n, layer.out_features) for layer in layers[:-1]]
     weights = [layer.weight.detach() for layer in layers]
     biases = [layer.bias.detach() for layer in layers]
 
@@ -101,7 +101,7 @@ def _mlp_gram_factors(model: NTKMLP, x: Tensor, threads: int) -> _Features:
             relu_backward(d, acts[i][s:e], 0, grad_input=d)
 
     step = _chunk_rows(n, threads)
-    run_tasks([lambda s=s, e=e: rows(s, e) for s, e in _blocks(n, step)], threads)
+    run_tasks([functools.partial(rows, s, e) for s, e in _blocks(n, step)], threads)
     return _Features(acts=acts, deltas=deltas)
 
 
@@ -114,7 +114,7 @@ def _layer_coefficients(model: NTKMLP) -> list[tuple[float, float, float]]:
     scales = model.layer_scales()
     out = []
     s2 = 1.0
-    for layer, (c_w, c_b) in reversed(list(zip(model.layers, scales, strict=True))):
+    for layer, (c_w, c_b) in reversed(list(zip(model.linears(), scales, strict=True))):
         out.append(
             (c_w * c_w * layer.weight.requires_grad, c_b * c_b * layer.bias.requires_grad, s2)
         )
@@ -205,10 +205,10 @@ def ntk_structured(
         raise ValueError(f"block_size must be >= 1, got {block_size}")
     x1 = _as_2d(x1)
     sym = x2 is None
-    device = model.layers[0].weight.device
+    device = model.linears()[0].weight.device
     threads = cpu_threads() if device.type == "cpu" else 1
     f1 = _mlp_gram_factors(model, x1, threads)
-    f2 = f1 if sym else _mlp_gram_factors(model, _as_2d(x2), threads)
+    f2 = f1 if x2 is None else _mlp_gram_factors(model, _as_2d(x2), threads)
     n1, n2 = f1.acts[0].shape[0], f2.acts[0].shape[0]
     tile = int(block_size) if block_size else _tile_size(n1, n2, sym, threads, device)
     coefs = _layer_coefficients(model)
@@ -227,7 +227,7 @@ def ntk_structured(
 
     rows, cols = _blocks(n1, tile), _blocks(n2, tile)
     tasks = [
-        lambda r=r, c=c: one(r, c)
+        functools.partial(one, r, c)
         for i, r in enumerate(rows)
         for j, c in enumerate(cols)
         if not (sym and j < i)

@@ -1,12 +1,13 @@
-"""Fourier feature mappings gamma(v) of Tancik et al. 2020 (seed 004).
+"""Fourier feature mappings gamma(v) of Tancik et al. 2020 (source document 004).
 
-Every mapping except ``none`` has the form (seed eq. 5, with a frequency matrix ``B`` [M, d] and
-coefficients ``a`` [M])::
+Every mapping except ``none`` has the form (the original document's eq. 5, with a frequency
+matrix ``B`` [M, d] and coefficients ``a`` [M])::
 
     gamma(v) = [a * cos(2 pi B v), a * sin(2 pi B v)] / norm      -> 2M features
 
 Column order: the M cosines first, then the M sines (Tancik's code concatenates the two blocks the
-same way; the seed interleaves them per frequency; the order does not change an MLP's kernel).
+same way; the original document interleaves them per frequency; the order does not change an MLP's
+kernel).
 
 * ``none``   gamma(v) = v                                             -> d features
 * ``basic``  B = I_d, a = 1: [cos 2 pi v, sin 2 pi v]                   -> 2d features
@@ -17,24 +18,24 @@ same way; the seed interleaves them per frequency; the order does not change an 
 ``toy`` and ``posenc`` use on-axis frequencies: for d-D input every frequency is applied to every
 coordinate (rows ``b_j e_k`` of B, frequency-major), so 1-D input is the paper's case.
 
-Number of frequencies ``m``. The seed's 1-D toy uses the full Fourier basis ``j = 1 .. n/2`` of
-the n-point grid (128 on toy1d's 256 points); this function cannot know the grid, so its ``m``
-argument is explicit (default 16), and ``spectral ntk`` resolves the seed's default where the
-task is known (:func:`spectral_cli.ntk.config.natural_m`; pinned by
-``tests/ntk/test_ntk_seed_basis.py``). The seed's posenc/gauss section leaves ``m`` open; 16 is
-this project's default for both.
+Number of frequencies ``m``. The original document's 1-D toy uses the full Fourier basis ``j = 1 ..
+n/2`` of the n-point grid (128 on toy1d's 256 points); this function cannot know the grid, so its
+``m`` argument is explicit (default 16), and ``spectral ntk`` resolves the original document's
+default where the task is known (:func:`spectral_cli.ntk.config.natural_m`; pinned by
+``tests/ntk/test_ntk_original_basis.py``). The original document's posenc/gauss section leaves ``m``
+open; 16 is this project's default for both.
 
 Deliberate choices, each pinned by a test:
 
 * ``toy`` is normalized by ``norm = ||a||`` (so ``||gamma(v)|| = 1`` for every p), as in Tancik
-  et al.'s reference code (``input_encoder(...) / np.linalg.norm(a)``); the seed's eq. 5 has no
-  such factor.
+  et al.'s reference code (``input_encoder(...) / np.linalg.norm(a)``); the original document's eq.
+  5 has no such factor.
   Without it the kernel's overall scale changes with p and a p-sweep mixes bandwidth with scale.
   The other mappings are not normalized (``norm = 1``) unless ``normalize=True``.
 * ``toy`` with ``p = inf`` gives a = (1, 0, ..., 0): the feature vector keeps its 2md columns (the
   zero ones included), so the input dimension does not change along a p-sweep and p = inf is the
   limit of large p (Tancik's code does the same). Its non-zero part is exactly ``basic``'s
-  [cos 2 pi v, sin 2 pi v], which is what the seed means by p = inf.
+  [cos 2 pi v, sin 2 pi v], which is what the original document means by p = inf.
 
 Features are computed in float64 and returned in the input's floating dtype (float32 for integer
 input), so large frequencies do not lose phase accuracy in float32.
@@ -57,6 +58,9 @@ class FourierEncoding(nn.Module):
     the state dict, so a Gaussian mapping can be saved and rebuilt exactly.
     """
 
+    a: Tensor | None  # buffers, both None for ``none``
+    B: Tensor | None
+
     def __init__(self, name: str, in_features: int, a: Tensor | None, B: Tensor | None) -> None:
         super().__init__()
         self.name = name
@@ -77,6 +81,7 @@ class FourierEncoding(nn.Module):
         if self.B is None:
             return x.to(out_dtype)
         B = self.B.to(torch.float64)
+        assert self.a is not None  # make_encoding gives both buffers or neither
         a = self.a.to(torch.float64)
         proj = (2.0 * math.pi) * (x.to(torch.float64) @ B.T)
         feats = torch.cat([a * torch.cos(proj), a * torch.sin(proj)], dim=1)

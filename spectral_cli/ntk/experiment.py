@@ -14,10 +14,10 @@ Building blocks shared by the single run and the sweep (:mod:`spectral_cli.ntk.s
 * :func:`dynamics` -- the network trained by full-batch GD against the linearized (NTK)
   prediction at the same steps, with the network's own outputs at initialization ``f0``:
   ``f(t) = f0 + (I - e^{-lr K t})(y - f0)`` (train) and ``f0_test + K_test K^{-1}(I -
-  e^{-lr K t})(y - f0)`` (test), loss ``1/2 sum (f - y)^2``. The seed's formula is the ``f0 = 0``
-  case; with the network's f0 the comparison is exact for the linearized model.
+  e^{-lr K t})(y - f0)`` (test), loss ``1/2 sum (f - y)^2``. The original document's formula is the
+  ``f0 = 0`` case; with the network's f0 the comparison is exact for the linearized model.
 * "NTK regression" (``test_mse_ntk``) is ``K_test (K + eps I)^{-1} y`` (f0 = 0: the mean over
-  initializations, the seed's eq. 3 at t = inf) with the regularizer of ``ntk_linalg``.
+  initializations, the original document's eq. 3 at t = inf) with the regularizer of ``ntk_linalg``.
 """
 
 from __future__ import annotations
@@ -25,12 +25,14 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from spectral_cli.core.errors import BadInput
-from spectral_cli.core.trainer import Observer
+from spectral_cli.core.evaluation import Observer
+from spectral_cli.core.signals import StopFlag
 from spectral_cli.ntk.config import NTKModelConfig, NTKRunConfig, resolved_m
 from spectral_cli.ntk.encodings import FourierEncoding, make_encoding
 from spectral_cli.ntk.gd import GDRecord, train_full_batch
@@ -54,13 +56,14 @@ class TanhMLP(nn.Module):
     def __init__(self, base: NTKMLP) -> None:
         super().__init__()
         self.layers = base.layers
+        self.linears = base.linears()  # the same modules, typed
         self.scales = base.layer_scales()
 
     def forward(self, x: Tensor) -> Tensor:
         a = x[:, None] if x.dim() == 1 else x
-        a = a.to(self.layers[0].weight.dtype)
-        last = len(self.layers) - 1
-        for i, (layer, (c_w, c_b)) in enumerate(zip(self.layers, self.scales, strict=True)):
+        a = a.to(self.linears[0].weight.dtype)
+        last = len(self.linears) - 1
+        for i, (layer, (c_w, c_b)) in enumerate(zip(self.linears, self.scales, strict=True)):
             a = c_w * (a @ layer.weight.T) + c_b * layer.bias
             a = torch.tanh(a) if i < last else a
         return a[:, 0]
@@ -79,8 +82,8 @@ def build_encoding(
     """gamma of the config (``encoding``/``p``/``scale`` override it, for sweeps).
 
     The number of frequencies is ``m.m`` or, unset, the encoding's natural default on the task's
-    ``n_grid``-point grid (:func:`~spectral_cli.ntk.config.resolved_m`: toy on toy1d = the seed's
-    full basis ``j = 1 .. n_grid / 2``).
+    ``n_grid``-point grid (:func:`~spectral_cli.ntk.config.resolved_m`: toy on toy1d = the original
+    document's full basis ``j = 1 .. n_grid / 2``).
     """
     name = encoding or m.encoding
     try:
@@ -125,9 +128,13 @@ def cross_kernel(
         args = (f_a,) if f_b is None else (f_a, f_b)
         return analytic_relu_kernels(*args, depth=m.depth, w_std=m.w_std, b_std=m.b_std).ntk
     assert net is not None
-    method = "structured" if isinstance(net, NTKMLP) else "jacrev"
-    dev_dtype = {"device": net.layers[0].weight.device, "dtype": net.layers[0].weight.dtype}
-    args = (f_a.to(**dev_dtype),) if f_b is None else (f_a.to(**dev_dtype), f_b.to(**dev_dtype))
+    method: Literal["structured", "jacrev"] = "structured" if isinstance(net, NTKMLP) else "jacrev"
+    first = next(net.parameters())  # layers.0.weight
+
+    def moved(f: Tensor) -> Tensor:
+        return f.to(device=first.device, dtype=first.dtype)
+
+    args = (moved(f_a),) if f_b is None else (moved(f_a), moved(f_b))
     return empirical_ntk(net, *args, method=method).to("cpu", torch.float64)
 
 
@@ -177,13 +184,12 @@ def dynamics(
     lr: float,
     record_every: int,
     device: torch.device,
-    seed: int,
     observer: Observer | None = None,
-    stop: object = None,
+    stop: StopFlag | None = None,
 ) -> Dynamics:
     """Train ``net`` (in place) on one target ``y`` [n] and predict the same steps with the NTK."""
     with torch.no_grad():
-        dt = net.layers[0].weight.dtype
+        dt = next(net.parameters()).dtype  # layers.0.weight's
         f0_tr = net(f_train.to(device, dt)).to("cpu", torch.float64)
         f0_te = None if f_test is None else net(f_test.to(device, dt)).to("cpu", torch.float64)
     rec = train_full_batch(
@@ -195,10 +201,9 @@ def dynamics(
         lr=lr,
         record_every=record_every,
         device=device,
-        seed=seed,
         observer=observer,
         stop=stop,
-    )  # type: ignore[arg-type]
+    )
     pred = gd_dynamics(
         k_tr,
         y,
@@ -245,7 +250,8 @@ def decay_rates(res: Tensor, steps: list[int], floor: float = 1e-2) -> list[floa
 
 
 def predicted_rates(eigvals: Tensor, lr: float) -> tuple[list[float], list[float | None]]:
-    """Continuous ``lr * lambda_i`` (the seed's) and discrete ``-log|1 - lr lambda_i|``."""
+    """Continuous ``lr * lambda_i`` (the original document's) and discrete
+    ``-log|1 - lr lambda_i|``."""
     cont = (lr * eigvals.clamp(min=0)).tolist()
     disc = [None if abs(1 - c) == 0 else -math.log(abs(1 - c)) for c in cont]
     return cont, disc

@@ -19,7 +19,7 @@ never NaN/inf. A kernel that is exactly zero raises ``ValueError``.
 
 Gradient-descent dynamics. Loss convention: ``L(theta) = 1/2 sum_i (f(x_i) - y_i)^2`` (a *sum*,
 as in Tancik et al.'s code), plain GD ``theta <- theta - lr grad L``. The linearized network then
-follows (t in steps; f0 = outputs at initialization, 0 in the seed's formula)::
+follows (t in steps; f0 = outputs at initialization, 0 in the original document's formula)::
 
     f_train(t) = f0_train + (I - e^{-lr K t}) (y - f0_train)
     f_test(t)  = f0_test  + K_test K^{-1} (I - e^{-lr K t}) (y - f0_train)
@@ -225,5 +225,4 @@ def residual_in_eigenbasis(eig: KernelEigen, y_hat: Tensor, y: Tensor) -> Tensor
 
     Under the NTK dynamics component i decays as ``exp(-lr lambda_i t)``.
     """
-    cpu64 = {"device": "cpu", "dtype": torch.float64}
-    return (y_hat.to(**cpu64) - y.to(**cpu64)) @ eig.eigvecs
+    return (y_hat.to("cpu", torch.float64) - y.to("cpu", torch.float64)) @ eig.eigvecs

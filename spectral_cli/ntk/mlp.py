@@ -117,12 +117,16 @@ class NTKMLP(nn.Module):
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Draw fresh parameters (NTK: N(0, 1); standard: N(0, w_std²/fan_in), N(0, b_std²))."""
         with torch.no_grad():
-            for layer in self.layers:
+            for layer in self.linears():
                 w_scale, b_scale = 1.0, 1.0
                 if self.parameterization == "standard":
                     w_scale, b_scale = self.w_std / math.sqrt(layer.in_features), self.b_std
                 layer.weight.normal_(0.0, 1.0, generator=generator).mul_(w_scale)
                 layer.bias.normal_(0.0, 1.0, generator=generator).mul_(b_scale)
+
+    def linears(self) -> list[nn.Linear]:
+        """``self.layers`` as what they are (a ``ModuleList`` yields plain modules)."""
+        return [layer for layer in self.layers if isinstance(layer, nn.Linear)]
 
     def layer_scales(self) -> list[tuple[float, float]]:
         """Per layer ``(c_w, c_b)`` with ``z = c_w * a @ W.T + c_b * b``.
@@ -132,16 +136,17 @@ class NTKMLP(nn.Module):
         """
         if self.parameterization == "standard":
             return [(1.0, 1.0) for _ in self.layers]
-        return [(self.w_std / math.sqrt(layer.in_features), self.b_std) for layer in self.layers]
+        return [(self.w_std / math.sqrt(layer.in_features), self.b_std) for layer in self.linears()]
 
-    def _check_input(self, x: Tensor) -> Tensor:
+    def check_input(self, x: Tensor) -> Tensor:
+        """``x`` as ``[N, in_features]`` in the weights' dtype; another shape is a ValueError."""
         if x.dim() == 1 and self.in_features == 1:
             x = x[:, None]
         if x.dim() != 2 or x.shape[1] != self.in_features:
             raise ValueError(
                 f"expected input of shape [N, {self.in_features}], got {tuple(x.shape)}"
             )
-        return x.to(self.layers[0].weight.dtype)
+        return x.to(self.linears()[0].weight.dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         """``x``: ``[N, in_features]`` (or ``[N]`` when ``in_features == 1``) -> ``[N]``."""
@@ -153,12 +158,12 @@ def mlp_forward_trace(model: NTKMLP, x: Tensor) -> MLPTrace:
 
     Differentiable (autograd works through it); the structured NTK calls it under ``no_grad``.
     """
-    a = model._check_input(x)
+    a = model.check_input(x)
     inputs: list[Tensor] = []
     preacts: list[Tensor] = []
     scales = model.layer_scales()
     last = len(model.layers) - 1
-    for i, (layer, (c_w, c_b)) in enumerate(zip(model.layers, scales, strict=True)):
+    for i, (layer, (c_w, c_b)) in enumerate(zip(model.linears(), scales, strict=True)):
         inputs.append(a)
         z = a @ layer.weight.T
         if c_w != 1.0:
@@ -179,9 +184,10 @@ def mlp_backward_deltas(model: NTKMLP, trace: MLPTrace) -> list[Tensor]:
     n = trace.output.shape[0]
     delta = torch.ones(n, 1, dtype=trace.output.dtype, device=trace.output.device)
     deltas = [delta]
-    for i in range(len(model.layers) - 1, 0, -1):
+    layers = model.linears()
+    for i in range(len(layers) - 1, 0, -1):
         c_w = scales[i][0]
-        g = delta @ model.layers[i].weight
+        g = delta @ layers[i].weight
         if c_w != 1.0:
             g = g * c_w
         delta = g * (trace.preacts[i - 1] > 0).to(g.dtype)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ def _positive(v: Sequence[float]) -> np.ndarray:
     return np.where(a > 0, a, np.nan)
 
 
-def spectra(curves: dict[str, Sequence[float]], chosen: str, title: str, path: Path) -> None:
+def spectra(curves: Mapping[str, Sequence[float]], chosen: str, title: str, path: Path) -> None:
     """Train-kernel eigenvalues lambda_i / lambda_1 per mapping (log scale)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -84,7 +84,8 @@ def dynamics(
 
 
 def sweep(points: Sequence[Any], param: str, title: str, path: Path) -> None:
-    """The seed's figure: test MSE per value, test-loss curves, spectra and kernel profiles."""
+    """The original document's figure: test MSE per value, test-loss curves, spectra and kernel
+    profiles."""
     plt = pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(20, 4.2))
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(points)))
@@ -135,7 +136,7 @@ def sweep_summary(runs: Sequence[dict[str, Any]], path: Path) -> None:
             rows = r["sweep"]
             xs = np.arange(len(rows)) + (i - (len(group) - 1) / 2) * 0.06
             c = r["config"]
-            tag = f"m = {c['m']}" + (" (seed basis)" if c.get("m_source") == "default" else "")
+            tag = f"m = {c['m']}" + (" (full basis)" if c.get("m_source") == "default" else "")
             n_sig, steps = r["task"]["n_signals"], rows[0]["steps"]
             for key, style, what in (
                 ("ntk", "-", f"NTK regression ({r['kernel']})"),

@@ -1,4 +1,5 @@
-"""Outputs of ``spectral ntk``: ``report.json`` model and the two safetensors files.
+"""Outputs of ``spectral ntk``: ``report.json`` (its model, and :func:`dynamics_section`, the GD
+run against the NTK prediction) and the two safetensors files.
 
 * ``ntk.safetensors`` (family ``ntk-kernel``): ``features_train`` [n, D] (gamma(x), what the MLP
   sees), ``x_train`` [n, d], ``y_train`` ([n] for one target, [n, k] for k), ``K_train`` [n, n],
@@ -31,11 +32,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
 from pydantic import ConfigDict, Field
 from torch import Tensor, nn
 
 from spectral_cli.core.checkpoint import model_metadata, save_tensors
 from spectral_cli.core.report import Report
+from spectral_cli.ntk.experiment import Dynamics, decay_rates, predicted_rates, rel_gap
+
+LOSS_CONVENTION = (
+    "L = 1/2 sum_i (f(x_i) - y_i)^2 (sum over training points), plain GD "
+    "theta <- theta - lr grad L; a mean loss 1/(2n) sum needs lr*n, MSELoss lr*n/2"
+)
+
 
 MODEL_FAMILY = "ntk-mlp"
 KERNEL_FAMILY = "ntk-kernel"
@@ -105,3 +114,55 @@ def save_kernel(path: Path, tensors: dict[str, Tensor | None], contract: dict[st
 
     flat = {k: v.to(torch.float64) for k, v in tensors.items() if v is not None}
     save_tensors(path, flat, model_metadata(KERNEL_FAMILY, contract))
+
+
+def dynamics_section(
+    dyn: Dynamics,
+    y_tr: torch.Tensor,
+    y_te: torch.Tensor | None,
+    eigvals: torch.Tensor,
+    lr: float,
+    steps: int,
+) -> dict[str, Any]:
+    """The report's ``dynamics`` section: the network's GD run against the NTK's prediction
+    (losses, gaps, and per eigen-direction the predicted and measured decay rates)."""
+    rec = dyn.record
+    out: dict[str, Any] = {
+        "steps": rec.steps[-1],
+        "requested_steps": steps,
+        "lr": lr,
+        "loss_convention": LOSS_CONVENTION,
+        "record_steps": rec.steps,
+        "target_signal": 0,
+    }
+    out["train_mse_curve_network"] = ((rec.train - y_tr) ** 2).mean(-1).tolist()
+    out["train_mse_curve_ntk"] = ((dyn.ntk_train - y_tr) ** 2).mean(-1).tolist()
+    out["rel_gap_train"] = rel_gap(rec.train, dyn.ntk_train)
+    out["max_rel_gap_train"] = max(out["rel_gap_train"])
+    out["train_mse_network"] = out["train_mse_curve_network"][-1]
+    out["train_mse_ntk"] = out["train_mse_curve_ntk"][-1]
+    if rec.test is not None and dyn.ntk_test is not None and y_te is not None:
+        out["test_mse_curve_network"] = ((rec.test - y_te) ** 2).mean(-1).tolist()
+        out["test_mse_curve_ntk"] = ((dyn.ntk_test - y_te) ** 2).mean(-1).tolist()
+        out["rel_gap_test"] = rel_gap(rec.test, dyn.ntk_test)
+        out["max_rel_gap_test"] = max(out["rel_gap_test"])
+        out["test_mse_network"] = out["test_mse_curve_network"][-1]
+        out["test_mse_ntk"] = out["test_mse_curve_ntk"][-1]
+    else:
+        out["test_mse_network"] = out["train_mse_network"]
+        out["test_mse_ntk"] = out["train_mse_ntk"]
+    cont, disc = predicted_rates(eigvals, lr)
+    meas_net = decay_rates(dyn.residual_net, rec.steps)
+    meas_ntk = decay_rates(dyn.residual_ntk, rec.steps)
+    out["eigen_rates"] = [
+        {
+            "i": i + 1,
+            "eigval": float(eigvals[i]),
+            "rate_lr_lambda": cont[i],
+            "rate_discrete": disc[i],
+            "measured_network": meas_net[i],
+            "measured_ntk": meas_ntk[i],
+        }
+        for i in range(eigvals.numel())
+    ]
+    return out

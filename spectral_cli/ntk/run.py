@@ -3,12 +3,12 @@
 Writes ``ntk.safetensors``, ``model.safetensors`` (+ ``trained.safetensors``), ``spectrum.png``
 (eigenvalue decay per mapping), ``kernel_profile.png`` (K against x_i - x_j; 1-D tasks),
 ``dynamics.png`` (``--train-steps``), ``sweep.png`` (sweeps), ``config.yaml`` and ``report.json``
-(see :mod:`spectral_cli.ntk.report`). Dynamics use target signal 0; regression errors are
-averaged over all targets.
+(see :mod:`spectral_cli.ntk.report`, which also summarizes the dynamics). Dynamics use target signal
+0; regression errors are averaged over all targets.
 
 The number of frequencies is resolved here, where the task's grid is known: ``model.m`` unset
-means the encoding's default (toy on toy1d: the seed's full basis j = 1..N/2 of the N-point grid,
-128 for the preset; posenc/gauss: 16); the report's ``config.m`` is the number used,
+means the encoding's default (toy on toy1d: the original document's full basis j = 1..N/2 of the
+N-point grid, 128 for the preset; posenc/gauss: 16); the report's ``config.m`` is the number used,
 ``config.m_source`` says whether it came from ``--m`` or the default, and a note explains it.
 """
 
@@ -26,22 +26,17 @@ import torch
 from spectral_cli.core.atomic import write_text_atomic
 from spectral_cli.core.config import dump_yaml
 from spectral_cli.core.device import seed_everything
+from spectral_cli.core.evaluation import Observer, SilentObserver
 from spectral_cli.core.phases import PhaseTimer
 from spectral_cli.core.report import write_report
-from spectral_cli.core.trainer import Observer, SilentObserver
-from spectral_cli.ntk import experiment as ex
-from spectral_cli.ntk import plots as ntk_plots
+from spectral_cli.core.signals import StopFlag
+from spectral_cli.ntk import experiment, plots
 from spectral_cli.ntk.config import NTKRunConfig, check_ntk_config, resolved_m
 from spectral_cli.ntk.encodings import ENCODINGS
-from spectral_cli.ntk.report import NTKReport, save_kernel, save_model
+from spectral_cli.ntk.report import NTKReport, dynamics_section, save_kernel, save_model
 from spectral_cli.ntk.store import KernelStore
 from spectral_cli.ntk.sweep import run_sweep
 from spectral_cli.ntk.tasks import RegressionTask, load_task
-
-LOSS_CONVENTION = (
-    "L = 1/2 sum_i (f(x_i) - y_i)^2 (sum over training points), plain GD "
-    "theta <- theta - lr grad L; a mean loss 1/(2n) sum needs lr*n, MSELoss lr*n/2"
-)
 
 
 @dataclass(frozen=True)
@@ -63,7 +58,9 @@ def prepare(cfg: NTKRunConfig) -> Prepared:
         signals=t.signals,
         seed=cfg.seed,
     )
-    ex.build_encoding(cfg.model, task.in_features, cfg.seed, n_grid=task.n_grid)  # bad p, m, scale
+    experiment.build_encoding(
+        cfg.model, task.in_features, cfg.seed, n_grid=task.n_grid
+    )  # bad p, m, scale
     return Prepared(cfg=cfg, task=task)
 
 
@@ -77,7 +74,7 @@ def _m_note(cfg: NTKRunConfig, task: RegressionTask) -> str | None:
         return f"m = {used} frequencies (--m)"
     if enc == "toy" and task.n_grid is not None:
         return (
-            f"m = {used} frequencies: the toy default, the seed's full Fourier basis "
+            f"m = {used} frequencies: the toy default, the original document's full Fourier basis "
             f"b_j = j, j = 1..{used} = N/2 of the N = {task.n_grid}-point grid"
         )
     return f"m = {used} frequencies (the {enc} default)"
@@ -92,63 +89,13 @@ def _profile_grid(task: RegressionTask) -> torch.Tensor | None:
     return torch.linspace(float(xs.min()), float(xs.max()), 256, dtype=torch.float64)[:, None]
 
 
-def _dynamics_section(
-    dyn: ex.Dynamics,
-    y_tr: torch.Tensor,
-    y_te: torch.Tensor | None,
-    eigvals: torch.Tensor,
-    lr: float,
-    steps: int,
-) -> dict[str, Any]:
-    rec = dyn.record
-    out: dict[str, Any] = {
-        "steps": rec.steps[-1],
-        "requested_steps": steps,
-        "lr": lr,
-        "loss_convention": LOSS_CONVENTION,
-        "record_steps": rec.steps,
-        "target_signal": 0,
-    }
-    out["train_mse_curve_network"] = ((rec.train - y_tr) ** 2).mean(-1).tolist()
-    out["train_mse_curve_ntk"] = ((dyn.ntk_train - y_tr) ** 2).mean(-1).tolist()
-    out["rel_gap_train"] = ex.rel_gap(rec.train, dyn.ntk_train)
-    out["max_rel_gap_train"] = max(out["rel_gap_train"])
-    out["train_mse_network"] = out["train_mse_curve_network"][-1]
-    out["train_mse_ntk"] = out["train_mse_curve_ntk"][-1]
-    if rec.test is not None and dyn.ntk_test is not None and y_te is not None:
-        out["test_mse_curve_network"] = ((rec.test - y_te) ** 2).mean(-1).tolist()
-        out["test_mse_curve_ntk"] = ((dyn.ntk_test - y_te) ** 2).mean(-1).tolist()
-        out["rel_gap_test"] = ex.rel_gap(rec.test, dyn.ntk_test)
-        out["max_rel_gap_test"] = max(out["rel_gap_test"])
-        out["test_mse_network"] = out["test_mse_curve_network"][-1]
-        out["test_mse_ntk"] = out["test_mse_curve_ntk"][-1]
-    else:
-        out["test_mse_network"] = out["train_mse_network"]
-        out["test_mse_ntk"] = out["train_mse_ntk"]
-    cont, disc = ex.predicted_rates(eigvals, lr)
-    meas_net = ex.decay_rates(dyn.residual_net, rec.steps)
-    meas_ntk = ex.decay_rates(dyn.residual_ntk, rec.steps)
-    out["eigen_rates"] = [
-        {
-            "i": i + 1,
-            "eigval": float(eigvals[i]),
-            "rate_lr_lambda": cont[i],
-            "rate_discrete": disc[i],
-            "measured_network": meas_net[i],
-            "measured_ntk": meas_ntk[i],
-        }
-        for i in range(eigvals.numel())
-    ]
-    return out
-
-
 def run(
     prep: Prepared,
     run_dir: Path,
     device: torch.device,
     *,
     observer: Observer | None = None,
-    stop: object = None,
+    stop: StopFlag | None = None,
 ) -> NTKReport:
     """The whole experiment; returns the report (already written to ``run_dir``).
 
@@ -177,15 +124,15 @@ def run(
     obs.log(f"kernel: {cfg.kernel}, {f_tr.shape[0]} train x {f_tr.shape[1]} features")
     k_tr, k_te, eig = own.k_train(), own.k_test(), own.eig()
     with timer("regression"):
-        pred_tr, pred_te, reg_notes = ex.regress(k_tr, task.y_train, k_te, eig)
+        pred_tr, pred_te, reg_notes = experiment.regress(k_tr, task.y_train, k_te, eig)
     notes += reg_notes
     regression: dict[str, Any] = {
-        "train_mse": float(ex.mse(pred_tr, task.y_train).mean()),
+        "train_mse": float(experiment.mse(pred_tr, task.y_train).mean()),
         "test_mse": None,
         "n_signals": task.n_signals,
     }
     if pred_te is not None and task.y_test is not None:
-        per = ex.mse(pred_te, task.y_test)
+        per = experiment.mse(pred_te, task.y_test)
         regression.update(
             test_mse=float(per.mean()),
             test_mse_per_signal=per.tolist(),
@@ -217,7 +164,7 @@ def run(
     # own mapping is the variant computed above, not a second time
     per_enc = {name: store.variant(encoding=name).eig().eigvals.tolist() for name in ENCODINGS}
     with timer("plots"):
-        ntk_plots.spectra(
+        plots.spectra(
             per_enc,
             cfg.model.encoding,
             f"NTK eigenvalues ({cfg.kernel}, depth {cfg.model.depth}, n = {f_tr.shape[0]})",
@@ -228,7 +175,7 @@ def run(
     if grid is not None:
         dx, row = own.profile(grid)
         with timer("plots"):
-            ntk_plots.profiles(
+            plots.profiles(
                 {cfg.model.encoding: (dx.tolist(), row.tolist())},
                 f"NTK against x_i − x_j ({cfg.kernel})",
                 run_dir / "kernel_profile.png",
@@ -237,13 +184,13 @@ def run(
     dyn_section = None
     if steps > 0:
         assert net is not None
-        lr = cfg.train.lr or ex.default_lr(eig)
+        lr = cfg.train.lr or experiment.default_lr(eig)
         every = cfg.train.record_every or max(1, steps // 100)
         trained = copy.deepcopy(net)
         y0 = task.y_train[:, 0]
         y0_te = None if task.y_test is None else task.y_test[:, 0]
         with timer("dynamics"):
-            dyn = ex.dynamics(
+            dyn = experiment.dynamics(
                 trained,
                 f_tr,
                 y0,
@@ -255,11 +202,10 @@ def run(
                 lr=lr,
                 record_every=every,
                 device=device,
-                seed=cfg.seed,
                 stop=stop,
             )
             obs.log(f"trained {steps} full-batch GD steps, lr {lr:.4g}")
-            dyn_section = _dynamics_section(dyn, y0, y0_te, eig.eigvals, lr, steps)
+            dyn_section = dynamics_section(dyn, y0, y0_te, eig.eigvals, lr, steps)
         with timer("io"):
             save_model(
                 run_dir / "trained.safetensors",
@@ -272,7 +218,7 @@ def run(
             )
         files["trained_model"] = "trained.safetensors"
         with timer("plots"):
-            ntk_plots.dynamics(
+            plots.dynamics(
                 dyn_section,
                 dyn.residual_net.numpy(),
                 dyn.residual_ntk.numpy(),
@@ -296,7 +242,7 @@ def run(
         for p in points:
             notes += [f"{cfg.sweep.param}={p.value:g}: {n}" for n in p.notes]
         with timer("plots"):
-            ntk_plots.sweep(
+            plots.sweep(
                 points,
                 cfg.sweep.param,
                 f"{task.source}, {task.n_signals} signal(s), {cfg.kernel} NTK, "

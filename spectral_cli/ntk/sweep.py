@@ -4,7 +4,8 @@ For each value v the mapping is rebuilt (toy ``p = v``, or posenc/gauss ``scale 
 initialized from the run seed (the same weights for every target), and for each of the k target
 signals:
 
-* ``test_mse_ntk`` -- NTK regression ``K_test (K + eps I)^{-1} y`` (the seed's eq. 3 at t = inf);
+* ``test_mse_ntk`` -- NTK regression ``K_test (K + eps I)^{-1} y`` (the original document's eq. 3 at
+  t = inf);
 * ``test_mse_ntk_t`` -- the linearized prediction after the same T GD steps as the network, from
   the network's own outputs at initialization (what the trained network should match);
 * ``test_mse_network`` -- a copy of the MLP trained with T full-batch GD steps (sum loss, lr =
@@ -25,7 +26,8 @@ import torch
 from torch import Tensor
 
 from spectral_cli.core.errors import BadInput
-from spectral_cli.core.trainer import Observer, SilentObserver
+from spectral_cli.core.evaluation import Observer, SilentObserver
+from spectral_cli.core.signals import StopFlag
 from spectral_cli.ntk.experiment import default_lr, dynamics, mse, regress
 from spectral_cli.ntk.store import KernelStore
 
@@ -64,7 +66,7 @@ def run_sweep(
     steps: int,
     record_every: int | None,
     observer: Observer | None = None,
-    stop: object = None,
+    stop: StopFlag | None = None,
 ) -> list[SweepPoint]:
     """The sweep of ``store.cfg.sweep`` on the store's task (needs test data); a value equal to
     the run's own ``p``/``scale`` reuses the run's kernels. GD training is timed as ``sweep``."""
@@ -76,7 +78,7 @@ def run_sweep(
     points: list[SweepPoint] = []
     y_tr, y_te = task.y_train, task.y_test
     for v in cfg.sweep.values:
-        var = store.variant(**({"p": v} if param == "p" else {"scale": v}))
+        var = store.variant(p=v) if param == "p" else store.variant(scale=v)
         f_tr, f_te, net = var.f_train, var.f_test, var.network
         k_tr, k_te, eig = var.k_train(), var.k_test(), var.eig()
         with store.timer("regression"):
@@ -101,7 +103,6 @@ def run_sweep(
                     lr=lr,
                     record_every=every,
                     device=device,
-                    seed=cfg.seed,
                     stop=stop,
                 )
             assert dyn.record.test is not None and dyn.ntk_test is not None

@@ -1,8 +1,8 @@
-"""Regression tasks of ``spectral ntk``: the seed's 1-D toy and user ``.npz`` files.
+"""Regression tasks of ``spectral ntk``: the original document's 1-D toy and user ``.npz`` files.
 
-**toy1d** (seed 004 / Tancik et al.'s ``1d_regression`` notebook): a grid of ``N = n_train *
-stride`` points ``x = k / N`` in [0, 1) (256 for the defaults); every ``stride``-th point is a
-training point (32), the remaining ``N - n_train`` (224) are test points. A target is
+**toy1d** (source document 004 / Tancik et al.'s ``1d_regression`` notebook): a grid of ``N =
+n_train * stride`` points ``x = k / N`` in [0, 1) (256 for the defaults); every ``stride``-th point
+is a training point (32), the remaining ``N - n_train`` (224) are test points. A target is
 ``s(x) = Re sum_f A_f c_f exp(2 pi i f x)`` with ``c_f ~ N(0, 1) + i N(0, 1)`` and amplitude
 ``A_f = (1 + f)^(-slope / 2)`` for ``0 <= f < N / 4``, zero above (the notebook's
 ``sample_random_powerlaw`` with ``power = slope / 2`` and its cut-off), min-max scaled to
@@ -56,7 +56,8 @@ class RegressionTask:
     def n_grid(self) -> int | None:
         """Points of the task's grid (toy1d: ``n_train * stride``), None for a task file.
 
-        The toy encoding's default basis is ``j = 1 .. n_grid / 2`` (the seed's full basis).
+        The toy encoding's default basis is ``j = 1 .. n_grid / 2`` (the original document's full
+        basis).
         """
         return None if self.x_grid is None else int(self.x_grid.shape[0])
 
@@ -76,7 +77,7 @@ def powerlaw_signal(n_grid: int, slope: float, seed: int) -> Tensor:
 def toy1d(
     n_train: int, n_test: int | None, stride: int, slope: float, signals: int, seed: int
 ) -> RegressionTask:
-    """The seed's 1-D experiment (module docstring)."""
+    """The original document's 1-D experiment (module docstring)."""
     n_grid = n_train * stride
     x = torch.arange(n_grid, dtype=F64)[:, None] / n_grid
     y = torch.stack([powerlaw_signal(n_grid, slope, seed + i) for i in range(signals)], dim=1)

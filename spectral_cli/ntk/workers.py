@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
@@ -61,7 +61,7 @@ def _worker_pool(n: int) -> ThreadPoolExecutor:
         return _POOL
 
 
-def run_tasks(tasks: list[Callable[[], None]], threads: int) -> None:
+def run_tasks(tasks: Sequence[Callable[[], None]], threads: int) -> None:
     """Run independent ``tasks`` (no autograd) on this thread and ``threads - 1`` helpers.
 
     Every thread takes the next task when it is done with one, and this thread returns as soon

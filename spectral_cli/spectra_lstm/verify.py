@@ -2,10 +2,11 @@
 
 The numerics are :mod:`spectral_cli.spectra_lstm.reference` (construction, cell runner,
 ``torch.fft`` reference, :func:`~spectral_cli.spectra_lstm.reference.verify`); this module turns
-options into weights and a signal, converts the core's ``ValueError`` into
+options into weights and a signal, converts the reference's ``ValueError`` into
 :class:`~spectral_cli.core.errors.BadInput` (exit 2), and writes the run directory:
 ``spectra_lstm.safetensors`` (when constructing), ``report.json``, ``weight_hh.png`` and
-``spectrogram.png``.  The CLI only maps the report's verdict to exit 0/1.
+``spectrogram.png`` (the report and the figures: :mod:`spectral_cli.spectra_lstm.verify_report`).
+The CLI only maps the report's verdict to exit 0/1.
 
 Checkpoints: ``spectral.family = spectra-lstm`` holds the contract cell (tanh input gate).  A
 trained standard ``nn.LSTM`` baseline (``spectral train spectra-lstm --init standard``) is stored
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from spectral_cli.core.atomic import write_text_atomic
 from spectral_cli.core.checkpoint import (
@@ -35,15 +36,20 @@ from spectral_cli.core.checkpoint import (
 )
 from spectral_cli.core.config import dump_yaml
 from spectral_cli.core.errors import BadInput
-from spectral_cli.core.report import Report, write_report
+from spectral_cli.core.report import write_report
 from spectral_cli.core.schema import Frozen
-from spectral_cli.spectra_lstm import reference as core
+from spectral_cli.spectra_lstm import reference
 from spectral_cli.spectra_lstm.signals import SIGNAL_KINDS, make_test_signal, read_signal_file
+from spectral_cli.spectra_lstm.verify_report import (
+    SignalSummary,
+    VerifyReport,
+    amplitude_range,
+    plot_verification,
+)
 
 CELL_FAMILY = "spectra-lstm"
 STANDARD_FAMILY = "spectra-lstm-standard"
 CHECKPOINT = "spectra_lstm.safetensors"
-PLOT_WINDOWS = 256  # windows shown in spectrogram.png (windows are independent: exact resets)
 
 
 class VerifyOptions(Frozen):
@@ -64,62 +70,22 @@ class VerifyOptions(Frozen):
     plots: bool = True
 
 
-class SignalSummary(BaseModel):
-    kind: str
-    samples: int
-    max_abs: float
-    rms: float
-
-
-class VerifyReport(Report):
-    """``spectral verify-lstm`` report; ``per_window`` is ``max_k |P^-P| / max_k P``."""
-
-    command: str = "verify-lstm"
-    passed: bool
-    max_error: float
-    tol: float
-    worst_window: int
-    worst_bin: int
-    windows: int
-    window: int
-    hidden_size: int
-    readout_delay: int
-    cell: str  # "contract (tanh input gate)" or "nn.LSTM (sigmoid input gate)"
-    source: str  # "construction" or the checkpoint path
-    run_dtype: str
-    built_dtype: str
-    note: str | None = None
-    blocks: dict[str, list[int]] | None = None
-    valid_amplitude: dict[str, float] | None = None
-    signal: SignalSummary
-    per_window: list[float]
-    wall_seconds: float
-    files: dict[str, str] = Field(default_factory=dict)
-
-    def summary(self) -> str:
-        verdict = "PASS" if self.passed else "FAIL"
-        return (
-            f"verify-lstm T={self.window} ({self.run_dtype}, {self.windows} windows): "
-            f"{verdict}, worst relative error {self.max_error:.3g} (tol {self.tol:g}) at "
-            f"window {self.worst_window}, bin {self.worst_bin}"
-        )
-
-
 def _bad(exc: ValueError, what: str) -> BadInput:
     return BadInput(f"{what}: {exc}")
 
 
 def load_signal(opts: VerifyOptions, window: int) -> tuple[torch.Tensor, str]:
-    """The float64 test signal (validated by the core) and a description of it."""
+    """The float64 test signal (validated by the reference) and a description of it."""
     if opts.windows is not None and opts.windows < 1:
         raise BadInput(f"--windows must be >= 1, got {opts.windows}")
+    raw: object  # a generated tensor or a file's array, checked and made a tensor below
     if opts.signal in SIGNAL_KINDS:
         n = (opts.windows or 16) * window
-        x, kind = make_test_signal(opts.signal, n, window, opts.seed), opts.signal
+        raw, kind = make_test_signal(opts.signal, n, window, opts.seed), opts.signal
     else:
-        x, kind = read_signal_file(Path(opts.signal)), str(opts.signal)
+        raw, kind = read_signal_file(Path(opts.signal)), str(opts.signal)
     try:
-        x = core.check_signal(x, window)
+        x = reference.check_signal(raw, window)
     except ValueError as exc:
         raise _bad(exc, f"--signal {opts.signal}") from None
     if opts.windows is not None:
@@ -156,17 +122,19 @@ def load_any(path: Path, dtype: str | None) -> tuple[Any, dict[str, str]]:
         if family == STANDARD_FAMILY:
             from spectral_cli.spectra_lstm.models import StandardLSTM
 
-            model = StandardLSTM(core.check_window(config["window"]), int(config["hidden_size"]))
-            model = model.to(core.resolve_dtype(dtype or config["dtype"]))
+            model = StandardLSTM(
+                reference.check_window(config["window"]), int(config["hidden_size"])
+            )
+            model = model.to(reference.resolve_dtype(dtype or config["dtype"]))
             model.load_state_dict(tensors)
             return model, meta
-        return core.from_state_dict(tensors, config, dtype), meta
+        return reference.from_state_dict(tensors, config, dtype), meta
     except (ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise BadInput(f"checkpoint {path} is not a valid {family} checkpoint ({exc})") from None
 
 
 def relative_errors(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """``max_k |P^-P| / max_k P`` per window, as the core's ``verify`` defines it."""
+    """``max_k |P^-P| / max_k P`` per window, as the reference's ``verify`` defines it."""
     diff = (est.double() - ref).abs().amax(dim=-1)
     scale = ref.amax(dim=-1)
     err = diff / scale.clamp_min(torch.finfo(torch.float64).tiny)
@@ -174,16 +142,16 @@ def relative_errors(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return torch.where(torch.isnan(err), math.inf, err)
 
 
-def verify_standard(model: Any, signal: torch.Tensor, tol: float | None) -> core.VerifyResult:
-    """The core's verdict for a standard ``nn.LSTM`` baseline (no exactness is expected)."""
+def verify_standard(model: Any, signal: torch.Tensor, tol: float | None) -> reference.VerifyResult:
+    """The reference's verdict for a standard ``nn.LSTM`` baseline (no exactness is expected)."""
     T = model.window
-    run = core.dtype_name(model.readout.weight.dtype)
-    tol = core.default_tolerance(run) if tol is None else tol
-    ref = core.reference_spectra(signal.cpu(), T)
+    run = reference.dtype_name(model.readout.weight.dtype)
+    tol = reference.default_tolerance(run) if tol is None else tol
+    ref = reference.reference_spectra(signal.cpu(), T)
     est = model.spectrogram(signal).cpu().double()
     err = relative_errors(est, ref)
     j = int(err.argmax())
-    return core.VerifyResult(
+    return reference.VerifyResult(
         per_window=err.tolist(),
         worst_window=j,
         worst_bin=int((est[j] - ref[j]).abs().argmax()),
@@ -197,9 +165,9 @@ def verify_standard(model: Any, signal: torch.Tensor, tol: float | None) -> core
     )
 
 
-def save_cell(path: Path, weights: core.SpectraLSTMWeights, **extra: Any) -> None:
+def save_cell(path: Path, weights: reference.SpectraLSTMWeights, **extra: Any) -> None:
     """Write the contract checkpoint: six tensors + ``spectral.family``/``spectral.config``."""
-    tensors, config = core.to_state_dict(weights)
+    tensors, config = reference.to_state_dict(weights)
     if weights.scales:
         extra.setdefault("scales", weights.scales)
     save_tensors(path, tensors, model_metadata(CELL_FAMILY, config, **extra))
@@ -234,7 +202,7 @@ def prepare(opts: VerifyOptions) -> Prepared:
     else:
         try:
             T = opts.window if opts.window is not None else 8
-            model = core.construct(T, opts.dtype or "float64")
+            model = reference.construct(T, opts.dtype or "float64")
         except ValueError as exc:
             raise _bad(exc, "--window/--dtype") from None
         window, source, scales = model.window, "construction", model.scales
@@ -249,19 +217,19 @@ def run_verify(prep: Prepared, run_dir: Path, device: torch.device) -> VerifyRep
     opts, model, window, signal = prep.opts, prep.model, prep.window, prep.signal
     write_text_atomic(run_dir / "config.yaml", dump_yaml(opts))
     files: dict[str, str] = {"config": "config.yaml"}
-    standard = not isinstance(model, core.SpectraLSTMWeights)
+    standard = not isinstance(model, reference.SpectraLSTMWeights)
     if standard:
         result = verify_standard(model.to(device), signal, opts.tol)
     else:
         try:
-            result = core.verify(model, signal, opts.tol, device)
+            result = reference.verify(model, signal, opts.tol, device)
         except ValueError as exc:
             raise _bad(exc, "verify") from None
     if not standard and opts.checkpoint is None:
         save_cell(run_dir / CHECKPOINT, model)
         files["checkpoint"] = CHECKPOINT
     if opts.plots:
-        _plots(model, signal, result, run_dir, files, device)
+        plot_verification(model, signal, result, run_dir, files, device)
     hidden = model.hidden_size
     report = VerifyReport(
         config={
@@ -290,7 +258,7 @@ def run_verify(prep: Prepared, run_dir: Path, device: torch.device) -> VerifyRep
         built_dtype=result.built_dtype,
         note=result.note,
         blocks=None if standard else {k: list(v) for k, v in model.blocks.items()},
-        valid_amplitude=_amplitude_range(prep.scales),
+        valid_amplitude=amplitude_range(prep.scales),
         signal=SignalSummary(
             kind=prep.kind,
             samples=int(signal.numel()),
@@ -313,49 +281,3 @@ def _stored_scales(meta: dict[str, str]) -> dict[str, float] | None:
         return {k: float(sc[k]) for k in ("input_bound", "min_peak_magnitude")}
     except (KeyError, ValueError, TypeError):
         return None
-
-
-def _amplitude_range(sc: dict[str, float] | None) -> dict[str, float] | None:
-    """Sample-amplitude range of full accuracy of a construction (None if unknown)."""
-    if not sc:
-        return None
-    return {"input_bound": sc["input_bound"], "min_peak_magnitude": sc["min_peak_magnitude"]}
-
-
-def _plots(
-    model: Any,
-    signal: torch.Tensor,
-    result: core.VerifyResult,
-    run_dir: Path,
-    files: dict[str, str],
-    device: torch.device,
-) -> None:
-    from spectral_cli.spectra_lstm import plots as plots
-
-    T = model.window
-    shown = signal[: PLOT_WINDOWS * T]
-    if isinstance(model, core.SpectraLSTMWeights):
-        est = core.spectrogram(model, shown, device).cpu().double()
-    else:
-        est = model.spectrogram(shown.to(device)).cpu().double()
-    if isinstance(model, core.SpectraLSTMWeights):
-        whh, blocks = model.weight_hh.double().cpu().numpy(), model.blocks
-    else:
-        whh, blocks = model.weight_hh().cpu().numpy(), {"all": (0, model.hidden_size)}
-    plots.weight_hh_heatmap(
-        whh,
-        blocks,
-        f"weight_hh (T={T}, H={model.hidden_size}, {result.run_dtype})",
-        run_dir / "weight_hh.png",
-    )
-    ref = core.reference_spectra(shown, T)
-    errors = torch.tensor(result.per_window[: ref.shape[0]], dtype=torch.float64)
-    plots.spectrogram_pair(
-        est.numpy(),
-        ref.numpy(),
-        errors.numpy(),
-        result.tol,
-        f"T={T}, {result.run_dtype}: worst {result.max_error:.2g}",
-        run_dir / "spectrogram.png",
-    )
-    files["weight_hh"], files["spectrogram"] = "weight_hh.png", "spectrogram.png"

@@ -199,3 +199,32 @@ def test_unrolled_lstm_reproduces_float64_nn_lstm_and_refuses_what_it_cannot() -
     deep = Wrap(torch.nn.LSTM(1, 6, num_layers=2, batch_first=True).double())
     with pytest.raises(CheckFailed, match="several layers"):
         unroll_double_lstms(deep, x)
+
+
+@needs_onnx
+@pytest.mark.parametrize("family", ["hpe", "spectra-lstm"])
+def test_dynamo_exporter_by_default_and_the_deprecated_one_below_opset_18_with_a_note(
+    runner, runs: dict[str, Path], tmp_path: Path, family: str
+) -> None:
+    import onnx
+
+    seen = {}
+    for opset in (18, 17):
+        out = tmp_path / f"m{opset}.onnx"
+        args = ["export", runs[family], "--format", "onnx", "--out", out, "--json"]
+        result = invoke(runner, *args, *([] if opset == 18 else ["--opset", str(opset)]))
+        assert result.exit_code == 0, result.output
+        report = report_of(result.stdout)
+        assert report["parity"]["passed"] and report["details"]["opset"] == opset
+        imports = {o.domain: o.version for o in onnx.load(str(out)).opset_import}
+        assert imports[""] == opset  # the graph has the opset asked for
+        seen[opset] = (report, result.stderr)
+    report, stderr = seen[18]
+    assert report["details"]["exporter"].startswith("dynamo") and report["notes"] == []
+    assert "note:" not in stderr and "Warning" not in stderr
+    report, stderr = seen[17]
+    assert report["details"]["exporter"].startswith("torchscript")
+    notes = [line for line in stderr.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and "deprecated TorchScript exporter" in notes[0]
+    assert "legacy TorchScript-based ONNX export" in notes[0]  # torch's own warning, shown
+    assert report["notes"] == [notes[0].removeprefix("note: ")]

@@ -20,6 +20,8 @@ from spectral_cli.core.resolve import resolve_train_config
     ("text", "message"),
     [
         ("[" * 100_000 + "]" * 100_000, "nests deeper"),
+        ('["\\"", ' + "[" * 100_000 + "]" * 100_000 + "]", "nests deeper"),  # escaped quote
+        ("[" * 65 + "1" + "]" * 65, "nests deeper"),  # under the recursion limit
         ("[[" + "9" * 400 + ", 1]]", "digits"),
         ("[[1e400, 1]]", "non-finite"),
         ('[[1, "a"]]', "not a number"),

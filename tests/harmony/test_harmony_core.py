@@ -1,19 +1,21 @@
-"""Core harmony measures (spectral_cli/analysis/harmony.py) against seed 001, and the fixed variant.
+"""Core harmony measures (spectral_cli/harmony/measures.py) against source document 001, and
+the fixed variant.
 
-The block "literal transcription" below is the seed's code copied verbatim (names, loops, +1e-8,
-the `z > 1e-6` mask). Nothing in it had to change to run. Two notes on running it:
+The block "literal transcription" below is the original document's code copied verbatim (names,
+loops, +1e-8, the `z > 1e-6` mask). Nothing in it had to change to run. Two notes on running it:
 
-- Dtype: the seed builds integer frequencies (`torch.arange`) and `torch.tensor(0.0)`; torch
-  promotes those to its *default* dtype, float32, so the seed's critical band and dissonance sum
-  are float32 even for float64 latents, which caps the dissonance's agreement at ~1e-7. It is
-  therefore run under `torch.set_default_dtype(torch.float64)` (see `seed_default_float64`): same
-  code, float64 arithmetic, and the `seed` variant must match it to 1e-9 relative. On the seed's
-  grid (0..N-1) its critical band makes every D ~1e-14 or less, so the dissonance sum is also
-  checked on frequencies 1000.. where the seed's band gives D of order 0.1.
+- Dtype: the original document builds integer frequencies (`torch.arange`) and `torch.tensor(0.0)`;
+  torch promotes those to its *default* dtype, float32, so the original document's critical band and
+  dissonance sum are float32 even for float64 latents, which caps the dissonance's agreement at
+  ~1e-7. It is therefore run under `torch.set_default_dtype(torch.float64)` (see
+  `original_default_float64`): same code, float64 arithmetic, and the `original` variant must match
+  it to 1e-9 relative. On the original document's grid (0..N-1) its critical band makes every D
+  ~1e-14 or less, so the dissonance sum is also checked on frequencies 1000.. where the original
+  document's band gives D of order 0.1.
 - Division by zero: `harmony_loss` cannot divide by zero (pairs are distinct indices, so
   f1 + f2 >= 1 in the critical band; the alignment has +1e-8), so no guard is needed there. The
-  seed's `ratio_harmony` divides by zero at frequency 0 (-> inf); it is left as is and compared
-  with our `ratio_harmony(..., eps=0)`, while the default eps keeps it finite.
+  original document's `ratio_harmony` divides by zero at frequency 0 (-> inf); it is left as is
+  and compared with our `ratio_harmony(..., eps=0)`, while the default eps keeps it finite.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from spectral_cli.harmony import dissonance
 from spectral_cli.harmony import measures as hm
 
-# ---------------------------------------------------------------- literal transcription (seed 001)
+# ------------------------------------------------- literal transcription (source document 001)
 
 
 def ratio_harmony(
@@ -128,7 +131,7 @@ class HAELoss(nn.Module):
 
 
 @contextmanager
-def seed_default_float64() -> Iterator[None]:
+def original_default_float64() -> Iterator[None]:
     old = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
@@ -137,10 +140,11 @@ def seed_default_float64() -> Iterator[None]:
         torch.set_default_dtype(old)
 
 
-def seed_literal_scores(z: torch.Tensor, alpha: float = 1.0, beta: float = 0.5) -> torch.Tensor:
-    """(alignment, dissonance, harmony) per row of z, from the seed's own loop code only."""
+def original_literal_scores(z: torch.Tensor, alpha: float = 1.0, beta: float = 0.5) -> torch.Tensor:
+    """(alignment, dissonance, harmony) per row of z, from the original document's own loop
+    code only."""
     rows = []
-    with seed_default_float64():
+    with original_default_float64():
         for v in z:
             align = HAELoss(alpha=1.0, beta=0.0).harmony_loss(v)
             diss = -HAELoss(alpha=0.0, beta=1.0).harmony_loss(v)
@@ -178,25 +182,27 @@ def random_vectors(b: int, n: int, seed: int = 0) -> torch.Tensor:
     [edge_cases(12), random_vectors(6, 12), random_vectors(2, 64, 3), edge_cases(64)[[0, 4, 5, 9]]],
     ids=["edge12", "rnd12", "rnd64", "edge64"],
 )
-def test_seed_variant_matches_literal_transcription(z: torch.Tensor) -> None:
-    ours = torch.stack(hm.harmony_scores(z, variant="seed"), dim=-1)
-    torch.testing.assert_close(ours, seed_literal_scores(z), rtol=1e-9, atol=0.0)
+def test_original_variant_matches_literal_transcription(z: torch.Tensor) -> None:
+    ours = torch.stack(hm.harmony_scores(z, variant="original"), dim=-1)
+    torch.testing.assert_close(ours, original_literal_scores(z), rtol=1e-9, atol=0.0)
 
 
-def test_seed_variant_alpha_beta_and_single_element() -> None:
+def test_original_variant_alpha_beta_and_single_element() -> None:
     z = random_vectors(3, 10, 7)
-    ours = hm.harmony_scores(z, variant="seed", alpha=2.0, beta=3.0).harmony
-    torch.testing.assert_close(ours, seed_literal_scores(z, 2.0, 3.0)[:, 2], rtol=1e-9, atol=0.0)
+    ours = hm.harmony_scores(z, variant="original", alpha=2.0, beta=3.0).harmony
+    torch.testing.assert_close(
+        ours, original_literal_scores(z, 2.0, 3.0)[:, 2], rtol=1e-9, atol=0.0
+    )
     one = torch.tensor([[1.0], [0.0], [-1.0]], dtype=torch.float64)
-    ours = torch.stack(hm.harmony_scores(one, "seed"), -1)
-    torch.testing.assert_close(ours, seed_literal_scores(one), rtol=1e-9, atol=0.0)
+    ours = torch.stack(hm.harmony_scores(one, "original"), -1)
+    torch.testing.assert_close(ours, original_literal_scores(one), rtol=1e-9, atol=0.0)
 
 
-def test_seed_band_pair_sum_matches_literal_loop_at_high_frequencies() -> None:
+def test_original_band_pair_sum_matches_literal_loop_at_high_frequencies() -> None:
     g = torch.Generator().manual_seed(4)
     freqs = 1000 + torch.arange(24, dtype=torch.float64)
     amps = torch.rand(3, 24, generator=g, dtype=torch.float64)
-    with seed_default_float64():
+    with original_default_float64():
         loops = torch.stack(
             [
                 sum(
@@ -208,18 +214,22 @@ def test_seed_band_pair_sum_matches_literal_loop_at_high_frequencies() -> None:
             ]
         )
     assert loops.min() > 0.1
-    torch.testing.assert_close(hm.pairwise_dissonance(freqs, amps), loops, rtol=1e-9, atol=0.0)
+    torch.testing.assert_close(
+        dissonance.pairwise_dissonance(freqs, amps), loops, rtol=1e-9, atol=0.0
+    )
 
 
-def test_measures_match_seed_functions_elementwise() -> None:
+def test_measures_match_original_functions_elementwise() -> None:
     g = torch.Generator().manual_seed(2)
     f = torch.rand(20, 2, generator=g, dtype=torch.float64) * 50 + 0.5
     a = torch.rand(20, 2, generator=g, dtype=torch.float64)
-    with seed_default_float64():
+    with original_default_float64():
         pl = torch.stack([plomp_levelt_dissonance(*f[k], *a[k]) for k in range(20)])
         rh = torch.stack([ratio_harmony(*f[k], *a[k]) for k in range(20)])
         rh0 = ratio_harmony(*(torch.tensor(x) for x in (0.0, 3.0, 1.0, 1.0)))
-    torch.testing.assert_close(hm.plomp_levelt_dissonance(f[:, 0], f[:, 1], a[:, 0], a[:, 1]), pl)
+    torch.testing.assert_close(
+        dissonance.plomp_levelt_dissonance(f[:, 0], f[:, 1], a[:, 0], a[:, 1]), pl
+    )
     torch.testing.assert_close(hm.ratio_harmony(f[:, 0], f[:, 1], a[:, 0], a[:, 1], eps=0.0), rh)
     zero, three, one = (torch.tensor(x, dtype=torch.float64) for x in (0.0, 3.0, 1.0))
     assert rh0 == hm.ratio_harmony(zero, three, one, one, eps=0.0) == -torch.inf
@@ -233,7 +243,7 @@ def test_measures_match_seed_functions_elementwise() -> None:
     torch.testing.assert_close(ours, expected, rtol=1e-9, atol=0.0)
 
 
-@pytest.mark.parametrize("band", hm.CRITICAL_BANDS)
+@pytest.mark.parametrize("band", dissonance.CRITICAL_BANDS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_fixed_gradients_finite_everywhere(band: str, dtype: torch.dtype) -> None:
     z = (
@@ -294,8 +304,8 @@ def test_cuda_matches_cpu() -> None:
 
 def test_f1_fundamental_never_zero() -> None:
     z = torch.zeros(1, 8, dtype=torch.float64)
-    z[0, 0], z[0, 3] = 1.0, 1.0  # seed: index 0 is the fundamental -> every harmonic is 0
-    assert hm.harmony_scores(z, "seed").alignment.item() == pytest.approx(-1.5)
+    z[0, 0], z[0, 3] = 1.0, 1.0  # original: index 0 is the fundamental -> every harmonic is 0
+    assert hm.harmony_scores(z, "original").alignment.item() == pytest.approx(-1.5)
     assert hm.harmony_scores(z, "fixed").alignment.item() == pytest.approx(0.0, abs=1e-3)
     zs = torch.cat([random_vectors(8, 16), torch.zeros(1, 16, dtype=torch.float64)])
     freqs = torch.arange(1, 17, dtype=torch.float64)
@@ -307,7 +317,9 @@ def test_f2_smooth_magnitude_counts_negative_latents() -> None:
     torch.testing.assert_close(
         torch.stack(hm.harmony_scores(-z), -1), torch.stack(hm.harmony_scores(z), -1)
     )
-    assert (hm.harmony_scores(-z.abs() - 0.1, "seed").harmony == 0).all()  # the seed drops them
+    assert (
+        hm.harmony_scores(-z.abs() - 0.1, "original").harmony == 0
+    ).all()  # the original document drops them
     assert (hm.harmony_scores(-z.abs() - 0.1, "fixed").dissonance > 0).all()
     x = torch.tensor([0.0, 0.5, -2.0], dtype=torch.float64, requires_grad=True)
     a = hm.smooth_abs(x)
@@ -329,8 +341,12 @@ def test_f3_soft_first_active_fundamental() -> None:
 
 def test_f4_harmonic_grid_is_unbounded() -> None:
     f, a, f0 = (torch.tensor(x, dtype=torch.float64) for x in ([2.0, 8.0], [1.0, 1.0], 2.0))
-    seed_grid = hm.harmonic_alignment(f, a, f0, max_harmonic=torch.tensor(2.0))  # harmonics 2, 4
-    assert seed_grid.item() == pytest.approx(-2.0) and hm.harmonic_alignment(f, a, f0).item() == 0
+    original_grid = hm.harmonic_alignment(
+        f, a, f0, max_harmonic=torch.tensor(2.0)
+    )  # harmonics 2, 4
+    assert (
+        original_grid.item() == pytest.approx(-2.0) and hm.harmonic_alignment(f, a, f0).item() == 0
+    )
     z = torch.zeros(10, dtype=torch.float64)
     z[1], z[7] = 5.0, 5.0  # fixed: frequencies 2 and 8
     assert hm.harmony_scores(z).alignment.item() == pytest.approx(0.0, abs=1e-6)
@@ -339,29 +355,29 @@ def test_f4_harmonic_grid_is_unbounded() -> None:
 def test_f5_critical_bands_and_default() -> None:
     f1, f2 = torch.tensor(3.0, dtype=torch.float64), torch.tensor(5.0, dtype=torch.float64)
     expected_bands = {
-        "seed": 1.72 * 4 * 0.001,
+        "original": 1.72 * 4 * 0.001,
         "hutchinson-knopoff": 1.72 * 4**0.65,
         "sethares": (0.021 * 3 + 19) / 0.24,
     }
     for band, value in expected_bands.items():
-        assert hm.critical_bandwidth(f1, f2, band).item() == pytest.approx(value)  # type: ignore[arg-type]
+        assert dissonance.critical_bandwidth(f1, f2, band).item() == pytest.approx(value)  # type: ignore[arg-type]
     lo, hi = torch.tensor(440.0, dtype=torch.float64), torch.tensor(470.0, dtype=torch.float64)
     s_star = 0.24 / (0.021 * 440 + 19)  # Sethares' own parametrization
     expected = 0.7 * 0.2 * (math.exp(-3.5 * s_star * 30) - math.exp(-5.75 * s_star * 30))
-    sethares = hm.plomp_levelt_dissonance(lo, hi, 0.7, 0.2, "sethares")
+    sethares = dissonance.plomp_levelt_dissonance(lo, hi, 0.7, 0.2, "sethares")
     assert sethares.item() == pytest.approx(expected)
     z = torch.zeros(1, 8, dtype=torch.float64)
     z[0, 3], z[0, 4] = 1.0, 1.0  # neighbouring frequencies 4 and 5
     assert hm.harmony_scores(z).dissonance.item() > 0.1  # Hutchinson-Knopoff by default
-    assert hm.harmony_scores(z, critical_band="seed").dissonance.item() < 1e-10
+    assert hm.harmony_scores(z, critical_band="original").dissonance.item() < 1e-10
     with pytest.raises(ValueError):
-        hm.critical_bandwidth(f1, f2, "bark")  # type: ignore[arg-type]
+        dissonance.critical_bandwidth(f1, f2, "bark")  # type: ignore[arg-type]
 
 
 def test_f6_no_division_by_zero() -> None:
     zero, three, one = (torch.tensor(x, dtype=torch.float64) for x in (0.0, 3.0, 1.0))
     assert torch.isfinite(hm.ratio_harmony(zero, three, one, one))
-    assert hm.plomp_levelt_dissonance(zero, zero, one, one).item() == 0.0
+    assert dissonance.plomp_levelt_dissonance(zero, zero, one, one).item() == 0.0
     w = torch.zeros(2, 8, requires_grad=True)
     (grad,) = torch.autograd.grad(hm.spectral_correlation(w, w + 1).sum(), w)
     assert torch.isfinite(grad).all()
@@ -369,11 +385,11 @@ def test_f6_no_division_by_zero() -> None:
 
 def test_pair_sum_is_upper_triangle_and_subtracted() -> None:
     z = random_vectors(1, 12, 13)[:1]
-    for band in hm.CRITICAL_BANDS:
+    for band in dissonance.CRITICAL_BANDS:
         s = hm.harmony_scores(z, critical_band=band, alpha=1.5, beta=0.7)  # type: ignore[arg-type]
         f, a = torch.arange(1, 13, dtype=torch.float64), hm.smooth_abs(z[0])
         pairs = sum(
-            hm.plomp_levelt_dissonance(f[i], f[j], a[i], a[j], band)  # type: ignore[arg-type]
+            dissonance.plomp_levelt_dissonance(f[i], f[j], a[i], a[j], band)  # type: ignore[arg-type]
             for i in range(12)
             for j in range(i + 1, 12)
         )
@@ -381,10 +397,10 @@ def test_pair_sum_is_upper_triangle_and_subtracted() -> None:
         torch.testing.assert_close(s.harmony, 1.5 * s.alignment - 0.7 * s.dissonance)
     f = torch.rand(5, 3, 12, dtype=torch.float64) * 20 + 1
     amps = torch.rand(3, 12, dtype=torch.float64)
-    chunked = hm.pairwise_dissonance(f, amps, "hutchinson-knopoff", chunk_elements=300)
+    chunked = dissonance.pairwise_dissonance(f, amps, "hutchinson-knopoff", chunk_elements=300)
     each = torch.stack(
         [
-            hm.pairwise_dissonance(f[i, j], amps[j], "hutchinson-knopoff")
+            dissonance.pairwise_dissonance(f[i, j], amps[j], "hutchinson-knopoff")
             for i in range(5)
             for j in range(3)
         ]
@@ -405,16 +421,17 @@ def test_loss_sign_gradient_step_increases_valid_harmony() -> None:
     d_before = hm.harmony_scores(z).dissonance.mean().item()
     (grad,) = torch.autograd.grad(hm.harmony_loss(z, None, lambda_h=0.0, lambda_d=1.0), z)
     assert hm.harmony_scores(z.detach() - 1e-3 * grad).dissonance.mean() < d_before
-    # The seed's HAELoss has the opposite sign: a descent step on a valid input lowers its harmony.
+    # The original document's HAELoss has the opposite sign: a descent step on a valid input lowers
+    # its harmony.
     v = torch.zeros(8, dtype=torch.float64)
     v[2], v[5] = 1.0, 0.5  # fundamental 2, harmonics {2, 4}: frequency 5 is off by 1
     v.requires_grad_()
-    with seed_default_float64():
-        seed_loss = HAELoss()(torch.zeros(3), torch.zeros(3), v, torch.tensor(True))
-        (grad,) = torch.autograd.grad(seed_loss, v)
+    with original_default_float64():
+        original_loss = HAELoss()(torch.zeros(3), torch.zeros(3), v, torch.tensor(True))
+        (grad,) = torch.autograd.grad(original_loss, v)
         assert HAELoss().harmony_loss(v.detach() - 1e-2 * grad) < HAELoss().harmony_loss(v.detach())
-    stepped = hm.harmony_scores(v.detach() - 1e-2 * grad, "seed").harmony
-    assert stepped < hm.harmony_scores(v.detach(), "seed").harmony
+    stepped = hm.harmony_scores(v.detach() - 1e-2 * grad, "original").harmony
+    assert stepped < hm.harmony_scores(v.detach(), "original").harmony
 
 
 def test_invalid_arguments_raise() -> None:
