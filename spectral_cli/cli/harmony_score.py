@@ -82,6 +82,7 @@ def harmony_score(*, flags: FlagValues, shared: Shared) -> None:
     from spectral_cli.core.device import resolve_device
 
     dev = resolve_device(shared.device)  # an absent CUDA is exit 2 for --vectors too
+    report: harmony_report.HarmonyScoreReport | harmony_report.HarmonyCheckpointReport
     if cfg.vectors is not None:
         report = harmony_report.score_vectors(
             cfg.vectors, cfg.variant or "fixed", cfg.critical_band, cfg.alpha, cfg.beta
@@ -90,9 +91,7 @@ def harmony_score(*, flags: FlagValues, shared: Shared) -> None:
             with RunDir.open(
                 shared.out, "harmony-score", cfg.vectors.stem, overwrite=shared.overwrite
             ) as run_dir:
-                report.files["config"] = run_dir.write_config(cfg)
-                report.files["report"] = RunDir.REPORT
-                run_dir.write_report(report)
+                harmony_report.save_run(run_dir, cfg, report)
     else:
         assert cfg.checkpoint is not None
         if not cfg.checkpoint.is_file():
@@ -104,8 +103,7 @@ def harmony_score(*, flags: FlagValues, shared: Shared) -> None:
             report = harmony_report.score_checkpoint(
                 cfg.checkpoint, cfg.data, run_dir, dev, cfg.seed, cfg.variant, cfg.critical_band
             )
-            report.files["config"] = run_dir.write_config(cfg)
-            run_dir.write_report(report)
+            harmony_report.save_run(run_dir, cfg, report)
         if shared.details:
             log(shared, f"wrote {run_dir}")
     emit(shared, report, report.summary())

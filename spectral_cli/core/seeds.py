@@ -88,7 +88,11 @@ def _over(reports: list[TrainReport], pick: Callable[[TrainReport], dict[str, An
 
 def summarize_runs(reports: list[TrainReport]) -> tuple[dict[str, Summary], dict[str, Any]]:
     """The primary model's metrics over the seeds, and per model of the run."""
-    models = {m: _over(reports, lambda r, m=m: r.models[m].metrics) for m in reports[0].models}
+
+    def model_metrics(name: str) -> Callable[[TrainReport], dict[str, Any]]:
+        return lambda r: r.models[name].metrics
+
+    models = {m: _over(reports, model_metrics(m)) for m in reports[0].models}
     return _over(reports, lambda r: r.metrics), models
 
 

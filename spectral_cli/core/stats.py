@@ -132,22 +132,31 @@ def compare(
     diff = sum(xa) / len(xa) - sum(xb) / len(xb)
     lo, hi = metric_bounds(metric)
     span = (lo - hi, hi - lo)  # the values a difference of two means can take
-    base = {"a": name_a, "b": name_b, "metric": metric, "n_a": len(xa), "n_b": len(xb)}
-    base |= {"diff": diff, "higher_is_better": higher_is_better}
+    base = PairTest(
+        a=name_a,
+        b=name_b,
+        metric=metric,
+        n_a=len(xa),
+        n_b=len(xb),
+        diff=diff,
+        higher_is_better=higher_is_better,
+        test="none",
+        t=None,
+        df=None,
+        p_value=None,
+        ci95_low=None,
+        ci95_high=None,
+        supported=False,
+    )
     if len(xa) < 2 or len(xb) < 2:
-        return PairTest(
-            **base,
-            test="none",
-            t=None,
-            df=None,
-            p_value=None,
-            ci95_low=None,
-            ci95_high=None,
-            supported=False,
-        )
+        return base
     st = _scipy_stats()
     groups = [[x - y for x, y in zip(xa, xb, strict=True)]] if paired else [xa, xb]
     constant = all(max(g) == min(g) for g in groups)
+    low: float | None
+    high: float | None
+    t_value: float | None
+    df: float | None
     if constant:  # no spread: the means are the whole story (scipy's t would be +-inf or nan)
         low = high = diff
         t_value, df, p_value = None, None, (1.0 if diff == 0 else 0.0)
@@ -165,16 +174,17 @@ def compare(
     verdict: Verdict = "inconclusive"
     if enough:
         verdict = "a better" if a_wins else "b better" if b_wins else "no difference"
-    return PairTest(
-        **base,
-        test="paired" if paired else "welch",
-        t=t_value,
-        df=df,
-        p_value=p_value,
-        ci95_low=low,
-        ci95_high=high,
-        verdict=verdict,
-        supported=enough and a_wins,
+    return base.model_copy(
+        update={
+            "test": "paired" if paired else "welch",
+            "t": t_value,
+            "df": df,
+            "p_value": p_value,
+            "ci95_low": low,
+            "ci95_high": high,
+            "verdict": verdict,
+            "supported": enough and a_wins,
+        }
     )
 
 

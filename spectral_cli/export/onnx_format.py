@@ -55,7 +55,7 @@ def require_runtime(exporting: bool = False) -> tuple[Any, Any]:
     ``onnxscript`` (torch's dynamo exporter builds the graph with it) must be there too."""
     try:
         import onnx
-        import onnxruntime  # type: ignore[import-untyped]  # it ships no py.typed marker
+        import onnxruntime  # it ships no py.typed marker
 
         if exporting:
             import onnxscript  # noqa: F401

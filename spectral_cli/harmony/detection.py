@@ -24,7 +24,7 @@ def auroc(positive: np.ndarray | Tensor, negative: np.ndarray | Tensor) -> float
     count one half). Both sides must be non-empty and finite.
     """
     # scipy ships no type information (stubs are the separate scipy-stubs package)
-    from scipy.stats import rankdata  # type: ignore[import-untyped]
+    from scipy.stats import rankdata
 
     pos = np.asarray(torch.as_tensor(positive).detach().cpu().double()).ravel()
     neg = np.asarray(torch.as_tensor(negative).detach().cpu().double()).ravel()

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from spectral_cli.harmony.detection import auroc, encode_all
 from spectral_cli.harmony.invalid import random_invalid
@@ -106,7 +106,8 @@ class HAEObjective:
             x_inv = torch.where(adv[:, None], x_adv, x_inv)
         return x_inv
 
-    def __call__(self, model: HarmonicAutoencoder, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        assert isinstance(model, HarmonicAutoencoder)
         recon, z = model(x)
         loss = F.mse_loss(recon, x)
         w = self.curriculum.weight(self.epoch)
@@ -132,7 +133,8 @@ class SAEObjective:
     def __init__(self, cfg: HAEModelConfig) -> None:
         self.cfg, self.kwargs = cfg, score_kwargs(cfg)
 
-    def __call__(self, model: HarmonicAutoencoder, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        assert isinstance(model, HarmonicAutoencoder)
         recon, z = model(x)
         loss = F.mse_loss(recon, x) + self.cfg.sae_l1 * z.abs().mean()
         with torch.no_grad():

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from spectral_cli.core.arrays import class_labels, real_array
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.report import Report
+from spectral_cli.core.runs import RunDir
 from spectral_cli.core.schema import Frozen
 from spectral_cli.harmony import detection
 from spectral_cli.harmony.dissonance import CriticalBand
@@ -234,13 +235,14 @@ def load_signals(data: str, length: int) -> tuple[torch.Tensor, torch.Tensor | N
 def score_checkpoint(
     path: Path,
     data: str,
-    out_dir: Path,
+    out_dir: RunDir,
     device: torch.device,
     seed: int,
     variant: str | None = None,
     critical_band: str | None = None,
 ) -> HarmonyCheckpointReport:
-    """Encode valid and invalid signals with the HAE in ``path``; write the histogram PNG."""
+    """Encode valid and invalid signals with the HAE in ``path``; write the histogram PNG (only
+    once the scores are known to be finite: a refused model leaves no figure)."""
     from spectral_cli.harmony.invalid import invalid_sets
     from spectral_cli.harmony.objective import score_kwargs
     from spectral_cli.harmony.plots import harmony_histograms
@@ -256,14 +258,14 @@ def score_checkpoint(
     band = kwargs["critical_band"] or DEFAULT_CRITICAL_BAND[kwargs["variant"]]
     invalid = invalid_sets(x, y, seed)
     found, values = detection.detector(model, x, invalid, device, kwargs)
+    n_inv = sum(int(v.shape[0]) for v in invalid.values())
+    if not all(math.isfinite(v) for v in found.harmony_valid.values()):
+        raise BadInput(f"{path}: the model produced non-finite latents")
     harmony_histograms(
         {"hae": values},
         f"harmony H of {path.name} ({kwargs['variant']}, {band})",
         out_dir / "harmony_hist.png",
     )
-    n_inv = sum(int(v.shape[0]) for v in invalid.values())
-    if not all(math.isfinite(v) for v in found.harmony_valid.values()):
-        raise BadInput(f"{path}: the model produced non-finite latents")
     return HarmonyCheckpointReport(
         config={
             "checkpoint": str(path),
@@ -281,5 +283,14 @@ def score_checkpoint(
         n_valid=int(x.shape[0]),
         n_invalid=n_inv,
         **found.model_dump(),
-        files={"histogram": "harmony_hist.png", "report": "report.json"},
+        files={"histogram": "harmony_hist.png"},
     )
+
+
+def save_run(run_dir: RunDir, settings: BaseModel, report: Report) -> None:
+    """Write the command's ``config.yaml`` and ``report.json`` into ``run_dir`` (named in the
+    report's ``files``)."""
+    files = getattr(report, "files", {})
+    files["config"] = run_dir.write_config(settings)
+    files["report"] = RunDir.REPORT
+    run_dir.write_report(report)

@@ -18,17 +18,14 @@ import copy
 import math
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from spectral_cli.core.atomic import write_text_atomic
-from spectral_cli.core.config import dump_yaml
 from spectral_cli.core.device import seed_everything
 from spectral_cli.core.evaluation import Observer, SilentObserver
 from spectral_cli.core.phases import PhaseTimer
-from spectral_cli.core.report import write_report
+from spectral_cli.core.runs import RunDir
 from spectral_cli.core.signals import StopFlag
 from spectral_cli.ntk import experiment, plots
 from spectral_cli.ntk.config import NTKRunConfig, check_ntk_config, resolved_m
@@ -91,7 +88,7 @@ def _profile_grid(task: RegressionTask) -> torch.Tensor | None:
 
 def run(
     prep: Prepared,
-    run_dir: Path,
+    run_dir: RunDir,
     device: torch.device,
     *,
     observer: Observer | None = None,
@@ -107,9 +104,9 @@ def run(
     cfg, task, obs = prep.cfg, prep.task, observer or SilentObserver()
     seed_everything(cfg.seed)
     with timer("io"):
-        write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
+        run_dir.write_config(cfg)
     contract = cfg.contract(task.n_grid) | {"in_features": task.in_features}
-    files: dict[str, str] = {"config": "config.yaml"}
+    files: dict[str, str] = {"config": RunDir.CONFIG}
     notes: list[str] = [n for n in (_m_note(cfg, task),) if n]
     store = KernelStore(cfg, task, device, timer)
     own = store.variant()
@@ -289,6 +286,6 @@ def run(
             f"{key[0]} p={key[2]:g} scale={key[3]:g}: {what}" for key, what in store.computed
         ],
     )
-    files["report"] = "report.json"
-    write_report(run_dir / "report.json", report)
+    files["report"] = RunDir.REPORT
+    run_dir.write_report(report)
     return report

@@ -27,16 +27,14 @@ from typing import Any, Literal
 import torch
 from pydantic import Field
 
-from spectral_cli.core.atomic import write_text_atomic
 from spectral_cli.core.checkpoint import (
     load_checkpoint,
     model_metadata,
     read_metadata,
     save_tensors,
 )
-from spectral_cli.core.config import dump_yaml
 from spectral_cli.core.errors import BadInput
-from spectral_cli.core.report import write_report
+from spectral_cli.core.runs import RunDir
 from spectral_cli.core.schema import Frozen
 from spectral_cli.spectra_lstm import reference
 from spectral_cli.spectra_lstm.signals import SIGNAL_KINDS, make_test_signal, read_signal_file
@@ -212,11 +210,10 @@ def prepare(opts: VerifyOptions) -> Prepared:
     return Prepared(opts, model, window, source, signal, kind, started, scales)
 
 
-def run_verify(prep: Prepared, run_dir: Path, device: torch.device) -> VerifyReport:
+def run_verify(prep: Prepared, run_dir: RunDir, device: torch.device) -> VerifyReport:
     """Verify, write the outputs; returns the report (the verdict is ``passed``)."""
     opts, model, window, signal = prep.opts, prep.model, prep.window, prep.signal
-    write_text_atomic(run_dir / "config.yaml", dump_yaml(opts))
-    files: dict[str, str] = {"config": "config.yaml"}
+    files: dict[str, str] = {"config": run_dir.write_config(opts)}
     standard = not isinstance(model, reference.SpectraLSTMWeights)
     if standard:
         result = verify_standard(model.to(device), signal, opts.tol)
@@ -229,7 +226,7 @@ def run_verify(prep: Prepared, run_dir: Path, device: torch.device) -> VerifyRep
         save_cell(run_dir / CHECKPOINT, model)
         files["checkpoint"] = CHECKPOINT
     if opts.plots:
-        plot_verification(model, signal, result, run_dir, files, device)
+        plot_verification(model, signal, result, run_dir.path, files, device)
     hidden = model.hidden_size
     report = VerifyReport(
         config={
@@ -269,8 +266,8 @@ def run_verify(prep: Prepared, run_dir: Path, device: torch.device) -> VerifyRep
         wall_seconds=time.perf_counter() - prep.started,
         files=files,
     )
-    files["report"] = "report.json"
-    write_report(run_dir / "report.json", report)
+    files["report"] = RunDir.REPORT
+    run_dir.write_report(report)
     return report
 
 

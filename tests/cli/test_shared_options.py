@@ -134,7 +134,7 @@ def test_harmony_score_takes_config_and_set(runner, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["variant"] == "seed" and report["config"]["alpha"] == 2.0
+    assert report["variant"] == "original" and report["config"]["alpha"] == 2.0
     assert report["config"]["beta"] == 0.25
     saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     assert saved["vectors"] == str(tmp_path / "z.npy") and saved["beta"] == 0.25
