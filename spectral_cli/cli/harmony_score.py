@@ -69,9 +69,9 @@ def harmony_score(*, flags: FlagValues, shared: Shared) -> None:
     Examples: spectral harmony-score --vectors z.npy --json;
     spectral harmony-score --checkpoint runs/hae/model.safetensors --out runs/hae-score
     """
+    from spectral_cli.core.deprecation import deprecation_notes
     from spectral_cli.core.runs import RunDir
     from spectral_cli.harmony import score as harmony_report
-    from spectral_cli.harmony.names import deprecation_notes
 
     with deprecation_notes(lambda note: log(shared, f"note: {note}")):
         cfg = resolve_options(harmony_report.ScoreConfig, "harmony-score", flags, shared)

@@ -158,11 +158,16 @@ def resolve(family: str, flags: FlagValues, shared: Shared, run_dir: Path | None
     The family options and ``--seed`` are applied last, as ``--set`` items; an error about a
     key one of them set names the option.
     """
+    from spectral_cli.cli.output import log
+    from spectral_cli.core.deprecation import deprecation_notes
     from spectral_cli.core.resolve import resolve_train_config, resume_train_config
 
     flags = flags.plus(SEED, shared.seed)
     sets = [*shared.sets, *flags.as_sets()]
-    with config_errors(flags, f"family {family!r}", f"spectral train {family} --print-config"):
+    with (
+        deprecation_notes(lambda note: log(shared, f"note: {note}")),
+        config_errors(flags, f"family {family!r}", f"spectral train {family} --print-config"),
+    ):
         if run_dir is not None:
             return resume_train_config(run_dir, family, sets)
         return resolve_train_config(family, shared.config, sets)

@@ -4,7 +4,8 @@
 ``model.critical_band``) once called the harmonic-autoencoder document's own behaviour ``seed``,
 next to the RNG ``--seed``. It is now ``original``; ``seed`` is still accepted wherever it was (a
 flag, ``--set``, a YAML config, the Python API) and means ``original``, with a
-:class:`DeprecatedNameWarning` that the CLI shows as one ``note:`` line. A checkpoint written
+:class:`~spectral_cli.core.deprecation.DeprecatedNameWarning` that the CLI shows as one
+``note:`` line. A checkpoint written
 before the rename loads silently (:func:`quiet_renames`): nothing the user typed needs fixing.
 """
 
@@ -12,13 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+
+from spectral_cli.core.deprecation import DeprecatedNameWarning
 
 RENAMED = {"seed": "original"}  # old value -> current value (variant and critical band alike)
-
-
-class DeprecatedNameWarning(FutureWarning):
-    """A value under its old name was given; it was mapped to the current one."""
 
 
 def current_name(value: str | None, what: str) -> str | None:
@@ -35,20 +34,6 @@ def current_name(value: str | None, what: str) -> str | None:
         )
         return new
     return value
-
-
-@contextlib.contextmanager
-def deprecation_notes(note: Callable[[str], None]) -> Iterator[None]:
-    """Pass each distinct :class:`DeprecatedNameWarning` raised inside to ``note`` (the CLI
-    prints it as a ``note:`` line) instead of Python's warning display."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DeprecatedNameWarning)
-        yield
-    others = [w for w in caught if not issubclass(w.category, DeprecatedNameWarning)]
-    for message in dict.fromkeys(str(w.message) for w in caught if w not in others):
-        note(message)
-    for w in others:  # recorded only because catch_warnings records everything: show them
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
 
 
 @contextlib.contextmanager
