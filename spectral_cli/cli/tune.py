@@ -36,6 +36,7 @@ class RichTrialProgress:
 
 @shared_options(
     resume=True,
+    logger=True,
     seed_help="Seed of the sampler, the trials and the first final run (default 0).",
     resume_help="Continue the study stored in --out (adds --trials trials).",
 )
@@ -78,12 +79,14 @@ def tune(
     """
     from spectral_cli.core.device import resolve_device
     from spectral_cli.core.errors import BadInput
+    from spectral_cli.core.metrics_log import check_loggers
     from spectral_cli.core.runs import default_run_dir
     from spectral_cli.core.signals import StopFlag, catch_signals
     from spectral_cli.tuning.run import tune_run
     from spectral_cli.tuning.settings import TuneSettings
 
     resolve_device(shared.device)
+    check_loggers(shared.logger)
     if shared.resume and shared.out is None:
         raise BadInput("--resume needs --out DIR pointing at the earlier tuning run")
     settings = TuneSettings(
@@ -103,6 +106,7 @@ def tune(
         workers=workers,
         device=shared.device,
         quiet=shared.quiet,
+        loggers=shared.logger,
     )
     typed = {
         "--set": bool(shared.sets),

@@ -112,7 +112,16 @@ def run_final(
 
     cfg = trial_config(settings, family, params, seed)
     out = final_dir(settings, family, seed)
-    train_into(cfg, out, device, mode="finish", command="tune", stop=stop, plots_enabled=False)
+    train_into(
+        cfg,
+        out,
+        device,
+        mode="finish",
+        command="tune",
+        stop=stop,
+        plots_enabled=False,
+        loggers=settings.loggers,
+    )
 
 
 def final_worker_main(settings: TuneSettings, jobs: list[Job]) -> None:

@@ -46,6 +46,7 @@ class TuneSettings:
     workers: int = 1
     device: str = "auto"
     quiet: bool = False
+    loggers: tuple[str, ...] = ()  # also log every trial and final run there (tensorboard)
 
 
 def trial_config(settings: TuneSettings, family: str, params: dict[str, Any], seed: int) -> Any:

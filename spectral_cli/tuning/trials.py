@@ -104,6 +104,7 @@ def make_objective(settings: TuneSettings, family: str, stop: StopFlag) -> Any:
             stop=stop,
             evaluate_test=False,
             plots_enabled=False,
+            loggers=settings.loggers,
         )
         assert report is not None  # mode="overwrite" always trains
         trial.set_user_attr("params_total", report.params.total)
