@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from spectral_cli.core.errors import BadInput
-from spectral_cli.core.schema import KEYED_ERRORS
+from spectral_cli.core.schema import KEYED_ERRORS, STRICT_TYPES
 
 
 def presets_dir() -> Path:
@@ -203,6 +203,20 @@ def validation_message(
         ctx = err.get("ctx", {})
         key = ".".join(filter(None, [loc, str(ctx.get("key", ""))]))
         return f"invalid config value for '{key}' in {source}: {err['msg']}"
+    if err["type"] in STRICT_TYPES:
+        got = err.get("input")
+        takes = STRICT_TYPES[err["type"]]
+        key = ".".join(str(p) for p in err["loc"] if isinstance(p, str))
+        items = [p for p in err["loc"] if isinstance(p, int)]
+        where = f"item {items[-1]} " if items else ""
+        if err["type"] == "int_type" and isinstance(got, float) and got.is_integer() is False:
+            takes = "a whole number"
+        elif err["type"] == "int_type" and isinstance(got, float):
+            takes = "a whole number (write it without the decimal point)"
+        return (
+            f"invalid config value for '{key}' in {source}: {where}takes {takes}, not the "
+            f"{type(got).__name__} {got!r}"
+        )
     if err["type"] == "extra_forbidden":
         keys = _section_keys(cls, tuple(err["loc"])) if cls is not None else []
         hint = f"; valid keys there: {', '.join(keys)}" if keys else ""

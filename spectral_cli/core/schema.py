@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
 #: error types of :class:`Frozen`'s own checks; their context names the key within the section
-KEYED_ERRORS = ("strict_number", "strict_bool", "finite_number")
+KEYED_ERRORS = ("finite_number",)
+#: strict mode's type errors -> what the key takes (our message names the value given)
+STRICT_TYPES = {"int_type": "a number", "float_type": "a number", "bool_type": "true or false"}
 
 
 def _numeric(annotation: Any) -> bool:
@@ -30,12 +32,6 @@ def _numeric(annotation: Any) -> bool:
     return bool(kinds) and kinds <= {int, float}
 
 
-def _boolean(annotation: Any) -> bool:
-    """Whether a field annotation is ``bool`` (or ``bool | None``)."""
-    kinds = {a for a in (typing.get_args(annotation) or (annotation,)) if a is not type(None)}
-    return kinds == {bool}
-
-
 def _numeric_items(annotation: Any) -> bool:
     """``tuple[int, ...]``-like annotations (a sequence of numbers)."""
     origin = typing.get_origin(annotation)
@@ -44,42 +40,53 @@ def _numeric_items(annotation: Any) -> bool:
     return False
 
 
-class Frozen(BaseModel):
-    """Base for every config section: immutable, unknown keys rejected, numbers strict.
+def _lax_container(annotation: Any) -> type | None:
+    """``tuple`` or ``Path`` when the annotation is (optionally) one: YAML and ``--set`` give
+    lists and strings, which strict mode would refuse for them."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _lax_container(args[0])
+    if typing.get_origin(annotation) is tuple:
+        return tuple
+    if annotation is Path:
+        return Path
+    kinds = [a for a in args if a is not type(None)]
+    return _lax_container(kinds[0]) if len(kinds) == 1 and args else None
 
-    Pydantic's lax mode would read ``true`` as 1 and the string ``"1"`` as a number; a config
-    key that takes a number refuses booleans and strings instead (exit 2 naming the key).
+
+class Frozen(BaseModel):
+    """Base for every config section: immutable, unknown keys rejected, types strict.
+
+    Validation runs in pydantic's strict mode: lax mode would read ``true`` as 1, the string
+    ``"1"`` as a number and ``1``/``"off"`` as booleans; strict mode refuses them (exit 2 naming
+    the key, in our words: :func:`spectral_cli.core.config.validation_message`). Only the two
+    conversions a text config needs are made first: a list for a tuple, a string for a path.
+    NaN is never a setting, and inf only where a key allows it.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
     #: list fields whose items may be infinite (a sweep over ``p`` reaches ``inf``)
     infinite_items: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="before")
     @classmethod
-    def _strict_numbers(cls, data: Any) -> Any:
+    def _text_forms_and_finite(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
+        data = dict(data)
         for name, field in cls.model_fields.items():
             if name not in data:
                 continue
             value, ann = data[name], field.annotation
-            if _boolean(ann) and not isinstance(value, bool) and value is not None:
-                raise PydanticCustomError(  # lax pydantic reads 1, "false", "off" as booleans
-                    "strict_bool",
-                    "takes true or false, not the {kind} {value}",
-                    {"key": name, "kind": type(value).__name__, "value": repr(value)},
-                )
+            kind = _lax_container(ann)
+            if kind is tuple and isinstance(value, list):
+                data[name] = value = tuple(value)
+            elif kind is Path and isinstance(value, str):
+                data[name] = value = Path(value)
             values = value if _numeric_items(ann) and isinstance(value, (list, tuple)) else None
             if values is None and not _numeric(ann):
                 continue
             for v in values if values is not None else (value,):
-                if isinstance(v, (bool, str)):
-                    raise PydanticCustomError(
-                        "strict_number",
-                        "takes a number, not the {kind} {value}",
-                        {"key": name, "kind": type(v).__name__, "value": repr(v)},
-                    )
                 # NaN is never a setting; inf only as a single value (where a key allows it,
                 # e.g. ntk's p) and in the lists of ``infinite_items``
                 listed = values is not None and name not in cls.infinite_items

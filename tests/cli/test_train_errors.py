@@ -124,8 +124,10 @@ def test_corrupt_state_metadata_is_bad_input(runner, tmp_path: Path, existing_ru
     tensors = load_file(str(path))
     del tensors["rng.torch"]
     save_file(tensors, str(path), metadata=meta)
+    # a finished run's resume reads no state (it changes nothing): extend it, so it must
+    longer = ["--set", "train.epochs=50"]
     assert_one_line_error(
-        invoke(runner, "train", "hpe", "--out", existing_run, "--resume", "-q"), 2
+        invoke(runner, "train", "hpe", "--out", existing_run, "--resume", *longer, "-q"), 2
     )
     meta["spectral.config"] = "[not json"
     save_file(tensors, str(path), metadata=meta)
