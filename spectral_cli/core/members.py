@@ -133,11 +133,6 @@ def summarize(
             kept=trained.keep,
         ),
         history=state.history,
-        timing=Timing(
-            total_seconds=seconds,
-            seconds_per_epoch=seconds / max(n, 1),
-            wall_seconds=wall,
-            torch_threads=torch.get_num_threads(),
-        ),
+        timing=Timing.of(seconds, n, wall),
         extras=outcome.extras,
     )

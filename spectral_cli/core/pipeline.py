@@ -169,12 +169,7 @@ def run_experiment(
         metrics=primary.metrics,
         selection=primary.selection,
         history=primary.history,
-        timing=Timing(
-            total_seconds=total,
-            seconds_per_epoch=total / max(epochs, 1),
-            wall_seconds=wall,
-            torch_threads=torch.get_num_threads(),
-        ),
+        timing=Timing.of(total, epochs, wall),
         data=data.summary(),
         models=summaries,
         resumed=resume,

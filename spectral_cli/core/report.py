@@ -66,6 +66,18 @@ class Timing(BaseModel):
     wall_seconds: float
     torch_threads: int
 
+    @classmethod
+    def of(cls, total_seconds: float, epochs: int, wall_seconds: float) -> Timing:
+        """The timing of ``epochs`` epochs that took ``total_seconds``, in this process."""
+        import torch
+
+        return cls(
+            total_seconds=total_seconds,
+            seconds_per_epoch=total_seconds / max(epochs, 1),
+            wall_seconds=wall_seconds,
+            torch_threads=torch.get_num_threads(),
+        )
+
 
 class Selection(BaseModel):
     """Which validation metric picked the kept weights, in which direction, and when."""
