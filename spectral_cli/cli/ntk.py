@@ -23,8 +23,11 @@ from spectral_cli.core.errors import BadInput
 
 def parse_values(text: str, flag: str) -> list[float]:
     """``"0,0.5,1,inf"`` -> floats (``inf`` allowed; range checks are the config's)."""
+    items = text.split(",")
+    if any(not v.strip() for v in items) and text.strip():
+        raise BadInput(f"{flag} {text!r} has an empty item; list numbers like 0,0.5,1,inf")
     try:
-        values = [float(v) for v in text.split(",") if v.strip()]
+        values = [float(v) for v in items if v.strip()]
     except ValueError:
         raise BadInput(
             f"{flag} takes comma-separated numbers like 0,0.5,1,inf, got {text!r}"

@@ -72,7 +72,8 @@ class ExportReport(Report):
 
     def summary(self) -> str:
         extra = self.details.get("summary")
-        head = f"export {self.family} -> {self.out} ({self.format}"
+        arrow = "->" if self.parity.passed else "NOT written to"  # a failed check writes nothing
+        head = f"export {self.family} {arrow} {self.out} ({self.format}"
         head += f", {extra})" if extra else ")"
         return f"{head}: {self.parity.line()}"
 

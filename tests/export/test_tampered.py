@@ -127,6 +127,21 @@ def test_forced_parity_failure_is_exit_1_with_the_report_and_no_file(
     assert report["parity"]["tol"] == 0 and "not written" in report["notes"][0]
     assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
     assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
+    plain = invoke(
+        runner,
+        "export",
+        runs["mlp"],
+        "--format",
+        "safetensors",
+        "--dtype",
+        "float16",
+        "--tol",
+        "0",
+        "--out",
+        out,
+    )
+    assert plain.exit_code == 1 and "NOT written to" in plain.stdout  # no success words
+    assert f"-> {out}" not in plain.stdout
 
 
 def test_options_that_cannot_work_are_exit_2(runner, runs: dict[str, Path], tmp_path: Path) -> None:

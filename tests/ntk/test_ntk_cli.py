@@ -207,6 +207,7 @@ def _bad_file(tmp_path: Path, kind: str) -> Path:
         ["--kernel", "analytic", "--parameterization", "standard"],
         ["--sweep-p", "0,-1"],
         ["--sweep-p", "0,x"],
+        ["--sweep-p", "1,,2"],  # an empty item was dropped
         ["--sweep-scale", "1,10"],
         ["--task", "missing.npz"],
         ["--n-test", "999"],
