@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import assert_help_imports_none, assert_one_line_error, invoke
+from helpers import assert_help_imports_none, assert_one_line_error, invoke
 
 SUBCOMMANDS = ["train", "tune", "verify-lstm", "ntk", "harmony-score", "export"]
 

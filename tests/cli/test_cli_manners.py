@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY, assert_help_imports_none, assert_one_line_error, invoke, read_report
+from helpers import TINY, assert_help_imports_none, assert_one_line_error, invoke, read_report
 
 from spectral_cli.core.registry import family_descriptions
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import assert_one_line_error, invoke, read_report
+from helpers import assert_one_line_error, invoke, read_report
 
 from spectral_cli.cli.main import app
 from spectral_cli.cli.options import Shared, shared_options
