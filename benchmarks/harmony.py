@@ -4,8 +4,8 @@ Run from the repository root: ``python benchmarks/harmony.py [--batch 1000] [--n
 
 Baseline: the seed's ``HAELoss.harmony_loss`` (literal transcription in
 tests/harmony/test_harmony_core.py), one latent vector at a time, Python loop over active pairs.
-It is timed on a subset of ``--loop-vectors`` vectors (best of ``--loop-repeats`` passes after a warm-up
-pass) and extrapolated per vector to the whole batch
+It is timed on a subset of ``--loop-vectors`` vectors (best of ``--loop-repeats`` passes after a
+warm-up pass) and extrapolated per vector to the whole batch
 (its cost per vector depends on the number of active entries, about N/2 for Gaussian latents, so
 the subset is drawn from the same distribution). The batched side is
 ``harmony_scores(z, variant="seed")``, the same numbers computed for all vectors at once (checked
