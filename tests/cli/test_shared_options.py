@@ -29,6 +29,12 @@ SHARED = [
 RESUMABLE = {"train", "tune"}  # the README: --resume is for train and tune only
 NO_PRINT_CONFIG = {"tune"}  # a study has no single resolved config to print
 COMMANDS = subcommand_names()  # read from the app: a new subcommand is covered here at once
+# known gaps between a subcommand and the README's "every subcommand accepts" (strict: the test
+# fails once the gap is closed, so this entry is removed then)
+GAPS = {
+    "compare": "compare takes only RUNS and --json, not the shared options the README promises "
+    "to every subcommand (add them, or document compare as the exception)",
+}
 VERIFY = ["verify-lstm", "--windows", "2", "--no-plots"]
 
 
@@ -36,6 +42,10 @@ def click_command(name: str):
     import typer
 
     return typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
+
+
+def has_option(name: str, option: str) -> bool:
+    return any(option in p.opts for p in click_command(name).params)
 
 
 def takes_no_required_argument(name: str) -> bool:
@@ -46,7 +56,13 @@ def takes_no_required_argument(name: str) -> bool:
     )
 
 
-@pytest.mark.parametrize("name", COMMANDS)
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=GAPS[n])) if n in GAPS else n
+        for n in COMMANDS
+    ],
+)
 def test_every_subcommand_takes_the_shared_options_from_one_declaration(runner, name: str) -> None:
     resume, print_config = name in RESUMABLE, name not in NO_PRINT_CONFIG
     expected = SHARED + ["--resume"] * resume + ["--print-config"] * print_config
@@ -62,7 +78,8 @@ def test_every_subcommand_takes_the_shared_options_from_one_declaration(runner, 
 
 
 @pytest.mark.parametrize(
-    "name", [n for n in COMMANDS if n not in NO_PRINT_CONFIG and takes_no_required_argument(n)]
+    "name",
+    [n for n in COMMANDS if has_option(n, "--print-config") and takes_no_required_argument(n)],
 )
 def test_print_config_alone_prints_the_defaults_and_creates_nothing(
     runner, name: str, tmp_path: Path, monkeypatch
