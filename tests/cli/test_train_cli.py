@@ -60,6 +60,7 @@ def test_train_writes_the_run_directory(trained_run, family: str) -> None:
     assert best["val_acc"] == max(h["val_acc"] for h in report["history"])
     assert report["metrics"]["val_acc"] == pytest.approx(best["val_acc"])
     files = {"model.safetensors", "report.json", "config.yaml", "state.safetensors", "curves.png"}
+    files |= {"metrics.jsonl"}  # one line per epoch, flushed as the run goes
     if family == "hpe":
         files |= {"hpe_embedding.png", "hpe_frequencies.png"}
     assert files <= {p.name for p in out.iterdir()}

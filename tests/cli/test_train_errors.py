@@ -117,6 +117,9 @@ def test_corrupt_state_metadata_is_bad_input(runner, tmp_path: Path, existing_ru
     from safetensors import safe_open
     from safetensors.torch import save_file
 
+    # an interrupted run (no report yet): --resume must read the state (a finished run's resume
+    # changes nothing and reads none)
+    (existing_run / "report.json").unlink()
     path = existing_run / "state.safetensors"
     with safe_open(str(path), framework="pt") as fh:
         meta = dict(fh.metadata())
