@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from typing import NoReturn
+
+SKIP = 77  # exit status of a benchmark that cannot run here (a missing optional package)
+
+
+def add_smoke_flag(parser: argparse.ArgumentParser) -> None:
+    """``--smoke``: tiny sizes and one repeat, so the script runs end to end in seconds (the test
+    suite runs every benchmark this way); its timings mean nothing."""
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, one repeat: a run check, not a measurement",
+    )
+
+
+def skip(reason: str) -> NoReturn:
+    """Exit with :data:`SKIP` and the reason on stderr: something optional is missing here."""
+    print(f"skip: {reason}", file=sys.stderr, flush=True)
+    raise SystemExit(SKIP)
 
 
 def best_time(fn: Callable[[], object], repeats: int) -> float:

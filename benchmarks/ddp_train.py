@@ -9,6 +9,7 @@ run (the machines here are shared: read the ratio, not the absolute seconds). Ea
 
 from __future__ import annotations
 
+# smoke: slow (starts several Python processes, each importing torch)
 import argparse
 import os
 import socket
@@ -17,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from _timing import add_smoke_flag
 
 
 def run(family: str, procs: int, epochs: int, extra: list[str]) -> float:
@@ -69,7 +72,11 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--set", dest="sets", action="append", default=[])
+    add_smoke_flag(ap)
     a = ap.parse_args()
+    if a.smoke:
+        a.epochs, a.repeats = 1, 1
+        a.sets += ["data.limit=96", "train.batch_size=32"]
     extra = [x for s in a.sets for x in ("--set", s)]
     single, multi = [], []
     for _ in range(a.repeats):  # alternate, so machine noise hits both

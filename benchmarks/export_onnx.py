@@ -18,7 +18,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import torch
-from _timing import time_alternating
+from _timing import add_smoke_flag, time_alternating
 
 from spectral_cli.core.checkpoint import model_metadata, save_tensors
 from spectral_cli.core.registry import get_family
@@ -53,7 +53,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch", type=int, default=256)
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.repeats, args.batch = 1, 4
     torch.set_num_threads(args.threads)
     import onnxruntime
 

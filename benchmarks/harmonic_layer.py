@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from _timing import add_smoke_flag
 from torch import nn
 
 from spectral_cli.hmlp.layer import HarmonicLayer
@@ -47,15 +48,22 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--features", type=int, default=784, help="inputs of the layer")
+    ap.add_argument("--neurons", type=int, default=512, help="outputs of the layer")
+    add_smoke_flag(ap)
     args = ap.parse_args()
+    if args.smoke:
+        args.repeats, args.batch, args.features, args.neurons = 1, 8, 32, 16
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
     torch.manual_seed(0)
-    x = torch.randn(128, 784, device=dev)
-    vec = HarmonicLayer(784, 512, 1.0, 5.0).to(dev)
-    loop = LoopHarmonicLayer(784, 512, 1.0, 5.0).to(dev)
+    n_in, n_out = args.features, args.neurons
+    x = torch.randn(args.batch, n_in, device=dev)
+    vec = HarmonicLayer(n_in, n_out, 1.0, 5.0).to(dev)
+    loop = LoopHarmonicLayer(n_in, n_out, 1.0, 5.0).to(dev)
     loop.load_state_dict(vec.state_dict())
-    relu = HarmonicLayer(784, 512, 1.0, 5.0, activation="relu").to(dev)
+    relu = HarmonicLayer(n_in, n_out, 1.0, 5.0, activation="relu").to(dev)
     with torch.no_grad():
         assert torch.allclose(vec(x), loop(x), atol=1e-5)
     fns = {

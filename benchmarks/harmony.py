@@ -3,9 +3,9 @@
 Run from the repository root: ``python benchmarks/harmony.py [--batch 1000] [--n 64]``.
 
 Baseline: the seed's ``HAELoss.harmony_loss`` (literal transcription in
-tests/test_harmony_core.py), one latent vector at a time, Python loop over active pairs. It is
-timed on a subset of ``--loop-vectors`` vectors (best of ``--loop-repeats`` passes after a warm-up
-pass) and extrapolated per vector to the whole batch
+tests/harmony/test_harmony_core.py), one latent vector at a time, Python loop over active pairs.
+It is timed on a subset of ``--loop-vectors`` vectors (best of ``--loop-repeats`` passes after a
+warm-up pass) and extrapolated per vector to the whole batch
 (its cost per vector depends on the number of active entries, about N/2 for Gaussian latents, so
 the subset is drawn from the same distribution). The batched side is
 ``harmony_scores(z, variant="seed")``, the same numbers computed for all vectors at once (checked
@@ -20,11 +20,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "harmony")]
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from _timing import best_time  # noqa: E402
+from _timing import add_smoke_flag, best_time  # noqa: E402
 from test_harmony_core import HAELoss  # noqa: E402
 
 from spectral_cli.harmony.measures import harmony_scores  # noqa: E402
@@ -44,7 +44,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loop-vectors", type=int, default=10)
     parser.add_argument("--loop-repeats", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=20)
+    add_smoke_flag(parser)
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.batch, args.n, args.loop_vectors, args.loop_repeats, args.repeats = 20, 16, 2, 1, 1
 
     gen = torch.Generator().manual_seed(0)
     z = torch.randn(args.batch, args.n, generator=gen)

@@ -30,7 +30,7 @@ import statistics
 from collections.abc import Callable
 
 import torch
-from _timing import alternating_samples
+from _timing import add_smoke_flag, alternating_samples
 from torch import nn
 
 from spectral_cli.embeddings.hpe import HarmonicEmbedding
@@ -114,21 +114,28 @@ def main() -> None:
         "--no-reference", action="store_true", help="skip the (slow) HPE[reference] contender"
     )
     parser.add_argument("--scales", default="seed,zipf,uniform", help="comma-separated subset")
+    parser.add_argument("--lm-vocab", type=int, default=50_000, help="V at LM scale")
+    parser.add_argument("--lm-dim", type=int, default=512, help="D at LM scale")
+    parser.add_argument("--lm-tokens", type=int, default=8192, help="tokens per batch at LM scale")
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:  # no torch.compile contender: compiling alone takes tens of seconds
+        args.repeats, args.no_compile, args.device = 1, True, "cpu"
+        args.lm_vocab, args.lm_dim, args.lm_tokens = 500, 16, 64
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__} on {args.device}, {torch.get_num_threads()} threads")
-    v = 50_000
+    v = args.lm_vocab
     g = torch.Generator().manual_seed(0)
     seed_tokens = torch.randint(0, 256, (256, 40), generator=g)
     ranks = torch.arange(1, v + 1, dtype=torch.float64)
-    zipf = torch.multinomial(1.0 / ranks, 8192, replacement=True, generator=g)
-    uniform = torch.randint(0, v, (8192,), generator=g)
-    lm_repeats = max(3, args.repeats // 3)
+    zipf = torch.multinomial(1.0 / ranks, args.lm_tokens, replacement=True, generator=g)
+    uniform = torch.randint(0, v, (args.lm_tokens,), generator=g)
+    lm_repeats = 1 if args.smoke else max(3, args.repeats // 3)
     cases = {
         "seed": ("seed scale", 256, 64, 13, seed_tokens, args.repeats),
-        "zipf": ("LM scale, Zipf tokens", v, 512, 16, zipf, lm_repeats),
-        "uniform": ("LM scale, uniform tokens", v, 512, 16, uniform, lm_repeats),
+        "zipf": ("LM scale, Zipf tokens", v, args.lm_dim, 16, zipf, lm_repeats),
+        "uniform": ("LM scale, uniform tokens", v, args.lm_dim, 16, uniform, lm_repeats),
     }
     runs: list[dict[str, dict[str, float]]] = []
     for run in range(args.runs):

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from _timing import add_smoke_flag  # noqa: E402
 
 from spectral_cli.ntk.empirical import (  # noqa: E402
     ntk_autograd_loop,
@@ -104,9 +105,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip", nargs="*", default=[], choices=["jacrev", "loop"])
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--quick", action="store_true", help="N in {64, 128}, width 128")
+    add_smoke_flag(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.width = [64, 128], 128
+    if args.smoke:
+        args.n, args.width, args.depth, args.m, args.repeats = [8], 8, 2, 2, 1
     if args.threads:
         torch.set_num_threads(args.threads)
     methods = {

@@ -142,12 +142,19 @@ def _worker() -> None:  # pragma: no cover - runs under the other interpreter
 # ----------------------------------------------------------------- driver (project venv)
 
 
+def venv_ready(path: Path) -> bool:
+    """Whether the neural-tangents venv at ``path`` is built with the current pins."""
+    marker = path / "spectral-nt-pins.txt"
+    want = "\n".join([*PINS, NT_PIN]) + "\n"
+    return (path / "bin" / "python").exists() and marker.exists() and marker.read_text() == want
+
+
 def ensure_venv(path: Path, rebuild: bool = False) -> Path:
     """The neural-tangents venv's python, building the venv first if needed."""
     py = path / "bin" / "python"
     marker = path / "spectral-nt-pins.txt"
     want = "\n".join([*PINS, NT_PIN]) + "\n"
-    if not rebuild and py.exists() and marker.exists() and marker.read_text() == want:
+    if not rebuild and venv_ready(path):
         return py
     print(f"building the neural-tangents venv at {path} (one time, a few minutes) ...", flush=True)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -237,9 +244,26 @@ def main(argv: list[str] | None = None) -> None:
         help="neural-tangents' vmap_axes hint (0: batch axis; none: no hint)",
     )
     parser.add_argument("--quick", action="store_true", help="N in {128, 1024}, 3 repeats")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, one repeat: a run check, not a measurement (skips, exit 77, when the "
+        "neural-tangents venv is not built: building it downloads packages)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.repeats = [128, 1024], 3
+    if args.smoke:
+        args.n, args.width, args.depth, args.m, args.repeats, args.gap = [8], 8, 2, 2, 1, 0.0
+        args.dtypes = ["float32"]
+        if not venv_ready(args.venv.expanduser()) or args.rebuild:
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from _timing import skip
+
+            skip(
+                f"neural-tangents/jax are not installed here (no venv at {args.venv}; run "
+                "without --smoke once to build it, which downloads packages)"
+            )
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
 

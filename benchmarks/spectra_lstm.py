@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
 import torch  # noqa: E402
-from _timing import best_time  # noqa: E402
+from _timing import add_smoke_flag, best_time  # noqa: E402
 
 from spectral_cli.spectra_lstm.reference import (  # noqa: E402
     construct,
@@ -66,7 +66,13 @@ def main() -> None:
         default=1,
         help="intra-op threads for both sides (the cell's step loop uses 1)",
     )
+    parser.add_argument(
+        "--window-sizes", type=int, nargs="+", default=[8, 16, 32, 64, 128], help="T values"
+    )
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.windows, args.repeats, args.window_sizes = 2, 1, [8]
     torch.set_num_threads(args.threads)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
@@ -78,7 +84,7 @@ def main() -> None:
     )
     print(head)
     print("-" * len(head))
-    for T in (8, 16, 32, 64, 128):
+    for T in args.window_sizes:
         x = signals(T, args.windows, args.seed + T)
         ref = reference_spectra(x, T)
         errs = {}

@@ -17,6 +17,7 @@ twice).
 
 from __future__ import annotations
 
+# smoke: slow (starts several Python processes, each importing torch)
 import argparse
 import os
 import resource
@@ -29,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tuning"))
 
+from _timing import add_smoke_flag, skip
 from pg_server import PgServer, PgUnavailable
 
 
@@ -121,13 +123,16 @@ def main() -> None:
         default=0,
         help="torch threads per process (default: the cores split evenly)",
     )
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.trials, args.epochs, args.limit, args.rounds = 2, 1, 64, 1
     times: dict[int, list[float]] = {1: [], 2: []}
     cpus: dict[int, list[float]] = {1: [], 2: []}
     try:
         server = PgServer.start()
     except PgUnavailable as exc:
-        raise SystemExit(f"cannot start a throwaway PostgreSQL server: {exc}") from None
+        skip(f"cannot start a throwaway PostgreSQL server: {exc}")
     with server as pg, tempfile.TemporaryDirectory() as tmp:
         url = pg.url("spectral")
         for r in range(args.rounds):

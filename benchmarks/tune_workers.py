@@ -8,6 +8,7 @@ its share); the runs alternate so machine noise hits both. Prints the wall times
 
 from __future__ import annotations
 
+# smoke: slow (starts several Python processes, each importing torch)
 import argparse
 import statistics
 import subprocess
@@ -15,6 +16,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _timing import add_smoke_flag
 
 
 def run(workers: int, args: argparse.Namespace, out: Path) -> float:
@@ -53,7 +56,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--limit", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=1)
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.trials, args.epochs, args.limit, args.rounds = 2, 1, 64, 1
     times: dict[int, list[float]] = {1: [], 2: []}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):

@@ -1,18 +1,27 @@
-"""Shared fixtures: the CLI runner, small real data files, and a tiny-run helper."""
+"""Shared fixtures: the CLI runner, small real data files, and the once-per-session smoke run of
+every registered family. Plain helpers live in ``helpers.py`` (import them from there); the
+names below are re-exported for test files that still import them from here."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers import (  # noqa: F401 - re-exported for ``from conftest import ...``
+    TINY,
+    StopAfter,
+    TrainedRun,
+    assert_help_imports_none,
+    assert_one_line_error,
+    invoke,
+    read_report,
+    snapshot,
+    train_smoke,
+)
 from typer.testing import CliRunner
-
-from spectral_cli.cli.main import app
-
-TINY = ["--set", "train.epochs=2", "--set", "data.limit=200", "--set", "train.batch_size=64"]
 
 
 @pytest.fixture(autouse=True)
@@ -26,36 +35,20 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def invoke(runner: CliRunner, *args: str):
-    return runner.invoke(app, [str(a) for a in args])
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], TrainedRun]:
+    """``trained_run(family)``: the family's smoke run (registry ``smoke`` settings, seed 0,
+    CPU, one thread), trained once per session through the CLI on first use and shared. Tests
+    only read it; a test that changes a run copies it first (``helpers.copy_run``)."""
+    runs: dict[str, TrainedRun] = {}
 
+    def get(family: str) -> TrainedRun:
+        if family not in runs:
+            base = tmp_path_factory.mktemp(f"smoke-{family}")
+            runs[family] = train_smoke(family, base / "run")
+        return runs[family]
 
-def assert_help_imports_none(*argvs: list[str], modules: tuple[str, ...] = ("torch",)) -> None:
-    """In a fresh interpreter, ``spectral ARGV`` for each argv exits 0 and leaves ``modules``
-    unimported (``--help`` must stay fast)."""
-    import subprocess
-    import sys
-
-    lines = ["import sys", "from spectral_cli.cli.main import app"]
-    for argv in argvs:
-        lines += [
-            "try:",
-            f"    app({argv!r})",
-            "except SystemExit as e:",
-            f"    assert e.code == 0, ({argv!r}, e.code)",
-        ]
-    lines += [f"assert {m!r} not in sys.modules, '{m} imported by --help'" for m in modules]
-    done = subprocess.run(
-        [sys.executable, "-c", "\n".join(lines)], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-
-
-def assert_one_line_error(result, code: int = 2) -> None:
-    assert result.exit_code == code, (result.exit_code, result.output)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.output
+    return get
 
 
 @pytest.fixture
@@ -74,36 +67,3 @@ def npz_data(tmp_path: Path) -> Path:
     path = tmp_path / "data.npz"
     np.savez(path, x=x, y=y, x_test=xt, y_test=yt)
     return path
-
-
-class StopAfter:
-    """Observer requesting a stop after ``n`` optimizer steps, like a SIGTERM arriving then
-    (counted over every model a run trains)."""
-
-    def __init__(self, flag, n: int) -> None:
-        self.flag, self.n, self.steps = flag, n, 0
-
-    def log(self, message: str) -> None:
-        pass
-
-    def on_step(self, epoch: int, step: int, steps: int) -> None:
-        self.steps += 1
-        if self.steps == self.n:
-            self.flag.request("SIGTERM")
-
-    def on_epoch(self, record: dict[str, float], improved: bool) -> None:
-        pass
-
-
-def read_report(run_dir: Path) -> dict:
-    return json.loads((run_dir / "report.json").read_text())
-
-
-def snapshot(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory`` (relative path -> bytes): compare before and after a
-    command that must leave it untouched."""
-    return {
-        str(p.relative_to(directory)): p.read_bytes()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }

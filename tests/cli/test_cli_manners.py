@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY, assert_help_imports_none, assert_one_line_error, invoke, read_report
+from helpers import (
+    TINY,
+    assert_help_imports_none,
+    assert_one_line_error,
+    invoke,
+    read_report,
+    subcommand_names,
+)
 
 from spectral_cli.core.registry import family_descriptions
 
@@ -112,7 +119,7 @@ def test_train_help_lists_every_family_with_its_description(runner) -> None:
 
 def test_user_facing_text_cites_no_issue_or_seed_numbers(runner) -> None:
     texts = [invoke(runner, "--help").stdout]
-    for name in ["train", "tune", "verify-lstm", "ntk", "harmony-score", "export"]:
+    for name in subcommand_names():
         texts.append(invoke(runner, name, "--help").stdout)
     texts.append(invoke(runner, "export").stderr)
     for text in texts:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import assert_one_line_error, invoke
+from helpers import assert_one_line_error, invoke
 
 from spectral_cli.cli.flags import Flag, FlagValues, yaml_scalar
 from spectral_cli.cli.ntk import NTK_FLAGS

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import assert_one_line_error, invoke, read_report
+from helpers import assert_one_line_error, invoke, read_report, subcommand_names
 
 from spectral_cli.cli.main import app
 from spectral_cli.cli.options import Shared, shared_options
@@ -26,12 +26,14 @@ SHARED = [
     "--verbose",
     "--overwrite",
 ]
-COMMANDS = {  # subcommand -> (has --resume, has --print-config)
-    "train": (True, True),
-    "tune": (True, False),
-    "verify-lstm": (False, True),
-    "harmony-score": (False, True),
-    "ntk": (False, True),
+RESUMABLE = {"train", "tune"}  # the README: --resume is for train and tune only
+NO_PRINT_CONFIG = {"tune"}  # a study has no single resolved config to print
+COMMANDS = subcommand_names()  # read from the app: a new subcommand is covered here at once
+# known gaps between a subcommand and the README's "every subcommand accepts" (strict: the test
+# fails once the gap is closed, so this entry is removed then)
+GAPS = {
+    "compare": "compare takes only RUNS and --json, not the shared options the README promises "
+    "to every subcommand (add them, or document compare as the exception)",
 }
 VERIFY = ["verify-lstm", "--windows", "2", "--no-plots"]
 
@@ -42,9 +44,27 @@ def click_command(name: str):
     return typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("name", sorted(COMMANDS))
+def has_option(name: str, option: str) -> bool:
+    return any(option in p.opts for p in click_command(name).params)
+
+
+def takes_no_required_argument(name: str) -> bool:
+    """``train`` is given its family below; other commands with a required argument (``export
+    SOURCE``) have nothing to print without it."""
+    return name == "train" or not any(
+        p.required and p.param_type_name == "argument" for p in click_command(name).params
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=GAPS[n])) if n in GAPS else n
+        for n in COMMANDS
+    ],
+)
 def test_every_subcommand_takes_the_shared_options_from_one_declaration(runner, name: str) -> None:
-    resume, print_config = COMMANDS[name]
+    resume, print_config = name in RESUMABLE, name not in NO_PRINT_CONFIG
     expected = SHARED + ["--resume"] * resume + ["--print-config"] * print_config
     params = {opt: p for p in click_command(name).params for opt in p.opts}
     for opt in expected:
@@ -57,7 +77,10 @@ def test_every_subcommand_takes_the_shared_options_from_one_declaration(runner, 
         assert opt in help_text, (name, opt)
 
 
-@pytest.mark.parametrize("name", sorted(n for n, (_, pc) in COMMANDS.items() if pc))
+@pytest.mark.parametrize(
+    "name",
+    [n for n in COMMANDS if has_option(n, "--print-config") and takes_no_required_argument(n)],
+)
 def test_print_config_alone_prints_the_defaults_and_creates_nothing(
     runner, name: str, tmp_path: Path, monkeypatch
 ) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY, invoke, read_report
+from helpers import TINY, invoke, read_report
 from safetensors import safe_open
 from safetensors.torch import load_file
 
@@ -39,13 +39,13 @@ def lookup(obj: dict, dotted: str):
 
 
 @pytest.mark.parametrize("family", ["hpe", "standard", "factorized"])
-def test_train_writes_the_run_directory(runner, tmp_path: Path, family: str) -> None:
-    out = tmp_path / "run"
-    result = invoke(runner, "train", family, *TINY, "--seed", "0", "--out", out, "--quiet")
-    assert result.exit_code == 0, result.output
+def test_train_writes_the_run_directory(trained_run, family: str) -> None:
+    run = trained_run(family)  # train FAMILY <smoke = TINY> --seed 0 --out DIR --quiet
+    assert run.args[2:-2] == TINY
+    out = run.out
     # --quiet silences stderr only; the one-line result still goes to stdout
-    assert result.stderr == ""
-    assert result.stdout.count("\n") == 1 and result.stdout.rstrip().endswith(f"-> {out}")
+    assert run.stderr == ""
+    assert run.stdout.count("\n") == 1 and run.stdout.rstrip().endswith(f"-> {out}")
     report = read_report(out)
     for key in REPORT_KEYS:
         lookup(report, key)
@@ -60,6 +60,7 @@ def test_train_writes_the_run_directory(runner, tmp_path: Path, family: str) -> 
     assert best["val_acc"] == max(h["val_acc"] for h in report["history"])
     assert report["metrics"]["val_acc"] == pytest.approx(best["val_acc"])
     files = {"model.safetensors", "report.json", "config.yaml", "state.safetensors", "curves.png"}
+    files |= {"metrics.jsonl"}  # one line per epoch, flushed as the run goes
     if family == "hpe":
         files |= {"hpe_embedding.png", "hpe_frequencies.png"}
     assert files <= {p.name for p in out.iterdir()}
@@ -82,12 +83,18 @@ def test_json_prints_only_the_report_on_stdout(runner, tmp_path: Path) -> None:
     assert "epoch 1" in result.stderr  # logs go to stderr
 
 
-def test_same_seed_same_weights_different_seed_different(runner, tmp_path: Path) -> None:
-    runs = {}
-    for name, seed in [("a", 3), ("b", 3), ("c", 4)]:
+def test_same_seed_same_weights_different_seed_different(
+    runner, tmp_path: Path, trained_run
+) -> None:
+    shared = trained_run("hpe")  # TINY, seed 0
+    runs = {"a": load_file(str(shared.out / "model.safetensors"))}
+    for name, seed in [("b", 0), ("c", 4)]:
         out = tmp_path / name
         assert (
-            invoke(runner, "train", "hpe", *TINY, "--seed", seed, "--out", out, "-q").exit_code == 0
+            invoke(
+                runner, "train", "hpe", *TINY, "--seed", seed, "--device", "cpu", "--out", out, "-q"
+            ).exit_code
+            == 0
         )
         runs[name] = load_file(str(out / "model.safetensors"))
     assert all(runs["a"][k].equal(runs["b"][k]) for k in runs["a"])

@@ -7,15 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, assert_one_line_error, invoke, snapshot
+from helpers import TINY, assert_one_line_error, copy_run, invoke, snapshot
 from safetensors.torch import load_file
 
 
 @pytest.fixture
-def existing_run(runner, tmp_path: Path) -> Path:
-    out = tmp_path / "existing"
-    assert invoke(runner, "train", "hpe", *TINY, "--out", out, "-q").exit_code == 0
-    return out
+def existing_run(trained_run, tmp_path: Path) -> Path:
+    """A private copy of the shared hpe smoke run (TINY)."""
+    return copy_run(trained_run("hpe"), tmp_path / "existing")
 
 
 def test_bad_inputs_leave_an_existing_run_untouched(
@@ -118,6 +117,9 @@ def test_corrupt_state_metadata_is_bad_input(runner, tmp_path: Path, existing_ru
     from safetensors import safe_open
     from safetensors.torch import save_file
 
+    # an interrupted run (no report yet): --resume must read the state (a finished run's resume
+    # changes nothing and reads none)
+    (existing_run / "report.json").unlink()
     path = existing_run / "state.safetensors"
     with safe_open(str(path), framework="pt") as fh:
         meta = dict(fh.metadata())

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, assert_one_line_error, invoke
+from helpers import assert_one_line_error, copy_run, invoke
 from safetensors import safe_open
 from safetensors.torch import save_file
 
@@ -58,11 +58,9 @@ def test_json_that_would_crash_the_parser_is_bad_input() -> None:
 
 
 @pytest.fixture
-def interrupted_run(runner, tmp_path: Path) -> Path:
-    out = tmp_path / "run"
-    result = invoke(runner, "train", "standard", *TINY, "--out", out)
-    assert result.exit_code == 0, result.output
-    return out
+def interrupted_run(trained_run, tmp_path: Path) -> Path:
+    """A private copy of the shared standard smoke run (TINY): its state gets tampered with."""
+    return copy_run(trained_run("standard"), tmp_path / "run")
 
 
 def rewrite_state(path: Path, loop: dict | None = None, **tensors: torch.Tensor) -> None:

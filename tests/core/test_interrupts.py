@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import StopAfter
+from helpers import StopAfter
 
 from spectral_cli.core.errors import Interrupted
 from spectral_cli.core.pipeline import run_experiment

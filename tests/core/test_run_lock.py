@@ -155,6 +155,9 @@ def test_sigkill_leaves_a_resumable_directory(tmp_path: Path) -> None:
     while not (out / "state.safetensors").is_file() and time.time() < deadline:
         time.sleep(0.2)
     time.sleep(1.0)
+    assert proc.poll() is None, "the run ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    RunDir.open(out, "train", "hpe", resume=True)  # neither blocked nor refused
+    assert proc.wait() == -signal.SIGKILL
+    assert (out / "state.safetensors").is_file() and not (out / "report.json").exists()
+    # neither blocked by the dead process's lock nor refused
+    assert RunDir.open(out, "train", "hpe", resume=True).path == out

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import StopAfter, invoke
+from helpers import StopAfter, invoke
 
 from spectral_cli.core.registry import family_names, get_family
 

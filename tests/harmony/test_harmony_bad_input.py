@@ -7,13 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import assert_one_line_error, invoke
+from helpers import assert_one_line_error, invoke
 from safetensors import safe_open
 from safetensors.torch import save_file
-
-from spectral_cli.core.pipeline import run_experiment
-from spectral_cli.core.registry import get_family
-from spectral_cli.core.resolve import resolve_train_config
 
 
 @pytest.mark.parametrize(
@@ -42,13 +38,10 @@ def test_complex_vectors_are_refused(runner, tmp_path: Path) -> None:
     assert_one_line_error(result, 2)
 
 
-@pytest.fixture(scope="module")
-def hae_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.set_num_threads(1)
-    cfg = resolve_train_config("hae", None, get_family("hae").smoke, seed=0)
-    out = tmp_path_factory.mktemp("hae")
-    run_experiment(cfg, out, torch.device("cpu"), plots_enabled=False)
-    return out / "model.safetensors"
+@pytest.fixture
+def hae_checkpoint(trained_run) -> Path:
+    """The shared hae smoke run's checkpoint (read only)."""
+    return trained_run("hae").out / "model.safetensors"
 
 
 def test_int64_weights_are_refused_not_truncated(

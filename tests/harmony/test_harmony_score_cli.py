@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import assert_one_line_error, invoke
+from helpers import assert_one_line_error, invoke
 from safetensors.torch import save_file
 
 from spectral_cli.harmony.measures import harmony_scores

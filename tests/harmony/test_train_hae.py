@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import StopAfter, assert_one_line_error, invoke, read_report
+from helpers import StopAfter, assert_one_line_error, invoke, read_report
 from safetensors import safe_open
 
 from spectral_cli.harmony.detection import auroc

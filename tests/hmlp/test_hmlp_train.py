@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, StopAfter, assert_one_line_error, invoke, read_report
+from helpers import TINY, StopAfter, assert_one_line_error, invoke, read_report
 from safetensors.torch import load_file
 
 from spectral_cli.core.errors import Interrupted

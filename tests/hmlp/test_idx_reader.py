@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_one_line_error, invoke, read_report
+from helpers import assert_one_line_error, invoke, read_report
 
 from spectral_cli.core.errors import BadInput
 from spectral_cli.hmlp.idx import IMAGES_MAGIC, LABELS_MAGIC, load_mnist_dir, read_idx, write_idx

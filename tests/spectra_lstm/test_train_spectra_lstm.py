@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import StopAfter, assert_one_line_error, invoke, read_report
+from helpers import StopAfter, assert_one_line_error, invoke, read_report
 from safetensors import safe_open
 from safetensors.torch import load_file
 

@@ -3,9 +3,11 @@
 We call ``mnist1d.data.make_dataset(get_dataset_args())`` (the package's own generator with its
 default arguments: 5000 signals of length 40, 4000 train / 1000 test, generator seed 42) and never
 its download path. Generation takes a few seconds, so the arrays are cached in memory and on disk
-(``$SPECTRAL_CACHE_DIR``, default ``~/.cache/spectral``); a cache file that fails validation is
-regenerated. ``make_dataset`` reseeds numpy's and Python's global RNGs; we restore both afterwards
-so loading data never changes a run's randomness.
+(``$SPECTRAL_CACHE_DIR``, default ``~/.cache/spectral``); a cache file that cannot be read
+(truncated, not a zip, missing arrays) or fails validation is regenerated and replaced
+atomically (written to a temporary file in the same directory, then renamed over it).
+``make_dataset`` reseeds numpy's and Python's global RNGs; we restore both afterwards so loading
+data never changes a run's randomness.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+import zipfile
+from contextlib import suppress
 from functools import cache
 from pathlib import Path
 
@@ -51,25 +55,43 @@ def generate() -> dict[str, np.ndarray]:
     }
 
 
+def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None when the file is missing, unreadable or invalid."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in EXPECTED_SHAPES}
+    # a truncated or overwritten file: empty (EOFError), not a zip or a bad member (BadZipFile),
+    # a bad .npy header (ValueError), a missing array (KeyError), unreadable (OSError)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    return arrays if _valid(arrays) else None
+
+
+def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Replace ``path`` atomically; best effort (a read-only home just means no cache)."""
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(  # by name: numpy's stubs type **arrays as savez's keyword options
+                fh, x=arrays["x"], y=arrays["y"], x_test=arrays["x_test"], y_test=arrays["y_test"]
+            )
+        os.replace(tmp, path)
+    except OSError:
+        if tmp is not None:
+            with suppress(OSError):
+                os.unlink(tmp)
+
+
 @cache
 def load_mnist1d() -> dict[str, np.ndarray]:
     """The default MNIST-1D arrays ``x, y, x_test, y_test`` (float32 signals, int64 labels)."""
     path = cache_dir() / f"mnist1d-default-{CACHE_VERSION}.npz"
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in EXPECTED_SHAPES}
-            if _valid(arrays):
-                return arrays
-        except (OSError, ValueError, KeyError):
-            pass
-    arrays = generate()
-    try:  # best effort: a read-only home just means no cache
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    arrays = _read_cache(path)
+    if arrays is None:
+        arrays = generate()
+        _write_cache(path, arrays)
     return arrays
