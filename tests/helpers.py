@@ -4,6 +4,7 @@ of subcommands read from the app, and the once-per-session smoke run of a family
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -119,7 +120,9 @@ def train_smoke(family: str, out: Path) -> TrainedRun:
     import torch
 
     torch.set_num_threads(1)
-    result = invoke(CliRunner(), *smoke_args(family), "--device", "cpu", "--out", out, "--quiet")
+    logger = ["--logger", "tensorboard"] if importlib.util.find_spec("tensorboard") else []
+    args = [*smoke_args(family), "--device", "cpu", "--out", out, "--quiet", *logger]
+    result = invoke(CliRunner(), *args)
     assert result.exit_code == 0, (family, result.output)
     return TrainedRun(family, out, result.stdout, result.stderr)
 

@@ -89,3 +89,33 @@ def test_regression_families_report_no_accuracy(smoke_run) -> None:
         # a training accuracy appears only where the loss counts hits (hae: pairwise detection)
         if "train_acc" in report.history[0]:
             assert any(h["train_acc"] > 0 for h in report.history)
+
+
+def test_every_family_logs_live_and_records_its_provenance(smoke_run) -> None:
+    """metrics.jsonl equals each model's history; TensorBoard's own reader reads the same
+    scalars back (when tensorboard is installed); the provenance block is complete."""
+    from spectral_cli.core.metrics_log import read_lines
+
+    family, _, out, report = smoke_run
+    lines = read_lines(out / "metrics.jsonl")
+    assert {r["model"] for r in lines} == set(report.models)
+    for name, model in report.models.items():
+        mine = [r for r in lines if r["model"] == name]
+        assert [{k: v for k, v in r.items() if k not in ("model", "time")} for r in mine] == (
+            model.history
+        )
+        if (out / "tensorboard" / name).is_dir():
+            from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+            events = EventAccumulator(str(out / "tensorboard" / name))
+            events.Reload()
+            for key in ("loss", "val_loss", "seconds"):
+                got = [(s.step, s.value) for s in events.Scalars(key)]
+                want = [(int(r["step"]), r[key]) for r in mine]
+                assert [g[0] for g in got] == [w[0] for w in want]
+                assert [g[1] for g in got] == pytest.approx([w[1] for w in want], rel=1e-6)
+    prov = report.provenance
+    assert prov is not None and prov.command_line and prov.started <= (prov.ended or "")
+    assert prov.host and prov.cpu and prov.torch_threads == 1 and prov.world_size == 1
+    assert prov.data_sha256 and len(prov.data_sha256) == 64
+    assert {"torch", "numpy", "spectral"} <= set(prov.versions) and report.resumes == []
