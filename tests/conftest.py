@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated, get_origin, get_type_hints
 
 import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
 
+from spectral_cli.cli import options
 from spectral_cli.cli.main import app
 
 TINY = ["--set", "train.epochs=2", "--set", "data.limit=200", "--set", "train.batch_size=64"]
@@ -49,6 +51,15 @@ def assert_help_imports_none(*argvs: list[str], modules: tuple[str, ...] = ("tor
         [sys.executable, "-c", "\n".join(lines)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
+
+
+def declared_in_options(name: str) -> set[str]:
+    """The parameters of command ``name`` whose type is one of the ``Annotated`` options of
+    ``cli/options.py`` (the same object, not a copy)."""
+    declared = {id(value) for value in vars(options).values() if get_origin(value) is Annotated}
+    [info] = [c for c in app.registered_commands if c.name == name]
+    hints = get_type_hints(info.callback, include_extras=True)
+    return {param for param, hint in hints.items() if id(hint) in declared}
 
 
 def assert_one_line_error(result, code: int = 2) -> None:
