@@ -132,3 +132,17 @@ def copy_run(run: TrainedRun | Path, dest: Path) -> Path:
     src = run.out if isinstance(run, TrainedRun) else run
     shutil.copytree(src, dest)
     return dest
+
+
+def declared_in_options(name: str) -> set[str]:
+    """The parameters of command ``name`` whose type is one of the ``Annotated`` options of
+    ``cli/options.py`` (the same object, not a copy)."""
+    from typing import Annotated, get_origin, get_type_hints
+
+    from spectral_cli.cli import options
+    from spectral_cli.cli.main import app
+
+    declared = {id(value) for value in vars(options).values() if get_origin(value) is Annotated}
+    [info] = [c for c in app.registered_commands if c.name == name]
+    hints = get_type_hints(info.callback, include_extras=True)
+    return {param for param, hint in hints.items() if id(hint) in declared}

@@ -19,7 +19,20 @@ from spectral_cli.cli.flags import (
     printed_config,
     resolve_options,
 )
-from spectral_cli.cli.options import Shared, shared_options
+from spectral_cli.cli.options import (
+    ConfigOpt,
+    DeviceOpt,
+    ExportOutOpt,
+    ExportSeedOpt,
+    JsonOpt,
+    OverwriteOpt,
+    PrintConfigOpt,
+    QuietOpt,
+    SetOpt,
+    Shared,
+    ThreadsOpt,
+    VerboseOpt,
+)
 from spectral_cli.cli.output import emit, log
 
 EXPORT_FLAGS = [
@@ -49,24 +62,23 @@ EXPORT_FLAGS = [
 
 
 @config_flags(EXPORT_FLAGS, panel="Export options")
-@shared_options(
-    print_config=True,
-    seed_help="Seed of the random parity inputs (default 0).",
-    out=(
-        "FILE",
-        "The exported file (default: named after the checkpoint, e.g. "
-        "model.onnx, model-dense.safetensors or model-<dtype>.safetensors, next to "
-        "it; a run's models/NAME.safetensors exports to the run directory as "
-        "NAME.onnx, ...); an existing one needs --overwrite.",
-    ),
-)
 def export(
     source: Path = typer.Argument(
         ..., help="A run directory of 'spectral train' or a model .safetensors checkpoint."
     ),
     *,
     flags: FlagValues,
-    shared: Shared,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    device: DeviceOpt = "auto",
+    seed: ExportSeedOpt = None,
+    out: ExportOutOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    overwrite: OverwriteOpt = False,
+    threads: ThreadsOpt = None,
+    print_config: PrintConfigOpt = False,
 ) -> None:
     """Export a trained checkpoint: ONNX, a dense embedding table, or half precision.
 
@@ -81,6 +93,7 @@ def export(
     spectral export runs/hpe --format dense --out hpe-dense.safetensors;
     spectral export runs/hpe --format safetensors --dtype bfloat16
     """
+    shared = Shared.of(locals())
     from spectral_cli.core.device import resolve_device
     from spectral_cli.core.errors import CheckFailed
     from spectral_cli.export.report import ExportOptions

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import json
 import math
 from collections.abc import Callable, Iterator
@@ -19,7 +20,6 @@ from typing import Any
 
 import typer
 
-from spectral_cli.cli.options import inject_params
 from spectral_cli.core.errors import BadInput
 
 
@@ -164,6 +164,51 @@ def config_flags(
             out = out.plus(flag, values.get(param))
         return out
 
-    return functools.partial(
-        inject_params, name="flags", params=params, collect=collect, prefix="flag__"
-    )
+    return functools.partial(inject_params, name="flags", params=params, collect=collect)
+
+
+def inject_params(
+    fn: Callable[..., Any],
+    *,
+    name: str,
+    params: list[tuple[str, Any, Any]],
+    collect: Callable[[dict[str, Any]], Any],
+    prefix: str = "flag__",
+) -> Callable[..., Any]:
+    """Replace ``fn``'s parameter ``name`` by ``params`` (field, annotation, typer default);
+    the wrapper passes ``collect({field: value})`` as ``name``."""
+    sig = inspect.signature(fn, eval_str=True)
+    if name not in sig.parameters:
+        raise TypeError(f"{fn.__name__} needs a keyword parameter {name!r}")
+    own = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for p in sig.parameters.values()
+        if p.name != name
+    ]
+    added = [
+        inspect.Parameter(
+            prefix + field_name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=default,
+            annotation=annotation,
+        )
+        for field_name, annotation, default in params
+    ]
+    clash = {p.name for p in own} & {p.name for p in added}
+    if clash:
+        raise TypeError(f"{fn.__name__}: parameters {sorted(clash)} declared twice")
+
+    @functools.wraps(fn)
+    def wrapper(**kwargs: Any) -> Any:
+        mine = {k[len(prefix) :]: kwargs.pop(k) for k in list(kwargs) if k.startswith(prefix)}
+        return fn(**kwargs, **{name: collect(mine)})
+
+    new_sig = sig.replace(parameters=[*own, *added])
+    wrapper.__signature__ = new_sig  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {
+        p.name: p.annotation
+        for p in new_sig.parameters.values()
+        if p.annotation is not inspect.Parameter.empty
+    }
+    del wrapper.__wrapped__  # typer must see the new signature, not fn's
+    return wrapper

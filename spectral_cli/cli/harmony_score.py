@@ -15,7 +15,20 @@ from spectral_cli.cli.flags import (
     printed_config,
     resolve_options,
 )
-from spectral_cli.cli.options import Shared, shared_options
+from spectral_cli.cli.options import (
+    ConfigOpt,
+    DeviceOpt,
+    HarmonySeedOpt,
+    JsonOpt,
+    OutOpt,
+    OverwriteOpt,
+    PrintConfigOpt,
+    QuietOpt,
+    SetOpt,
+    Shared,
+    ThreadsOpt,
+    VerboseOpt,
+)
 from spectral_cli.cli.output import emit, log
 from spectral_cli.core.errors import BadInput
 
@@ -60,15 +73,27 @@ SCORE_FLAGS = [
 
 
 @config_flags(SCORE_FLAGS, panel="Scoring options")
-@shared_options(
-    print_config=True, seed_help="Seed of the generated invalid signals (--checkpoint; default 0)."
-)
-def harmony_score(*, flags: FlagValues, shared: Shared) -> None:
+def harmony_score(
+    *,
+    flags: FlagValues,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    device: DeviceOpt = "auto",
+    seed: HarmonySeedOpt = None,
+    out: OutOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    overwrite: OverwriteOpt = False,
+    threads: ThreadsOpt = None,
+    print_config: PrintConfigOpt = False,
+) -> None:
     """Score latent vectors with the harmony/dissonance measures, or a trained HAE's latents.
 
     Examples: spectral harmony-score --vectors z.npy --json;
     spectral harmony-score --checkpoint runs/hae/model.safetensors --out runs/hae-score
     """
+    shared = Shared.of(locals())
     from spectral_cli.core.deprecation import deprecation_notes
     from spectral_cli.core.runs import RunDir
     from spectral_cli.harmony import score as harmony_report

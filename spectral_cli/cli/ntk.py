@@ -16,7 +16,20 @@ from spectral_cli.cli.flags import (
     printed_config,
     resolve_options,
 )
-from spectral_cli.cli.options import Shared, shared_options
+from spectral_cli.cli.options import (
+    ConfigOpt,
+    DeviceOpt,
+    JsonOpt,
+    OutOpt,
+    OverwriteOpt,
+    PrintConfigOpt,
+    QuietOpt,
+    SeedOpt,
+    SetOpt,
+    Shared,
+    ThreadsOpt,
+    VerboseOpt,
+)
 from spectral_cli.cli.output import emit, log
 from spectral_cli.core.errors import BadInput
 
@@ -107,8 +120,21 @@ NTK_FLAGS = [
 
 
 @config_flags(NTK_FLAGS, panel="Experiment options")
-@shared_options(print_config=True)
-def ntk(*, flags: FlagValues, shared: Shared) -> None:
+def ntk(
+    *,
+    flags: FlagValues,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = None,
+    out: OutOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    overwrite: OverwriteOpt = False,
+    threads: ThreadsOpt = None,
+    print_config: PrintConfigOpt = False,
+) -> None:
     """Neural tangent kernels, spectral bias and Fourier feature mappings.
 
     The spectral-bias experiment: kernel spectra, NTK vs gradient-descent dynamics, sweeps.
@@ -116,6 +142,7 @@ def ntk(*, flags: FlagValues, shared: Shared) -> None:
     Examples: spectral ntk --train-steps 2000 --out runs/ntk;
     spectral ntk --sweep-p 0,0.5,1,1.5,2,inf --signals 5 --out runs/ntk-sweep
     """
+    shared = Shared.of(locals())
     given = {flag.name for flag, _ in flags.given}
     if {"--sweep-p", "--sweep-scale"} <= given:
         raise BadInput("pass --sweep-p or --sweep-scale, not both")

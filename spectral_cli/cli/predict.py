@@ -17,7 +17,20 @@ from spectral_cli.cli.flags import (
     printed_config,
     resolve_options,
 )
-from spectral_cli.cli.options import Shared, shared_options
+from spectral_cli.cli.options import (
+    ConfigOpt,
+    DeviceOpt,
+    JsonOpt,
+    OverwriteOpt,
+    PredictOutOpt,
+    PredictSeedOpt,
+    PrintConfigOpt,
+    QuietOpt,
+    SetOpt,
+    Shared,
+    ThreadsOpt,
+    VerboseOpt,
+)
 from spectral_cli.cli.output import emit
 
 PREDICT_FLAGS = [
@@ -48,22 +61,23 @@ PREDICT_FLAGS = [
 
 
 @config_flags(PREDICT_FLAGS, panel="Prediction options")
-@shared_options(
-    print_config=True,
-    seed_help="Refused: prediction draws nothing at random.",
-    out=(
-        "FILE",
-        "The predictions, .npz or .csv (default: INPUT-predictions.npz next "
-        "to the input); an existing one needs --overwrite.",
-    ),
-)
 def predict(
     source: Path = typer.Argument(
         ..., help="A run directory, a model .safetensors, or an .onnx file from 'spectral export'."
     ),
     *,
     flags: FlagValues,
-    shared: Shared,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    device: DeviceOpt = "auto",
+    seed: PredictSeedOpt = None,
+    out: PredictOutOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    overwrite: OverwriteOpt = False,
+    threads: ThreadsOpt = None,
+    print_config: PrintConfigOpt = False,
 ) -> None:
     """Run a trained model on your data and write its predictions.
 
@@ -74,6 +88,7 @@ def predict(
     Examples: spectral predict runs/hpe --input signals.npz --out preds.csv;
     spectral predict runs/hpe/model.onnx --input tokens.npy --tokens --json
     """
+    shared = Shared.of(locals())
     from spectral_cli.core.device import resolve_device
     from spectral_cli.export.predict import run_predict
     from spectral_cli.export.report import PredictOptions

@@ -9,7 +9,22 @@ from typing import Any
 import typer
 
 from spectral_cli.cli.flags import SEED, Flag, FlagValues, config_errors, config_flags
-from spectral_cli.cli.options import Shared, shared_options
+from spectral_cli.cli.options import (
+    ConfigOpt,
+    DeviceOpt,
+    JsonOpt,
+    LoggerOpt,
+    OutOpt,
+    OverwriteOpt,
+    PrintConfigOpt,
+    QuietOpt,
+    ResumeOpt,
+    SeedOpt,
+    SetOpt,
+    Shared,
+    ThreadsOpt,
+    VerboseOpt,
+)
 from spectral_cli.cli.output import emit, print_config
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.registry import family_descriptions, family_names
@@ -49,7 +64,6 @@ def train_help() -> str:
 
 
 @config_flags(FAMILY_FLAGS, panel="Family options")
-@shared_options(resume=True, print_config=True, logger=True)
 def train(
     family: str = typer.Argument(
         ...,
@@ -65,9 +79,22 @@ def train(
     ),
     *,
     flags: FlagValues,
-    shared: Shared,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = None,
+    out: OutOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    overwrite: OverwriteOpt = False,
+    resume: ResumeOpt = False,
+    threads: ThreadsOpt = None,
+    logger: LoggerOpt = None,
+    print_config: PrintConfigOpt = False,
 ) -> None:
     """Train a registered model family into a run directory."""
+    shared = Shared.of(locals())
     import torch
 
     from spectral_cli.cli.progress import RichObserver

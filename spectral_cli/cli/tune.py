@@ -7,7 +7,21 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from spectral_cli.cli.options import Shared, shared_options
+from spectral_cli.cli.options import (
+    ConfigOpt,
+    DeviceOpt,
+    JsonOpt,
+    LoggerOpt,
+    OutOpt,
+    OverwriteOpt,
+    QuietOpt,
+    SetOpt,
+    Shared,
+    ThreadsOpt,
+    TuneResumeOpt,
+    TuneSeedOpt,
+    VerboseOpt,
+)
 from spectral_cli.cli.output import emit
 from spectral_cli.core.registry import family_names
 from spectral_cli.tuning.settings import DEFAULTS, PrunerKind, SamplerKind
@@ -34,12 +48,6 @@ class RichTrialProgress:
             self.console.print(event.line())
 
 
-@shared_options(
-    resume=True,
-    logger=True,
-    seed_help="Seed of the sampler, the trials and the first final run (default 0).",
-    resume_help="Continue the study stored in --out (adds --trials trials).",
-)
 def tune(
     families: list[str] = typer.Argument(
         ...,
@@ -71,12 +79,24 @@ def tune(
     ),
     workers: int = typer.Option(1, "--workers", help="Worker processes sharing the storage."),
     *,
-    shared: Shared,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    device: DeviceOpt = "auto",
+    seed: TuneSeedOpt = None,
+    out: OutOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    overwrite: OverwriteOpt = False,
+    resume: TuneResumeOpt = False,
+    threads: ThreadsOpt = None,
+    logger: LoggerOpt = None,
 ) -> None:
     """Tune families with Optuna and compare their best configurations over several seeds.
 
     Example: spectral tune standard factorized hpe --trials 8 --final-seeds 5 --out runs/tune
     """
+    shared = Shared.of(locals())
     from spectral_cli.core.device import resolve_device
     from spectral_cli.core.errors import BadInput
     from spectral_cli.core.metrics_log import check_loggers

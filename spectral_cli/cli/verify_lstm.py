@@ -17,7 +17,20 @@ from spectral_cli.cli.flags import (
     printed_config,
     resolve_options,
 )
-from spectral_cli.cli.options import Shared, shared_options
+from spectral_cli.cli.options import (
+    ConfigOpt,
+    DeviceOpt,
+    JsonOpt,
+    OutOpt,
+    OverwriteOpt,
+    PrintConfigOpt,
+    QuietOpt,
+    SeedOpt,
+    SetOpt,
+    Shared,
+    ThreadsOpt,
+    VerboseOpt,
+)
 from spectral_cli.cli.output import emit, log
 
 VERIFY_FLAGS = [
@@ -47,12 +60,26 @@ VERIFY_FLAGS = [
 
 
 @config_flags(VERIFY_FLAGS, panel="Verification options")
-@shared_options(print_config=True)
-def verify_lstm(*, flags: FlagValues, shared: Shared) -> None:
+def verify_lstm(
+    *,
+    flags: FlagValues,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = None,
+    out: OutOpt = None,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    overwrite: OverwriteOpt = False,
+    threads: ThreadsOpt = None,
+    print_config: PrintConfigOpt = False,
+) -> None:
     """Verify the hand-constructed power-spectrum LSTM against torch.fft (float64).
 
     Example: spectral verify-lstm --window 32 --dtype float32 --signal sines --out runs/v32
     """
+    shared = Shared.of(locals())
     from spectral_cli.core.device import resolve_device
     from spectral_cli.core.errors import CheckFailed
     from spectral_cli.core.runs import RunDir

@@ -3,17 +3,22 @@ commands that used to have none (verify-lstm, harmony-score)."""
 
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from helpers import assert_one_line_error, invoke, read_report, subcommand_names
+from helpers import (
+    assert_one_line_error,
+    declared_in_options,
+    invoke,
+    read_report,
+    subcommand_names,
+)
 
 from spectral_cli.cli.main import app
-from spectral_cli.cli.options import Shared, shared_options
+from spectral_cli.cli.options import Shared
 
 SHARED = [
     "--config",
@@ -60,9 +65,10 @@ def test_every_subcommand_takes_the_shared_options_from_one_declaration(runner, 
     resume, print_config = name in RESUMABLE, name not in NO_PRINT_CONFIG
     expected = SHARED + ["--resume"] * resume + ["--print-config"] * print_config
     params = {opt: p for p in click_command(name).params for opt in p.opts}
+    declared = declared_in_options(name)
     for opt in expected:
         assert opt in params, (name, opt)
-        assert params[opt].name.startswith("shared__"), (name, opt)  # from options.py, not copied
+        assert params[opt].name in declared, (name, opt)  # from options.py, not copied
     assert ("--resume" in params) == resume and ("--print-config" in params) == print_config
     assert params["-q"] is params["--quiet"] and params["-v"] is params["--verbose"]
     help_text = invoke(runner, name, "--help").stdout
@@ -88,13 +94,12 @@ def test_print_config_alone_prints_the_defaults_and_creates_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_shared_option_decorator_rejects_a_clash() -> None:
-    def command(out: str = "", *, shared: Shared) -> None: ...
-
-    with pytest.raises(TypeError, match="declared twice"):
-        shared_options()(lambda shared__out=None, *, shared: None)  # type: ignore[misc]
-    wrapped = shared_options()(command)
-    assert {"out", "shared__out", "shared__config"} <= set(inspect.signature(wrapped).parameters)
+def test_shared_collects_the_options_a_command_takes() -> None:
+    """``Shared.of(locals())``: the fields among the parameters, tuples for the repeatable
+    options, the defaults for the options the command does not take."""
+    shared = Shared.of({"family": "hpe", "sets": ["a=1"], "logger": None, "seed": 3})
+    assert shared == Shared(sets=("a=1",), seed=3)
+    assert Shared.of({}) == Shared() and not Shared(verbose=True, quiet=True).details
 
 
 def test_verify_lstm_layers_defaults_config_set_and_flags(runner, tmp_path: Path) -> None:

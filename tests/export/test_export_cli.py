@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import assert_help_imports_none, assert_one_line_error, invoke
+from conftest import (
+    assert_help_imports_none,
+    assert_one_line_error,
+    declared_in_options,
+    invoke,
+)
 from export_support import needs_onnx, smoke_runs
 
 SHARED = [
@@ -42,8 +47,9 @@ def test_help_lists_export_and_predict_with_the_shared_options(runner) -> None:
     commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
     for name in ("export", "predict"):
         params = {opt: p for p in commands[name].params for opt in p.opts}
+        declared = declared_in_options(name)
         for opt in SHARED:
-            assert params[opt].name.startswith("shared__"), (name, opt)
+            assert params[opt].name in declared, (name, opt)
 
 
 def test_help_of_export_and_predict_imports_no_torch() -> None:
