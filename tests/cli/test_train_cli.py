@@ -61,6 +61,8 @@ def test_train_writes_the_run_directory(trained_run, family: str) -> None:
     assert report["metrics"]["val_acc"] == pytest.approx(best["val_acc"])
     files = {"model.safetensors", "report.json", "config.yaml", "state.safetensors", "curves.png"}
     files |= {"metrics.jsonl"}  # one line per epoch, flushed as the run goes
+    if (out / "tensorboard").is_dir():  # the shared runs log to TensorBoard where installed
+        files |= {"tensorboard"}
     if family == "hpe":
         files |= {"hpe_embedding.png", "hpe_frequencies.png"}
     assert files <= {p.name for p in out.iterdir()}
