@@ -20,9 +20,10 @@ from pydantic import BaseModel, Field
 
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.report import REPORT_SCHEMA_VERSION
+from spectral_cli.core.runs import RunDir
 from spectral_cli.core.stats import PairTest, Summary, compare, higher_is_better, summarize
 
-REPORT = "report.json"
+REPORT = RunDir.REPORT
 
 
 class Side(BaseModel):

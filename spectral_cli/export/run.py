@@ -14,7 +14,7 @@ import torch
 
 from spectral_cli.core.atomic import atomic_path
 from spectral_cli.core.errors import BadInput
-from spectral_cli.core.runs import check_out_file
+from spectral_cli.core.runs import MODELS_DIR, check_out_file
 from spectral_cli.export.report import ExportOptions, ExportReport
 from spectral_cli.export.source import PRIMARY, checkpoint_path, load
 
@@ -34,7 +34,7 @@ def default_out(path: Path, opts: ExportOptions) -> Path:
     tag = {"onnx": "", "dense": "-dense", "safetensors": f"-{opts.dtype or 'float16'}"}
     assert opts.format is not None
     folder = path.parent
-    if folder.name == "models" and (folder.parent / PRIMARY).is_file():
+    if folder.name == MODELS_DIR and (folder.parent / PRIMARY).is_file():
         folder = folder.parent
     return folder / f"{path.stem}{tag[opts.format]}{SUFFIX[opts.format]}"
 

@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from spectral_cli.core.runs import RunDir
 from spectral_cli.ntk.plots import sweep_summary
 
 
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     out, dirs = Path(args[0]), [Path(a) for a in args[1:]]
     runs = []
     for d in dirs:
-        rep = json.loads((d / "report.json").read_text())
+        rep = json.loads((d / RunDir.REPORT).read_text())
         if not rep.get("sweep"):
             print(f"error: {d} is not a sweep run (its report has no sweep)", file=sys.stderr)
             return 2

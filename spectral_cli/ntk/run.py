@@ -116,8 +116,8 @@ def run(
     if cfg.kernel == "empirical" or steps > 0:
         net = own.network
         with timer("io"):
-            save_model(run_dir / "model.safetensors", net, enc, contract, "init")
-        files["model"] = "model.safetensors"
+            save_model(run_dir / RunDir.MODEL, net, enc, contract, "init")
+        files["model"] = RunDir.MODEL
     obs.log(f"kernel: {cfg.kernel}, {f_tr.shape[0]} train x {f_tr.shape[1]} features")
     k_tr, k_te, eig = own.k_train(), own.k_test(), own.eig()
     with timer("regression"):

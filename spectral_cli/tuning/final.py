@@ -18,6 +18,7 @@ from typing import Any
 from spectral_cli.core.atomic import write_with
 from spectral_cli.core.errors import Interrupted, RuntimeFailure, SpectralError
 from spectral_cli.core.report import Selection
+from spectral_cli.core.runs import RunDir
 from spectral_cli.core.signals import StopFlag, catch_signals
 from spectral_cli.core.stats import summarize
 from spectral_cli.tuning.recovery import die_with_parent
@@ -57,7 +58,7 @@ def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: S
             f"{redact_url(settings.storage)}; `--resume --trials 0` finishes the final runs"
         )
     for family, seed, _ in jobs:
-        report_path = final_dir(settings, family, seed) / "report.json"
+        report_path = final_dir(settings, family, seed) / RunDir.REPORT
         if not report_path.is_file():
             raise RuntimeFailure(
                 f"final run of {family} with seed {seed} did not finish; see {report_path.parent}"
@@ -86,7 +87,7 @@ def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: S
 
 def publish_best(dest: Path, src: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
-    for name in ("model.safetensors", "report.json", "config.yaml"):
+    for name in (RunDir.MODEL, RunDir.REPORT, RunDir.CONFIG):
         write_with(dest / name, _copier(src / name))
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from spectral_cli.core.errors import BadInput
+from spectral_cli.core.runs import RunDir
 from spectral_cli.tuning.settings import TuneSettings
 
 STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -113,7 +114,7 @@ def earlier_results(out: Path, families: tuple[str, ...]) -> dict[str, Any]:
     """Results of families tuned earlier in ``out`` and not tuned now (from its report.json)."""
     from spectral_cli.tuning.report import FamilyResult
 
-    path = out / "report.json"
+    path = out / RunDir.REPORT
     if not path.is_file():
         return {}
     try:

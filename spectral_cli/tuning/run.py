@@ -18,6 +18,7 @@ from spectral_cli.core.atomic import write_text_atomic
 from spectral_cli.core.errors import BadInput, Interrupted, RuntimeFailure
 from spectral_cli.core.registry import get_family
 from spectral_cli.core.report import write_report
+from spectral_cli.core.runs import RunDir
 from spectral_cli.core.signals import StopFlag
 from spectral_cli.core.stats import PairTest, welch
 from spectral_cli.tuning.final import final_runs
@@ -176,7 +177,7 @@ def prepare_tune_dir(
     file in ``out``; the returned settings name it. ``given``: the options the user typed (a
     resume restores the others).
     """
-    from spectral_cli.core.runs import RunDir, clean_temporaries, lock_run_dir
+    from spectral_cli.core.runs import clean_temporaries, lock_run_dir
     from spectral_cli.tuning.study import heartbeat_settings, open_storage
 
     if resume and settings.out.is_dir():
@@ -297,7 +298,7 @@ def tune_run(
             "total_seconds": time.perf_counter() - started,
         },
     )
-    write_report(settings.out / "report.json", report)
+    write_report(settings.out / RunDir.REPORT, report)
     write_text_atomic(settings.out / "comparison.md", comparison_markdown(report))
     comparison_plot(report, settings.out / "comparison.png")
     return report
