@@ -113,7 +113,7 @@ def tune(
         families=tuple(families),
         out=shared.out or default_run_dir("tune", "-".join(families)),
         storage=storage or "",
-        study_name=study_name or DEFAULTS.study_name,
+        study_name=DEFAULTS.study_name if study_name is None else study_name,
         trials=trials,
         timeout=timeout,
         seed=DEFAULTS.seed if shared.seed is None else shared.seed,
