@@ -17,6 +17,7 @@ from conftest import StopAfter, invoke, read_report, snapshot
 from spectral_cli.core.errors import Interrupted
 from spectral_cli.core.metrics_log import METRICS_FILE, read_lines
 from spectral_cli.core.pipeline import run_experiment
+from spectral_cli.core.registry import family_names, get_family
 from spectral_cli.core.resolve import resolve_train_config
 from spectral_cli.core.signals import StopFlag
 
@@ -30,12 +31,17 @@ def history_of(run_dir: Path, model: str) -> list[dict]:
     return [{k: v for k, v in r.items() if k not in ("model", "time")} for r in lines]
 
 
-def test_metrics_jsonl_is_written_while_the_run_goes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("family", family_names())
+def test_metrics_jsonl_is_written_while_the_run_goes(tmp_path: Path, family: str) -> None:
+    """Read mid-run, in a real process, for every family: the first epoch's line is there while
+    the run still trains and has no report yet."""
+    fam = get_family(family)
+    length = "train.steps=400" if fam.unit == "steps" else "train.epochs=400"
+    sets = [f for item in (*fam.smoke, length) for f in ("--set", item)]
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    args = ["train", "standard", "--set", "train.epochs=40", "--set", "data.limit=400"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "spectral_cli", *args, "--out", str(out), "--quiet"],
+        [sys.executable, "-m", "spectral_cli", "train", family, *sets, "--out", str(out), "-q"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -48,8 +54,9 @@ def test_metrics_jsonl_is_written_while_the_run_goes(tmp_path: Path) -> None:
         first = read_lines(out / METRICS_FILE)
         assert first and proc.poll() is None  # read mid-run
         assert not (out / "report.json").exists()
-        assert first[0]["epoch"] == 1 and first[0]["model"] == "standard"
-        assert {"step", "loss", "val_acc", "val_loss", "seconds", "time"} <= set(first[0])
+        model = fam.members(resolve_train_config(family, None, fam.smoke))[0].name
+        assert first[0]["epoch"] == 1 and first[0]["model"] == model
+        assert {"step", "loss", "val_loss", fam.select.name, "seconds", "time"} <= set(first[0])
     finally:
         proc.kill()
         proc.wait()

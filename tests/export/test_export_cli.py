@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import (
+from export_support import needs_onnx, smoke_runs
+from helpers import (
     assert_help_imports_none,
     assert_one_line_error,
     declared_in_options,
     invoke,
 )
-from export_support import needs_onnx, smoke_runs
 
 SHARED = [
     "--config",
