@@ -68,8 +68,9 @@ class HPEConfig(TransformerConfig):
 
 
 class TokenTransformer(nn.Module):
-    position_ids: Tensor  # buffer
     """Embedding + positional embedding -> post-norm Transformer encoder -> mean pool -> linear."""
+
+    position_ids: Tensor  # buffer
 
     def __init__(self, embedding: nn.Module, cfg: TransformerConfig, info: TokenDataInfo) -> None:
         super().__init__()

@@ -61,7 +61,6 @@ def harmonic_activation(z: Tensor, frequencies: Tensor, residual: float = 0.1) -
 
 
 class HarmonicLayer(nn.Module):
-    frequencies: Tensor  # buffer
     """``Linear(in, out)`` followed by a per-neuron harmonic activation (see the module docstring).
 
     ``activation="relu"`` and ``init="standard"`` switch the harmonic parts off one by one (for
@@ -76,6 +75,8 @@ class HarmonicLayer(nn.Module):
         >>> layer(torch.randn(2, 40)).shape
         torch.Size([2, 8])
     """
+
+    frequencies: Tensor  # buffer
 
     def __init__(
         self,

@@ -71,9 +71,10 @@ def natural_scales(w: SpectraLSTMWeights) -> dict[str, Tensor]:
 
 
 class SpectraCell(nn.Module):
+    """The contract cell, ``W = theta * scale``; ``forward(x [B, N]) -> [B, W, T]`` spectra."""
+
     scale_weight_hh: Tensor  # buffer (one per field: scale_<field>)
     theta_weight_hh: nn.Parameter  # parameter (one per field: theta_<field>)
-    """The contract cell, ``W = theta * scale``; ``forward(x [B, N]) -> [B, W, T]`` spectra."""
 
     def __init__(
         self, weights: SpectraLSTMWeights, scales: dict[str, Tensor] | None, dtype: torch.dtype

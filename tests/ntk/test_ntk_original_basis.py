@@ -27,7 +27,7 @@ F64 = torch.float64
 
 def _preset(**model: object) -> NTKRunConfig:
     raw = read_yaml(presets_dir() / "ntk-toy.yaml")
-    raw["model"] = {**raw["model"], **model}
+    raw["model"] = {**raw.get("model", {}), **model}
     return NTKRunConfig.model_validate(raw)
 
 
@@ -110,8 +110,8 @@ def _ntk_test_mse(m: int | None, p: float, slope: float) -> float:
     """Analytic-NTK regression test MSE on the preset's toy1d, mean over 5 targets."""
     raw = read_yaml(presets_dir() / "ntk-toy.yaml")
     raw["kernel"] = "analytic"
-    raw["task"] = {**raw["task"], "slope": slope, "signals": 5}
-    raw["model"] = {**raw["model"], "m": m, "p": p}
+    raw["task"] = {**raw.get("task", {}), "slope": slope, "signals": 5}
+    raw["model"] = {**raw.get("model", {}), "m": m, "p": p}
     cfg = NTKRunConfig.model_validate(raw)
     task = prepare(cfg).task
     enc = ex.build_encoding(cfg.model, 1, cfg.seed, n_grid=task.n_grid)

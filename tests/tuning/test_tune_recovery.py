@@ -41,7 +41,20 @@ def test_kill_9_leaves_no_running_trial_after_resume(runner, tmp_path: Path) -> 
     out = tmp_path / "t"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
-        spectral("tune", "standard", "--trials", "3", *SLOW, "--out", out, "--device", "cpu", "-q"),
+        spectral(
+            "tune",
+            "standard",
+            "--trials",
+            "3",
+            "--final-seeds",
+            "1",
+            *SLOW,
+            "--out",
+            out,
+            "--device",
+            "cpu",
+            "-q",
+        ),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
