@@ -1,8 +1,8 @@
 """Every script in ``benchmarks/`` runs end to end at tiny sizes (``--smoke``) and prints its
 ratio. Found by glob: a new benchmark is covered here without touching this file (and needs a
 ``--smoke`` flag). A script that needs something optional that is missing here exits 77 with the
-reason, and is skipped with it; one whose source says ``# smoke: slow`` (it starts several
-processes) is marked slow."""
+reason, and is skipped with it. Each is a whole program (seconds to start, some start several
+processes): all are marked slow, so they run in CI's slow set, not in the default run."""
 
 from __future__ import annotations
 
@@ -24,8 +24,7 @@ def scripts() -> list:
     for path in sorted((ROOT / "benchmarks").glob("*.py")):
         if path.name.startswith("_"):  # shared helpers, not benchmarks
             continue
-        slow = re.search(r"^# smoke: slow\b", path.read_text(), re.M)
-        params.append(pytest.param(path, id=path.stem, marks=[pytest.mark.slow] if slow else []))
+        params.append(pytest.param(path, id=path.stem, marks=[pytest.mark.slow]))
     return params
 
 
