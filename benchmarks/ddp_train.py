@@ -9,7 +9,6 @@ run (the machines here are shared: read the ratio, not the absolute seconds). Ea
 
 from __future__ import annotations
 
-# smoke: slow (starts several Python processes, each importing torch)
 import argparse
 import os
 import socket

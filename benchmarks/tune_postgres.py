@@ -17,7 +17,6 @@ twice).
 
 from __future__ import annotations
 
-# smoke: slow (starts several Python processes, each importing torch)
 import argparse
 import os
 import resource

@@ -8,7 +8,6 @@ its share); the runs alternate so machine noise hits both. Prints the wall times
 
 from __future__ import annotations
 
-# smoke: slow (starts several Python processes, each importing torch)
 import argparse
 import statistics
 import subprocess
