@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import glob
 import itertools
-import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from spectral_cli.core.arrays import parse_json
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.report import REPORT_SCHEMA_VERSION
 from spectral_cli.core.runs import RunDir
@@ -45,9 +45,10 @@ class CompareReport(BaseModel):
 
 def _read(report_path: Path, arg: str) -> dict[str, Any]:
     try:
-        data = json.loads(report_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+        text = report_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
         raise BadInput(f"compare {arg}: {report_path} is not a readable report.json") from None
+    data = parse_json(text, f"compare {arg}: {report_path}")
     if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
         raise BadInput(f"compare {arg}: {report_path} is not a training run's report")
     return data

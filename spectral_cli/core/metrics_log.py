@@ -46,10 +46,12 @@ def check_loggers(loggers: tuple[str, ...]) -> None:
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
     """The records of a ``metrics.jsonl`` (a torn last line of a killed writer is skipped)."""
-    if not path.is_file():
-        return []
+    return _records(path.read_text(encoding="utf-8")) if path.is_file() else []
+
+
+def _records(text: str) -> list[dict[str, Any]]:
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         try:
             record = json.loads(line)
         except ValueError:
@@ -61,9 +63,10 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
 
 def keep_until(path: Path, model: str, epochs_done: int) -> None:
     """Drop ``model``'s lines past ``epochs_done`` (a resume continues from there)."""
-    records = read_lines(path)
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    records = _records(text)
     kept = [r for r in records if not (r.get("model") == model and r.get("epoch", 0) > epochs_done)]
-    if len(kept) != len(records) or (path.is_file() and not path.read_text().endswith("\n")):
+    if len(kept) != len(records) or (text and not text.endswith("\n")):
         from spectral_cli.core.atomic import write_text_atomic
 
         write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))

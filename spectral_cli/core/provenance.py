@@ -197,17 +197,18 @@ def start(
     """A new run's provenance; for a resume (``saved_state``: the primary model's resume
     state) the one saved when the run started, with a new :class:`ResumeEntry` appended. A
     state written before provenance was recorded starts a new block."""
-    import json
-
     if saved_state is not None and saved_state.is_file():
+        from spectral_cli.core.arrays import parse_json
         from spectral_cli.core.checkpoint import read_metadata
+        from spectral_cli.core.errors import BadInput
 
         try:
-            saved = json.loads(read_metadata(saved_state).get(PROVENANCE_KEY, "null"))
+            meta = read_metadata(saved_state).get(PROVENANCE_KEY, "null")
+            saved = parse_json(meta, f"{saved_state} provenance")
             original = Provenance.model_validate(saved["provenance"])
             resumes = [ResumeEntry.model_validate(r) for r in saved["resumes"]]
-        except (ValueError, TypeError, KeyError):
-            pass
+        except (BadInput, ValueError, TypeError, KeyError):
+            pass  # unreadable (or deeper than the JSON guard allows): a new block
         else:
             return original, [*resumes, resume_entry(original)]
     return collect(data, world_size, backend), []

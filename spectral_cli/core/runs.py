@@ -228,14 +228,6 @@ class RunDir:
         folder = self.path / MODELS_DIR
         return sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
 
-    def outputs(self) -> list[str]:
-        """Every file in the directory (relative, sorted) except the lock."""
-        return sorted(
-            str(p.relative_to(self.path))
-            for p in self.path.rglob("*")
-            if p.is_file() and p.name != LOCK_FILE
-        )
-
     # ---- writing -----------------------------------------------------------------------------
     def write_text(self, rel: str, text: str) -> str:
         """Atomically write ``rel``; returns ``rel`` (for a report's ``files``)."""

@@ -29,10 +29,19 @@ def _scipy_stats() -> Any:
     return stats
 
 
+#: a metric whose name holds one of these is a loss or an error: minimized, >= 0
+MINIMIZED_WORDS = ("loss", "mse", "error", "seconds")
+
+
+def minimized(metric: str) -> bool:
+    """Whether smaller values of ``metric`` are better (losses, (n)MSE, errors, seconds)."""
+    name = metric.lower()
+    return any(word in name for word in MINIMIZED_WORDS)
+
+
 def higher_is_better(metric: str) -> bool:
     """Accuracy-like metrics (``acc``, ``auroc``) are maximized; losses and errors minimized."""
-    name = metric.lower()
-    return not any(word in name for word in ("loss", "mse", "nmse", "error", "seconds"))
+    return not minimized(metric)
 
 
 def metric_bounds(metric: str) -> tuple[float, float]:
@@ -40,7 +49,7 @@ def metric_bounds(metric: str) -> tuple[float, float]:
     name = metric.lower()
     if name.endswith(("acc", "auroc")) or "_acc" in name:
         return 0.0, 1.0
-    if any(word in name for word in ("loss", "mse", "nmse", "error", "seconds")):
+    if minimized(name):
         return 0.0, math.inf
     return -math.inf, math.inf
 

@@ -25,7 +25,7 @@ from spectral_cli.core.checkpoint import check_state_dict, load_checkpoint, read
 from spectral_cli.core.config import validate
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.registry import ExportSignature, Family, family_names, get_family
-from spectral_cli.core.runs import MODEL_FILE, MODELS_DIR
+from spectral_cli.core.runs import MODEL_FILE, RunDir
 from spectral_cli.export.specs import Tensor, resolve
 
 PRIMARY = MODEL_FILE
@@ -38,10 +38,8 @@ def run_models(run_dir: Path) -> dict[str, Path]:
     primary = run_dir / PRIMARY
     if primary.is_file():
         found[read_metadata(primary).get("spectral.member", "model")] = primary
-    extra = run_dir / MODELS_DIR
-    if extra.is_dir():
-        for path in sorted(extra.glob("*.safetensors")):
-            found.setdefault(path.stem, path)
+    for path in RunDir(run_dir).further_models():
+        found.setdefault(path.stem, path)
     return found
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from spectral_cli.core.report import Report
-from spectral_cli.core.stats import PairTest, Summary
+from spectral_cli.core.stats import PairTest, Summary, minimized
 
 
 class TrialRecord(BaseModel):
@@ -174,7 +174,7 @@ def verdict(pt: PairTest, report: TuneReport | None = None) -> str:
 
 def _log_scale(metric: str) -> bool:
     """Errors and losses span decades: drawn on a log axis."""
-    return any(word in metric for word in ("nmse", "mse", "loss"))
+    return minimized(metric)
 
 
 def comparison_plot(report: TuneReport, path: Path) -> None:

@@ -136,15 +136,16 @@ def resumed_settings(
 ) -> TuneSettings:
     """A resume restores what the study started with (``OUT/tune-settings.json``): every
     remembered option not given again; one given again with another value is exit 2."""
-    import json
+    from spectral_cli.core.arrays import parse_json
 
     path = settings.out / SETTINGS_FILE
     if not path.is_file():
         return settings  # a study from before settings were stored: as given
     try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
         raise BadInput(f"--resume: {path} is not readable JSON") from None
+    saved = parse_json(text, f"--resume: {path}")
     if not isinstance(saved, dict):
         raise BadInput(f"--resume: {path} is not a settings object")
     restored = restore(settings, saved, given)
