@@ -179,17 +179,26 @@ def check_global_batch(cfg: Any, world: int) -> None:
         )
 
 
-def resolve(family: str, flags: FlagValues, shared: Shared, run_dir: Path | None = None) -> Any:
+def resolve(
+    family: str,
+    flags: FlagValues,
+    shared: Shared,
+    run_dir: Path | None = None,
+    *,
+    seed: int | None = None,
+    config_file: Path | None = None,
+) -> Any:
     """The run's config: a new run's layers, or (``run_dir``) the resumed run's saved one.
 
-    The family options and ``--seed`` are applied last, as ``--set`` items; an error about a
-    key one of them set names the option.
+    The family options and ``--seed`` (or ``seed``: one of ``--seeds``) are applied last, as
+    ``--set`` items; an error about a key one of them set names the option. ``config_file``
+    stands in for ``--config`` (a multi-seed resume layers a started seed's config.yaml).
     """
     from spectral_cli.cli.output import log
     from spectral_cli.core.deprecation import deprecation_notes
     from spectral_cli.core.resolve import resolve_train_config, resume_train_config
 
-    flags = flags.plus(SEED, shared.seed)
+    flags = flags.plus(SEED, shared.seed if seed is None else seed)
     sets = [*shared.sets, *flags.as_sets()]
     with (
         deprecation_notes(lambda note: log(shared, f"note: {note}")),
@@ -197,7 +206,7 @@ def resolve(family: str, flags: FlagValues, shared: Shared, run_dir: Path | None
     ):
         if run_dir is not None:
             return resume_train_config(run_dir, family, sets)
-        return resolve_train_config(family, shared.config, sets)
+        return resolve_train_config(family, config_file or shared.config, sets)
 
 
 def show_config(family: str, cfg: Any) -> None:
@@ -234,15 +243,10 @@ def train_seeds_command(family: str, spec: str, flags: FlagValues, shared: Share
     def config_for(seed: int, out: Path | None = None) -> Any:
         """A seed's config: resumed from its saved state, else the run's layers (on --resume
         the layers of a seed that already started, so nothing has to be typed again)."""
-        from spectral_cli.core.resolve import resolve_train_config, resume_train_config
-
-        sets = [*shared.sets, *flags.as_sets()]
-        with config_errors(flags, f"family {family!r}", f"spectral train {family} --print-config"):
-            if out is not None and (seed_dir(out, seed) / RunDir.STATE).is_file():
-                return resume_train_config(seed_dir(out, seed), family, sets, seed=seed)
-            started = sorted(out.glob("seed-*/config.yaml")) if out is not None else []
-            config_file = started[0] if started else shared.config
-            return resolve_train_config(family, config_file, sets, seed=seed)
+        if out is not None and (seed_dir(out, seed) / RunDir.STATE).is_file():
+            return resolve(family, flags, shared, seed_dir(out, seed), seed=seed)
+        started = sorted(out.glob("seed-*/config.yaml")) if out is not None else []
+        return resolve(family, flags, shared, seed=seed, config_file=next(iter(started), None))
 
     if not shared.resume:
         config_for(seeds[0])  # bad settings are refused before anything is created
