@@ -135,9 +135,7 @@ def train_seeds(
     for seed in seeds:
         run = RunDir(seed_dir(out.path, seed))
         again = resume and (run / RunDir.STATE).is_file()
-        if not again:
-            run.path.mkdir(exist_ok=True)
-        else:
+        if again:
             resumed.append(seed)
         observer.log(f"seed {seed} ({len(reports) + 1}/{len(seeds)}) -> {run}")
         cfg = config_for(seed)
