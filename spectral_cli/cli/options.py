@@ -40,6 +40,7 @@ class Shared:
     print_config: bool = False
     threads: int | None = None
     logger: tuple[str, ...] = ()
+    plots: bool = True
 
     @classmethod
     def of(cls, params: Mapping[str, Any]) -> Shared:
@@ -149,6 +150,14 @@ LoggerOpt = Annotated[
         metavar="NAME",
         help="Also log to: tensorboard (event files under the run directory; "
         "pip install 'spectral-cli[tensorboard]'). metrics.jsonl is always written.",
+    ),
+]
+PlotsOpt = Annotated[
+    bool,
+    _option(
+        "--plots/--no-plots",
+        help="Write the figures (default); --no-plots writes the report, logs and "
+        "checkpoints only (spectral plot RUN draws them later).",
     ),
 ]
 PrintConfigOpt = Annotated[
