@@ -18,6 +18,7 @@ from helpers import (  # noqa: F401 - re-exported for ``from conftest import ...
     assert_one_line_error,
     invoke,
     read_report,
+    smoke_run,
     snapshot,
     train_smoke,
 )
@@ -40,15 +41,7 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Tra
     """``trained_run(family)``: the family's smoke run (registry ``smoke`` settings, seed 0,
     CPU, one thread), trained once per session through the CLI on first use and shared. Tests
     only read it; a test that changes a run copies it first (``helpers.copy_run``)."""
-    runs: dict[str, TrainedRun] = {}
-
-    def get(family: str) -> TrainedRun:
-        if family not in runs:
-            base = tmp_path_factory.mktemp(f"smoke-{family}")
-            runs[family] = train_smoke(family, base / "run")
-        return runs[family]
-
-    return get
+    return lambda family: smoke_run(family, tmp_path_factory)
 
 
 @pytest.fixture

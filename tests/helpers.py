@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from spectral_cli.cli.main import app
@@ -125,6 +126,18 @@ def train_smoke(family: str, out: Path) -> TrainedRun:
     result = invoke(CliRunner(), *args)
     assert result.exit_code == 0, (family, result.output)
     return TrainedRun(family, out, result.stdout, result.stderr)
+
+
+_SMOKE: dict[str, TrainedRun] = {}
+
+
+def smoke_run(family: str, factory: pytest.TempPathFactory) -> TrainedRun:
+    """``family``'s smoke run, trained once per test process on first use and shared by every
+    test that asks (the ``trained_run`` fixture, the export tests): read it, or
+    :func:`copy_run` it before changing anything."""
+    if family not in _SMOKE:
+        _SMOKE[family] = train_smoke(family, factory.mktemp(f"smoke-{family}") / "run")
+    return _SMOKE[family]
 
 
 def copy_run(run: TrainedRun | Path, dest: Path) -> Path:

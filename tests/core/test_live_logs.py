@@ -31,13 +31,51 @@ def history_of(run_dir: Path, model: str) -> list[dict]:
     return [{k: v for k, v in r.items() if k not in ("model", "time")} for r in lines]
 
 
+class ReadMidRun:
+    """Observer that, at the first step of epoch (or step block) 2, reads the run's
+    metrics.jsonl as another reader would, then stops the run."""
+
+    def __init__(self, run_dir: Path, flag: StopFlag) -> None:
+        self.run_dir, self.flag = run_dir, flag
+        self.seen: list[dict] | None = None
+        self.report_existed = True
+
+    def log(self, message: str) -> None:
+        pass
+
+    def on_step(self, epoch: int, step: int, steps: int) -> None:
+        if epoch == 2 and self.seen is None:
+            self.seen = read_lines(self.run_dir / METRICS_FILE)
+            self.report_existed = (self.run_dir / "report.json").exists()
+            self.flag.request("SIGTERM")
+
+    def on_epoch(self, record: dict[str, float], improved: bool) -> None:
+        pass
+
+
 @pytest.mark.parametrize("family", family_names())
 def test_metrics_jsonl_is_written_while_the_run_goes(tmp_path: Path, family: str) -> None:
-    """Read mid-run, in a real process, for every family: the first epoch's line is there while
-    the run still trains and has no report yet."""
+    """Read mid-run, for every family: the first epoch's line is on disk while the run still
+    trains and has no report yet (in this process; the next test reads it from another)."""
     fam = get_family(family)
     length = "train.steps=400" if fam.unit == "steps" else "train.epochs=400"
-    sets = [f for item in (*fam.smoke, length) for f in ("--set", item)]
+    cfg = resolve_train_config(family, None, [*fam.smoke, length])
+    out, flag = tmp_path / "run", StopFlag()
+    reader = ReadMidRun(out, flag)
+    with pytest.raises(Interrupted):
+        run_experiment(cfg, out, CPU, observer=reader, stop=flag, plots_enabled=False)
+    first = reader.seen
+    assert first and not reader.report_existed
+    model = fam.members(cfg)[0].name
+    assert first[0]["epoch"] == 1 and first[0]["model"] == model
+    assert {"step", "loss", "val_loss", fam.select.name, "seconds", "time"} <= set(first[0])
+
+
+def test_metrics_jsonl_is_readable_by_another_process_mid_run(tmp_path: Path) -> None:
+    """The same, from outside: a real ``spectral train`` process, read while it trains."""
+    family = "mlp"
+    fam = get_family(family)
+    sets = [f for item in (*fam.smoke, "train.epochs=400") for f in ("--set", item)]
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
@@ -54,9 +92,7 @@ def test_metrics_jsonl_is_written_while_the_run_goes(tmp_path: Path, family: str
         first = read_lines(out / METRICS_FILE)
         assert first and proc.poll() is None  # read mid-run
         assert not (out / "report.json").exists()
-        model = fam.members(resolve_train_config(family, None, fam.smoke))[0].name
-        assert first[0]["epoch"] == 1 and first[0]["model"] == model
-        assert {"step", "loss", "val_loss", fam.select.name, "seconds", "time"} <= set(first[0])
+        assert first[0]["epoch"] == 1 and first[0]["model"] == family
     finally:
         proc.kill()
         proc.wait()

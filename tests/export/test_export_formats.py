@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import assert_one_line_error, invoke
-from export_support import HAVE_ONNX, report_of, smoke_runs
+from export_support import HAVE_ONNX, onnx_export, report_of, smoke_runs
 from safetensors import safe_open
 from safetensors.torch import load_file
 
@@ -46,20 +46,24 @@ def test_export_every_family_in_every_supported_format(
     for dtype in dtypes:  # bfloat16 only where float16 cannot hold the weights (and for mlp)
         if dtype == "bfloat16" and out.is_file() and family != "mlp":
             break
-        args = ["export", runs[family], "--format", fmt, "--out", out, "--json", "--overwrite"]
-        result = invoke(runner, *args, *(["--dtype", dtype] if dtype else []))
         reason = sig.refusal(fmt)
-        if reason is not None:
-            assert_one_line_error(result, 2)
-            assert reason in result.stderr and not out.exists()
-            continue
-        if dtype == "float16" and result.exit_code == 2:  # a construction beyond float16
-            assert_one_line_error(result, 2)
-            assert "float16's range" in result.stderr and "bfloat16" in result.stderr
-            assert _max_abs(runs[family] / "model.safetensors") > 65504
-            continue
-        assert result.exit_code == 0, result.output
-        report = report_of(result.stdout)
+        if fmt == "onnx" and reason is None:  # the shared default export (tests/export)
+            exported = onnx_export(runs[family])
+            out, report = exported.path, exported.report
+        else:
+            args = ["export", runs[family], "--format", fmt, "--out", out, "--json", "--overwrite"]
+            result = invoke(runner, *args, *(["--dtype", dtype] if dtype else []))
+            if reason is not None:
+                assert_one_line_error(result, 2)
+                assert reason in result.stderr and not out.exists()
+                continue
+            if dtype == "float16" and result.exit_code == 2:  # a construction beyond float16
+                assert_one_line_error(result, 2)
+                assert "float16's range" in result.stderr and "bfloat16" in result.stderr
+                assert _max_abs(runs[family] / "model.safetensors") > 65504
+                continue
+            assert result.exit_code == 0, result.output
+            report = report_of(result.stdout)
         parity = report["parity"]
         assert parity["passed"] and parity["max_err"] <= parity["tol"]
         labels = [c["input"] for c in parity["cases"]]

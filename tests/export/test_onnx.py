@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import assert_one_line_error, invoke
-from export_support import needs_onnx, report_of, smoke_runs, train_smoke
+from export_support import needs_onnx, onnx_export, report_of, smoke_runs, train_smoke
 
 from spectral_cli.core.errors import CheckFailed
 from spectral_cli.core.registry import family_names
@@ -49,9 +49,7 @@ def test_onnx_graph_has_documented_names_and_runs_at_batch_1_and_7(
 ) -> None:
     import onnxruntime as ort
 
-    out = tmp_path / "model.onnx"
-    result = invoke(runner, "export", runs[family], "--format", "onnx", "--out", out, "-q")
-    assert result.exit_code == 0, result.output
+    out = onnx_export(runs[family]).path
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     name, dtype, outputs = NAMES[family]
     (inp,) = sess.get_inputs()
@@ -79,10 +77,9 @@ def test_hpe_graph_synthesizes_its_table_from_the_harmonic_parameters(
 ) -> None:
     import onnx
 
-    out = tmp_path / "hpe.onnx"
-    result = invoke(runner, "export", runs["hpe"], "--format", "onnx", "--out", out, "--json")
-    assert result.exit_code == 0, result.output
-    assert "table strategy" in report_of(result.stdout)["details"]["harmonic_embedding"]
+    exported = onnx_export(runs["hpe"])
+    out = exported.path
+    assert "table strategy" in exported.report["details"]["harmonic_embedding"]
     graph = onnx.load(str(out)).graph
     shapes = {i.name: list(i.dims) for i in graph.initializer}
     k = shapes["embedding.amplitudes"][1]
@@ -210,15 +207,19 @@ def test_dynamo_exporter_by_default_and_the_deprecated_one_below_opset_18_with_a
 
     seen = {}
     for opset in (18, 17):
-        out = tmp_path / f"m{opset}.onnx"
-        args = ["export", runs[family], "--format", "onnx", "--out", out, "--json"]
-        result = invoke(runner, *args, *([] if opset == 18 else ["--opset", str(opset)]))
-        assert result.exit_code == 0, result.output
-        report = report_of(result.stdout)
+        if opset == 18:  # the default: the shared export (no --opset)
+            exported = onnx_export(runs[family])
+            out, report, stderr = exported.path, exported.report, exported.stderr
+        else:
+            out = tmp_path / f"m{opset}.onnx"
+            args = ["export", runs[family], "--format", "onnx", "--out", out, "--json"]
+            result = invoke(runner, *args, "--opset", str(opset))
+            assert result.exit_code == 0, result.output
+            report, stderr = report_of(result.stdout), result.stderr
         assert report["parity"]["passed"] and report["details"]["opset"] == opset
         imports = {o.domain: o.version for o in onnx.load(str(out)).opset_import}
         assert imports[""] == opset  # the graph has the opset asked for
-        seen[opset] = (report, result.stderr)
+        seen[opset] = (report, stderr)
     report, stderr = seen[18]
     assert report["details"]["exporter"].startswith("dynamo") and report["notes"] == []
     assert "note:" not in stderr and "Warning" not in stderr

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import assert_one_line_error, invoke
-from export_support import needs_onnx, report_of, smoke_runs, train_smoke
+from export_support import needs_onnx, onnx_export, report_of, smoke_runs, train_smoke
 
 from spectral_cli.core.datasets.mnist1d import load_mnist1d
 from spectral_cli.core.errors import BadInput
@@ -67,13 +67,7 @@ def test_predict_from_checkpoint_and_from_its_onnx_export_agree(
     x, y = user_inputs(runs[family])
     data = tmp_path / "in.npz"
     np.savez(data, x=x, y=y)
-    onnx_file = tmp_path / "m.onnx"
-    assert (
-        invoke(
-            runner, "export", runs[family], "--format", "onnx", "--out", onnx_file, "-q"
-        ).exit_code
-        == 0
-    )
+    onnx_file = onnx_export(runs[family]).path
     reports = {}
     for engine, source in (("torch", runs[family]), ("onnxruntime", onnx_file)):
         out = tmp_path / f"{engine}.npz"

@@ -16,7 +16,7 @@ from conftest import StopAfter, assert_one_line_error, invoke
 from safetensors.torch import load_file
 
 SMOKE = ["--set", "train.epochs=2", "--set", "data.limit=200", "--set", "train.batch_size=64"]
-SLOW = ["--set", "train.epochs=15", "--set", "data.limit=600", "--set", "train.batch_size=32"]
+SLOW = ["--set", "train.epochs=6", "--set", "data.limit=600", "--set", "train.batch_size=32"]
 
 
 def spectral(*args: str) -> list[str]:
