@@ -4,6 +4,7 @@ names below are re-exported for test files that still import them from here."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +24,13 @@ from helpers import (  # noqa: F401 - re-exported for ``from conftest import ...
     train_smoke,
 )
 from typer.testing import CliRunner
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (the README's command): one worker per CPU plus one. About a tenth of the
+    suite's time is spent waiting on other processes (torchrun ranks, tune workers, signal
+    tests polling for a file), when a worker holds no core; the extra worker fills it."""
+    return (os.cpu_count() or 1) + 1
 
 
 @pytest.fixture(autouse=True)
