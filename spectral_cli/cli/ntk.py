@@ -169,9 +169,7 @@ def ntk(
     ):
         observer.log(f"spectral ntk on {dev} (seed {cfg.seed}) -> {run_dir}")
         with catch_signals(StopFlag()) as stop:
-            report = run(
-                prepared, run_dir, dev, observer=observer, stop=stop, draw=shared.plots
-            )
+            report = run(prepared, run_dir, dev, observer=observer, stop=stop, draw=shared.plots)
     if shared.details:
         for note in report.notes:
             log(shared, f"note: {note}")

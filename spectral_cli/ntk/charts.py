@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
 from spectral_cli.core.plots import pyplot
 
 REL_FLOOR = 1e-10  # spectrum: lambda_i / lambda_1 below this is clipped (rounding level)
-NETWORK, NTK = "-", "--"  # line styles: trained network, NTK prediction
+NETWORK: Final = "-"  # line style of the trained network
+NTK: Final = "--"  # line style of the NTK prediction
 
 
 def value_label(v: float) -> str:
@@ -86,7 +87,9 @@ def build_spectrum(curves: Mapping[str, Sequence[float]], chosen: str, title: st
             label=label,
         )
         if low.any():
-            ax.plot(idx[low], np.full(int(low.sum()), floor), "v", mfc="none", color=line.get_color())
+            ax.plot(
+                idx[low], np.full(int(low.sum()), floor), "v", mfc="none", color=line.get_color()
+            )
     ax.set_ylim(bottom=floor / 2, top=2.0)
     ax.set(
         xlabel="eigenvalue index i",
@@ -99,7 +102,7 @@ def build_spectrum(curves: Mapping[str, Sequence[float]], chosen: str, title: st
     return fig
 
 
-def build_profile(rows: dict[str, tuple[Sequence[float], Sequence[float]]], title: str) -> Any:
+def build_profile(rows: Mapping[str, tuple[Any, Any]], title: str) -> Any:
     """K(x_i, x_j) against x_i - x_j, each curve scaled by its value at 0."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -136,7 +139,9 @@ def build_dynamics(
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     handles = []
     for i, col in zip(picks, colors, strict=False):
-        (h,) = b.semilogy(steps, np.abs(residual_net[:, i]), NETWORK, color=col, label=f"i = {i + 1}")
+        (h,) = b.semilogy(
+            steps, np.abs(residual_net[:, i]), NETWORK, color=col, label=f"i = {i + 1}"
+        )
         b.semilogy(steps, np.abs(residual_ntk[:, i]), NTK, color=col)
         handles.append(h)
     b.set(xlabel="GD step", ylabel="|Qᵀ(f − y)|_i", title="(b) residual per eigen-direction i")

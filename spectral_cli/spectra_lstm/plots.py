@@ -73,7 +73,9 @@ def _norm_and_label(w: np.ndarray, constructed: bool, lim: float | None) -> tupl
         norm = SymLogNorm(linthresh=linthresh, vmin=-top, vmax=top, base=10)
         label = f"w (symmetric log; linear within ±{linthresh:.1g})"
         return norm, label, symlog_ticks(top, linthresh)
-    top = lim if lim is not None else float(np.percentile(mag, LINEAR_PERCENTILE)) if mag.size else 1
+    top = (
+        lim if lim is not None else float(np.percentile(mag, LINEAR_PERCENTILE)) if mag.size else 1
+    )
     top = top or 1.0
     clipped = float((mag > top).mean() * 100) if mag.size else 0.0
     label = f"w (clipped at ±{top:.3g} = p{LINEAR_PERCENTILE:g} of |w|: {clipped:.1f}% of cells)"
@@ -186,7 +188,10 @@ def build_spectrogram(
 
     T = ref.shape[1]
     k = half_bins(T)
-    est_h, ref_h = np.asarray(est, dtype=np.float64)[:, :k], np.asarray(ref, dtype=np.float64)[:, :k]
+    est_h, ref_h = (
+        np.asarray(est, dtype=np.float64)[:, :k],
+        np.asarray(ref, dtype=np.float64)[:, :k],
+    )
     tiny = np.finfo(np.float64).tiny
     log_ref = np.log10(np.maximum(ref_h, tiny))
     lo = float(np.percentile(log_ref, LOG_PERCENTILE))

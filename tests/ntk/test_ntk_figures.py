@@ -29,6 +29,7 @@ def _charts():
 
     return charts
 
+
 TINY = ["--width", "16", "--depth", "3", "--m", "4", "--n-train", "8", "--n-test", "12"]
 
 
