@@ -58,14 +58,14 @@ def symlog_ticks(lim: float, linthresh: float) -> list[float]:
     return sorted([-v for v in pos] + [0.0] + pos)
 
 
-def _norm_and_label(w: np.ndarray, constructed: bool, lim: float | None) -> tuple[Any, str, Any]:
-    """The colour normalization, the colour-bar label and its ticks (None: matplotlib's)."""
+def _norm_and_label(values: np.ndarray, constructed: bool) -> tuple[Any, str, Any]:
+    """The colour normalization from ``values`` (a map, or several sharing one scale), the
+    colour-bar label and its ticks (None: matplotlib's)."""
     from matplotlib.colors import Normalize, SymLogNorm
 
-    mag = np.abs(w[np.isfinite(w)])
+    mag = np.abs(values[np.isfinite(values)])
     if constructed:
-        top = lim if lim is not None else float(mag.max(initial=0.0))
-        top = top or 1.0
+        top = float(mag.max(initial=0.0)) or 1.0
         nonzero = mag[mag > 0]
         # the linear part: the smallest entries that matter (1st percentile of the non-zeros)
         small = float(np.percentile(nonzero, 1)) if nonzero.size else top * 1e-6
@@ -73,10 +73,7 @@ def _norm_and_label(w: np.ndarray, constructed: bool, lim: float | None) -> tupl
         norm = SymLogNorm(linthresh=linthresh, vmin=-top, vmax=top, base=10)
         label = f"w (symmetric log; linear within ±{linthresh:.1g})"
         return norm, label, symlog_ticks(top, linthresh)
-    top = (
-        lim if lim is not None else float(np.percentile(mag, LINEAR_PERCENTILE)) if mag.size else 1
-    )
-    top = top or 1.0
+    top = (float(np.percentile(mag, LINEAR_PERCENTILE)) if mag.size else 1.0) or 1.0
     clipped = float((mag > top).mean() * 100) if mag.size else 0.0
     label = f"w (clipped at ±{top:.3g} = p{LINEAR_PERCENTILE:g} of |w|: {clipped:.1f}% of cells)"
     return Normalize(vmin=-top, vmax=top), label, None
@@ -103,10 +100,14 @@ def _draw_blocks(ax: Any, H: int, blocks: Blocks) -> None:
     ax.set_xlabel("from hidden unit (block)")
 
 
-def _heat(ax: Any, fig: Any, w: np.ndarray, blocks: Blocks, title: str, lim: float | None) -> Any:
+def _heat(
+    ax: Any, fig: Any, w: np.ndarray, blocks: Blocks, title: str, scale: np.ndarray | None = None
+) -> Any:
+    """One map; its colour scale from ``scale`` (default ``w`` itself)."""
     shown, f = aggregate(np.asarray(w, dtype=np.float64))
     rows, cols = w.shape
-    norm, label, ticks = _norm_and_label(np.asarray(w, dtype=np.float64), bool(blocks), lim)
+    values = np.asarray(w if scale is None else scale, dtype=np.float64)
+    norm, label, ticks = _norm_and_label(values, bool(blocks))
     im = ax.imshow(
         shown,
         aspect="auto",
@@ -138,7 +139,7 @@ def build_weight_hh(w: np.ndarray, blocks: Blocks, title: str) -> Any:
     construction only (``None`` for a random or standard LSTM: linear scale, no blocks)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 8.5), layout="constrained")
-    _heat(ax, fig, w, blocks, title, None)
+    _heat(ax, fig, w, blocks, title)
     return fig
 
 
@@ -153,14 +154,10 @@ def build_weight_hh_before_after(
     """Init, after training (same colour scale) and their difference (its own scale)."""
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(19, 8), layout="constrained")
-    both = np.abs(np.concatenate([np.ravel(before), np.ravel(after)]))
-    if blocks:
-        lim = float(both.max(initial=0.0))
-    else:
-        lim = float(np.percentile(both, LINEAR_PERCENTILE)) if both.size else 1.0
-    _heat(axes[0], fig, before, blocks, "at init", lim)
-    _heat(axes[1], fig, after, blocks, "after training", lim)
-    _heat(axes[2], fig, after - before, blocks, "after − init", None)
+    both = np.concatenate([np.ravel(before), np.ravel(after)])
+    _heat(axes[0], fig, before, blocks, "at init", both)
+    _heat(axes[1], fig, after, blocks, "after training", both)
+    _heat(axes[2], fig, after - before, blocks, "after − init")
     fig.suptitle(title)
     return fig
 
@@ -217,20 +214,26 @@ def build_spectrogram(
     scale = ref_h.max(axis=1, keepdims=True)
     rel = np.abs(est_h - ref_h) / np.where(scale > 0, scale, 1.0)
     floor = 1e-18
-    log_rel = np.log10(np.maximum(rel, floor))
+    log_rel = np.log10(np.maximum(rel, floor))  # exact zeros drawn at the floor
+    e_lo = float(np.percentile(log_rel, LOG_PERCENTILE))
     ax = axes[1, 0]
     im = ax.imshow(
         log_rel.T,
         aspect="auto",
         origin="lower",
         cmap="viridis",
-        vmin=float(np.percentile(log_rel, LOG_PERCENTILE)),
-        vmax=max(float(log_rel.max()), float(np.percentile(log_rel, LOG_PERCENTILE)) + 1e-9),
+        vmin=e_lo,
+        vmax=max(float(log_rel.max()), e_lo + 1e-9),
         interpolation="nearest",
         extent=extent,
     )
     ax.set(title="relative error |P^ − P| / max_k P", xlabel="window j", ylabel="bin k")
-    fig.colorbar(im, ax=ax, extend="min", label=f"log10 rel. error (floor {floor:g})")
+    fig.colorbar(
+        im,
+        ax=ax,
+        extend="min",
+        label=f"log10 rel. error (clipped below p{LOG_PERCENTILE:g} = {e_lo:.2f}; 0 at {floor:g})",
+    )
     ax = axes[1, 1]
     errs = np.nan_to_num(np.asarray(errors, dtype=np.float64), posinf=1e300)
     shown = np.clip(errs, floor, 1e300)

@@ -84,9 +84,12 @@ def test_before_after_shares_a_scale_and_blocks_only_for_the_construction() -> N
     fig = plots.build_weight_hh_before_after(a, b, w.blocks, "exact")
     ims = images(fig)
     assert len(ims) == 3 and ims[0].get_clim() == ims[1].get_clim()
+    assert ims[0].norm.linthresh == ims[1].norm.linthresh  # one colour scale, not two
     rnd = np.random.default_rng(1).normal(size=a.shape)
     fig = plots.build_weight_hh_before_after(rnd, rnd * 1.1, None, "random")
     axes = data_axes(fig)
+    top = np.percentile(np.abs(np.concatenate([rnd.ravel(), 1.1 * rnd.ravel()])), 99)
+    assert images(fig)[0].get_clim() == images(fig)[1].get_clim() == pytest.approx((-top, top))
     assert all(not isinstance(im.norm, SymLogNorm) for im in images(fig))
     assert all("gen" not in [t.get_text() for t in ax.get_xticklabels()] for ax in axes)
 
@@ -114,6 +117,8 @@ def test_spectrogram_bins_colour_range_and_error_panel() -> None:
     assert "clipped" in lstm.colorbar.ax.get_ylabel()
     # 2 % error: the error panel shows it (log10 0.02 * P / max P, up to the window maximum)
     assert err.get_array().max() == pytest.approx(np.log10(0.02), abs=1e-9)
+    rel = np.log10(0.02 * ref[:, : T // 2 + 1] / ref[:, : T // 2 + 1].max(1, keepdims=True))
+    assert err.get_clim()[0] == pytest.approx(np.percentile(rel, plots.LOG_PERCENTILE))
     per_window = axes[3]
     assert per_window.get_yscale() == "log"
     ticks = per_window.get_xticks()
