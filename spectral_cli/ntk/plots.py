@@ -56,7 +56,7 @@ def save_figure_data(path: Path, data: dict[str, np.ndarray]) -> None:
 
     def writer(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **data)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
+            np.savez_compressed(fh, **data)  # type: ignore[arg-type]  # numpy stub: allow_pickle
 
     write_with(path, writer)
 
