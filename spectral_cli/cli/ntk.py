@@ -22,6 +22,7 @@ from spectral_cli.cli.options import (
     JsonOpt,
     OutOpt,
     OverwriteOpt,
+    PlotsOpt,
     PrintConfigOpt,
     QuietOpt,
     SeedOpt,
@@ -133,6 +134,7 @@ def ntk(
     verbose: VerboseOpt = False,
     overwrite: OverwriteOpt = False,
     threads: ThreadsOpt = None,
+    plots: PlotsOpt = True,
     print_config: PrintConfigOpt = False,
 ) -> None:
     """Neural tangent kernels, spectral bias and Fourier feature mappings.
@@ -167,7 +169,7 @@ def ntk(
     ):
         observer.log(f"spectral ntk on {dev} (seed {cfg.seed}) -> {run_dir}")
         with catch_signals(StopFlag()) as stop:
-            report = run(prepared, run_dir, dev, observer=observer, stop=stop)
+            report = run(prepared, run_dir, dev, observer=observer, stop=stop, draw=shared.plots)
     if shared.details:
         for note in report.notes:
             log(shared, f"note: {note}")

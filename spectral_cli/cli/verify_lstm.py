@@ -23,6 +23,7 @@ from spectral_cli.cli.options import (
     JsonOpt,
     OutOpt,
     OverwriteOpt,
+    PlotsOpt,
     PrintConfigOpt,
     QuietOpt,
     SeedOpt,
@@ -53,9 +54,6 @@ VERIFY_FLAGS = [
         "Verify this spectra-lstm checkpoint instead of constructing.",
         options={"dir_okay": False},
     ),
-    Flag(
-        "--plots/--no-plots", "plots", bool, "Write weight_hh.png and spectrogram.png (default on)."
-    ),
 ]
 
 
@@ -73,6 +71,7 @@ def verify_lstm(
     verbose: VerboseOpt = False,
     overwrite: OverwriteOpt = False,
     threads: ThreadsOpt = None,
+    plots: PlotsOpt = True,
     print_config: PrintConfigOpt = False,
 ) -> None:
     """Verify the hand-constructed power-spectrum LSTM against torch.fft (float64).
@@ -87,6 +86,8 @@ def verify_lstm(
 
     dev = resolve_device(shared.device)
     cfg = resolve_options(VerifyOptions, "verify-lstm", flags, shared)
+    if not shared.plots:  # the shared --no-plots; the config key `plots: false` works too
+        cfg = cfg.model_copy(update={"plots": False})
     prepared = prepare(cfg)  # all bad input is refused before the run directory is made
     if printed_config(cfg, shared, "verify-lstm"):
         return

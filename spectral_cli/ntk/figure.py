@@ -3,7 +3,8 @@
     python -m spectral_cli.ntk.figure OUT.png RUN_DIR [RUN_DIR ...]
 
 Each ``RUN_DIR`` is the output of ``spectral ntk --sweep-p ...`` (its ``report.json`` is read);
-runs are grouped into one panel per target slope, see :func:`spectral_cli.ntk.plots.sweep_summary`.
+runs are grouped into one panel per target slope, see
+:func:`spectral_cli.ntk.charts.build_sweep_summary`.
 No numbers are computed here: the figure shows exactly what the reports hold.
 """
 
@@ -13,8 +14,9 @@ import json
 import sys
 from pathlib import Path
 
+from spectral_cli.core.plots import save_figure
 from spectral_cli.core.runs import RunDir
-from spectral_cli.ntk.plots import sweep_summary
+from spectral_cli.ntk.charts import build_sweep_summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {d} is not a sweep run (its report has no sweep)", file=sys.stderr)
             return 2
         runs.append(rep)
-    sweep_summary(runs, out)
+    save_figure(build_sweep_summary(runs), out)
     print(f"wrote {out} from {len(runs)} runs")
     return 0
 

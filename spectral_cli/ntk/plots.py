@@ -1,176 +1,165 @@
-"""Figures of ``spectral ntk`` (headless matplotlib, via :mod:`spectral_cli.core.plots`)."""
+"""Figures of ``spectral ntk``, drawn from what the run saved (also by ``spectral plot RUN``).
+
+A run writes ``figures.npz`` (always, also with ``--no-plots``) with the arrays its figures need
+beyond ``report.json``: ``profile_dx``/``profile_k`` (1-D tasks: K(x, x_c) against x - x_c),
+``residual_net``/``residual_ntk`` [records, n] (``--train-steps``: ``Q^T(f - y)`` per
+eigen-direction) and per sweep value i ``sweep.i.steps``, ``sweep.i.test_curve_network``,
+``sweep.i.test_curve_ntk``, ``sweep.i.eigvals`` and ``sweep.i.profile_dx``/``profile_k``.
+:func:`draw` turns the report and those arrays into ``spectrum.png``, ``kernel_profile.png``,
+``dynamics.png`` and ``sweep.png`` (the figures themselves: :mod:`spectral_cli.ntk.charts`);
+:func:`replot` does the same for a finished run directory without recomputing anything.
+"""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from spectral_cli.core.plots import pyplot, save_figure
+from spectral_cli.core.arrays import parse_json
+from spectral_cli.core.atomic import write_with
+from spectral_cli.core.errors import BadInput
+from spectral_cli.core.plots import save_figure
+from spectral_cli.core.runs import RunDir
+from spectral_cli.ntk import charts
+from spectral_cli.ntk.charts import value_label, width_text
+
+FIGURE_DATA = "figures.npz"
+SPECTRUM, PROFILE, DYNAMICS, SWEEP = (
+    "spectrum.png",
+    "kernel_profile.png",
+    "dynamics.png",
+    "sweep.png",
+)
+SWEEP_CURVES = ("steps", "test_curve_network", "test_curve_ntk", "eigvals")
+
+__all__ = ["FIGURE_DATA", "draw", "figure_files", "replot", "sweep_arrays", "value_label"]
 
 
-def value_label(v: float) -> str:
-    return "∞" if math.isinf(v) else f"{v:g}"
-
-
-def _positive(v: Sequence[float]) -> np.ndarray:
-    a = np.asarray(v, dtype=float)
-    return np.where(a > 0, a, np.nan)
-
-
-def spectra(curves: Mapping[str, Sequence[float]], chosen: str, title: str, path: Path) -> None:
-    """Train-kernel eigenvalues lambda_i / lambda_1 per mapping (log scale)."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, vals in curves.items():
-        lam = _positive(vals)
-        ax.semilogy(
-            np.arange(1, lam.size + 1),
-            lam / lam[0],
-            marker=".",
-            linewidth=2.5 if name == chosen else 1.2,
-            label=name,
-        )
-    ax.set(xlabel="eigenvalue index i", ylabel="λ_i / λ_1", title=title)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    save_figure(fig, path)
-
-
-def profiles(
-    rows: dict[str, tuple[Sequence[float], Sequence[float]]], title: str, path: Path
-) -> None:
-    """K(x_i, x_j) against x_i - x_j, each curve scaled by its value at 0."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for label, (dx, k) in rows.items():
-        d, kk = np.asarray(dx), np.asarray(k)
-        zero = kk[np.argmin(np.abs(d))]
-        ax.plot(d, kk / (zero if zero != 0 else 1.0), label=label)
-    ax.set(xlabel="x_i − x_j", ylabel="K(x_i, x_j) / K(x_j, x_j)", title=title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    save_figure(fig, path)
-
-
-def dynamics(
-    d: dict[str, Any], residual_net: np.ndarray, residual_ntk: np.ndarray, title: str, path: Path
-) -> None:
-    """Train/test MSE of the network vs the NTK prediction, and |Q^T(f - y)|_i over steps."""
-    plt = pyplot()
-    steps = np.asarray(d["record_steps"])
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    for key, label, col in (("train", "train", "tab:blue"), ("test", "test", "tab:orange")):
-        if d.get(f"{key}_mse_curve_network") is None:
-            continue
-        a.semilogy(steps, d[f"{key}_mse_curve_network"], color=col, label=f"{label}: network")
-        a.semilogy(steps, d[f"{key}_mse_curve_ntk"], "--", color=col, label=f"{label}: NTK")
-    a.set(xlabel="GD step", ylabel="MSE", title="network (solid) vs NTK prediction (dashed)")
-    a.grid(alpha=0.3, which="both")
-    a.legend(fontsize=8)
-    n = residual_net.shape[1]
-    picks = sorted({0, 1, n // 8, n // 4, n // 2, n - 1} & set(range(n)))
-    for i, col in zip(picks, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False):
-        b.semilogy(steps, np.abs(residual_net[:, i]), color=col, label=f"i = {i + 1}")
-        b.semilogy(steps, np.abs(residual_ntk[:, i]), "--", color=col)
-    b.set(xlabel="GD step", ylabel="|Qᵀ(f − y)|_i", title="residual per eigen-direction")
-    b.grid(alpha=0.3, which="both")
-    b.legend(fontsize=8)
-    fig.suptitle(title)
-    save_figure(fig, path)
-
-
-def sweep(points: Sequence[Any], param: str, title: str, path: Path) -> None:
-    """The original document's figure: test MSE per value, test-loss curves, spectra and kernel
-    profiles."""
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 4, figsize=(20, 4.2))
-    colors = plt.cm.viridis(np.linspace(0, 0.9, len(points)))
-    labels = [f"{param} = {value_label(p.value)}" for p in points]
-    a, b, c, d = axes
-    xs = np.arange(len(points))
-    for key, lab, off in (("ntk", "NTK regression", -0.08), ("network", "trained network", 0.08)):
-        mean = [getattr(p, f"test_mse_{key}") for p in points]
-        std = [getattr(p, f"test_mse_{key}_std") for p in points]
-        a.errorbar(xs + off, mean, yerr=std, marker="o", capsize=3, label=lab)
-    a.set_xticks(xs, [value_label(p.value) for p in points])
-    a.set_yscale("log")
-    a.set(xlabel=param, ylabel="test MSE (mean ± sd over signals)", title="(a) test error")
-    a.legend(fontsize=8)
-    for p, col, lab in zip(points, colors, labels, strict=True):
-        b.semilogy(p.steps, p.test_curve_network, color=col, label=lab)
-        b.semilogy(p.steps, p.test_curve_ntk, "--", color=col)
-        lam = _positive(p.eigvals)
-        c.semilogy(np.arange(1, lam.size + 1), lam / lam[0], color=col, label=lab)
+def sweep_arrays(points: Sequence[Any]) -> dict[str, np.ndarray]:
+    """The arrays of the sweep figure per point (``sweep.i.*``) for ``figures.npz``."""
+    out: dict[str, np.ndarray] = {}
+    for i, p in enumerate(points):
+        for key in SWEEP_CURVES:
+            out[f"sweep.{i}.{key}"] = np.asarray(getattr(p, key), dtype=np.float64)
         if p.profile is not None:
-            dx, k = np.asarray(p.profile[0]), np.asarray(p.profile[1])
-            d.plot(dx, k / k[np.argmin(np.abs(dx))], color=col, label=lab)
-    b.set(xlabel="GD step", ylabel="test MSE", title="(b) test loss: network (—), NTK (--)")
-    c.set(xlabel="i", ylabel="λ_i / λ_1", title="(c) NTK eigenvalues")
-    d.set(xlabel="x_i − x_j", ylabel="K / K(0)", title="(d) NTK vs x_i − x_j")
-    for ax in axes:
-        ax.grid(alpha=0.3, which="both")
-    c.legend(fontsize=7)
-    fig.suptitle(title)
-    save_figure(fig, path)
+            out[f"sweep.{i}.profile_dx"] = np.asarray(p.profile[0], dtype=np.float64)
+            out[f"sweep.{i}.profile_k"] = np.asarray(p.profile[1], dtype=np.float64)
+    return out
 
 
-def sweep_summary(runs: Sequence[dict[str, Any]], path: Path) -> None:
-    """Test MSE (mean ± sd over targets) against the swept value for several sweep reports.
+def save_figure_data(path: Path, data: dict[str, np.ndarray]) -> None:
+    """Write ``figures.npz`` atomically."""
 
-    One panel per target slope (``config.task.slope``); in each, per run, NTK regression (solid)
-    and the trained network (dashed), labelled by the number of frequencies ``m`` and the kernel.
-    ``runs``: ``report.json`` contents of ``spectral ntk --sweep-*`` runs.
-    """
-    plt = pyplot()
-    slopes = sorted({float(r["config"]["task"]["slope"]) for r in runs}, reverse=True)
-    fig, axes = plt.subplots(1, len(slopes), figsize=(6.2 * len(slopes), 4.4), squeeze=False)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, slope in zip(axes[0], slopes, strict=True):
-        group = [r for r in runs if float(r["config"]["task"]["slope"]) == slope]
-        group.sort(key=lambda r: -int(r["config"]["m"]))
-        for i, (r, col) in enumerate(zip(group, colors, strict=False)):
-            rows = r["sweep"]
-            xs = np.arange(len(rows)) + (i - (len(group) - 1) / 2) * 0.06
-            c = r["config"]
-            tag = f"m = {c['m']}" + (" (full basis)" if c.get("m_source") == "default" else "")
-            n_sig, steps = r["task"]["n_signals"], rows[0]["steps"]
-            for key, style, what in (
-                ("ntk", "-", f"NTK regression ({r['kernel']})"),
-                ("network", "--", f"network, {steps} GD steps"),
-            ):
-                mean = [float(row[f"test_mse_{key}"]) for row in rows]
-                std = [float(row[f"test_mse_{key}_std"]) for row in rows]
-                ax.errorbar(
-                    xs + (0.02 if key == "network" else 0.0),
-                    mean,
-                    yerr=std,
-                    color=col,
-                    linestyle=style,
-                    marker="o" if key == "ntk" else "s",
-                    capsize=3,
-                    markersize=4,
-                    label=f"{tag}: {what}",
-                )
-        rows0 = group[0]["sweep"]
-        param = group[0]["config"]["sweep"]["param"]
-        ax.set_xticks(np.arange(len(rows0)), [value_label(float(row["value"])) for row in rows0])
-        ax.set_yscale("log")
-        ax.set(
-            xlabel=param,
-            ylabel=f"test MSE (mean ± sd over {n_sig} targets)",
-            title=f"target power spectrum ∝ f^-{slope:g} (α = {slope:g})",
-        )
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
-    c0 = runs[0]["config"]
-    fig.suptitle(
-        f"toy Fourier features a_j = j^-p, b_j = j, j = 1..m; depth {c0['depth']}, "
-        f"width {c0['width']}, {runs[0]['task']['n_train']} train / "
-        f"{runs[0]['task']['n_test']} test points"
+    def writer(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **data)  # type: ignore[arg-type]  # numpy stub: allow_pickle
+
+    write_with(path, writer)
+
+
+def figure_files(report: dict[str, Any], data: dict[str, np.ndarray]) -> dict[str, str]:
+    """The report's ``files`` entries of the figures :func:`draw` writes."""
+    files = {"spectrum_plot": SPECTRUM}
+    if "profile_dx" in data:
+        files["kernel_profile_plot"] = PROFILE
+    if report.get("dynamics"):
+        files["dynamics_plot"] = DYNAMICS
+    if report.get("sweep"):
+        files["sweep_plot"] = SWEEP
+    return files
+
+
+def _points(report: dict[str, Any], data: dict[str, np.ndarray]) -> list[Any]:
+    points = []
+    for i, row in enumerate(report["sweep"]):
+        p = SimpleNamespace(**{k: float(row[k]) for k in _SWEEP_NUMBERS})
+        for key in SWEEP_CURVES:
+            setattr(p, key, data[f"sweep.{i}.{key}"])
+        dx, k = data.get(f"sweep.{i}.profile_dx"), data.get(f"sweep.{i}.profile_k")
+        p.profile = None if dx is None or k is None else (dx, k)
+        points.append(p)
+    return points
+
+
+_SWEEP_NUMBERS = (
+    "value",
+    "test_mse_ntk",
+    "test_mse_ntk_std",
+    "test_mse_network",
+    "test_mse_network_std",
+)
+
+
+def draw(run_dir: Path, report: dict[str, Any], data: dict[str, np.ndarray]) -> list[Path]:
+    """Every figure of the run from its report (as JSON) and figure data; returns the files.
+    Titles name the run directory and what was run."""
+    c, t, kernel, name = report["config"], report["task"], report["kernel"], run_dir.name
+    net = f"depth {c['depth']}, {width_text(kernel, int(c['width']))}"
+    written = []
+    fig = charts.build_spectrum(
+        report["spectrum"]["per_encoding"],
+        c["encoding"],
+        f"{name}: NTK eigenvalues ({kernel}, {net}, n = {t['n_train']})",
     )
-    fig.tight_layout()
-    save_figure(fig, path)
+    save_figure(fig, run_dir / SPECTRUM)
+    written.append(run_dir / SPECTRUM)
+    if "profile_dx" in data:
+        fig = charts.build_profile(
+            {c["encoding"]: (data["profile_dx"], data["profile_k"])},
+            f"{name}: NTK against x_i − x_j ({kernel})",
+        )
+        save_figure(fig, run_dir / PROFILE)
+        written.append(run_dir / PROFILE)
+    if report.get("dynamics"):
+        d = report["dynamics"]
+        fig = charts.build_dynamics(
+            d,
+            data["residual_net"],
+            data["residual_ntk"],
+            f"{name}: full-batch GD of the network vs its NTK, {d['steps']} steps, "
+            f"lr = {float(d['lr']):.3g} (sum loss), {kernel} kernel, target signal "
+            f"{d.get('target_signal', 0)}",
+        )
+        save_figure(fig, run_dir / DYNAMICS)
+        written.append(run_dir / DYNAMICS)
+    if report.get("sweep"):
+        fig = charts.build_sweep(
+            _points(report, data),
+            c["sweep"]["param"],
+            int(t["n_signals"]),
+            f"{name}: sweep of {c['sweep']['param']} on {t['source']}, {t['n_signals']} "
+            f"signal(s), {kernel} NTK, {net}",
+        )
+        save_figure(fig, run_dir / SWEEP)
+        written.append(run_dir / SWEEP)
+    return written
+
+
+def replot(run: Path) -> list[Path]:
+    """Redraw the figures of a ``spectral ntk`` run from ``report.json`` and ``figures.npz``
+    (nothing is recomputed); returns the files written. A run without ``figures.npz`` (runs
+    before this version) or of another command is bad input; nothing is written then."""
+    rep_path, data_path = run / RunDir.REPORT, run / FIGURE_DATA
+    if not rep_path.is_file():
+        raise BadInput(f"{run} has no {RunDir.REPORT}; pass an ntk run directory")
+    report = parse_json(rep_path.read_text(encoding="utf-8"), str(rep_path))
+    if not isinstance(report, dict) or report.get("command") != "ntk":
+        raise BadInput(f"{rep_path} is not the report of an ntk run")
+    if not data_path.is_file():
+        raise BadInput(
+            f"{run} has no {FIGURE_DATA} (runs before this version did not save the figures' "
+            "data); run 'spectral ntk --config config.yaml' of that run again"
+        )
+    try:
+        with np.load(data_path, allow_pickle=False) as npz:
+            data = {k: np.asarray(npz[k], dtype=np.float64) for k in npz.files}
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{data_path} is not a valid figure-data file ({exc})") from None
+    try:
+        return draw(run, report, data)
+    except (KeyError, TypeError, IndexError, ValueError) as exc:
+        raise BadInput(f"{run} lacks what its figures need ({exc!r} missing or invalid)") from None

@@ -38,6 +38,7 @@ from torch import Tensor, nn
 
 from spectral_cli.core.checkpoint import model_metadata, save_tensors
 from spectral_cli.core.report import Report
+from spectral_cli.ntk.charts import width_text
 from spectral_cli.ntk.experiment import Dynamics, decay_rates, predicted_rates, rel_gap
 
 LOSS_CONVENTION = (
@@ -73,7 +74,8 @@ class NTKReport(Report):
         enc = c["encoding"] + (f" p={c['p']:g}" if c["encoding"] == "toy" else "")
         enc += f" m={c['m']}" if c["encoding"] in ("toy", "posenc", "gauss") else ""
         line = (
-            f"ntk ({self.kernel}, {enc}, depth {c['depth']}, width {c['width']}): "
+            f"ntk ({self.kernel}, {enc}, depth {c['depth']}, "
+            f"{width_text(self.kernel, c['width'])}): "
             f"lambda_max {self.spectrum['eigvals'][0]:.4g}, "
             f"cond {self.spectrum['condition_number']:.3g}"
         )

@@ -1,8 +1,9 @@
 """One ``spectral ntk`` run: prepare (all validation, before a run directory exists) and run.
 
-Writes ``ntk.safetensors``, ``model.safetensors`` (+ ``trained.safetensors``), ``spectrum.png``
-(eigenvalue decay per mapping), ``kernel_profile.png`` (K against x_i - x_j; 1-D tasks),
-``dynamics.png`` (``--train-steps``), ``sweep.png`` (sweeps), ``config.yaml`` and ``report.json``
+Writes ``ntk.safetensors``, ``model.safetensors`` (+ ``trained.safetensors``), ``figures.npz``
+(the figures' data) and unless ``--no-plots`` ``spectrum.png`` (eigenvalue decay per mapping),
+``kernel_profile.png`` (K against x_i - x_j; 1-D tasks), ``dynamics.png`` (``--train-steps``),
+``sweep.png`` (sweeps) (see :mod:`spectral_cli.ntk.plots`), ``config.yaml`` and ``report.json``
 (see :mod:`spectral_cli.ntk.report`, which also summarizes the dynamics). Dynamics use target signal
 0; regression errors are averaged over all targets.
 
@@ -15,11 +16,13 @@ N-point grid, 128 for the preset; posenc/gauss: 16); the report's ``config.m`` i
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from spectral_cli.core.device import seed_everything
@@ -93,8 +96,10 @@ def run(
     *,
     observer: Observer | None = None,
     stop: StopFlag | None = None,
+    draw: bool = True,
 ) -> NTKReport:
-    """The whole experiment; returns the report (already written to ``run_dir``).
+    """The whole experiment; returns the report (already written to ``run_dir``). ``draw``
+    false (``--no-plots``) writes the figures' data but no figure.
 
     Each kernel is computed once (:class:`~spectral_cli.ntk.store.KernelStore`); ``timing``
     gives exclusive seconds per phase (:class:`~spectral_cli.core.phases.PhaseTimer`).
@@ -160,24 +165,11 @@ def run(
     # every mapping's spectrum with this MLP (each with --m or its own default m); the run's
     # own mapping is the variant computed above, not a second time
     per_enc = {name: store.variant(encoding=name).eig().eigvals.tolist() for name in ENCODINGS}
-    with timer("plots"):
-        plots.spectra(
-            per_enc,
-            cfg.model.encoding,
-            f"NTK eigenvalues ({cfg.kernel}, depth {cfg.model.depth}, n = {f_tr.shape[0]})",
-            run_dir / "spectrum.png",
-        )
-    files["spectrum_plot"] = "spectrum.png"
+    fig_data: dict[str, np.ndarray] = {}  # what the figures need beyond the report
     grid = _profile_grid(task)
     if grid is not None:
         dx, row = own.profile(grid)
-        with timer("plots"):
-            plots.profiles(
-                {cfg.model.encoding: (dx.tolist(), row.tolist())},
-                f"NTK against x_i − x_j ({cfg.kernel})",
-                run_dir / "kernel_profile.png",
-            )
-        files["kernel_profile_plot"] = "kernel_profile.png"
+        fig_data.update(profile_dx=dx.double().numpy(), profile_k=row.double().numpy())
     dyn_section = None
     if steps > 0:
         assert net is not None
@@ -214,15 +206,8 @@ def run(
                 lr=lr,
             )
         files["trained_model"] = "trained.safetensors"
-        with timer("plots"):
-            plots.dynamics(
-                dyn_section,
-                dyn.residual_net.numpy(),
-                dyn.residual_ntk.numpy(),
-                f"full-batch GD, lr = {lr:.3g} (sum loss), {cfg.kernel} NTK",
-                run_dir / "dynamics.png",
-            )
-        files["dynamics_plot"] = "dynamics.png"
+        fig_data["residual_net"] = dyn.residual_net.double().numpy()
+        fig_data["residual_ntk"] = dyn.residual_ntk.double().numpy()
     sweep_rows = None
     if cfg.sweep.param is not None:
         sweep_steps = cfg.train.steps or cfg.train.sweep_steps
@@ -238,15 +223,12 @@ def run(
         ]
         for p in points:
             notes += [f"{cfg.sweep.param}={p.value:g}: {n}" for n in p.notes]
-        with timer("plots"):
-            plots.sweep(
-                points,
-                cfg.sweep.param,
-                f"{task.source}, {task.n_signals} signal(s), {cfg.kernel} NTK, "
-                f"depth {cfg.model.depth}, width {cfg.model.width}",
-                run_dir / "sweep.png",
-            )
-        files["sweep_plot"] = "sweep.png"
+        fig_data.update(plots.sweep_arrays(points))
+    with timer("io"):
+        plots.save_figure_data(run_dir / plots.FIGURE_DATA, fig_data)
+    files["figure_data"] = plots.FIGURE_DATA
+    if draw:
+        files.update(plots.figure_files({"dynamics": dyn_section, "sweep": sweep_rows}, fig_data))
     cond = eig.condition_number
     report = NTKReport(
         config=contract
@@ -287,5 +269,11 @@ def run(
         ],
     )
     files["report"] = RunDir.REPORT
+    if draw:
+        with timer("plots"):
+            plots.draw(run_dir.path, json.loads(report.model_dump_json()), fig_data)
+        report = report.model_copy(
+            update={"timing": timer.report(), "wall_seconds": time.perf_counter() - t0}
+        )
     run_dir.write_report(report)
     return report

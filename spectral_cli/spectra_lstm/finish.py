@@ -172,8 +172,9 @@ def artifacts(run: TrainedRun) -> dict[str, str]:
         plots.weight_hh_before_after(
             of(init_model).cpu().numpy(),
             of(model).cpu().numpy(),
-            blocks,
-            f"{init}: weight_hh {'in natural units (theta = W / scale)' if natural else '(raw)'}"
+            blocks if natural else None,  # the unit blocks exist in the construction only
+            f"{run.run_dir.path.name}/{init}: weight_hh "
+            f"{'in natural units (theta = W / scale)' if natural else '(raw)'}"
             f", T={cfg.model.window}, {cfg.model.dtype}, "
             f"{cfg.train.epochs * cfg.train.eval_every} steps",
             sub / "weight_hh.png",

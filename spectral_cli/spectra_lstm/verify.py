@@ -4,8 +4,10 @@ The numerics are :mod:`spectral_cli.spectra_lstm.reference` (construction, cell 
 ``torch.fft`` reference, :func:`~spectral_cli.spectra_lstm.reference.verify`); this module turns
 options into weights and a signal, converts the reference's ``ValueError`` into
 :class:`~spectral_cli.core.errors.BadInput` (exit 2), and writes the run directory:
-``spectra_lstm.safetensors`` (when constructing), ``report.json``, ``weight_hh.png`` and
-``spectrogram.png`` (the report and the figures: :mod:`spectral_cli.spectra_lstm.verify_report`).
+``spectra_lstm.safetensors`` (when constructing), ``report.json``, ``figures.npz`` (what the
+figures show) and, unless ``plots`` is off, ``weight_hh.png`` and ``spectrogram.png`` (the
+report and the figures: :mod:`spectral_cli.spectra_lstm.verify_report`). Sizes are checked
+before anything is allocated (:mod:`spectral_cli.spectra_lstm.verify_limits`).
 The CLI only maps the report's verdict to exit 0/1.
 
 Checkpoints: ``spectral.family = spectra-lstm`` holds the contract cell (tanh input gate).  A
@@ -38,11 +40,16 @@ from spectral_cli.core.runs import RunDir
 from spectral_cli.core.schema import Frozen
 from spectral_cli.spectra_lstm import reference
 from spectral_cli.spectra_lstm.signals import SIGNAL_KINDS, make_test_signal, read_signal_file
+from spectral_cli.spectra_lstm.verify_limits import check_construction, check_signal_size
 from spectral_cli.spectra_lstm.verify_report import (
+    FIGURE_DATA,
+    FIGURES,
     SignalSummary,
     VerifyReport,
     amplitude_range,
-    plot_verification,
+    draw,
+    figure_data,
+    save_figure_data,
 )
 
 CELL_FAMILY = "spectra-lstm"
@@ -78,6 +85,7 @@ def load_signal(opts: VerifyOptions, window: int) -> tuple[torch.Tensor, str]:
         raise BadInput(f"--windows must be >= 1, got {opts.windows}")
     raw: object  # a generated tensor or a file's array, checked and made a tensor below
     if opts.signal in SIGNAL_KINDS:
+        check_signal_size(opts.windows or 16, window)
         n = (opts.windows or 16) * window
         raw, kind = make_test_signal(opts.signal, n, window, opts.seed), opts.signal
     else:
@@ -199,7 +207,8 @@ def prepare(opts: VerifyOptions) -> Prepared:
         source = str(opts.checkpoint)
     else:
         try:
-            T = opts.window if opts.window is not None else 8
+            T = reference.check_window(opts.window if opts.window is not None else 8)
+            check_construction(T)
             model = reference.construct(T, opts.dtype or "float64")
         except ValueError as exc:
             raise _bad(exc, "--window/--dtype") from None
@@ -225,8 +234,11 @@ def run_verify(prep: Prepared, run_dir: RunDir, device: torch.device) -> VerifyR
     if not standard and opts.checkpoint is None:
         save_cell(run_dir / CHECKPOINT, model)
         files["checkpoint"] = CHECKPOINT
+    data = figure_data(model, signal, device)
+    save_figure_data(run_dir / FIGURE_DATA, data)
+    files["figure_data"] = FIGURE_DATA
     if opts.plots:
-        plot_verification(model, signal, result, run_dir.path, files, device)
+        files.update(FIGURES)
     hidden = model.hidden_size
     report = VerifyReport(
         config={
@@ -267,6 +279,8 @@ def run_verify(prep: Prepared, run_dir: RunDir, device: torch.device) -> VerifyR
         files=files,
     )
     files["report"] = RunDir.REPORT
+    if opts.plots:
+        draw(run_dir.path, report.model_dump(mode="json"), data)
     run_dir.write_report(report)
     return report
 

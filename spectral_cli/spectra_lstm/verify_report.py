@@ -1,23 +1,37 @@
 """What ``spectral verify-lstm`` writes besides the checkpoint: the report model and the figures.
 
 :class:`VerifyReport` is ``report.json`` (``per_window`` is ``max_k |P^-P| / max_k P``, the
-reference's error measure); :func:`plot_verification` draws ``weight_hh.png`` (the recurrent
-matrix, blocks marked) and ``spectrogram.png`` (estimate, ``torch.fft`` reference and the error
-per window). The verification itself is :mod:`spectral_cli.spectra_lstm.verify`.
+reference's error measure). :func:`figure_data` computes what the figures show and
+:func:`save_figure_data` writes it to ``figures.npz`` (always, also with ``--no-plots``):
+``weight_hh`` [4H, H] (float64), ``est`` and ``ref`` [W, T] (the LSTM's and ``torch.fft``'s
+spectra of the first :data:`PLOT_WINDOWS` windows). :func:`draw` draws ``weight_hh.png`` (the
+recurrent matrix; the construction's unit blocks marked) and ``spectrogram.png`` (estimate,
+reference, relative error per bin and per window) from the report and that file, in the run and
+again in :func:`replot` (``spectral plot RUN``). The verification itself is
+:mod:`spectral_cli.spectra_lstm.verify`.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from pydantic import BaseModel, Field
 
+from spectral_cli.core.arrays import parse_json
+from spectral_cli.core.atomic import write_with
+from spectral_cli.core.errors import BadInput
 from spectral_cli.core.report import Report
+from spectral_cli.core.runs import RunDir
 from spectral_cli.spectra_lstm import reference
 
 PLOT_WINDOWS = 256  # windows shown in spectrogram.png (windows are independent: exact resets)
+FIGURE_DATA = "figures.npz"
+FIGURES = {"weight_hh": "weight_hh.png", "spectrogram": "spectrogram.png"}
+ARRAYS = ("weight_hh", "est", "ref")
 
 
 class SignalSummary(BaseModel):
@@ -68,42 +82,81 @@ def amplitude_range(sc: dict[str, float] | None) -> dict[str, float] | None:
     return {"input_bound": sc["input_bound"], "min_peak_magnitude": sc["min_peak_magnitude"]}
 
 
-def plot_verification(
-    model: Any,
-    signal: torch.Tensor,
-    result: reference.VerifyResult,
-    run_dir: Path,
-    files: dict[str, str],
-    device: torch.device,
-) -> None:
-    """``weight_hh.png`` and ``spectrogram.png`` (at most ``PLOT_WINDOWS`` windows) into
-    ``run_dir``, named in ``files``."""
-    from spectral_cli.spectra_lstm import plots
-
+def figure_data(model: Any, signal: torch.Tensor, device: torch.device) -> dict[str, np.ndarray]:
+    """``weight_hh`` and the spectra of the first ``PLOT_WINDOWS`` windows (float64 arrays)."""
     T = model.window
     shown = signal[: PLOT_WINDOWS * T]
     if isinstance(model, reference.SpectraLSTMWeights):
         est = reference.spectrogram(model, shown, device).cpu().double()
+        whh = model.weight_hh.double().cpu()
     else:
         est = model.spectrogram(shown.to(device)).cpu().double()
-    if isinstance(model, reference.SpectraLSTMWeights):
-        whh, blocks = model.weight_hh.double().cpu().numpy(), model.blocks
-    else:
-        whh, blocks = model.weight_hh().cpu().numpy(), {"all": (0, model.hidden_size)}
-    plots.weight_hh_heatmap(
-        whh,
-        blocks,
-        f"weight_hh (T={T}, H={model.hidden_size}, {result.run_dtype})",
-        run_dir / "weight_hh.png",
-    )
+        whh = model.weight_hh().double().cpu()
     ref = reference.reference_spectra(shown, T)
-    errors = torch.tensor(result.per_window[: ref.shape[0]], dtype=torch.float64)
+    return {"weight_hh": whh.numpy(), "est": est.numpy(), "ref": ref.numpy()}
+
+
+def save_figure_data(path: Path, data: dict[str, np.ndarray]) -> None:
+    """Write ``figures.npz`` atomically."""
+
+    def writer(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **data)  # type: ignore[arg-type]  # numpy stub: allow_pickle
+
+    write_with(path, writer)
+
+
+def draw(run_dir: Path, report: dict[str, Any], data: dict[str, np.ndarray]) -> list[Path]:
+    """``weight_hh.png`` and ``spectrogram.png`` from the report's fields and the figure data;
+    the titles name the run directory and what was verified."""
+    from spectral_cli.spectra_lstm import plots
+
+    T, dtype, name = int(report["window"]), str(report["run_dtype"]), run_dir.name
+    blocks = report.get("blocks") or None
+    what = f"T={T}, H={report['hidden_size']}, {dtype}, {report['cell']}"
+    paths = [run_dir / FIGURES["weight_hh"], run_dir / FIGURES["spectrogram"]]
+    plots.weight_hh_heatmap(data["weight_hh"], blocks, f"{name}: weight_hh ({what})", paths[0])
+    ref = data["ref"]
+    # JSON holds an infinite error as null
+    errors = np.array([_num(v) for v in report["per_window"][: ref.shape[0]]], dtype=np.float64)
+    shown = f"first {ref.shape[0]} of {report['windows']} windows"
     plots.spectrogram_pair(
-        est.numpy(),
-        ref.numpy(),
-        errors.numpy(),
-        result.tol,
-        f"T={T}, {result.run_dtype}: worst {result.max_error:.2g}",
-        run_dir / "spectrogram.png",
+        data["est"],
+        ref,
+        errors,
+        float(report["tol"]),
+        f"{name}: verify-lstm {what} on {report['signal']['kind']} ({shown}); "
+        f"worst {_num(report['max_error']):.2g}, tol {float(report['tol']):g}",
+        paths[1],
     )
-    files["weight_hh"], files["spectrogram"] = "weight_hh.png", "spectrogram.png"
+    return paths
+
+
+def _num(v: Any) -> float:
+    return math.inf if v is None else float(v)
+
+
+def replot(run: Path) -> list[Path]:
+    """Redraw the figures of a ``spectral verify-lstm`` run from its ``report.json`` and
+    ``figures.npz`` (nothing is recomputed); returns the files written. A run without
+    ``figures.npz`` (written since this version) or of another command is bad input."""
+    rep_path, data_path = run / RunDir.REPORT, run / FIGURE_DATA
+    if not rep_path.is_file():
+        raise BadInput(f"{run} has no {RunDir.REPORT}; pass a verify-lstm run directory")
+    report = parse_json(rep_path.read_text(encoding="utf-8"), str(rep_path))
+    if not isinstance(report, dict) or report.get("command") != "verify-lstm":
+        raise BadInput(f"{rep_path} is not the report of a verify-lstm run")
+    if not data_path.is_file():
+        raise BadInput(
+            f"{run} has no {FIGURE_DATA} (runs before this version did not save the figures' "
+            "data); run 'spectral verify-lstm' again with the same config.yaml"
+        )
+    try:
+        with np.load(data_path, allow_pickle=False) as npz:
+            data = {k: np.asarray(npz[k], dtype=np.float64) for k in ARRAYS}
+    except (OSError, ValueError, KeyError) as exc:
+        raise BadInput(f"{data_path} is not a valid figure-data file ({exc})") from None
+    try:
+        return draw(run, report, data)
+    except (KeyError, TypeError, IndexError) as exc:
+        raise BadInput(f"{rep_path} lacks what the figures need ({exc!r})") from None
