@@ -72,32 +72,43 @@ def replot_function(command: str) -> Replot:
     return function  # type: ignore[no-any-return]
 
 
-def lock(run: Path) -> None:
+def lock(run: Path) -> bool:
     """Take the run's lock: a run that a live process is writing is refused (its figures
-    would be drawn from a half-written report); released when the command ends."""
-    from spectral_cli.core.runs import lock_run_dir
+    would be drawn from a half-written report); released when the command ends. Returns
+    whether the lock file was created here."""
+    from spectral_cli.core.runs import LOCK_FILE, lock_run_dir
 
+    created = not (run / LOCK_FILE).exists()
     try:
         lock_run_dir(run)
     except BadInput as exc:
         raise BadInput(str(exc).replace(f"--out {run}", f"RUN {run}")) from None
+    return created
 
 
 def replot_runs(
     runs: Sequence[Path], fmt: plots.Format = "png", dpi: int = 110
 ) -> list[tuple[Path, list[Path]]]:
-    """Redraw every run's figures as ``fmt`` at ``dpi``: every run is checked (report,
-    command, lock) before anything is drawn; returns (run, files written) per run."""
+    """Redraw every run's figures as ``fmt`` at ``dpi``: every run's report, command and lock
+    are checked before anything is drawn; returns (run, files written) per run. A run that
+    its redraw function refuses keeps no lock file this command created."""
+    from spectral_cli.core.runs import LOCK_FILE, release_run_locks
+
     if fmt not in plots.FORMATS:
         raise BadInput(f"--format {fmt}: choose one of {', '.join(plots.FORMATS)}")
     if not 10 <= dpi <= 1200:
         raise BadInput(f"--dpi {dpi}: choose a resolution from 10 to 1200")
     functions = [replot_function(run_command(run)) for run in runs]
-    for run in runs:
-        lock(run)
+    created = [run for run in runs if lock(run)]
     done = []
     for run, function in zip(runs, functions, strict=True):
-        with plots.figure_format(fmt, dpi) as drawn:
-            function(run)
+        try:
+            with plots.figure_format(fmt, dpi) as drawn:
+                function(run)
+        except BadInput:
+            release_run_locks()
+            for path in created:
+                (path / LOCK_FILE).unlink(missing_ok=True)
+            raise
         done.append((run, list(dict.fromkeys(drawn.written))))
     return done

@@ -163,7 +163,11 @@ def figures(run: TrainedRun) -> dict[str, str]:
     return {"histogram": path.name}
 
 
-PHASES = ("phase 1 (warm-up weight)", "phase 2 (ramp)", "phase 3 (target weight, adversarial)")
+PHASES = (
+    "HAE phase 1 (warm-up weight)",
+    "phase 2 (ramp)",
+    "phase 3 (target weight, adversarial)",
+)
 
 
 def phase_marks(cfg: HAERunConfig) -> list[tuple[float, str]]:

@@ -208,7 +208,7 @@ def build_comparison_plot(report: TuneReport, run_name: str) -> Any:
             yerr = [[(t.mean - low) * k], [(high - t.mean) * k]]
             ax.errorbar([i], [t.mean * k], yerr=yerr, fmt="o", capsize=6)
             ax.scatter([i] * t.n, [v * k for v in t.values], s=10, alpha=0.5, color="grey")
-            drawn += [low * k, high * k, *(v * k for v in t.values)]
+            drawn += [t.mean * k, *(v * k for v in t.values)]  # CI ends may be 0
         ax.set_xticks(range(len(names)), names)
         ax.set_xlim(-0.6, len(names) - 0.4)
         ax.set(
