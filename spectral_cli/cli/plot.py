@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from spectral_cli.cli.options import JsonOpt, QuietOpt, Shared, VerboseOpt
+from spectral_cli.cli.options import JsonOpt, QuietOpt, Shared, ThreadsOpt, VerboseOpt
 from spectral_cli.cli.output import log
 
 
@@ -24,6 +24,7 @@ def plot(
     json: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Redraw every figure of run directories from what they saved (report.json,
     metrics.jsonl, config.yaml, checkpoints), without training; one line per figure written.

@@ -159,6 +159,7 @@ class TrainedRun:
     evaluate_test: bool = True
     plots: bool = True
     metrics_only: bool = False  # no extras either (export compares precisions by metrics)
+    computed: dict[str, Any] = field(default_factory=dict)  # by finish, reused by figures
 
 
 @dataclass

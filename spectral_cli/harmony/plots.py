@@ -67,3 +67,19 @@ def build_harmony_histograms(values: Mapping[str, Mapping[str, Any]], title: str
 def harmony_histograms(values: Mapping[str, Mapping[str, Any]], title: str, path: Path) -> Path:
     """Draw and save the histogram (:func:`build_harmony_histograms`)."""
     return save_figure(build_harmony_histograms(values, title), path)
+
+
+def checkpoint_name(path: Path) -> str:
+    """A checkpoint as the run it belongs to: ``<run>/model.safetensors``."""
+    resolved = path.resolve()
+    return f"{resolved.parent.name}/{resolved.name}"
+
+
+def draw_histogram(
+    values: dict[str, Any], checkpoint: Path, variant: str, band: str, out_dir: Path
+) -> str:
+    """``harmony_hist.png`` of the scored checkpoint in ``out_dir``; returns its file name."""
+    title = (
+        f"{out_dir.resolve().name}: harmony H of {checkpoint_name(checkpoint)} ({variant}, {band})"
+    )
+    return harmony_histograms({"hae": values}, title, out_dir / "harmony_hist.png").name

@@ -246,7 +246,7 @@ def score_checkpoint(
     histogram (only once the scores are known to be finite: a refused model leaves no figure)."""
     from spectral_cli.harmony.invalid import invalid_sets
     from spectral_cli.harmony.objective import score_kwargs
-    from spectral_cli.harmony.score_figures import draw_histogram
+    from spectral_cli.harmony.plots import draw_histogram
 
     model, cfg = load_hae(path, device)
     x, y, source = load_signals(data, model.signal_length)

@@ -1,32 +1,13 @@
-"""The figure of ``spectral harmony-score --checkpoint`` (``harmony_hist.png``), drawn after
-scoring or redrawn by ``spectral plot`` from the run's saved config (the checkpoint and the data
-it names are scored again; nothing but the figure is written)."""
+"""``spectral plot`` of a ``harmony-score --checkpoint`` run: ``harmony_hist.png`` redrawn from
+the run's saved config (the checkpoint and the data it names are scored again; nothing but the
+figure is written)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from spectral_cli.core import plots
 from spectral_cli.core.errors import BadInput
-
-
-def checkpoint_name(path: Path) -> str:
-    """A checkpoint as the run it belongs to: ``<run>/model.safetensors``."""
-    resolved = path.resolve()
-    return f"{resolved.parent.name}/{resolved.name}"
-
-
-def draw_histogram(
-    values: dict[str, Any], checkpoint: Path, variant: str, band: str, out_dir: Path
-) -> str:
-    """``harmony_hist.png`` of the scored checkpoint in ``out_dir``; returns its file name."""
-    from spectral_cli.harmony.plots import harmony_histograms
-
-    title = (
-        f"{out_dir.resolve().name}: harmony H of {checkpoint_name(checkpoint)} ({variant}, {band})"
-    )
-    return harmony_histograms({"hae": values}, title, out_dir / "harmony_hist.png").name
 
 
 def replot(run: Path) -> list[Path]:
@@ -38,6 +19,7 @@ def replot(run: Path) -> list[Path]:
     from spectral_cli.harmony import detection
     from spectral_cli.harmony.invalid import invalid_sets
     from spectral_cli.harmony.objective import score_kwargs
+    from spectral_cli.harmony.plots import draw_histogram
     from spectral_cli.harmony.score import load_hae, load_signals
 
     try:

@@ -60,7 +60,7 @@ def test_the_bins_cover_the_bulk_and_say_what_they_clip() -> None:
 
 
 def test_harmony_score_titles_the_figure_with_the_run_and_the_scored_run(tmp_path: Path) -> None:
-    from spectral_cli.harmony import score_figures
+    from spectral_cli.harmony import plots
 
     seen = {}
 
@@ -71,7 +71,7 @@ def test_harmony_score_titles_the_figure_with_the_run_and_the_scored_run(tmp_pat
     out = tmp_path / "score-run"
     checkpoint = tmp_path / "hae-run" / "model.safetensors"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("spectral_cli.harmony.plots.harmony_histograms", keep)
-        score_figures.draw_histogram(scores(), checkpoint, "fixed", "sethares", out)
+        mp.setattr(plots, "harmony_histograms", keep)
+        plots.draw_histogram(scores(), checkpoint, "fixed", "sethares", out)
     assert seen["title"].startswith("score-run: ")
     assert "hae-run/model.safetensors" in seen["title"]
