@@ -34,7 +34,7 @@ def plot(
     shared = Shared.of(locals())
     from spectral_cli.core.replot import replot_runs
 
-    done = replot_runs(runs, fmt, dpi)  # type: ignore[arg-type]  (checked there)
+    done = replot_runs(runs, fmt, dpi)  # the format is checked there
     written = [str(path) for _, files in done for path in files]
     if shared.json:
         typer.echo(json_module.dumps(written, indent=2))

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from spectral_cli.core import plots
 
-STYLES = ("-", "--", ":")
+STYLES: tuple[Literal["-", "--", ":"], ...] = ("-", "--", ":")
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,9 @@ def build_training_curves(
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     color = {m.name: colors[i % len(colors)] for i, m in enumerate(models)}
     flat = list(axes.ravel())
-    styles_used: dict[str, str] = {}  # line style -> split, where a panel draws several
+    styles_used: dict[
+        str, Literal["-", "--", ":"]
+    ] = {}  # line style -> split, where a panel draws several
     for ax, (panel, group) in zip(flat, plan, strict=False):
         drawn: list[float] = []
         lines: list[Any] = []

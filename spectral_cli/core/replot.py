@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 from spectral_cli.core import plots
 from spectral_cli.core.arrays import parse_json
@@ -69,7 +70,7 @@ def replot_function(command: str) -> Replot:
     function = getattr(module, name, None)
     if not callable(function):
         raise BadInput(f"cannot redraw {command} runs ({module_name} lacks {name})")
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 def lock(run: Path) -> bool:
@@ -87,7 +88,7 @@ def lock(run: Path) -> bool:
 
 
 def replot_runs(
-    runs: Sequence[Path], fmt: plots.Format = "png", dpi: int = 110
+    runs: Sequence[Path], fmt: str = "png", dpi: int = 110
 ) -> list[tuple[Path, list[Path]]]:
     """Redraw every run's figures as ``fmt`` at ``dpi``: every run's report, command and lock
     are checked before anything is drawn; returns (run, files written) per run. A run that
@@ -103,7 +104,7 @@ def replot_runs(
     done = []
     for run, function in zip(runs, functions, strict=True):
         try:
-            with plots.figure_format(fmt, dpi) as drawn:
+            with plots.figure_format(cast(plots.Format, fmt), dpi) as drawn:
                 function(run)
         except BadInput:
             release_run_locks()

@@ -100,8 +100,8 @@ def replot(run: Path) -> list[Path]:
             except RuntimeError as exc:
                 raise BadInput(f"{run / file} does not fit the run's config ({exc})") from None
             summary = summaries.get(member.name)
-            kept = "last" if summary is not None and summary.selection.kept == "last" else "best"
-            models.append(TrainedModel(member, model.eval(), file, kept))
+            last = summary is not None and summary.selection.kept == "last"
+            models.append(TrainedModel(member, model.eval(), file, "last" if last else "best"))
         family.figures(TrainedRun(cfg, RunDir(run), device, data, models, evaluate_test=False))
     return list(drawn.written)
 
