@@ -98,10 +98,16 @@ def save_figure(fig: Any, path: Path) -> Path:
 
 # ---- house rules ---------------------------------------------------------------------------
 def integer_ticks(axis: Any) -> None:
-    """Only whole numbers on ``axis`` (epochs, steps, trials): ``ax.xaxis``."""
+    """Only whole numbers on ``axis`` (epochs, steps, trials): ``ax.xaxis``. A range narrower
+    than one (a single epoch) is widened to one unit each side, so a whole number is in it."""
     from matplotlib.ticker import MaxNLocator
 
     axis.set_major_locator(MaxNLocator(integer=True))
+    lo, hi = axis.get_view_interval()
+    if hi - lo < 1:
+        middle = round((lo + hi) / 2)
+        setter = axis.axes.set_xlim if axis is axis.axes.xaxis else axis.axes.set_ylim
+        setter(middle - 1, middle + 1)
 
 
 def spans_decades(values: Sequence[float] | np.ndarray, decades: float = 3.0) -> bool:
