@@ -30,6 +30,21 @@ REPLOT: dict[str, str] = {
 }
 
 
+def seed_runs(run: Path) -> list[Path]:
+    """The runs to redraw for RUN: RUN itself, or the ``seed-<n>/`` runs of a ``train --seeds``
+    directory (``summary.json`` and no report of its own)."""
+    if run.is_dir() and not (run / "report.json").exists() and (run / "summary.json").is_file():
+        seeds = [p.parent for p in run.glob("seed-*/report.json")]
+        if seeds:
+            return sorted(seeds, key=_seed_number)
+    return [run]
+
+
+def _seed_number(run: Path) -> int:
+    tail = run.name.removeprefix("seed-")
+    return int(tail) if tail.isdigit() else -1
+
+
 def run_command(run: Path) -> str:
     """The ``command`` recorded in ``run/report.json``; anything else is bad input."""
     if not run.exists():
@@ -38,12 +53,7 @@ def run_command(run: Path) -> str:
         raise BadInput(f"RUN {run} is not a directory; pass a run directory")
     report = run / "report.json"
     if not report.is_file():
-        hint = (
-            " (a --seeds directory: plot its seed-<n>/ runs)"
-            if (run / "summary.json").is_file()
-            else ""
-        )
-        raise BadInput(f"RUN {run} holds no report.json, so it is not a finished run{hint}")
+        raise BadInput(f"RUN {run} holds no report.json, so it is not a finished run")
     try:
         text = report.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -90,19 +100,21 @@ def lock(run: Path) -> bool:
 def replot_runs(
     runs: Sequence[Path], fmt: str = "png", dpi: int = 110
 ) -> list[tuple[Path, list[Path]]]:
-    """Redraw every run's figures as ``fmt`` at ``dpi``: every run's report, command and lock
-    are checked before anything is drawn; returns (run, files written) per run. A run that
-    its redraw function refuses keeps no lock file this command created."""
+    """Redraw every run's figures as ``fmt`` at ``dpi`` (a ``train --seeds`` directory: each
+    seed's run, under the directory's one lock): every run's report, command and lock are
+    checked before anything is drawn; returns (run, files written) per run. A run that its
+    redraw function refuses keeps no lock file this command created."""
     from spectral_cli.core.runs import LOCK_FILE, release_run_locks
 
     if fmt not in plots.FORMATS:
         raise BadInput(f"--format {fmt}: choose one of {', '.join(plots.FORMATS)}")
     if not 10 <= dpi <= 1200:
         raise BadInput(f"--dpi {dpi}: choose a resolution from 10 to 1200")
-    functions = [replot_function(run_command(run)) for run in runs]
-    created = [run for run in runs if lock(run)]
+    each = [seed_runs(run) for run in runs]
+    functions = [replot_function(run_command(run)) for group in each for run in group]
+    created = [run for run in runs if lock(run)]  # a --seeds directory's lock is its own
     done = []
-    for run, function in zip(runs, functions, strict=True):
+    for run, function in zip([r for group in each for r in group], functions, strict=True):
         try:
             with plots.figure_format(cast(plots.Format, fmt), dpi) as drawn:
                 function(run)

@@ -108,6 +108,19 @@ def test_tune_no_plots_then_plot(runner, tmp_path: Path) -> None:
     assert result.stdout.split() == [str(out / "comparison.png")]
 
 
+def test_a_seeds_directory_redraws_each_seed(runner, tmp_path: Path) -> None:
+    from helpers import smoke_args
+
+    out = tmp_path / "seeds"
+    args = smoke_args("mlp")[:-2]  # without its --seed 0
+    trained = invoke(runner, *args, "--seeds", "0,1", "--out", out, "--no-plots", "-q")
+    assert trained.exit_code == 0, trained.output
+    result = invoke(runner, "plot", out)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split() == [str(out / f"seed-{s}" / "curves.png") for s in (0, 1)]
+    assert not (out / "seed-0" / ".spectral.lock").exists()  # the directory's lock only
+
+
 def bad_runs(tmp_path: Path) -> dict[str, Path]:
     cases = {}
     cases["missing"] = tmp_path / "nope"
