@@ -38,7 +38,12 @@ def caught_figures() -> Iterator[dict[str, Any]]:
         for name, module in list(sys.modules.items()):
             if name.startswith("spectral_cli") and getattr(module, "save_figure", None) is real:
                 mp.setattr(module, "save_figure", keep)
-        yield figures
+        try:
+            yield figures
+        finally:  # a module first imported in the block bound the stand-in: give it the real one
+            for module in list(sys.modules.values()):
+                if getattr(module, "save_figure", None) is keep:
+                    module.save_figure = real
 
 
 @pytest.fixture(autouse=True)
