@@ -22,6 +22,7 @@ from spectral_cli.cli.options import (
     JsonOpt,
     OutOpt,
     OverwriteOpt,
+    PlotsOpt,
     PrintConfigOpt,
     QuietOpt,
     SetOpt,
@@ -86,6 +87,7 @@ def harmony_score(
     verbose: VerboseOpt = False,
     overwrite: OverwriteOpt = False,
     threads: ThreadsOpt = None,
+    plots: PlotsOpt = True,
     print_config: PrintConfigOpt = False,
 ) -> None:
     """Score latent vectors with the harmony/dissonance measures, or a trained HAE's latents.
@@ -126,7 +128,14 @@ def harmony_score(
             shared.out, "harmony-score", cfg.checkpoint.parent.name, overwrite=shared.overwrite
         ) as run_dir:  # a bad --data file leaves no directory behind
             report = harmony_report.score_checkpoint(
-                cfg.checkpoint, cfg.data, run_dir, dev, cfg.seed, cfg.variant, cfg.critical_band
+                cfg.checkpoint,
+                cfg.data,
+                run_dir,
+                dev,
+                cfg.seed,
+                cfg.variant,
+                cfg.critical_band,
+                plots=shared.plots,
             )
             harmony_report.save_run(run_dir, cfg, report)
         if shared.details:

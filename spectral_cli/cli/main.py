@@ -21,6 +21,7 @@ from spectral_cli.cli.compare import compare
 from spectral_cli.cli.export import export
 from spectral_cli.cli.harmony_score import harmony_score
 from spectral_cli.cli.ntk import ntk
+from spectral_cli.cli.plot import plot
 from spectral_cli.cli.predict import predict
 from spectral_cli.cli.train import train, train_help
 from spectral_cli.cli.tune import tune
@@ -117,3 +118,4 @@ app.command("ntk")(ntk)
 app.command("export")(export)
 app.command("predict")(predict)
 app.command("compare")(compare)
+app.command("plot")(plot)

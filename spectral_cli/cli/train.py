@@ -16,6 +16,7 @@ from spectral_cli.cli.options import (
     LoggerOpt,
     OutOpt,
     OverwriteOpt,
+    PlotsOpt,
     PrintConfigOpt,
     QuietOpt,
     ResumeOpt,
@@ -91,6 +92,7 @@ def train(
     resume: ResumeOpt = False,
     threads: ThreadsOpt = None,
     logger: LoggerOpt = None,
+    plots: PlotsOpt = True,
     print_config: PrintConfigOpt = False,
 ) -> None:
     """Train a registered model family into a run directory."""
@@ -164,6 +166,7 @@ def train(
                 stop=stop,
                 data=data,
                 loggers=shared.logger,
+                plots_enabled=shared.plots,
             )
     distributed.teardown()
     if dist.primary:
@@ -273,5 +276,6 @@ def train_seeds_command(family: str, spec: str, flags: FlagValues, shared: Share
             observer=observer,
             stop=stop,
             loggers=shared.logger,
+            plots=shared.plots,
         )
     emit(shared, report, f"{report.summary()} -> {out}")

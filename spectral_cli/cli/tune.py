@@ -14,6 +14,7 @@ from spectral_cli.cli.options import (
     LoggerOpt,
     OutOpt,
     OverwriteOpt,
+    PlotsOpt,
     QuietOpt,
     SetOpt,
     Shared,
@@ -91,6 +92,7 @@ def tune(
     resume: TuneResumeOpt = False,
     threads: ThreadsOpt = None,
     logger: LoggerOpt = None,
+    plots: PlotsOpt = True,
 ) -> None:
     """Tune families with Optuna and compare their best configurations over several seeds.
 
@@ -100,6 +102,7 @@ def tune(
     from spectral_cli.core.device import resolve_device
     from spectral_cli.core.errors import BadInput
     from spectral_cli.core.metrics_log import check_loggers
+    from spectral_cli.core.plots import figure_format
     from spectral_cli.core.runs import default_run_dir
     from spectral_cli.core.signals import StopFlag, catch_signals
     from spectral_cli.tuning.run import tune_run
@@ -141,7 +144,8 @@ def tune(
         "--storage": storage is not None,
     }
     progress = RichTrialProgress(shared.quiet)
-    with catch_signals(StopFlag()) as stop:
+    # --no-plots: comparison.png is not written (trials and final runs never draw figures)
+    with catch_signals(StopFlag()) as stop, figure_format(enabled=shared.plots):
         report = tune_run(
             settings,
             progress,

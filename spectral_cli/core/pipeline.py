@@ -1,7 +1,8 @@
 """``run_experiment``: the one path from a resolved config to a finished run directory.
 
 seed -> data -> (for each model of the run: seed -> build -> fit) -> the family's ``finish``
-step (final metrics, extras and figures of every model, computed once) -> report, with resume
+step (final metrics and extras of every model) -> figures
+(:mod:`~spectral_cli.core.run_figures`) -> report, with resume
 and interrupts, for every registered family. :func:`train_into` opens the run directory and runs
 it: ``spectral train``, tuning trials and final tune runs all go through it (``train`` opens the
 directory itself only because, under torchrun, rank 0 creates it for every rank). Files: see
@@ -12,13 +13,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
-from spectral_cli.core import distributed, plots, provenance
+from spectral_cli.core import distributed, provenance
 from spectral_cli.core.config import dump_yaml
 from spectral_cli.core.device import seed_everything
 from spectral_cli.core.errors import Interrupted
@@ -34,6 +34,7 @@ from spectral_cli.core.registry import (
     get_family,
 )
 from spectral_cli.core.report import Timing, TrainReport
+from spectral_cli.core.run_figures import draw_train_figures
 from spectral_cli.core.runs import RunDir
 from spectral_cli.core.schema import RunConfig
 from spectral_cli.core.signals import StopFlag
@@ -138,17 +139,7 @@ def run_experiment(
     for tm in trained.models[1:]:
         files[f"model:{tm.member.name}"] = tm.file
     if trained.plots:
-        curves: dict[str, tuple[Sequence[dict[str, float]], int]] = {
-            n: (s.history, s.selection.best_epoch) for n, s in summaries.items()
-        }
-        plots.training_curves(
-            curves,
-            primary.selection.metric,
-            f"{cfg.family} (seed {cfg.seed})",
-            run_dir / "curves.png",
-            unit="step" if family.unit == "steps" else "epoch",
-        )
-        files["curves"] = "curves.png"
+        files.update(draw_train_figures(family, trained, summaries))
     files.update(outcome.files)
     files["metrics"] = METRICS_FILE
     if loggers:

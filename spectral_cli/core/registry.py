@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # listing the families (``--help``) imports no torch
     import torch
     from torch import Tensor, nn
 
+    from spectral_cli.core.curves import Curves
     from spectral_cli.core.runs import RunDir
     from spectral_cli.core.schema import RunConfig, TrainConfig
 
@@ -158,6 +159,7 @@ class TrainedRun:
     evaluate_test: bool = True
     plots: bool = True
     metrics_only: bool = False  # no extras either (export compares precisions by metrics)
+    computed: dict[str, Any] = field(default_factory=dict)  # by finish, reused by figures
 
 
 @dataclass
@@ -196,6 +198,13 @@ class FinishFn(Protocol):
     def __call__(self, run: TrainedRun, /) -> Outcome: ...
 
 
+class FiguresFn(Protocol):
+    """``figures(run) -> {label: file}``: the family's own figures of a trained run (kept
+    weights loaded), written into ``run.run_dir``; also called by ``spectral plot``."""
+
+    def __call__(self, run: TrainedRun, /) -> dict[str, str]: ...
+
+
 def one_member(cfg: Any) -> list[Member]:
     """The default run: one model, named after the family, with the run seed."""
     return [Member(cfg.family, cfg, cfg.seed)]
@@ -214,8 +223,10 @@ class Family:
     * ``data(cfg)``: the splits (:class:`FamilyData`); ``build(cfg, info)``: the model.
     * ``task(model, member, data, device)``: how one model trains (:class:`Task`).
     * ``finish(run)``: the one post-training step, after every model of the run trained: final
-      metrics and extras per model, and the family's figures, computed together
-      (:class:`Outcome`).
+      metrics and extras per model (:class:`Outcome`).
+    * ``figures(run)``: the family's own figures from the kept weights (after ``finish``, when
+      plotting; ``spectral plot`` calls it on a saved run); ``curves``: the panels of
+      ``curves.png`` (:class:`~spectral_cli.core.curves.Curves`; ``None``: loss and accuracy).
     * ``select``: the validation metric and direction that pick the kept weights (ties go to
       the lower ``val_loss``); ``test``: the final metric ``spectral tune`` compares across
       seeds and families (families are compared only when they share it). Both are declared
@@ -245,6 +256,8 @@ class Family:
     tunable: str | None = None
     smoke: tuple[str, ...] = ("train.epochs=2", "data.limit=200", "train.batch_size=64")
     export: ExportSignature | None = None
+    figures: FiguresFn | None = None
+    curves: Curves | None = None
 
     @property
     def preset(self) -> str:

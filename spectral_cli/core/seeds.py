@@ -127,8 +127,10 @@ def train_seeds(
     observer: Observer | None = None,
     stop: StopFlag | None = None,
     loggers: tuple[str, ...] = (),
+    plots: bool = True,
 ) -> SeedsReport:
-    """Train ``config_for(seed)`` for every seed into ``out/seed-<n>``; write the summary."""
+    """Train ``config_for(seed)`` for every seed into ``out/seed-<n>``; write the summary
+    (``plots=False``: no figures in the seeds' runs)."""
     observer = observer or SilentObserver()
     reports: dict[int, TrainReport] = {}
     resumed = []
@@ -140,7 +142,14 @@ def train_seeds(
         observer.log(f"seed {seed} ({len(reports) + 1}/{len(seeds)}) -> {run}")
         cfg = config_for(seed)
         reports[seed] = run_experiment(
-            cfg, run, device, resume=again, observer=observer, stop=stop, loggers=loggers
+            cfg,
+            run,
+            device,
+            resume=again,
+            observer=observer,
+            stop=stop,
+            loggers=loggers,
+            plots_enabled=plots,
         )
     metrics, models = summarize_runs(list(reports.values()))
     first = reports[seeds[0]]

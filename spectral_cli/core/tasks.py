@@ -37,10 +37,9 @@ def classifier_metrics(
 
 def classifier_finish(
     extras: Callable[[nn.Module, Any], dict[str, Any]] | None = None,
-    figures: Callable[[TrainedRun], dict[str, str]] | None = None,
 ) -> Callable[[TrainedRun], Outcome]:
     """A classifier family's ``finish``: :func:`classifier_metrics` of every model, plus the
-    family's ``extras(model, cfg)`` per model and ``figures(run)`` (only when plotting)."""
+    family's ``extras(model, cfg)`` per model (its figures are the family's ``figures``)."""
 
     def finish(run: TrainedRun) -> Outcome:
         models = {}
@@ -50,7 +49,6 @@ def classifier_finish(
             models[tm.member.name] = ModelOutcome(
                 metrics, extras(tm.model, cfg) if extras and not run.metrics_only else {}
             )
-        files = figures(run) if figures is not None and run.plots else {}
-        return Outcome(models, files)
+        return Outcome(models)
 
     return finish

@@ -43,11 +43,14 @@ def hpe_figures(run: TrainedRun) -> dict[str, str]:
     with torch.no_grad():
         table = emb.weight.detach().float().cpu().numpy()
         freqs = emb.frequencies.detach().float().cpu().numpy()
-    plots.embedding_heatmap(table, "learned HPE embedding table", run_dir / "hpe_embedding.png")
-    plots.histogram(
-        freqs, "frequency w", "learned HPE frequencies", run_dir / "hpe_frequencies.png"
+    name = run_dir.path.resolve().name
+    heat = plots.embedding_heatmap(
+        table, f"{name}: learned HPE embedding table", run_dir / "hpe_embedding.png"
     )
-    return {"embedding_heatmap": "hpe_embedding.png", "frequency_histogram": "hpe_frequencies.png"}
+    hist = plots.histogram(
+        freqs, "frequency w", f"{name}: learned HPE frequencies", run_dir / "hpe_frequencies.png"
+    )
+    return {"embedding_heatmap": heat.name, "frequency_histogram": hist.name}
 
 
 def _family(
@@ -67,7 +70,8 @@ def _family(
             data=lambda cfg: load_token_data(cfg.data),
             build=lambda cfg, info: build(cfg.model, info),
             task=classifier_task,
-            finish=classifier_finish(figures=figures),
+            finish=classifier_finish(),
+            figures=figures,
             **extra,
         )
     )

@@ -89,7 +89,7 @@ def detector(
     score_kwargs: dict[str, Any],
 ) -> tuple[Detection, dict[str, np.ndarray]]:
     """Harmony of valid vs each invalid kind: distributions, AUROC overall and per kind, plus
-    the raw harmony values (``valid``, ``invalid``) for histograms."""
+    the raw harmony values for histograms: ``valid`` and one array per invalid kind."""
     h_valid = harmony(encode_all(model, valid, device), score_kwargs)
     h_invalid = {k: harmony(encode_all(model, v, device), score_kwargs) for k, v in invalid.items()}
     every = torch.cat(list(h_invalid.values()))
@@ -100,7 +100,7 @@ def detector(
         harmony_invalid=stats(every),
         harmony_invalid_by_kind={k: stats(v) for k, v in h_invalid.items()},
     )
-    return detection, {"valid": h_valid.numpy(), "invalid": every.numpy()}
+    return detection, {"valid": h_valid.numpy(), **{k: v.numpy() for k, v in h_invalid.items()}}
 
 
 @torch.no_grad()

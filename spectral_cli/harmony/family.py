@@ -8,7 +8,8 @@ re-applied before it is built), written as ``models/sae.safetensors`` with check
 ``val_loss`` at the target loss weights. Final metrics per model: ``test_mse``, ``test_auroc``
 (harmony H as a detector of valid vs generated invalid test signals), ``val_loss``,
 ``val_auroc``, ``val_mse``; the report's ``extras`` hold the detector's distributions and the
-superposition figures, and ``harmony_hist.png`` shows the test harmony of both models.
+superposition figures, ``harmony_hist.png`` shows the test harmony of both models and
+``curves.png`` each model's objective, the validation AUROC and MSE with the curriculum phases.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import torch
 
+from spectral_cli.core.curves import Curves, Panel
 from spectral_cli.core.registry import (
     FAMILY_MODULES,
     ExportSignature,
@@ -34,7 +36,13 @@ from spectral_cli.core.registry import (
 from spectral_cli.harmony import detection
 from spectral_cli.harmony.invalid import SignalData, invalid_sets, load_signal_data
 from spectral_cli.harmony.models import FAMILY, SAE_FAMILY, HAERunConfig, build_hae
-from spectral_cli.harmony.objective import HAEObjective, SAEObjective, score_kwargs, validation_fn
+from spectral_cli.harmony.objective import (
+    Curriculum,
+    HAEObjective,
+    SAEObjective,
+    score_kwargs,
+    validation_fn,
+)
 
 
 @dataclass(frozen=True)
@@ -108,25 +116,29 @@ def task(model: torch.nn.Module, member: Member, data: HAEData, device: torch.de
     )
 
 
+HARMONY = "hae.test_harmony"  # run.computed: model -> test harmony values, for the figure
+
+
 def finish(run: TrainedRun) -> Outcome:
     """Per model: validation metrics at the target loss weights, and from one pass of the
-    test-set detector the test AUROC, the report's detection extras and ``harmony_hist.png``
-    (test harmony of valid vs invalid inputs, every model of the run)."""
+    test-set detector the test AUROC, the report's detection extras and the values of
+    ``harmony_hist.png`` (kept for :func:`figures`)."""
     cfg: HAERunConfig = run.cfg
     data: HAEData = run.data
     objective = HAEObjective(cfg.model, cfg.train.epochs)
     validate = validation_fn(objective, data.val.x, data.val_invalid, run.device)
     kwargs = score_kwargs(cfg.model)
-    models, values = {}, {}
+    models = {}
     for tm in run.models:
         model, name = tm.model, tm.member.name
         val = validate(model)
         metrics: dict[str, float | None] = {"test_mse": None, "test_auroc": None}
         extras: dict[str, Any] = {}
-        if run.evaluate_test or run.plots:
-            det, values[name] = detection.detector(
+        if run.evaluate_test or run.plots:  # one detector pass for the metrics and figure
+            det, values = detection.detector(
                 model, data.test.x, data.test_invalid, run.device, kwargs
             )
+            run.computed.setdefault(HARMONY, {})[name] = values
         if run.evaluate_test:
             metrics["test_mse"] = detection.reconstruction_mse(model, data.test.x, run.device)
             metrics["test_auroc"] = det.auroc
@@ -137,14 +149,60 @@ def finish(run: TrainedRun) -> Outcome:
             extras = {"detection": det.model_dump(), "superposition": sup}
         metrics.update({k: val[k] for k in ("val_loss", "val_auroc", "val_mse")})
         models[name] = ModelOutcome(metrics, extras)
-    files = {}
-    if run.plots:
-        from spectral_cli.harmony.plots import harmony_histograms
+    return Outcome(models)
 
-        title = f"test harmony H ({cfg.model.variant})"
-        harmony_histograms(values, title, run.run_dir / "harmony_hist.png")
-        files["histogram"] = "harmony_hist.png"
-    return Outcome(models, files)
+
+def figures(run: TrainedRun) -> dict[str, str]:
+    """``harmony_hist.png``: test harmony of valid signals and of each invalid kind, one panel
+    per model of the run (the detector is evaluated on the kept weights)."""
+    from spectral_cli.harmony.plots import harmony_histograms
+
+    cfg: HAERunConfig = run.cfg
+    data: HAEData = run.data
+    kwargs = score_kwargs(cfg.model)
+    known = run.computed.get(HARMONY, {})  # finish's pass, when it made one
+    values = {
+        tm.member.name: known.get(tm.member.name)
+        or detection.detector(tm.model, data.test.x, data.test_invalid, run.device, kwargs)[1]
+        for tm in run.models
+    }
+    title = f"{run.run_dir.path.resolve().name}: test harmony H ({cfg.model.variant})"
+    path = harmony_histograms(values, title, run.run_dir / "harmony_hist.png")
+    return {"histogram": path.name}
+
+
+PHASES = (
+    "HAE phase 1 (warm-up weight)",
+    "phase 2 (ramp)",
+    "phase 3 (target weight, adversarial)",
+)
+
+
+def phase_marks(cfg: HAERunConfig) -> list[tuple[float, str]]:
+    """Where the HAE's curriculum phases 1-3 start (between two epochs), empty ones left out."""
+    bounds = Curriculum(cfg.model, cfg.train.epochs).bounds
+    starts = [0, *bounds[:-1]]
+    return [
+        (starts[k] + 0.5, PHASES[k - 1])
+        for k in range(1, 4)
+        if bounds[k] > starts[k] and 0 < starts[k] < cfg.train.epochs
+    ]
+
+
+CURVES = Curves(
+    (
+        Panel(
+            "objective",
+            (("loss", "train (current weights)"), ("val_loss", "validation (target weights)")),
+            "loss",
+            scale="linear",
+            per_model=True,
+        ),
+        Panel("validation AUROC of H", (("val_auroc", "validation"),), "AUROC", scale="linear"),
+        Panel("validation reconstruction", (("val_mse", "validation"),), "MSE"),
+    ),
+    marks=phase_marks,
+)
 
 
 HAE = register(
@@ -156,6 +214,8 @@ HAE = register(
         build=lambda cfg, info: build_hae(cfg.model, info.signal_length),
         task=task,
         finish=finish,
+        figures=figures,
+        curves=CURVES,
         select=Metric("val_loss", "min"),
         test=Metric("test_auroc", "max"),
         members=members,

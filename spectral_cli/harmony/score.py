@@ -240,12 +240,13 @@ def score_checkpoint(
     seed: int,
     variant: str | None = None,
     critical_band: str | None = None,
+    plots: bool = True,
 ) -> HarmonyCheckpointReport:
-    """Encode valid and invalid signals with the HAE in ``path``; write the histogram PNG (only
-    once the scores are known to be finite: a refused model leaves no figure)."""
+    """Encode valid and invalid signals with the HAE in ``path``; with ``plots`` write the
+    histogram (only once the scores are known to be finite: a refused model leaves no figure)."""
     from spectral_cli.harmony.invalid import invalid_sets
     from spectral_cli.harmony.objective import score_kwargs
-    from spectral_cli.harmony.plots import harmony_histograms
+    from spectral_cli.harmony.plots import draw_histogram
 
     model, cfg = load_hae(path, device)
     x, y, source = load_signals(data, model.signal_length)
@@ -261,11 +262,9 @@ def score_checkpoint(
     n_inv = sum(int(v.shape[0]) for v in invalid.values())
     if not all(math.isfinite(v) for v in found.harmony_valid.values()):
         raise BadInput(f"{path}: the model produced non-finite latents")
-    harmony_histograms(
-        {"hae": values},
-        f"harmony H of {path.name} ({kwargs['variant']}, {band})",
-        out_dir / "harmony_hist.png",
-    )
+    files = {}
+    if plots:
+        files["histogram"] = draw_histogram(values, path, kwargs["variant"], band, out_dir.path)
     return HarmonyCheckpointReport(
         config={
             "checkpoint": str(path),
@@ -283,7 +282,7 @@ def score_checkpoint(
         n_valid=int(x.shape[0]),
         n_invalid=n_inv,
         **found.model_dump(),
-        files={"histogram": "harmony_hist.png"},
+        files=files,
     )
 
 

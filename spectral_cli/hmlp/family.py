@@ -94,14 +94,19 @@ def frequency_tables(model: torch.nn.Module, cfg: RunConfig) -> dict[str, Any]:
 
 
 def activation_figures(run: TrainedRun) -> dict[str, str]:
-    """``activations.png``: the activation of the neurons with distinct frequencies, per layer
-    (of the run's primary model)."""
-    from spectral_cli.hmlp.plots import activation_curves
+    """``activations.png``: the activations of the neurons with distinct frequencies, per
+    harmonic layer of the run's first model that has harmonic layers (an ``mlp`` run without
+    ``--compare`` has none: its ReLU neurons all share ``max(0, z)``, nothing to draw)."""
+    from spectral_cli.hmlp.plots import activation_curves, harmonic_layers
 
-    model = run.models[0].model
-    assert isinstance(model, HarmonicMLP)
-    activation_curves(model.harmonic_layers, run.run_dir / "activations.png")
-    return {"activations": "activations.png"}
+    for tm in run.models:
+        assert isinstance(tm.model, HarmonicMLP)
+        layers = harmonic_layers(tm.model.harmonic_layers)
+        if layers:
+            title = f"{run.run_dir.path.resolve().name}: {tm.member.name} activation functions"
+            path = activation_curves(layers, title, run.run_dir / "activations.png")
+            return {"activations": path.name}
+    return {}
 
 
 SIBLING = {"hmlp": "mlp", "mlp": "hmlp"}
@@ -156,7 +161,8 @@ def _family(name: str, config: type[RunConfig]) -> Family:
             data=lambda cfg: load_vector_data(cfg.data),
             build=lambda cfg, info: HarmonicMLP(cfg.model, info),
             task=task,
-            finish=classifier_finish(extras=frequency_tables, figures=activation_figures),
+            finish=classifier_finish(extras=frequency_tables),
+            figures=activation_figures,
             members=members,
             smoke=(
                 "train.epochs=2",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from spectral_cli.core.curves import Curves, Panel
 from spectral_cli.core.evaluation import evaluate
 from spectral_cli.core.registry import (
     FAMILY_MODULES,
@@ -32,7 +33,7 @@ from spectral_cli.core.registry import (
 )
 from spectral_cli.spectra_lstm.config import SpectraLSTMRunConfig
 from spectral_cli.spectra_lstm.data import SpectraData, load_data
-from spectral_cli.spectra_lstm.finish import NAME, eval_batch, finish, nmse_loss
+from spectral_cli.spectra_lstm.finish import NAME, eval_batch, figures, finish, nmse_loss
 from spectral_cli.spectra_lstm.models import build, model_seed
 
 
@@ -63,6 +64,16 @@ def task(model: nn.Module, member: Member, data: SpectraData, device: torch.devi
     return Task(loss=loss, evaluate=evaluate_fn, optimizer=optimizer, keep="last")
 
 
+# nMSE spans decades (the exact construction starts near 1e-32): log axes, train and validation
+# apart (four models each), the step-0 validation nMSE from the report's extras
+CURVES = Curves(
+    (
+        Panel("training loss", (("loss", "train"),), "nMSE", scale="log"),
+        Panel("validation nMSE (selection)", (("val_loss", "validation"),), "nMSE", scale="log"),
+    ),
+    start={"val_loss": "step0_val_nmse"},
+)
+
 SPECTRA_LSTM = register(
     Family(
         name=NAME,
@@ -72,6 +83,8 @@ SPECTRA_LSTM = register(
         build=build,
         task=task,
         finish=finish,
+        figures=figures,
+        curves=CURVES,
         select=Metric("val_loss", "min"),
         test=Metric("test_nmse", "min"),
         members=members,

@@ -135,10 +135,8 @@ def extras(
     }
 
 
-def artifacts(run: TrainedRun) -> dict[str, str]:
-    """Per model: the ``verify-lstm`` checkpoint and the init-vs-trained ``weight_hh`` map."""
-    from spectral_cli.spectra_lstm import plots
-
+def checkpoints(run: TrainedRun) -> dict[str, str]:
+    """Per model: the ``verify-lstm`` checkpoint ``<init>/spectra_lstm.safetensors``."""
     files: dict[str, str] = {}
     cfg_json = run.cfg.model_dump(mode="json")
     for trained in run.models:
@@ -161,6 +159,19 @@ def artifacts(run: TrainedRun) -> dict[str, str]:
                 model.state_dict(),
                 model_metadata(STANDARD_FAMILY, std, run_config=config, init=init),
             )
+        files[f"checkpoint:{init}"] = f"{init}/{CHECKPOINT}"
+    return files
+
+
+def figures(run: TrainedRun) -> dict[str, str]:
+    """Per model: the init-vs-trained ``weight_hh`` map ``<init>/weight_hh.png``."""
+    from spectral_cli.spectra_lstm import plots
+
+    files: dict[str, str] = {}
+    for trained in run.models:
+        cfg, model, init = trained.member.cfg, trained.model, trained.member.name
+        sub = run.run_dir / init
+        sub.mkdir(exist_ok=True)
         init_model = build(cfg, run.data.info)
         natural = init in ("exact", "perturbed")  # raw weights span 1e-17..1e20: plot theta
         of = theta_hh_of if natural else weight_hh_of
@@ -173,13 +184,12 @@ def artifacts(run: TrainedRun) -> dict[str, str]:
             of(init_model).cpu().numpy(),
             of(model).cpu().numpy(),
             blocks if natural else None,  # the unit blocks exist in the construction only
-            f"{run.run_dir.path.name}/{init}: weight_hh "
+            f"{run.run_dir.path.resolve().name}: {init}: weight_hh "
             f"{'in natural units (theta = W / scale)' if natural else '(raw)'}"
             f", T={cfg.model.window}, {cfg.model.dtype}, "
             f"{cfg.train.epochs * cfg.train.eval_every} steps",
             sub / "weight_hh.png",
         )
-        files[f"checkpoint:{init}"] = f"{init}/{CHECKPOINT}"
         files[f"heatmap:{init}"] = f"{init}/weight_hh.png"
     return files
 
@@ -189,7 +199,8 @@ def _finite(v: float) -> float:
 
 
 def finish(run: TrainedRun) -> Outcome:
-    """Metrics and drift extras of every model; with plots, the verify checkpoints and maps."""
+    """Metrics and drift extras of every model; with plots, the verify checkpoints (the
+    ``weight_hh`` maps are the family's :func:`figures`)."""
     models = {
         tm.member.name: ModelOutcome(
             metrics(tm.model, tm.member.cfg, run.data, run.device, run.evaluate_test),
@@ -199,4 +210,4 @@ def finish(run: TrainedRun) -> Outcome:
         )
         for tm in run.models
     }
-    return Outcome(models, artifacts(run) if run.plots else {})
+    return Outcome(models, checkpoints(run) if run.plots else {})

@@ -172,62 +172,99 @@ def verdict(pt: PairTest, report: TuneReport | None = None) -> str:
     return "no supported difference"
 
 
-def _log_scale(metric: str) -> bool:
-    """Errors and losses span decades: drawn on a log axis."""
-    return minimized(metric)
+def comparison_plot(report: TuneReport, path: Path) -> Path:
+    """Draw and save ``comparison.png`` (:func:`build_comparison_plot`)."""
+    from spectral_cli.core.plots import save_figure
+
+    return save_figure(build_comparison_plot(report, path.parent.resolve().name), path)
 
 
-def comparison_plot(report: TuneReport, path: Path) -> None:
-    """One panel per test metric (each family's final seeds, mean and 95 % CI) and one per
-    validation metric (the value of every trial); never two metrics on one axis."""
-    from matplotlib.ticker import MaxNLocator
+def build_comparison_plot(report: TuneReport, run_name: str) -> Any:
+    """One panel per test metric (each family's final seeds, mean and 95 % CI clipped to the
+    metric's range) and one per validation metric (the value of every trial, integer trial
+    ticks); never two metrics on one axis; minimized metrics (losses, errors, nMSE) on a log
+    axis; accuracies in %."""
+    from spectral_cli.core import plots
+    from spectral_cli.core.stats import metric_bounds
 
-    from spectral_cli.core.plots import pyplot, save_figure
-
-    plt = pyplot()
+    plt = plots.pyplot()
     fams = report.families
     tests = sorted({f.test_metric for f in fams.values() if f.test is not None})
     vals = sorted({f.metric for f in fams.values()})
-    panels = len(tests) + len(vals)
-    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 4), squeeze=False)
+    panels = max(len(tests) + len(vals), 1)
+    fig, axes = plt.subplots(
+        1, panels, figsize=(5.6 * panels, 4), squeeze=False, layout="constrained"
+    )
     for ax, metric in zip(axes[0], tests, strict=False):
         names = [n for n, f in fams.items() if f.test_metric == metric and f.test is not None]
         k, unit = scale(metric)
+        lo_b, hi_b = metric_bounds(metric)
+        drawn: list[float] = []
         for i, name in enumerate(names):
             t = fams[name].test
             assert t is not None
-            low = t.mean if t.ci95_low is None else t.ci95_low
-            high = t.mean if t.ci95_high is None else t.ci95_high
+            low = min(max(t.mean if t.ci95_low is None else t.ci95_low, lo_b), hi_b)
+            high = min(max(t.mean if t.ci95_high is None else t.ci95_high, lo_b), hi_b)
             yerr = [[(t.mean - low) * k], [(high - t.mean) * k]]
-            ax.errorbar([i], [t.mean * k], yerr=yerr, fmt="o", capsize=6, label=None)
+            ax.errorbar([i], [t.mean * k], yerr=yerr, fmt="o", capsize=6)
             ax.scatter([i] * t.n, [v * k for v in t.values], s=10, alpha=0.5, color="grey")
+            drawn += [t.mean * k, *(v * k for v in t.values)]  # CI ends may be 0
         ax.set_xticks(range(len(names)), names)
-        ax.set(ylabel=f"{metric}{' (%)' if unit else ''}", title=f"final {metric}: mean, 95 % CI")
-        if _log_scale(metric):
-            ax.set_yscale("log")
+        ax.set_xlim(-0.6, len(names) - 0.4)
+        ax.set(
+            ylabel=f"test {metric.removeprefix('test_')}{' (%)' if unit else ''}",
+            title=f"final {metric}: mean, 95 % CI (grey: seeds)",
+        )
+        _log_if_minimized(ax, metric, drawn)
     for ax, metric in zip(axes[0][len(tests) :], vals, strict=True):
         k, unit = scale(metric)
+        drawn = []
         for name, fam in fams.items():
             if fam.metric != metric:
                 continue
             done = _trial_points(fam, "COMPLETE", k)
-            (line,) = ax.plot(done[0], done[1], "o-", label=name, alpha=0.8)
+            (line,) = ax.plot(
+                done[0], done[1], "-", marker="o", markersize=4, label=name, alpha=0.8
+            )
             pruned = _trial_points(fam, "PRUNED", k)
             if pruned[0]:  # a legend entry only for what is drawn
                 ax.plot(*pruned, "x", color=line.get_color(), label=f"{name} (pruned)")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            drawn += done[1] + pruned[1]
+        plots.integer_ticks(ax.xaxis)
         ax.set(
             xlabel="trial",
-            ylabel=f"validation {metric}{' (%)' if unit else ''}",
+            ylabel=f"validation {metric.removeprefix('val_')}{' (%)' if unit else ''}",
             title=f"trials: validation {metric}",
         )
-        if _log_scale(metric):
-            ax.set_yscale("log")
-        ax.legend(fontsize=7, loc="best")
+        _log_if_minimized(ax, metric, drawn)
+        plots.legend_right(ax)
     for ax in axes[0]:
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    save_figure(fig, path)
+    fig.suptitle(f"{run_name}: tune {', '.join(fams)} ({report.sampler} sampler)")
+    return fig
+
+
+def _log_if_minimized(ax: Any, metric: str, values: list[float]) -> None:
+    """Minimized metrics (losses, errors, nMSE: they span decades between families and
+    trials) on a log axis, when every value is positive."""
+    from spectral_cli.core import plots
+
+    if minimized(metric) and values and all(v > 0 for v in values):
+        plots.set_log(ax, values)
+
+
+def replot(run: Path) -> list[Path]:
+    """Redraw ``comparison.png`` of a ``spectral tune`` run directory from its report."""
+    from pydantic import ValidationError
+
+    from spectral_cli.core.errors import BadInput
+
+    try:
+        report = TuneReport.model_validate_json((run / "report.json").read_bytes())
+    except (OSError, ValueError, ValidationError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BadInput(f"{run}/report.json is not a readable tune report ({first})") from None
+    return [comparison_plot(report, run / "comparison.png")]
 
 
 def _trial_points(fam: FamilyResult, state: str, k: float) -> tuple[list[int], list[float]]:

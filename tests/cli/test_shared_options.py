@@ -35,7 +35,9 @@ RESUMABLE = {"train", "tune"}  # the README: --resume is for train and tune only
 NO_PRINT_CONFIG = {"tune"}  # a study has no single resolved config to print
 # commands that only read reports take no shared option but --json (the README says so)
 READERS = {"compare"}
-COMMANDS = [n for n in subcommand_names() if n not in READERS]  # read from the app
+# commands that redraw saved runs: output manners and threads only (nothing to configure)
+REDRAWERS = {"plot": {"--json", "--quiet", "--verbose", "--threads"}}
+COMMANDS = [n for n in subcommand_names() if n not in READERS | set(REDRAWERS)]
 VERIFY = ["verify-lstm", "--windows", "2", "--no-plots"]
 
 
@@ -214,3 +216,14 @@ def test_report_readers_take_json_and_nothing_that_would_be_ignored(name: str) -
     """``compare`` runs no model: a --device or --seed would be silently ignored, so it has none."""
     options = {opt for p in click_command(name).params for opt in p.opts if opt.startswith("-")}
     assert options == {"--json"}  # (--help is the group's, not a parameter)
+
+
+@pytest.mark.parametrize("name", sorted(REDRAWERS))
+def test_redrawers_take_their_shared_options_from_the_one_declaration(name: str) -> None:
+    """``plot`` trains nothing and resolves no config: of the shared options it takes the
+    output manners and ``--threads``, declared in options.py like everyone's."""
+    params = {opt: p for p in click_command(name).params for opt in p.opts}
+    declared = declared_in_options(name)
+    shared = {f"--{p.name.replace('_', '-')}" for p in params.values() if p.name in declared}
+    assert shared == REDRAWERS[name]
+    assert not {"--config", "--set", "--device", "--seed", "--out"} & set(params)
