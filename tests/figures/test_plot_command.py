@@ -210,3 +210,28 @@ def test_a_command_whose_module_lacks_replot_is_exit_2(runner, tmp_path, monkeyp
         result = invoke(runner, "plot", run)
         assert_one_line_error(result)
         assert f"cannot redraw {command} runs" in result.stderr and "lacks replot" in result.stderr
+
+
+STANDALONE = {  # a small run of each non-train command that `spectral plot` redraws
+    "ntk": ["ntk", "--width", "16", "--depth", "3", "--m", "4", "--n-train", "8", "--n-test", "12"],
+    "verify-lstm": ["verify-lstm", "--window", "4", "--windows", "3"],
+}
+
+
+def test_every_command_in_the_dispatch_table_is_covered() -> None:
+    from spectral_cli.core.replot import REPLOT
+
+    assert set(REPLOT) == {"train", "tune", "harmony-score", *STANDALONE}
+
+
+@pytest.mark.parametrize("command", sorted(STANDALONE))
+def test_no_plots_then_plot_for_ntk_and_verify_lstm(runner, tmp_path: Path, command) -> None:
+    """Through ``spectral plot`` (the packages' own replot tests call it directly)."""
+    run = tmp_path / command
+    made = invoke(runner, *STANDALONE[command], "--out", run, "--no-plots", "-q")
+    assert made.exit_code == 0, made.output
+    assert figures(run) == set()
+    result = invoke(runner, "plot", run, "--format", "svg", "--json")
+    assert result.exit_code == 0, result.output
+    listed = {str(Path(p).relative_to(run)) for p in json.loads(result.stdout)}
+    assert listed and listed == figures(run) and all(f.endswith(".svg") for f in listed)
