@@ -103,11 +103,11 @@ def integer_ticks(axis: Any) -> None:
     from matplotlib.ticker import MaxNLocator
 
     axis.set_major_locator(MaxNLocator(integer=True))
-    lo, hi = axis.get_view_interval()
-    if hi - lo < 1:
+    lo, hi = axis.get_view_interval()  # hi < lo on an inverted axis (an image's rows)
+    if abs(hi - lo) < 1:
         middle = round((lo + hi) / 2)
         setter = axis.axes.set_xlim if axis is axis.axes.xaxis else axis.axes.set_ylim
-        setter(middle - 1, middle + 1)
+        setter(*((middle - 1, middle + 1) if hi >= lo else (middle + 1, middle - 1)))
 
 
 def spans_decades(values: Sequence[float] | np.ndarray, decades: float = 3.0) -> bool:

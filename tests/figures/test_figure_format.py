@@ -57,3 +57,28 @@ def test_colour_limits_come_from_percentiles_and_say_when_they_clip() -> None:
     bar = fig.axes[-1]
     assert "clipped" in bar.get_ylabel()
     plots.pyplot().close(fig)
+
+
+def test_an_image_keeps_every_row_and_column_in_view() -> None:
+    """Integer ticks on an image's inverted y axis (row 0 at the top) must not narrow it: the
+    HPE table once showed 3 of its 256 tokens (a negative view range taken for a narrow one)."""
+    import numpy as np
+
+    fig = plots.build_embedding_heatmap(np.random.default_rng(0).normal(size=(256, 64)), "t")
+    ax = fig.axes[0]
+    assert sorted(ax.get_ylim()) == [-0.5, 255.5] and ax.get_ylim()[0] > ax.get_ylim()[1]
+    assert sorted(ax.get_xlim()) == [-0.5, 63.5]
+    plots.pyplot().close(fig)
+
+
+def test_a_narrow_range_is_widened_around_a_whole_number_either_way_up() -> None:
+    for inverted in (False, True):
+        fig, ax = plots.pyplot().subplots()
+        ax.plot([1.0], [1.0], marker="o")
+        ax.set_xlim(0.9, 1.1)
+        ax.set_ylim(*((1.2, 0.8) if inverted else (0.8, 1.2)))
+        plots.integer_ticks(ax.xaxis)
+        plots.integer_ticks(ax.yaxis)
+        assert ax.get_xlim() == (0.0, 2.0)
+        assert ax.get_ylim() == ((2.0, 0.0) if inverted else (0.0, 2.0))  # orientation kept
+        plots.pyplot().close(fig)
