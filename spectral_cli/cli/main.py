@@ -25,6 +25,7 @@ from spectral_cli.cli.predict import predict
 from spectral_cli.cli.train import train, train_help
 from spectral_cli.cli.tune import tune
 from spectral_cli.cli.verify_lstm import verify_lstm
+from spectral_cli.core.credentials import mask_credentials
 from spectral_cli.core.errors import SpectralError
 from spectral_cli.core.runs import release_run_locks
 from spectral_cli.core.signals import install_early_handlers
@@ -32,7 +33,7 @@ from spectral_cli.core.version import __version__
 
 
 def _error(message: str, code: int) -> None:
-    line = " ".join(str(message).split())
+    line = mask_credentials(" ".join(str(message).split()))  # a --storage password never shows
     sys.stderr.write(f"error: {line}\n")
     sys.stderr.flush()
     sys.exit(code)

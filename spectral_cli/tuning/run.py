@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from spectral_cli.core.atomic import write_text_atomic
+from spectral_cli.core.credentials import mask_credentials
 from spectral_cli.core.errors import BadInput, Interrupted, RuntimeFailure
 from spectral_cli.core.registry import get_family
 from spectral_cli.core.report import write_report
@@ -224,7 +225,6 @@ def tune_run(
         open_storage,
         open_study,
         quiet_optuna,
-        redact_url,
         study_name,
     )
 
@@ -256,7 +256,7 @@ def tune_run(
         if stop.requested:
             raise Interrupted(
                 f"{stop.signal_name} while tuning {family}; finished trials are kept "
-                f"in {redact_url(settings.storage)}; rerun the command to add trials"
+                f"in {mask_credentials(settings.storage)}; rerun the command to add trials"
             )
         study = open_study(
             storage,
@@ -285,7 +285,7 @@ def tune_run(
         },
         seed=settings.seed,
         device=str(resolve_device(settings.device)),
-        storage=redact_url(settings.storage),  # no password in report.json
+        storage=mask_credentials(settings.storage),  # no password in report.json
         sampler=settings.sampler,
         pruner=settings.pruner,
         trials_requested=settings.trials,

@@ -19,6 +19,7 @@ import os
 import time
 from typing import Any, Literal
 
+from spectral_cli.core.credentials import mask_credentials
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.registry import get_family
 
@@ -69,7 +70,9 @@ def open_storage(url: str) -> Any:
     else:  # a server may drop idle connections between two trials: test each before use
         engine_kwargs = {"pool_pre_ping": True}
     beat, grace = heartbeat_settings()
-    shown, url = redact_url(url), with_driver(url)
+    shown, url = mask_credentials(url), with_driver(url)
+    if url.partition("://")[2].split("/")[0].count("@") > 1:  # the driver would cut it apart
+        raise BadInput(f"--storage {shown!r}: the password holds an unencoded '@'; write it as %40")
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     for attempt in range(1, SCHEMA_RACE_TRIES + 1):
         try:
@@ -109,17 +112,6 @@ def _schema_race(exc: BaseException) -> bool:
     except ImportError:  # pragma: no cover - optuna depends on sqlalchemy
         return False
     return isinstance(exc, (IntegrityError, ProgrammingError))
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password (it goes into error messages)."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        parsed = make_url(url)
-        return url if parsed.password is None else parsed.render_as_string(hide_password=True)
-    except Exception:
-        return url
 
 
 def study_name(base: str, family: str) -> str:
