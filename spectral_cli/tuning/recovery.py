@@ -97,17 +97,33 @@ def fail_trial(study: Any, trial: Any) -> bool:
         return False
 
 
-def fail_orphaned_trials(settings: TuneSettings, family: str, pids: set[int | None]) -> None:
-    """Mark RUNNING trials of worker processes that died (killed, crashed) as FAIL."""
+def _load(settings: TuneSettings, family: str) -> Any:
     import optuna
 
     from spectral_cli.tuning.study import open_storage, study_name
 
     storage = open_storage(settings.storage)
-    study = optuna.load_study(study_name=study_name(settings.study_name, family), storage=storage)
+    return optuna.load_study(study_name=study_name(settings.study_name, family), storage=storage)
+
+
+def fail_orphaned_trials(settings: TuneSettings, family: str, pids: set[int]) -> None:
+    """Mark RUNNING trials of worker processes that died (killed, crashed) as FAIL."""
+    import optuna
+
+    study = _load(settings, family)
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         if trial.user_attrs.get("pid") in pids:
             fail_trial(study, trial)
+
+
+def trials_of(settings: TuneSettings, family: str, pids: set[int]) -> list[Any]:
+    """The family's trials (any state) that processes ``pids`` of this host ran."""
+    host = socket.gethostname()
+    return [
+        t
+        for t in _load(settings, family).get_trials(deepcopy=False)
+        if t.user_attrs.get("pid") in pids and t.user_attrs.get("host", host) == host
+    ]
 
 
 def earlier_results(out: Path, families: tuple[str, ...]) -> dict[str, Any]:
