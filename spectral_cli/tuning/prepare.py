@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.registry import get_family
@@ -98,6 +99,34 @@ def resumed_settings(
     return restored
 
 
+def check_spaces(settings: TuneSettings, storage: Any) -> None:
+    """Each family's space against its study in ``storage``, where one exists."""
+    import optuna
+
+    from spectral_cli.tuning.space import check_space, load_space
+    from spectral_cli.tuning.study import study_name
+
+    names = {s.study_name for s in optuna.get_all_study_summaries(storage, False)}
+    for family in settings.families:
+        name = study_name(settings.study_name, family)
+        if name in names:
+            study = optuna.load_study(study_name=name, storage=storage)
+            check_space(study, load_space(family, settings.space_file))
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite storage URL (None: another database, or in memory)."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+    except Exception:
+        return None  # open_storage refuses it with the reason
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
 def prepare_tune_dir(
     settings: TuneSettings,
     *,
@@ -126,16 +155,27 @@ def prepare_tune_dir(
         raise BadInput("--overwrite and --resume contradict each other; pass one of them")
     if settings.trials == 0 and not resume:
         raise BadInput("--trials 0 only continues a tuning run: pass --resume --out DIR")
-    if settings.storage:
-        open_storage(settings.storage)  # an unusable URL is refused before anything is created
-    elif resume and not (out / "optuna.db").is_file():
-        raise BadInput(f"--resume: {out} holds no optuna.db; nothing to continue")
-    if not resume:
+    if not resume:  # --out is checked (and made) before a new storage file is created
         run_dir = RunDir.open(out, "tune", "-".join(settings.families), overwrite=overwrite)
+        try:
+            if settings.storage:  # an unusable URL or space is refused, nothing left
+                check_spaces(settings, open_storage(settings.storage))
+        except BadInput:
+            run_dir.discard_if_unused()
+            raise
         run_dir.write_text(SETTINGS_FILE, json.dumps(remembered(settings), indent=2) + "\n")
     else:
         if not out.is_dir():
             raise BadInput(f"--resume: {out} does not exist; nothing to continue")
+        db = sqlite_file(settings.storage) if settings.storage else out / "optuna.db"
+        if db is not None and not settings.storage and not db.is_file():
+            raise BadInput(f"--resume: {out} holds no optuna.db; nothing to continue")
+        if db is not None and db.is_file() and db.stat().st_size == 0:
+            raise BadInput(
+                f"--resume: {db} is empty (0 bytes), not the study's database; restore it "
+                "or start a new study in another --out"
+            )
         lock_run_dir(out)  # one tune process per directory (a shared study may span several)
+        check_spaces(settings, open_storage(settings.storage or default_storage(out)))
         clean_temporaries(out)
     return replace(settings, storage=settings.storage or default_storage(out))

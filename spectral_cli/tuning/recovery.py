@@ -4,7 +4,6 @@ earlier families kept on a partial ``--resume``, and workers that die with their
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import signal
@@ -12,6 +11,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from spectral_cli.core.arrays import parse_json
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.runs import RunDir
 from spectral_cli.tuning.settings import TuneSettings
@@ -133,15 +133,20 @@ def earlier_results(out: Path, families: tuple[str, ...]) -> dict[str, Any]:
     path = out / RunDir.REPORT
     if not path.is_file():
         return {}
+    what = f"--resume: {path} is not a readable tune report"
     try:
-        earlier = json.loads(path.read_text(encoding="utf-8")).get("families", {})
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise BadInput(what) from None
+    try:  # the project's parser: deep nesting is bad input, not a RecursionError
+        earlier = parse_json(text, f"--resume: {path}").get("families", {})
         return {
             name: FamilyResult.model_validate(res)
             for name, res in earlier.items()
             if name not in families
         }
     except (ValueError, AttributeError):
-        raise BadInput(f"--resume: {path} is not a readable tune report") from None
+        raise BadInput(what) from None
 
 
 def die_with_parent() -> None:

@@ -34,7 +34,6 @@ from spectral_cli.tuning.settings import (
     TuneSettings,
     family_sets,
 )
-from spectral_cli.tuning.space import check_space, load_space
 from spectral_cli.tuning.trials import TrialProgress, run_trials
 from spectral_cli.tuning.workers import run_workers
 
@@ -111,7 +110,6 @@ def tune_families(
             make_pruner(settings.pruner),
             family_sets(settings, family),
         )
-        check_space(study, load_space(family, settings.space_file))
         fail_dead_trials(study, starting=True)  # a killed process's trials are not RUNNING
     for family in settings.families:
         if settings.trials == 0:
@@ -153,13 +151,14 @@ def tune_run(
     settings = prepare_tune_dir(
         settings, overwrite=overwrite, resume=resume, given=given, note=note
     )
+    # read before any trial runs: an unreadable report is refused up front
+    earlier = earlier_results(settings.out, settings.families) if resume else {}
     started = time.perf_counter()
     with storage_errors(settings.storage):
         results = tune_families(settings, progress, stop)
     tuned = time.perf_counter()
     final_runs(settings, results, stop)
-    if resume:  # families tuned earlier in this directory keep their results
-        results = {**earlier_results(settings.out, settings.families), **results}
+    results = {**earlier, **results}  # families tuned earlier here keep their results
     pairwise = compare(results)
     from spectral_cli.core.device import resolve_device
 
