@@ -18,6 +18,7 @@ from typing import Any
 
 from spectral_cli.core.credentials import mask_credentials
 from spectral_cli.core.errors import RuntimeFailure, SpectralError
+from spectral_cli.tuning.study import StorageUnavailable
 
 
 def storage_cause(exc: BaseException | None) -> BaseException | None:
@@ -65,6 +66,8 @@ def storage_errors(url: str, study: Any = None) -> Iterator[None]:
     threading.excepthook = hook
     try:
         yield
+    except StorageUnavailable as exc:
+        raise failed(url, exc.reason) from None
     except SpectralError:
         raise
     except Exception as exc:
@@ -73,13 +76,17 @@ def storage_errors(url: str, study: Any = None) -> Iterator[None]:
             raise
         if study is not None:
             fail_own_running(study)
-        raise RuntimeFailure(
-            f"the storage {mask_credentials(url)} failed during the study ({first_line(cause)}); "
-            "the trials it recorded are kept; rerun with --resume once it works again"
-        ) from None
+        raise failed(url, first_line(cause)) from None
     finally:
         optimize_log.removeFilter(drop)
         threading.excepthook = previous_hook
+
+
+def failed(url: str, reason: str) -> RuntimeFailure:
+    return RuntimeFailure(
+        f"the storage {mask_credentials(url)} failed during the study ({reason}); "
+        "the trials it recorded are kept; rerun with --resume once it works again"
+    )
 
 
 def fail_own_running(study: Any) -> None:

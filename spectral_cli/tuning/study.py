@@ -59,6 +59,15 @@ def quiet_optuna(level: str = "WARNING") -> None:
     optuna.logging.set_verbosity(getattr(logging, level))
 
 
+class StorageUnavailable(BadInput):
+    """The storage cannot be opened: bad input before a study starts, a runtime failure
+    (:func:`~spectral_cli.tuning.failures.storage_errors`) once it has."""
+
+    def __init__(self, shown: str, reason: str) -> None:
+        super().__init__(f"cannot open --storage {shown!r} ({reason})")
+        self.reason = reason
+
+
 def open_storage(url: str) -> Any:
     """An Optuna RDBStorage for ``url``; failures to open are bad input."""
     import warnings
@@ -86,7 +95,7 @@ def open_storage(url: str) -> Any:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             if isinstance(exc, ImportError) and "psycopg" in first:
                 first += "; pip install 'spectral-cli[postgres]'"
-            raise BadInput(f"cannot open --storage {shown!r} ({first[:200]})") from None
+            raise StorageUnavailable(shown, first[:200]) from None
     raise AssertionError("unreachable")
 
 

@@ -136,9 +136,9 @@ def run_trials(
     quiet_optuna("ERROR" if settings.quiet else "WARNING")
     stop = stop or StopFlag()
     progress = progress or PlainProgress(settings.quiet, worker)
-    storage = open_storage(settings.storage)
     name = study_name(settings.study_name, family)
     with storage_errors(settings.storage):
+        storage = open_storage(settings.storage)
         study = open_study(
             storage, name, family, None, make_pruner(settings.pruner), list(settings.sets)
         )

@@ -21,6 +21,7 @@ from typing import Any
 from spectral_cli.core.credentials import mask_credentials
 from spectral_cli.core.errors import BadInput, RuntimeFailure, SpectralError
 from spectral_cli.core.signals import StopFlag, catch_signals
+from spectral_cli.tuning.failures import storage_errors
 from spectral_cli.tuning.recovery import die_with_parent, fail_orphaned_trials, trials_of
 from spectral_cli.tuning.settings import TuneSettings
 from spectral_cli.tuning.trials import run_trials
@@ -156,16 +157,20 @@ def run_workers(settings: TuneSettings, family: str, stop: StopFlag) -> None:
             running.remove(slot)
             if slot.proc.exitcode == 0:
                 continue
-            fail_orphaned_trials(settings, family, {slot.proc.pid})
             sent = slot.failure()
-            if sent is not None:  # it failed for a reason: the first one is reported
-                failure = failure or sent
-            elif (
-                not stop.requested
-                and failure is None
-                and restart(settings, family, slot, time.monotonic() - started, lost)
-            ):
-                running.append(slot)
+            try:
+                with storage_errors(settings.storage):
+                    fail_orphaned_trials(settings, family, {slot.proc.pid})
+                    if (
+                        sent is None
+                        and not stop.requested
+                        and failure is None
+                        and restart(settings, family, slot, time.monotonic() - started, lost)
+                    ):
+                        running.append(slot)
+            except SpectralError as exc:
+                sent = sent or (exc.exit_code, str(exc))
+            failure = failure or sent  # the first worker failure is the one reported
         time.sleep(0.2)
     if stop.requested:
         return  # the caller reports the stop
