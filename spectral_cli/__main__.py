@@ -14,12 +14,20 @@ import sys
 def _exit_interrupted(message: bool) -> None:
     """Exit 130 for real: CPython turns a non-zero exit into a SIGINT death (-2) when a
     KeyboardInterrupt once escaped code run through ``exec`` (as during ``import torch``)."""
-    if message:
+    if message and _reporting_rank():
         sys.stderr.write("error: interrupted\n")
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     os._exit(130)
+
+
+def _reporting_rank() -> bool:
+    try:
+        from spectral_cli.cli.output import reporting_rank
+    except BaseException:  # interrupted while importing it: say it
+        return True
+    return reporting_rank()
 
 
 def main() -> None:

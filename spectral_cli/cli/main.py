@@ -21,6 +21,7 @@ from spectral_cli.cli.compare import compare
 from spectral_cli.cli.export import export
 from spectral_cli.cli.harmony_score import harmony_score
 from spectral_cli.cli.ntk import ntk
+from spectral_cli.cli.output import reporting_rank
 from spectral_cli.cli.predict import predict
 from spectral_cli.cli.train import train, train_help
 from spectral_cli.cli.tune import tune
@@ -33,7 +34,14 @@ from spectral_cli.core.version import __version__
 
 
 def _error(message: str, code: int) -> None:
+    """One ``error:`` line on stderr and exit ``code``. Under torchrun a bad input (2) or an
+    interruption (130) is printed by rank 0 alone (every rank has it); any other failure by
+    each rank that has it, naming the rank."""
     line = mask_credentials(" ".join(str(message).split()))  # a --storage password never shows
+    if not reporting_rank():
+        if code in (2, 130):
+            sys.exit(code)
+        line = f"rank {os.environ.get('RANK')}: {line}"
     sys.stderr.write(f"error: {line}\n")
     sys.stderr.flush()
     sys.exit(code)
