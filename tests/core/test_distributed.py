@@ -34,7 +34,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def launch(args: list[str], world: int) -> list[subprocess.Popen]:
+def launch(
+    args: list[str], world: int, per_rank: list[list[str]] | None = None
+) -> list[subprocess.Popen]:
+    """``world`` ranks of ``spectral ARGS`` (``per_rank[r]`` appended to rank r's)."""
     port = free_port()
     procs = []
     for rank in range(world):
@@ -49,7 +52,7 @@ def launch(args: list[str], world: int) -> list[subprocess.Popen]:
         }
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "spectral_cli", *args],
+                [sys.executable, "-m", "spectral_cli", *args, *(per_rank or [[]] * world)[rank]],
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -151,8 +154,10 @@ def test_sigterm_to_the_group_saves_once_and_resumes_exactly(tmp_path: Path) -> 
         time.sleep(0.1)
     for p in procs:
         p.send_signal(signal.SIGTERM)
-    codes = [c for c, _, _ in finish(procs)]
-    assert codes == [130, 130], codes
+    stopped = finish(procs)
+    assert [c for c, _, _ in stopped] == [130, 130], stopped
+    errors = [[x for x in err.splitlines() if x.startswith("error:")] for _, _, err in stopped]
+    assert len(errors[0]) == 1 and errors[1] == [], errors  # rank 0 alone says it
     resumed = finish(launch([*args, "--out", str(cut), "--resume"], 2))
     assert [c for c, _, _ in resumed] == [0, 0], resumed
     a, b = weights(tmp_path / "full"), weights(cut)
@@ -171,3 +176,51 @@ def test_a_non_zero_rank_writes_nothing(tmp_path: Path, monkeypatch: pytest.Monk
     )
     report = run_experiment(cfg, tmp_path, torch.device("cpu"))
     assert list(tmp_path.iterdir()) == [] and set(report.models) == {"hae", "sae"}
+
+
+def error_lines(result: tuple[int, str, str]) -> list[str]:
+    return [line for line in result[2].splitlines() if line.strip()]
+
+
+def test_a_bad_input_under_two_ranks_is_one_line_from_rank_0(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    args = ["train", "standard", "--set", "train.epochs=0", "--device", "cpu", "--out", str(out)]
+    results = finish(launch(args, 2))
+    assert [c for c, _, _ in results] == [2, 2], results
+    assert len(error_lines(results[0])) == 1 and error_lines(results[0])[0].startswith("error: ")
+    assert error_lines(results[1]) == [] and results[1][1] == ""  # rank 1: silent
+    assert not out.exists()
+
+
+def test_ranks_started_with_different_settings_are_refused(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    args = ["train", "hpe", *BUDGET, "--device", "cpu", "--out", str(out)]
+    k = [["--set", "model.k=8"], ["--set", "model.k=4"]]
+    results = finish(launch(args, 2, per_rank=k))
+    assert [c for c, _, _ in results] == [2, 2], results
+    (line,) = error_lines(results[0])
+    assert line.startswith("error: the ranks started with different settings (rank 1")
+    assert error_lines(results[1]) == []
+    assert not out.exists()
+
+
+def test_a_resume_at_another_world_size_needs_allow_world_change(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from spectral_cli.cli.main import app
+
+    out = tmp_path / "r"
+    args = ["train", "standard", *BUDGET, *NO_DROPOUT, "--device", "cpu", "--out", str(out)]
+    first = CliRunner().invoke(app, [*args[:-2], "--out", str(out), "-q"])  # one process
+    assert first.exit_code == 0, first.output
+    state = (out / "state.safetensors").read_bytes()
+    more = [*args, "--resume", "--set", "train.epochs=3", "-q"]
+    refused = finish(launch(more, 2))
+    assert [c for c, _, _ in refused] == [2, 2], refused
+    (line,) = error_lines(refused[0])
+    assert "1 process(es), this resume has 2" in line and "--allow-world-change" in line
+    assert error_lines(refused[1]) == [] and (out / "state.safetensors").read_bytes() == state
+    allowed = finish(launch([*more, "--allow-world-change"], 2))
+    assert [c for c, _, _ in allowed] == [0, 0], allowed
+    report = json.loads((out / "report.json").read_text())
+    assert len(report["history"]) == 3 and report["resumes"][-1]["world_size"] == 2
