@@ -224,3 +224,41 @@ def test_a_resume_at_another_world_size_needs_allow_world_change(tmp_path: Path)
     assert [c for c, _, _ in allowed] == [0, 0], allowed
     report = json.loads((out / "report.json").read_text())
     assert len(report["history"]) == 3 and report["resumes"][-1]["world_size"] == 2
+
+
+def test_a_stopped_rank_fails_the_others_after_the_collective_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rank 1 frozen (SIGSTOP) mid-run: rank 0 gives up after $SPECTRAL_DIST_TIMEOUT (here 5 s)
+    with one error line and exit 3, instead of waiting torch's default 30 minutes."""
+    monkeypatch.setenv("SPECTRAL_DIST_TIMEOUT", "5")
+    out = tmp_path / "r"
+    slow = ["--set", "train.epochs=30", "--set", "data.limit=600", "--set", "train.batch_size=16"]
+    procs = launch(["train", "standard", *slow, "--device", "cpu", "--out", str(out)], 2)
+    try:
+        deadline = time.time() + 300
+        while not (out / "state.safetensors").is_file() and time.time() < deadline:
+            time.sleep(0.1)  # an epoch ended: both ranks are in the loop
+        procs[1].send_signal(signal.SIGSTOP)
+        code = procs[0].wait(timeout=180)
+        _, err = procs[0].communicate()
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGCONT)
+            p.kill()
+            p.wait()
+    assert code == 3, err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err
+
+
+@pytest.mark.parametrize("value", ["0", "soon"])
+def test_a_bad_collective_timeout_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("SPECTRAL_DIST_TIMEOUT", value)
+    args = ["train", "standard", *BUDGET, "--device", "cpu", "--out", str(tmp_path / "r")]
+    results = finish(launch(args, 2))
+    assert [c for c, _, _ in results] == [2, 2], results
+    (line,) = error_lines(results[0])
+    assert "SPECTRAL_DIST_TIMEOUT" in line and not (tmp_path / "r").exists()
