@@ -132,7 +132,7 @@ def final_worker_main(settings: TuneSettings, jobs: list[Job]) -> None:
     die_with_parent()
     limit_threads(settings)
     device = resolve_device(settings.device)
-    with catch_signals(StopFlag()) as stop:
+    with catch_signals(StopFlag(), redeliver=False) as stop:
         try:
             for family, seed, params in jobs:
                 run_final(settings, family, seed, params, device, stop)

@@ -42,7 +42,7 @@ def worker_main(settings: TuneSettings, family: str, n_trials: int, worker: int,
     die_with_parent()
     try:
         limit_threads(settings)
-        with catch_signals(StopFlag()) as stop:
+        with catch_signals(StopFlag(), redeliver=False) as stop:
             run_trials(settings, family, n_trials, worker, stop=stop)
     except SpectralError as exc:
         conn.send((exc.exit_code, str(exc)))
