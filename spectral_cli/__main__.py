@@ -45,6 +45,9 @@ def _exit_holding_signals(code: int) -> None:
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda signum, _frame: pending.append(signum))
+    shutdown = getattr(threading, "_shutdown", None)  # joins non-daemon threads, as exit does
+    if shutdown is not None:
+        shutdown()
     gc.collect()  # file objects nobody holds flush their buffers now
     atexit._run_exitfuncs()
     if pending:

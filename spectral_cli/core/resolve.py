@@ -85,9 +85,13 @@ def check_length(run_dir: Path, spec: Any, cfg: RunConfig, meta: dict[str, str])
 
     try:
         loop = parse_json(meta.get("spectral.loop", "{}"), f"{run_dir / STATE_FILE} loop")
-        done = int(loop.get("epoch", 0)) + (int(loop.get("step", 0)) > 0)
-    except (BadInput, AttributeError, TypeError, ValueError):
-        return  # the trainer refuses an unreadable loop state with its own message
+        epoch, step = loop["epoch"], loop["step"]
+        consistent = isinstance(epoch, int) and len(loop["history"]) == epoch
+    except (BadInput, AttributeError, KeyError, TypeError, ValueError):
+        consistent = False
+    if not consistent or not isinstance(step, int):
+        return  # the trainer refuses a tampered or unreadable loop state with its own message
+    done = epoch + (step > 0)
     wanted = spec.loop(cfg).epochs
     if wanted < done:
         key = "train.steps" if spec.unit == "steps" else "train.epochs"

@@ -93,9 +93,11 @@ def join_processes(targets: list[tuple[Any, tuple[Any, ...]]], stop: StopFlag) -
 
 
 def terminate(procs: list[Any]) -> None:
+    """SIGTERM, once per process: the worker fails its running trial and stops."""
     for p in procs:
-        if p.is_alive():
-            p.terminate()  # SIGTERM: the worker fails its running trial and stops
+        if p.is_alive() and not getattr(p, "spectral_terminated", False):
+            p.spectral_terminated = True
+            p.terminate()
 
 
 def how_it_ended(exitcode: int | None) -> str:
