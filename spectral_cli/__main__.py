@@ -14,6 +14,11 @@ import sys
 def _exit_interrupted(message: bool) -> None:
     """Exit 130 for real: CPython turns a non-zero exit into a SIGINT death (-2) when a
     KeyboardInterrupt once escaped code run through ``exec`` (as during ``import torch``)."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):  # a second signal cannot cut the line short
+        with contextlib.suppress(ValueError):
+            signal.signal(sig, signal.SIG_IGN)
     if message and _reporting_rank():
         sys.stderr.write("error: interrupted\n")
     for stream in (sys.stdout, sys.stderr):
@@ -60,18 +65,21 @@ def _exit_holding_signals(code: int) -> None:
 
 def main() -> None:
     try:
-        import spectral_cli.cli  # noqa: F401 - installs the SIGTERM handler first
-        from spectral_cli.cli.main import app
+        try:
+            import spectral_cli.cli  # noqa: F401 - installs the SIGTERM handler first
+            from spectral_cli.cli.main import app
 
-        app()  # building the click command happens before the group's own error handling
-    except KeyboardInterrupt:
-        _exit_interrupted(message=True)
-    except SystemExit as exc:
-        if exc.code == 130:  # the group already printed its one line
+            app()  # building the click command happens before the group's own error handling
+            code: str | int | None = 0
+        except SystemExit as exc:
+            code = exc.code
+        if code == 130:  # the group already printed its one line
             _exit_interrupted(message=False)
-        if exc.code is not None and not isinstance(exc.code, int):
-            raise  # a message to print: Python's own exit does it
-        _exit_holding_signals(exc.code or 0)
+        if code is not None and not isinstance(code, int):
+            sys.exit(code)  # a message to print: Python's own exit does it
+        _exit_holding_signals(code or 0)
+    except KeyboardInterrupt:  # also a signal between the command's end and the exit
+        _exit_interrupted(message=True)
 
 
 if __name__ == "__main__":
