@@ -21,11 +21,13 @@ from spectral_cli.cli.compare import compare
 from spectral_cli.cli.export import export
 from spectral_cli.cli.harmony_score import harmony_score
 from spectral_cli.cli.ntk import ntk
+from spectral_cli.cli.output import reporting_rank
 from spectral_cli.cli.plot import plot
 from spectral_cli.cli.predict import predict
 from spectral_cli.cli.train import train, train_help
 from spectral_cli.cli.tune import tune
 from spectral_cli.cli.verify_lstm import verify_lstm
+from spectral_cli.core.credentials import mask_credentials
 from spectral_cli.core.errors import SpectralError
 from spectral_cli.core.runs import release_run_locks
 from spectral_cli.core.signals import install_early_handlers
@@ -33,7 +35,14 @@ from spectral_cli.core.version import __version__
 
 
 def _error(message: str, code: int) -> None:
-    line = " ".join(str(message).split())
+    """One ``error:`` line on stderr and exit ``code``. Under torchrun a bad input (2) or an
+    interruption (130) is printed by rank 0 alone (every rank has it); any other failure by
+    each rank that has it, naming the rank."""
+    line = mask_credentials(" ".join(str(message).split()))  # a --storage password never shows
+    if not reporting_rank():
+        if code in (2, 130):
+            sys.exit(code)
+        line = f"rank {os.environ.get('RANK')}: {line}"
     sys.stderr.write(f"error: {line}\n")
     sys.stderr.flush()
     sys.exit(code)

@@ -7,6 +7,7 @@ not a terminal: a long run directory stays on one line), and ``--quiet`` silence
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -42,3 +43,14 @@ def print_config(cfg: Any, *comments: str) -> None:
     for comment in comments:
         typer.echo(f"# {comment}")
     typer.echo(dump_yaml(cfg), nl=False)
+
+
+def reporting_rank() -> bool:
+    """Whether this process reports a bad input or an interruption: always, except the ranks
+    other than 0 of a launcher's group (``torchrun``), which all see the same input and the
+    same signal and exit with the same code silently, so the user reads one line, not one per
+    rank. Read from the launcher's environment: no torch, valid before the group exists."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) <= 1 or int(os.environ["RANK"]) == 0
+    except (KeyError, ValueError):
+        return True

@@ -78,6 +78,12 @@ def train(
         help="Train one run per seed (0-4, or 0,3,7) into OUT/seed-<n>/ and write "
         "OUT/summary.json and summary.md (mean, sd, 95 % CI, min, max per metric).",
     ),
+    allow_world_change: bool = typer.Option(
+        False,
+        "--allow-world-change",
+        help="With --resume: continue under another number of torchrun processes than the "
+        "run last had (the result then differs from an uninterrupted run).",
+    ),
     *,
     flags: FlagValues,
     config: ConfigOpt = None,
@@ -106,6 +112,7 @@ def train(
     from spectral_cli.core.pipeline import run_experiment
     from spectral_cli.core.provenance import load_note
     from spectral_cli.core.registry import get_family
+    from spectral_cli.core.resolve import check_world
     from spectral_cli.core.runs import RunDir
     from spectral_cli.core.signals import StopFlag, catch_signals
 
@@ -128,6 +135,7 @@ def train(
     data = None
     if cfg is not None:
         check_global_batch(cfg, dist.world)
+        distributed.check_same(config_hash(cfg), "settings")  # before any mkdir
         data = get_family(family).data(cfg)  # a bad data file is refused before any mkdir too
     # rank 0 checks, creates and locks the run directory; the other ranks get its path
     run_dir, error = None, None
@@ -146,6 +154,8 @@ def train(
         if cfg is None:
             cfg = resolve(family, flags, shared, run_dir=run_dir.path)
             check_global_batch(cfg, dist.world)
+            check_world(run_dir.path, dist.world, allow_world_change)
+            distributed.check_same(config_hash(cfg), "settings")
         where = f"{dev}, {dist.world} processes" if dist.active else f"{dev}"
         header = "\n".join([*notes, f"training {family} on {where} (seed {cfg.seed}) -> {run_dir}"])
         with (
@@ -171,6 +181,14 @@ def train(
     distributed.teardown()
     if dist.primary:
         emit(shared, report, f"{report.summary()} -> {run_dir}")
+
+
+def config_hash(cfg: Any) -> str:
+    import hashlib
+    import json
+
+    text = json.dumps(cfg.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def check_global_batch(cfg: Any, world: int) -> None:

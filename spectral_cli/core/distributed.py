@@ -25,6 +25,7 @@ not to rounding; with both off the tests pin agreement to 1e-5.
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,9 @@ from typing import Any
 import torch
 
 from spectral_cli.core.errors import BadInput
+
+TIMEOUT_VAR = "SPECTRAL_DIST_TIMEOUT"
+DEFAULT_TIMEOUT_S = 300
 
 
 @dataclass(frozen=True)
@@ -89,10 +93,44 @@ def setup(device: torch.device) -> tuple[Dist, torch.device]:
         torch.cuda.set_device(device)
     if not td.is_initialized():
         td.init_process_group(
-            "nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world
+            "nccl" if device.type == "cuda" else "gloo",
+            rank=rank,
+            world_size=world,
+            timeout=datetime.timedelta(seconds=collective_timeout()),
         )
     _CURRENT = Dist(rank, world, local)
     return _CURRENT, device
+
+
+def collective_timeout() -> int:
+    """Seconds a rank waits in a collective for the others before it fails (exit 3):
+    ``$SPECTRAL_DIST_TIMEOUT``, default 300 (torch's own default is 30 minutes, which a
+    stopped or dead rank would make every other rank wait)."""
+    raw = os.environ.get(TIMEOUT_VAR, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT_S
+    if not raw.isdigit() or int(raw) < 1:
+        raise BadInput(f"${TIMEOUT_VAR} must be a whole number of seconds >= 1, got {raw!r}")
+    return int(raw)
+
+
+def check_same(value: str, what: str) -> None:
+    """Refuse (exit 2, on every rank; rank 0 says it) unless every rank has the same ``value``
+    (e.g. a hash of the resolved config): ranks started with different options would train
+    different models in one group, or abort in a collective of mismatched shapes."""
+    if not _CURRENT.active:
+        return
+    import torch.distributed as td
+
+    values: list[Any] = [None] * _CURRENT.world
+    td.all_gather_object(values, value)
+    differ = [r for r, v in enumerate(values) if v != values[0]]
+    if differ:
+        ranks = ", ".join(map(str, differ))
+        raise BadInput(
+            f"the ranks started with different {what} (rank {ranks} differs from rank 0); "
+            "start every rank with the same options"
+        )
 
 
 def teardown() -> None:

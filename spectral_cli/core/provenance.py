@@ -137,6 +137,7 @@ class ResumeEntry(BaseModel):
     torch_threads: int
     wall_seconds: float | None = None
     threads_changed: bool = False
+    world_size: int | None = None  # processes of this resume (None: a state from before)
 
 
 def collect(data: Any, world_size: int = 1, backend: str | None = None) -> Provenance:
@@ -159,7 +160,7 @@ def collect(data: Any, world_size: int = 1, backend: str | None = None) -> Prove
     )
 
 
-def resume_entry(original: Provenance) -> ResumeEntry:
+def resume_entry(original: Provenance, world_size: int = 1) -> ResumeEntry:
     """The entry for a resume starting now (``wall_seconds`` is filled in at the end)."""
     import torch
 
@@ -169,7 +170,33 @@ def resume_entry(original: Provenance) -> ResumeEntry:
         time=utc_now(),
         torch_threads=threads,
         threads_changed=threads != original.torch_threads,
+        world_size=world_size,
     )
+
+
+def saved_world(saved_state: Path) -> int | None:
+    """The number of processes a run last ran with (its latest resume that recorded one, else
+    its start), from its resume state; None when the state holds no readable provenance."""
+    original, resumes = _saved(saved_state)
+    if original is None:
+        return None
+    worlds = [r.world_size for r in resumes if r.world_size is not None]
+    return worlds[-1] if worlds else original.world_size
+
+
+def _saved(saved_state: Path) -> tuple[Provenance | None, list[ResumeEntry]]:
+    from spectral_cli.core.arrays import parse_json
+    from spectral_cli.core.checkpoint import read_metadata
+    from spectral_cli.core.errors import BadInput
+
+    try:
+        meta = read_metadata(saved_state).get(PROVENANCE_KEY, "null")
+        saved = parse_json(meta, f"{saved_state} provenance")
+        original = Provenance.model_validate(saved["provenance"])
+        resumes = [ResumeEntry.model_validate(r) for r in saved["resumes"]]
+    except (BadInput, OSError, ValueError, TypeError, KeyError):
+        return None, []  # unreadable (or deeper than the JSON guard allows)
+    return original, resumes
 
 
 def cpu_count() -> int:
@@ -198,19 +225,9 @@ def start(
     state) the one saved when the run started, with a new :class:`ResumeEntry` appended. A
     state written before provenance was recorded starts a new block."""
     if saved_state is not None and saved_state.is_file():
-        from spectral_cli.core.arrays import parse_json
-        from spectral_cli.core.checkpoint import read_metadata
-        from spectral_cli.core.errors import BadInput
-
-        try:
-            meta = read_metadata(saved_state).get(PROVENANCE_KEY, "null")
-            saved = parse_json(meta, f"{saved_state} provenance")
-            original = Provenance.model_validate(saved["provenance"])
-            resumes = [ResumeEntry.model_validate(r) for r in saved["resumes"]]
-        except (BadInput, ValueError, TypeError, KeyError):
-            pass  # unreadable (or deeper than the JSON guard allows): a new block
-        else:
-            return original, [*resumes, resume_entry(original)]
+        original, resumes = _saved(saved_state)
+        if original is not None:  # else unreadable: a new block
+            return original, [*resumes, resume_entry(original, world_size)]
     return collect(data, world_size, backend), []
 
 

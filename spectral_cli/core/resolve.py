@@ -74,4 +74,43 @@ def resume_train_config(
             "--resume may only change train.epochs (or train.steps); "
             "start a new run for other changes"
         )
+    check_length(run_dir, spec, merged, meta)
     return merged
+
+
+def check_length(run_dir: Path, spec: Any, cfg: RunConfig, meta: dict[str, str]) -> None:
+    """A resume may extend a run, never cut it below what already ran (the saved config and
+    report would claim a length the weights do not have)."""
+    from spectral_cli.core.arrays import parse_json
+
+    try:
+        loop = parse_json(meta.get("spectral.loop", "{}"), f"{run_dir / STATE_FILE} loop")
+        epoch, step = loop["epoch"], loop["step"]
+        consistent = isinstance(epoch, int) and len(loop["history"]) == epoch
+    except (BadInput, AttributeError, KeyError, TypeError, ValueError):
+        consistent = False
+    if not consistent or not isinstance(step, int):
+        return  # the trainer refuses a tampered or unreadable loop state with its own message
+    done = epoch + (step > 0)
+    wanted = spec.loop(cfg).epochs
+    if wanted < done:
+        key = "train.steps" if spec.unit == "steps" else "train.epochs"
+        raise BadInput(
+            f"--resume: {run_dir} already ran {done} {spec.unit}; {key}={wanted} would cut it "
+            f"short (pass {key} >= {done} to extend it, or start a new run)"
+        )
+
+
+def check_world(run_dir: Path, world: int, allow: bool) -> None:
+    """A resume runs at the world size the run last ran at, unless ``allow``
+    (``--allow-world-change``): another number of processes splits every batch differently,
+    so the run no longer matches an uninterrupted one."""
+    from spectral_cli.core.provenance import saved_world
+
+    before = saved_world(run_dir / STATE_FILE)
+    if before is not None and before != world and not allow:
+        raise BadInput(
+            f"--resume: {run_dir} ran with {before} process(es), this resume has {world}; "
+            "the result would not match an uninterrupted run; start it with the same "
+            "--nproc_per_node or pass --allow-world-change"
+        )

@@ -133,18 +133,31 @@ def hold_signals_while_importing(*names: str) -> None:
 
 
 @contextlib.contextmanager
-def catch_signals(flag: StopFlag) -> Iterator[StopFlag]:
-    """Route SIGINT and SIGTERM to ``flag`` for the duration of the block (main thread only)."""
+def catch_signals(flag: StopFlag, redeliver: bool = True) -> Iterator[StopFlag]:
+    """Route SIGINT and SIGTERM to ``flag`` for the duration of the block (main thread only).
+
+    A signal that came too late for the code in the block to act on (the block ends without an
+    exception, e.g. the run had just written its report) is raised again after the previous
+    handlers are back (``redeliver``), so it still ends the command as an interruption (exit
+    130) instead of being lost. Worker processes that stop cleanly on the flag pass False.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
+    received: list[int] = []
 
     def handler(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
         flag.request(signal.Signals(signum).name)
 
     previous = {sig: signal.signal(sig, handler) for sig in _SIGNALS}
     try:
         yield flag
+    except BaseException:
+        received.clear()  # the block acted on it (or failed): nothing to deliver again
+        raise
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+    if redeliver and received:
+        signal.raise_signal(received[0])

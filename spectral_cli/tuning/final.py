@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from spectral_cli.core.atomic import write_with
+from spectral_cli.core.credentials import mask_credentials
 from spectral_cli.core.errors import Interrupted, RuntimeFailure, SpectralError
 from spectral_cli.core.report import Selection
 from spectral_cli.core.runs import RunDir
@@ -24,7 +25,6 @@ from spectral_cli.core.stats import summarize
 from spectral_cli.tuning.recovery import die_with_parent
 from spectral_cli.tuning.report import FamilyResult, FinalRun
 from spectral_cli.tuning.settings import TuneSettings, trial_config
-from spectral_cli.tuning.study import redact_url
 from spectral_cli.tuning.workers import join_processes, limit_threads
 
 Job = tuple[str, int, dict[str, Any]]  # family, seed, the family's best parameters
@@ -55,7 +55,7 @@ def final_runs(settings: TuneSettings, results: dict[str, FamilyResult], stop: S
     if stop.requested:
         raise Interrupted(
             f"{stop.signal_name} during the final runs; the studies are complete in "
-            f"{redact_url(settings.storage)}; `--resume --trials 0` finishes the final runs"
+            f"{mask_credentials(settings.storage)}; `--resume --trials 0` finishes the final runs"
         )
     for family, seed, _ in jobs:
         report_path = final_dir(settings, family, seed) / RunDir.REPORT
@@ -132,7 +132,7 @@ def final_worker_main(settings: TuneSettings, jobs: list[Job]) -> None:
     die_with_parent()
     limit_threads(settings)
     device = resolve_device(settings.device)
-    with catch_signals(StopFlag()) as stop:
+    with catch_signals(StopFlag(), redeliver=False) as stop:
         try:
             for family, seed, params in jobs:
                 run_final(settings, family, seed, params, device, stop)

@@ -4,7 +4,6 @@ earlier families kept on a partial ``--resume``, and workers that die with their
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import signal
@@ -12,6 +11,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from spectral_cli.core.arrays import parse_json
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.runs import RunDir
 from spectral_cli.tuning.settings import TuneSettings
@@ -97,17 +97,33 @@ def fail_trial(study: Any, trial: Any) -> bool:
         return False
 
 
-def fail_orphaned_trials(settings: TuneSettings, family: str, pids: set[int | None]) -> None:
-    """Mark RUNNING trials of worker processes that died (killed, crashed) as FAIL."""
+def _load(settings: TuneSettings, family: str) -> Any:
     import optuna
 
     from spectral_cli.tuning.study import open_storage, study_name
 
     storage = open_storage(settings.storage)
-    study = optuna.load_study(study_name=study_name(settings.study_name, family), storage=storage)
+    return optuna.load_study(study_name=study_name(settings.study_name, family), storage=storage)
+
+
+def fail_orphaned_trials(settings: TuneSettings, family: str, pids: set[int]) -> None:
+    """Mark RUNNING trials of worker processes that died (killed, crashed) as FAIL."""
+    import optuna
+
+    study = _load(settings, family)
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         if trial.user_attrs.get("pid") in pids:
             fail_trial(study, trial)
+
+
+def trials_of(settings: TuneSettings, family: str, pids: set[int]) -> list[Any]:
+    """The family's trials (any state) that processes ``pids`` of this host ran."""
+    host = socket.gethostname()
+    return [
+        t
+        for t in _load(settings, family).get_trials(deepcopy=False)
+        if t.user_attrs.get("pid") in pids and t.user_attrs.get("host", host) == host
+    ]
 
 
 def earlier_results(out: Path, families: tuple[str, ...]) -> dict[str, Any]:
@@ -117,15 +133,20 @@ def earlier_results(out: Path, families: tuple[str, ...]) -> dict[str, Any]:
     path = out / RunDir.REPORT
     if not path.is_file():
         return {}
+    what = f"--resume: {path} is not a readable tune report"
     try:
-        earlier = json.loads(path.read_text(encoding="utf-8")).get("families", {})
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise BadInput(what) from None
+    try:  # the project's parser: deep nesting is bad input, not a RecursionError
+        earlier = parse_json(text, f"--resume: {path}").get("families", {})
         return {
             name: FamilyResult.model_validate(res)
             for name, res in earlier.items()
             if name not in families
         }
     except (ValueError, AttributeError):
-        raise BadInput(f"--resume: {path} is not a readable tune report") from None
+        raise BadInput(what) from None
 
 
 def die_with_parent() -> None:

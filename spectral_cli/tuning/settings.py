@@ -131,13 +131,13 @@ def check_sets(settings: TuneSettings) -> None:
 
 def remembered(settings: TuneSettings) -> dict[str, Any]:
     """The JSON of what a resume restores (the storage URL without its password)."""
-    from spectral_cli.tuning.study import redact_url
+    from spectral_cli.core.credentials import mask_credentials
 
     out: dict[str, Any] = {}
     for field_name in REMEMBERED.values():
         value = getattr(settings, field_name)
         if field_name == "storage":
-            value = redact_url(value)
+            value = mask_credentials(value)
         out[field_name] = (
             str(value)
             if isinstance(value, Path)

@@ -105,3 +105,37 @@ def load_space(family: str, override: Path | None = None) -> Space:
 def as_sets(params: dict[str, Any]) -> list[str]:
     """Sampled parameters as ``--set`` items (JSON values, so types survive the YAML parse)."""
     return [f"{key}={json.dumps(value)}" for key, value in params.items()]
+
+
+def distribution(spec: ParamSpec) -> Any:
+    """The Optuna distribution ``spec.suggest`` samples from."""
+    import optuna.distributions as od
+
+    if spec.type == "categorical":
+        return od.CategoricalDistribution(spec.choices or [])
+    if spec.type == "int":
+        step = int(spec.step or 1)
+        return od.IntDistribution(int(spec.low), int(spec.high), log=spec.log, step=step)  # type: ignore[arg-type]
+    return od.FloatDistribution(spec.low, spec.high, log=spec.log, step=spec.step)  # type: ignore[arg-type]
+
+
+def check_space(study: Any, space: Space) -> None:
+    """Refuse (exit 2) a space that an existing study's trials cannot continue: a parameter
+    sampled there from a distribution Optuna's storage would not accept it again with (another
+    type, other categorical choices), or every new trial would fail."""
+    from optuna.distributions import check_distribution_compatibility
+
+    earlier: dict[str, Any] = {}
+    for trial in study.get_trials(deepcopy=False):
+        earlier.update(trial.distributions)
+    for key, spec in space.items():
+        if key not in earlier:
+            continue
+        try:
+            check_distribution_compatibility(earlier[key], distribution(spec))
+        except ValueError as exc:
+            raise BadInput(
+                f"--space: {key} was sampled as {type(earlier[key]).__name__} in study "
+                f"{study.study_name!r}, which this space cannot continue ({exc}); use the "
+                "study's space or pass another --study-name"
+            ) from None

@@ -19,6 +19,7 @@ import os
 import time
 from typing import Any, Literal
 
+from spectral_cli.core.credentials import mask_credentials
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.registry import get_family
 
@@ -58,6 +59,15 @@ def quiet_optuna(level: str = "WARNING") -> None:
     optuna.logging.set_verbosity(getattr(logging, level))
 
 
+class StorageUnavailable(BadInput):
+    """The storage cannot be opened: bad input before a study starts, a runtime failure
+    (:func:`~spectral_cli.tuning.failures.storage_errors`) once it has."""
+
+    def __init__(self, shown: str, reason: str) -> None:
+        super().__init__(f"cannot open --storage {shown!r} ({reason})")
+        self.reason = reason
+
+
 def open_storage(url: str) -> Any:
     """An Optuna RDBStorage for ``url``; failures to open are bad input."""
     import warnings
@@ -69,7 +79,9 @@ def open_storage(url: str) -> Any:
     else:  # a server may drop idle connections between two trials: test each before use
         engine_kwargs = {"pool_pre_ping": True}
     beat, grace = heartbeat_settings()
-    shown, url = redact_url(url), with_driver(url)
+    shown, url = mask_credentials(url), with_driver(url)
+    if url.partition("://")[2].split("/")[0].count("@") > 1:  # the driver would cut it apart
+        raise BadInput(f"--storage {shown!r}: the password holds an unencoded '@'; write it as %40")
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     for attempt in range(1, SCHEMA_RACE_TRIES + 1):
         try:
@@ -83,7 +95,7 @@ def open_storage(url: str) -> Any:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             if isinstance(exc, ImportError) and "psycopg" in first:
                 first += "; pip install 'spectral-cli[postgres]'"
-            raise BadInput(f"cannot open --storage {shown!r} ({first[:200]})") from None
+            raise StorageUnavailable(shown, first[:200]) from None
     raise AssertionError("unreachable")
 
 
@@ -109,17 +121,6 @@ def _schema_race(exc: BaseException) -> bool:
     except ImportError:  # pragma: no cover - optuna depends on sqlalchemy
         return False
     return isinstance(exc, (IntegrityError, ProgrammingError))
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password (it goes into error messages)."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        parsed = make_url(url)
-        return url if parsed.password is None else parsed.render_as_string(hide_password=True)
-    except Exception:
-        return url
 
 
 def study_name(base: str, family: str) -> str:

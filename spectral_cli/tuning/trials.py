@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from spectral_cli.core.signals import StopFlag
+from spectral_cli.tuning.failures import storage_errors
 from spectral_cli.tuning.recovery import trial_owner
 from spectral_cli.tuning.settings import TuneSettings, trial_config
 
@@ -135,14 +136,15 @@ def run_trials(
     quiet_optuna("ERROR" if settings.quiet else "WARNING")
     stop = stop or StopFlag()
     progress = progress or PlainProgress(settings.quiet, worker)
-    storage = open_storage(settings.storage)
     name = study_name(settings.study_name, family)
-    study = open_study(
-        storage, name, family, None, make_pruner(settings.pruner), list(settings.sets)
-    )
-    # a continued study gets fresh sampler randomness; each worker its own stream
-    offset = len(study.trials) + 100_003 * worker
-    study.sampler = make_sampler(settings.sampler, settings.seed + offset, settings.trials)
+    with storage_errors(settings.storage):
+        storage = open_storage(settings.storage)
+        study = open_study(
+            storage, name, family, None, make_pruner(settings.pruner), list(settings.sets)
+        )
+        # a continued study gets fresh sampler randomness; each worker its own stream
+        offset = len(study.trials) + 100_003 * worker
+        study.sampler = make_sampler(settings.sampler, settings.seed + offset, settings.trials)
     done = 0
 
     def callback(st: Any, trial: Any) -> None:
@@ -159,11 +161,12 @@ def run_trials(
         if stop.requested:
             st.stop()
 
-    study.optimize(
-        make_objective(settings, family, stop),
-        n_trials=n_trials,
-        timeout=settings.timeout,
-        catch=(Exception,),
-        callbacks=[callback],
-        gc_after_trial=False,
-    )
+    with storage_errors(settings.storage, study):
+        study.optimize(
+            make_objective(settings, family, stop),
+            n_trials=n_trials,
+            timeout=settings.timeout,
+            catch=(Exception,),
+            callbacks=[callback],
+            gc_after_trial=False,
+        )

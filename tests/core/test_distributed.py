@@ -34,7 +34,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def launch(args: list[str], world: int) -> list[subprocess.Popen]:
+def launch(
+    args: list[str], world: int, per_rank: list[list[str]] | None = None
+) -> list[subprocess.Popen]:
+    """``world`` ranks of ``spectral ARGS`` (``per_rank[r]`` appended to rank r's)."""
     port = free_port()
     procs = []
     for rank in range(world):
@@ -49,7 +52,7 @@ def launch(args: list[str], world: int) -> list[subprocess.Popen]:
         }
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "spectral_cli", *args],
+                [sys.executable, "-m", "spectral_cli", *args, *(per_rank or [[]] * world)[rank]],
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -151,8 +154,10 @@ def test_sigterm_to_the_group_saves_once_and_resumes_exactly(tmp_path: Path) -> 
         time.sleep(0.1)
     for p in procs:
         p.send_signal(signal.SIGTERM)
-    codes = [c for c, _, _ in finish(procs)]
-    assert codes == [130, 130], codes
+    stopped = finish(procs)
+    assert [c for c, _, _ in stopped] == [130, 130], stopped
+    errors = [[x for x in err.splitlines() if x.startswith("error:")] for _, _, err in stopped]
+    assert len(errors[0]) == 1 and errors[1] == [], errors  # rank 0 alone says it
     resumed = finish(launch([*args, "--out", str(cut), "--resume"], 2))
     assert [c for c, _, _ in resumed] == [0, 0], resumed
     a, b = weights(tmp_path / "full"), weights(cut)
@@ -171,3 +176,89 @@ def test_a_non_zero_rank_writes_nothing(tmp_path: Path, monkeypatch: pytest.Monk
     )
     report = run_experiment(cfg, tmp_path, torch.device("cpu"))
     assert list(tmp_path.iterdir()) == [] and set(report.models) == {"hae", "sae"}
+
+
+def error_lines(result: tuple[int, str, str]) -> list[str]:
+    return [line for line in result[2].splitlines() if line.strip()]
+
+
+def test_a_bad_input_under_two_ranks_is_one_line_from_rank_0(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    args = ["train", "standard", "--set", "train.epochs=0", "--device", "cpu", "--out", str(out)]
+    results = finish(launch(args, 2))
+    assert [c for c, _, _ in results] == [2, 2], results
+    assert len(error_lines(results[0])) == 1 and error_lines(results[0])[0].startswith("error: ")
+    assert error_lines(results[1]) == [] and results[1][1] == ""  # rank 1: silent
+    assert not out.exists()
+
+
+def test_ranks_started_with_different_settings_are_refused(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    args = ["train", "hpe", *BUDGET, "--device", "cpu", "--out", str(out)]
+    k = [["--set", "model.k=8"], ["--set", "model.k=4"]]
+    results = finish(launch(args, 2, per_rank=k))
+    assert [c for c, _, _ in results] == [2, 2], results
+    (line,) = error_lines(results[0])
+    assert line.startswith("error: the ranks started with different settings (rank 1")
+    assert error_lines(results[1]) == []
+    assert not out.exists()
+
+
+def test_a_resume_at_another_world_size_needs_allow_world_change(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from spectral_cli.cli.main import app
+
+    out = tmp_path / "r"
+    args = ["train", "standard", *BUDGET, *NO_DROPOUT, "--device", "cpu", "--out", str(out)]
+    first = CliRunner().invoke(app, [*args[:-2], "--out", str(out), "-q"])  # one process
+    assert first.exit_code == 0, first.output
+    state = (out / "state.safetensors").read_bytes()
+    more = [*args, "--resume", "--set", "train.epochs=3", "-q"]
+    refused = finish(launch(more, 2))
+    assert [c for c, _, _ in refused] == [2, 2], refused
+    (line,) = error_lines(refused[0])
+    assert "1 process(es), this resume has 2" in line and "--allow-world-change" in line
+    assert error_lines(refused[1]) == [] and (out / "state.safetensors").read_bytes() == state
+    allowed = finish(launch([*more, "--allow-world-change"], 2))
+    assert [c for c, _, _ in allowed] == [0, 0], allowed
+    report = json.loads((out / "report.json").read_text())
+    assert len(report["history"]) == 3 and report["resumes"][-1]["world_size"] == 2
+
+
+def test_a_stopped_rank_fails_the_others_after_the_collective_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rank 1 frozen (SIGSTOP) mid-run: rank 0 gives up after $SPECTRAL_DIST_TIMEOUT (here 5 s)
+    with one error line and exit 3, instead of waiting torch's default 30 minutes."""
+    monkeypatch.setenv("SPECTRAL_DIST_TIMEOUT", "5")
+    out = tmp_path / "r"
+    slow = ["--set", "train.epochs=30", "--set", "data.limit=600", "--set", "train.batch_size=16"]
+    procs = launch(["train", "standard", *slow, "--device", "cpu", "--out", str(out)], 2)
+    try:
+        deadline = time.time() + 300
+        while not (out / "state.safetensors").is_file() and time.time() < deadline:
+            time.sleep(0.1)  # an epoch ended: both ranks are in the loop
+        procs[1].send_signal(signal.SIGSTOP)
+        code = procs[0].wait(timeout=180)
+        _, err = procs[0].communicate()
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGCONT)
+            p.kill()
+            p.wait()
+    assert code == 3, err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err
+
+
+@pytest.mark.parametrize("value", ["0", "soon"])
+def test_a_bad_collective_timeout_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("SPECTRAL_DIST_TIMEOUT", value)
+    args = ["train", "standard", *BUDGET, "--device", "cpu", "--out", str(tmp_path / "r")]
+    results = finish(launch(args, 2))
+    assert [c for c, _, _ in results] == [2, 2], results
+    (line,) = error_lines(results[0])
+    assert "SPECTRAL_DIST_TIMEOUT" in line and not (tmp_path / "r").exists()

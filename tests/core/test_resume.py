@@ -130,3 +130,51 @@ def test_resume_refuses_a_corrupt_state(tmp_path: Path, runner) -> None:
     (run / "state.safetensors").write_bytes(b"\x01" * 100)
     result = invoke(runner, "train", "hpe", "--out", run, "--resume", "-q")
     assert_one_line_error(result, 2)
+
+
+def snapshot_files(run_dir: Path) -> dict[str, bytes]:
+    """The run's files (not the lock a command takes, which records the pid)."""
+    return {
+        p.name: p.read_bytes()
+        for p in run_dir.rglob("*")
+        if p.is_file() and p.name != ".spectral.lock"
+    }
+
+
+@pytest.mark.parametrize("finished", [True, False])
+def test_resume_refuses_fewer_epochs_than_ran(tmp_path: Path, runner, finished: bool) -> None:
+    """A finished 3-epoch run, or one stopped after 2 of 3 epochs, resumed with epochs=1: exit 2
+    and every file as it was (config.yaml and the state would otherwise say 1)."""
+    run = tmp_path / "r"
+    cfg = resolve_train_config("hpe", None, SETS)
+    if finished:
+        run_experiment(cfg, run, torch.device("cpu"))
+    else:
+        stop = StopFlag()
+        with pytest.raises(Interrupted):
+            run_experiment(cfg, run, torch.device("cpu"), observer=StopAfter(stop, 12), stop=stop)
+    before = snapshot_files(run)
+    result = invoke(
+        runner, "train", "hpe", "--set", "train.epochs=1", "--out", run, "--resume", "-q"
+    )
+    assert_one_line_error(result, 2)
+    assert "already ran" in result.stderr and "train.epochs" in result.stderr
+    assert snapshot_files(run) == before
+
+
+def test_the_world_size_is_recorded_and_a_change_refused(tmp_path: Path, runner) -> None:
+    from spectral_cli.core.errors import BadInput
+    from spectral_cli.core.provenance import saved_world
+    from spectral_cli.core.resolve import check_world
+
+    run = tmp_path / "r"
+    base = [a for s in SETS for a in ("--set", s)]
+    assert invoke(runner, "train", "hpe", *base, "--out", run, "-q").exit_code == 0
+    more = ["--set", "train.epochs=4"]
+    assert invoke(runner, "train", "hpe", *more, "--out", run, "--resume", "-q").exit_code == 0
+    assert read_report(run)["resumes"][-1]["world_size"] == 1
+    assert saved_world(run / "state.safetensors") == 1
+    check_world(run, 1, allow=False)  # same world: fine
+    with pytest.raises(BadInput, match="--allow-world-change"):
+        check_world(run, 2, allow=False)
+    check_world(run, 3, allow=True)
