@@ -53,6 +53,12 @@ class VectorTrainConfig(TrainConfig):
 
     ``compare``: also train the sibling family (``mlp`` for ``hmlp`` and vice versa) in the same run
     with the same seed, data and training settings.
+
+    ``scheduler``: ``constant`` keeps ``lr``; ``plateau`` is the public implementation's
+    ReduceLROnPlateau (:mod:`spectral_cli.hmlp.schedule`): the rate is multiplied by
+    ``plateau_factor`` after more than ``plateau_patience`` epochs without a (relative 1e-4)
+    improvement of ``plateau_metric`` -- ``loss``, the epoch's training loss, as that code did, or
+    ``val_loss``.
     """
 
     epochs: int = Field(default=50, ge=1)
@@ -60,3 +66,7 @@ class VectorTrainConfig(TrainConfig):
     batch_size: int = Field(default=128, ge=1)
     weight_decay: float = Field(default=1e-5, ge=0.0)
     compare: bool = False
+    scheduler: Literal["constant", "plateau"] = "constant"
+    plateau_patience: int = Field(default=2, ge=0)
+    plateau_factor: float = Field(default=0.1, gt=0.0, lt=1.0)
+    plateau_metric: Literal["loss", "val_loss"] = "loss"
