@@ -184,23 +184,32 @@ def paired(root: Path, a: Cell, b: Cell) -> dict | None:
     return None
 
 
-def pct(summary: dict | None, metric: str = "test_acc") -> str:
-    if summary is None or metric not in summary["metrics"]:
+def pct(summary: dict | None) -> str:
+    """``test mean ± sd (n=N; train T)``: test accuracy over seeds, and the mean training accuracy
+    of the kept epoch (how well the model fits)."""
+    if summary is None or "test_acc" not in summary["metrics"]:
         return "not run"
-    m = summary["metrics"][metric]
-    return f"{100 * m['mean']:.2f} ± {100 * m['std']:.2f} (n={m['n']})"
+    m = summary["metrics"]["test_acc"]
+    train = summary["metrics"].get("train_acc")
+    fit = f"; train {100 * train['mean']:.1f}" if train else ""
+    return f"{100 * m['mean']:.2f} ± {100 * m['std']:.2f} (n={m['n']}{fit})"
 
 
-def best_epochs(root: Path, cell: Cell) -> str:
+def selection(root: Path, cell: Cell) -> str:
+    """The kept (best validation) epoch per seed, and in how many runs the rate was reduced."""
     summary = load_summary(root, cell)
     if summary is None:
-        return ""
-    values = []
+        return "–"
+    epochs, reduced = [], 0
     for run in summary["runs"].values():
         report = json.loads((root / cell.name / run / "report.json").read_text(encoding="utf-8"))
-        values.append(report["metrics"].get("best_epoch"))
-    shown = [str(int(v)) for v in values if v is not None]
-    return "/".join(shown)
+        epochs.append(str(report["selection"]["best_epoch"]))
+        rates = [h["lr"] for h in report["history"] if "lr" in h]
+        reduced += bool(rates) and min(rates) < rates[0]
+    shown = "/".join(epochs)
+    if cell.schedule == "doc":
+        shown += f" (rate cut in {reduced}/{len(epochs)})"
+    return shown
 
 
 def verdict(pair: dict | None) -> str:
@@ -218,9 +227,9 @@ def report(root: Path, default: str, commands: list[str]) -> str:
     for schedule in SCHEDULES:
         lines += [
             f"**Schedule: {SCHEDULE_TITLE[schedule]}.** Test accuracy (%) at the best validation "
-            "epoch, mean ± sample sd over seeds 0–4 (n = seeds). Last columns: the `spectral "
-            "compare` paired t-test (same seeds) of that row against `mlp` — difference of "
-            "means in points with its 95 % interval.",
+            "epoch, mean ± sample sd over seeds 0–4 (n = seeds; train: mean training accuracy of "
+            "that epoch). Second table: `spectral compare`'s paired t-test (same seeds) of each "
+            "`hmlp` row against `mlp`: difference of means in points, its 95 % interval, p.",
             "",
             "| model | " + " | ".join(DATA_TITLE[d] for d in DATA) + " |",
             "|---|" + "---|" * len(DATA),
@@ -238,19 +247,19 @@ def report(root: Path, default: str, commands: list[str]) -> str:
                 for d in DATA
             ]
             lines.append(f"| {MODEL_TITLE[model]} | " + " | ".join(row) + " |")
-        lines += ["", "Best validation epoch per seed:", ""]
+        lines += ["", "Kept (best validation) epoch per seed:", ""]
         lines.append("| model | " + " | ".join(DATA_TITLE[d] for d in DATA) + " |")
         lines.append("|---|" + "---|" * len(DATA))
         for model in MODELS:
-            row = [best_epochs(root, Cell(d, schedule, model)) or "–" for d in DATA]
+            row = [selection(root, Cell(d, schedule, model)) for d in DATA]
             lines.append(f"| {MODEL_TITLE[model]} | " + " | ".join(row) + " |")
         lines.append("")
     lines += [
         f"Default chosen from this study: **{MODEL_TITLE[default]}** (see the preset's comment "
         "in `configs/hmlp.yaml`).",
         "",
-        "Regenerate (about 90 minutes on two busy CPU cores, two workers; `report` rewrites "
-        "this section). The commands the study ran, one per cell:",
+        "Regenerate (two workers on two busy CPU cores; `report` rewrites this section). "
+        "The commands the study ran, one per cell, in its order:",
         "",
         "```bash",
         "python docs/results/hmlp_study.py run --root runs/hmlp-study --mnist-dir DIR &",
@@ -284,7 +293,11 @@ def main() -> int:
         "OMP_NUM_THREADS=1 "
         + shlex.join(["spectral", *command(c, Path("runs/hmlp-study"), args.mnist_dir, False)[3:]])
         for c in cells()
+        if load_summary(args.root, c) is not None
     ]
+    missing = [c.name for c in cells() if load_summary(args.root, c) is None]
+    if missing:
+        commands.append(f"# not run (compute budget): {', '.join(missing)}")
     text = args.page.read_text(encoding="utf-8")
     section = report(args.root, args.default, commands)
     if BEGIN in text and END in text:
