@@ -106,3 +106,16 @@ def test_bad_scheduler_values_are_exit_2(runner, tmp_path: Path) -> None:
         result = invoke(runner, "train", "hmlp", *args, "--out", tmp_path / "x", "-q")
         assert_one_line_error(result, 2)
         assert not (tmp_path / "x").exists()
+
+
+def test_the_public_preset_is_the_public_implementations_setup() -> None:
+    from spectral_cli.core.config import presets_dir
+
+    public = resolve_train_config("hmlp", presets_dir() / "hmlp-public.yaml", [])
+    assert public.model.max_freqs == (5.0, 3.0)  # type: ignore[attr-defined]
+    train = public.train
+    assert (train.epochs, train.scheduler, train.plateau_patience) == (15, "plateau", 2)  # type: ignore[attr-defined]
+    assert (train.plateau_factor, train.plateau_metric, train.lr) == (0.1, "loss", 1e-3)  # type: ignore[attr-defined]
+    default = resolve_train_config("hmlp", None, [])
+    assert default.model.max_freqs == (10.0, 10.0)  # type: ignore[attr-defined]
+    assert (default.train.epochs, default.train.scheduler) == (50, "constant")  # type: ignore[attr-defined]
