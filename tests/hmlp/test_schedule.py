@@ -70,7 +70,7 @@ def test_the_loop_sets_and_records_the_plateau_rate(tmp_path: Path, metric: str)
 
 def test_constant_schedule_records_no_rate(tmp_path: Path) -> None:
     cfg = resolve_train_config("mlp", None, [*SETS, "train.epochs=1"], seed=1)
-    assert cfg.train.scheduler == "constant"  # type: ignore[attr-defined]
+    assert cfg.train.scheduler == "constant"
     run_experiment(cfg, tmp_path, torch.device("cpu"))
     assert "lr" not in (tmp_path / "metrics.jsonl").read_text()
 
@@ -112,10 +112,10 @@ def test_the_public_preset_is_the_public_implementations_setup() -> None:
     from spectral_cli.core.config import presets_dir
 
     public = resolve_train_config("hmlp", presets_dir() / "hmlp-public.yaml", [])
-    assert public.model.max_freqs == (5.0, 3.0)  # type: ignore[attr-defined]
+    assert public.model.max_freqs == (5.0, 3.0)
     train = public.train
-    assert (train.epochs, train.scheduler, train.plateau_patience) == (15, "plateau", 2)  # type: ignore[attr-defined]
-    assert (train.plateau_factor, train.plateau_metric, train.lr) == (0.1, "loss", 1e-3)  # type: ignore[attr-defined]
+    assert (train.epochs, train.scheduler, train.plateau_patience) == (15, "plateau", 2)
+    assert (train.plateau_factor, train.plateau_metric, train.lr) == (0.1, "loss", 1e-3)
     default = resolve_train_config("hmlp", None, [])
-    assert default.model.max_freqs == (10.0, 10.0)  # type: ignore[attr-defined]
-    assert (default.train.epochs, default.train.scheduler) == (50, "constant")  # type: ignore[attr-defined]
+    assert default.model.max_freqs == (10.0, 10.0)
+    assert (default.train.epochs, default.train.scheduler) == (50, "constant")
