@@ -89,7 +89,10 @@ class Task:
     weights instead of the selected ones (an experiment about where training ends, e.g. the
     LSTM drift experiment). ``optimizer``: the family's own (default: Adam with the config's
     lr and weight decay). Which metric selects, and in which direction, is the family's
-    :attr:`Family.select` (declared once, for every model of the family).
+    :attr:`Family.select` (declared once, for every model of the family). ``lr_at(history)``:
+    the learning rate of the next epoch as a function of the epochs recorded so far (a schedule
+    such as ReduceLROnPlateau); the loop sets it at every epoch start and records it as ``lr``.
+    Being a function of the saved history, it resumes exactly. ``None``: the config's ``lr``.
     """
 
     loss: LossFn
@@ -98,6 +101,7 @@ class Task:
     on_epoch_start: Callable[[int], None] | None = None
     optimizer: torch.optim.Optimizer | None = None
     keep: Literal["best", "last"] = "best"
+    lr_at: Callable[[list[dict[str, float]]], float] | None = None
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ Model selection uses one validation metric, the family's ``select`` (default ``v
 maximized); ties go to the lower validation loss. The test split is never touched here. How a
 model trains is its :class:`~spectral_cli.core.registry.Task`: the loss (``None`` hits means a
 regression: no training accuracy is recorded), the validation metrics by name (all go into the
-history), a hook at each epoch start (e.g. a curriculum), the first selectable epoch and the
-optimizer.
+history), a hook at each epoch start (e.g. a curriculum), the first selectable epoch, the
+optimizer and a learning-rate schedule computed from the history (so it resumes exactly).
 """
 
 from __future__ import annotations
@@ -255,6 +255,8 @@ class Trainer:
         }
         if not st.regression:
             record["train_acc"] = st.correct / max(st.seen, 1)
+        if self.task.lr_at is not None:
+            record["lr"] = float(self.optimizer.param_groups[0]["lr"])
         record.update(metrics)
         record["seconds"] = st.epoch_seconds
         value, val_loss = metrics[self.select.name], metrics["val_loss"]
@@ -291,6 +293,10 @@ class Trainer:
             order = torch.randperm(n, generator=self.shuffle)
             if self.task.on_epoch_start is not None:
                 self.task.on_epoch_start(self.state.epoch)
+            if self.task.lr_at is not None:  # also after a resume, which reset it to cfg.lr
+                lr = float(self.task.lr_at(self.state.history))
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
             while self.state.step < steps:
                 if self.dist.active and distributed.max_flags(self.stop.requested)[0]:
                     self.stop.request("SIGTERM (on another rank)")  # all ranks stop together

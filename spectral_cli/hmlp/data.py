@@ -1,4 +1,4 @@
-"""Float input vectors for the MLP families: mnist1d, digits, MNIST, .npz.
+"""Float input vectors for the MLP families: mnist1d, digits, MNIST / Fashion-MNIST / KMNIST, .npz.
 
 Source arrays -> first ``limit`` training examples -> seeded validation split (``split_seed``) ->
 standardization ``(x - mu) / sigma`` with the scalar mean and standard deviation of the training
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from spectral_cli.core.datasets.splits import Split, limited_split
-from spectral_cli.hmlp.config import VectorDataConfig
+from spectral_cli.hmlp.config import IDX_NAMES, VectorDataConfig
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,12 @@ def load_vector_arrays(cfg: VectorDataConfig) -> tuple[dict[str, np.ndarray], st
         from spectral_cli.hmlp.digits import load_digits
 
         return load_digits(), "digits (UCI 8x8, bundled copy of scikit-learn's digits.csv.gz)"
-    if cfg.name == "mnist":
-        from spectral_cli.hmlp.idx import load_mnist_dir
+    if cfg.name in IDX_NAMES:
+        from spectral_cli.hmlp.idx import load_idx_dir
 
         assert cfg.dir is not None  # the schema requires it
-        return load_mnist_dir(cfg.dir), f"mnist (IDX files in {cfg.dir})"
+        arrays, folder = load_idx_dir(cfg.dir, cfg.name)
+        return arrays, f"{cfg.name} (IDX files in {folder})"
     from spectral_cli.core.datasets.mnist1d import load_mnist1d
 
     return load_mnist1d(), "mnist1d (generated offline, default arguments)"

@@ -24,6 +24,7 @@ from spectral_cli.core.registry import (
 )
 from spectral_cli.core.schema import RunConfig
 from spectral_cli.core.tasks import classifier_finish
+from spectral_cli.hmlp.config import VectorTrainConfig
 from spectral_cli.hmlp.data import load_vector_data, standardize
 from spectral_cli.hmlp.layer import (
     FrequencyAwareOptimizer,
@@ -38,6 +39,7 @@ from spectral_cli.hmlp.models import (
     MLPConfig,
     MLPRunConfig,
 )
+from spectral_cli.hmlp.schedule import plateau_schedule
 
 
 def make_optimizer(model: HarmonicMLP, cfg: RunConfig) -> torch.optim.Optimizer:
@@ -137,7 +139,14 @@ def members(cfg: RunConfig) -> list[Member]:
 
 def task(model: torch.nn.Module, member: Member, data: Any, device: torch.device) -> Task:
     assert isinstance(model, HarmonicMLP)
-    return Task(loss=classification_loss, optimizer=make_optimizer(model, member.cfg))
+    train = member.cfg.train
+    assert isinstance(train, VectorTrainConfig)
+    lr_at = None
+    if train.scheduler == "plateau":
+        lr_at = plateau_schedule(
+            train.lr, train.plateau_metric, train.plateau_patience, train.plateau_factor
+        )
+    return Task(loss=classification_loss, optimizer=make_optimizer(model, member.cfg), lr_at=lr_at)
 
 
 def _standardize_raw(cfg: RunConfig, info: dict[str, Any], x: Any) -> Any:

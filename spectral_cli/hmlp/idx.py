@@ -1,4 +1,5 @@
-"""Reader for the IDX format of LeCun's MNIST files (plain or gzip), and the MNIST directory loader.
+"""Reader for the IDX format of LeCun's MNIST files (plain or gzip), and the directory loader of
+the data sets stored that way (MNIST, Fashion-MNIST, KMNIST).
 
 IDX layout: two zero bytes, a type byte (0x08 ubyte, 0x09 sbyte, 0x0B int16, 0x0C int32,
 0x0D float32, 0x0E float64), a byte with the number of dimensions, then one big-endian uint32 per
@@ -6,7 +7,9 @@ dimension, then the values, big-endian, row-major. Everything is validated: the 
 the dimensions, and that the data is exactly as long as they say (a truncated file, trailing bytes,
 or a foreign file are :class:`~spectral_cli.core.errors.BadInput` naming the file). gzip is
 detected by its magic bytes, not by the file name. Nothing is ever downloaded: the user brings
-the files.
+the files, as they have them: in one folder, either spelling (``train-images-idx3-ubyte`` or
+``train-images.idx3-ubyte``), gzip-compressed or not, or as torchvision keeps them
+(``ROOT/MNIST/raw/``, ``ROOT/FashionMNIST/raw/``, ``ROOT/KMNIST/raw/``).
 """
 
 from __future__ import annotations
@@ -97,40 +100,88 @@ def read_idx(path: Path, expect_magic: int | None = None) -> np.ndarray:
     return data.reshape(dims).astype(dtype.newbyteorder("="))
 
 
-def find_idx(directory: Path, stem: str) -> Path:
-    """``stem`` or ``stem.gz`` in ``directory`` (also spelled ``train-images.idx3-ubyte``)."""
+IDX_DATASETS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
+"""The data sets stored as the four MNIST-style IDX files, by ``data.name``, with the folder
+torchvision gives each under its root (``ROOT/MNIST/raw/``, ``ROOT/FashionMNIST/raw/``, ...)."""
+
+
+def spellings(stem: str) -> tuple[str, ...]:
+    """The names one IDX file goes by: ``train-images-idx3-ubyte`` (LeCun's), with ``.gz``, and
+    ``train-images.idx3-ubyte`` (a common re-distribution), with ``.gz``."""
     dotted = stem.replace("-idx", ".idx")
-    for name in (stem, f"{stem}.gz", dotted, f"{dotted}.gz"):
+    return (stem, f"{stem}.gz", dotted, f"{dotted}.gz")
+
+
+def find_idx(directory: Path, stem: str) -> Path | None:
+    """The file ``stem`` in ``directory`` under any of its :func:`spellings`, or ``None``."""
+    for name in spellings(stem):
         if (directory / name).is_file():
             return directory / name
-    raise BadInput(
-        f"--data-dir {directory} has no {stem} (or {stem}.gz); it needs the 4 MNIST IDX files"
+    return None
+
+
+def locate_idx_dir(directory: Path, name: str = "mnist") -> Path:
+    """The folder holding data set ``name``'s four IDX files: ``directory`` itself, torchvision's
+    ``directory/<Folder>/raw/`` (``MNIST``, ``FashionMNIST``, ``KMNIST``) or ``directory/raw/``
+    (``directory`` is torchvision's ``<Folder>``). Nothing complete: BadInput naming the files
+    missing where most of them are, and the torchvision folders of other data sets found."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise BadInput(f"--data-dir {directory} is not a directory")
+    folder = IDX_DATASETS[name]
+    candidates = [directory, directory / folder / "raw", directory / "raw"]
+    found = {
+        c: [stem for stem in MNIST_FILES.values() if find_idx(c, stem)]
+        for c in candidates
+        if c.is_dir()
+    }
+    for candidate, stems in found.items():
+        if len(stems) == len(MNIST_FILES):
+            return candidate
+    where = max(found, key=lambda c: len(found[c]))  # insertion order breaks ties: directory
+    missing = [f"{stem}[.gz]" for stem in MNIST_FILES.values() if stem not in found[where]]
+    message = (
+        f"--data-dir {directory}: no complete {name} IDX set (looked in it, in {folder}/raw/ "
+        f"and raw/ under it); {where} lacks {', '.join(missing)}"
     )
+    others = [
+        other
+        for other, sub in IDX_DATASETS.items()
+        if other != name and (directory / sub / "raw").is_dir()
+    ]
+    if others:
+        message += f"; it has torchvision's folder of data.name={' / '.join(others)}"
+    raise BadInput(message)
 
 
-def load_mnist_dir(directory: Path) -> dict[str, np.ndarray]:
-    """``x, y, x_test, y_test`` from the four standard MNIST IDX files in ``directory``.
+def load_idx_dir(directory: Path, name: str = "mnist") -> tuple[dict[str, np.ndarray], Path]:
+    """``x, y, x_test, y_test`` of data set ``name`` (``mnist``, ``fashion-mnist``, ``kmnist``:
+    one format) found by :func:`locate_idx_dir`, and the folder they came from.
 
     Images: ubyte IDX with 3 dimensions (n, rows, cols), flattened to ``rows * cols`` floats;
     labels: ubyte IDX with 1 dimension matching n. Train and test images must have one shape.
     """
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise BadInput(f"--data-dir {directory} is not a directory")
+    folder = locate_idx_dir(directory, name)
     out: dict[str, np.ndarray] = {}
     for split in ("", "_test"):
         x_path, y_path = (
-            find_idx(directory, MNIST_FILES[f"x{split}"]),
-            find_idx(directory, MNIST_FILES[f"y{split}"]),
+            find_idx(folder, MNIST_FILES[f"x{split}"]),
+            find_idx(folder, MNIST_FILES[f"y{split}"]),
         )
+        assert x_path is not None and y_path is not None  # located above
         x, y = read_idx(x_path, IMAGES_MAGIC), read_idx(y_path, LABELS_MAGIC)
         if len(y) != len(x):
             raise BadInput(f"{y_path} holds {len(y)} labels but {x_path} holds {len(x)} images")
         out[f"x{split}"] = x.reshape(len(x), -1).astype(np.float32)
         out[f"y{split}"] = y.astype(np.int64)
     if out["x"].shape[1] != out["x_test"].shape[1]:
-        raise BadInput(f"--data-dir {directory}: train and test images have different sizes")
-    return out
+        raise BadInput(f"--data-dir {folder}: train and test images have different sizes")
+    return out, folder
+
+
+def load_mnist_dir(directory: Path) -> dict[str, np.ndarray]:
+    """MNIST's four arrays from ``directory`` (see :func:`load_idx_dir`)."""
+    return load_idx_dir(directory, "mnist")[0]
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> None:

@@ -3,9 +3,9 @@
 Formulas, as in the public implementation behind the seed document (per output neuron ``i``,
 0-based, of a layer with ``in`` inputs):
 
-* frequency ``f_i = min(base_freq * (i + 1), max_freq)`` -- a non-trainable buffer. With the
-  defaults (base 1, max 5 or 3) only the first 4 (or 2) neurons get their own value; every other
-  neuron sits at ``max_freq``.
+* frequency ``f_i = min(base_freq * (i + 1), max_freq)`` -- a non-trainable buffer. With
+  ``hmlp``'s caps of 10 (base 1) the first 9 neurons get their own value and every other neuron
+  sits at ``max_freq``; the public implementation's caps 5 and 3 left 4 (and 2) distinct.
 * activation ``a_i(z) = sin(2 pi z / f_i) + r z`` with residual ``r = 0.1``. Note that ``f_i``
   divides the argument, so it acts as a *period*: a "higher-frequency" neuron oscillates more
   slowly in ``z``. We keep the formula as published (it is what was measured) and say so here.

@@ -28,14 +28,14 @@ def test_train_writes_run_with_frequency_tables(runner, tmp_path: Path, family: 
     assert report["data"]["input_size"] == 40 and "vocab_size" not in report["data"]
     assert len(report["history"]) == 2 and report["metrics"]["test_acc"] is not None
     tables = report["extras"]["frequency_tables"]
-    assert [t["max_freq"] for t in tables] == [5.0, 3.0]
+    assert [t["max_freq"] for t in tables] == [10.0, 10.0]  # the preset study's default
     first = tables[0]["table"]
-    assert [r["frequency"] for r in first] == [1, 2, 3, 4, 5]
+    assert [r["frequency"] for r in first] == list(range(1, 11))
     assert first[-1] == pytest.approx(
         {
-            "frequency": 5.0,
-            "neurons": "4-511",
-            "count": 508,
+            "frequency": 10.0,
+            "neurons": "9-511",
+            "count": 503,
             "init_scale": first[-1]["init_scale"],
             "grad_scale": first[-1]["grad_scale"],
         }
@@ -48,14 +48,8 @@ def test_train_writes_run_with_frequency_tables(runner, tmp_path: Path, family: 
     assert {"curves.png", "model.safetensors", "state.safetensors"} <= files
     # a ReLU MLP's neurons share one activation: no activations figure of five equal curves
     assert ("activations.png" in files) is harmonic
-    assert load_file(str(out / "model.safetensors"))["features.0.frequencies"].tolist()[:6] == [
-        1,
-        2,
-        3,
-        4,
-        5,
-        5,
-    ]
+    frequencies = load_file(str(out / "model.safetensors"))["features.0.frequencies"].tolist()
+    assert frequencies[:11] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10]
 
 
 def test_compare_trains_both_with_the_same_seed(runner, tmp_path: Path) -> None:
