@@ -24,6 +24,7 @@ from spectral_cli.core.arrays import parse_json
 from spectral_cli.core.checkpoint import check_state_dict, load_checkpoint, read_metadata
 from spectral_cli.core.config import validate
 from spectral_cli.core.errors import BadInput
+from spectral_cli.core.limits import check_model
 from spectral_cli.core.registry import ExportSignature, Family, family_names, get_family
 from spectral_cli.core.runs import MODEL_FILE, RunDir
 from spectral_cli.export.specs import Tensor, resolve
@@ -206,10 +207,19 @@ def load(path: Path, device: torch.device) -> Loaded:
             raise BadInput(f"{path}: spectral.data_info {key}={value} is not a size (1 .. 10^9)")
         if isinstance(value, float) and not math.isfinite(value):
             raise BadInput(f"{path}: spectral.data_info {key}={value} is not finite")
-    tensors, meta = load_checkpoint(path)
+
+    def build() -> nn.Module:
+        return fam.build(cfg, SimpleNamespace(**info))
+
     try:
+        check_model(  # before the file's tensors or the model take any memory
+            build,
+            f"{path}: the model its spectral.config and data_info describe",
+            "the metadata were altered; use the checkpoint spectral train wrote",
+        )
+        tensors, meta = load_checkpoint(path)
         with torch.random.fork_rng(devices=[]):
-            model = fam.build(cfg, SimpleNamespace(**info))
+            model = build()
     except (AttributeError, TypeError, KeyError, ValueError, RuntimeError) as exc:
         raise BadInput(
             f"{path}: its data info {info} does not fit a {fam.name} model ({exc})"

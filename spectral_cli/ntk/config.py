@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from spectral_cli.core.errors import BadInput
+from spectral_cli.core.limits import MAX_COUNT
 from spectral_cli.core.schema import Frozen
 
 ENCODING_NAMES = ("none", "basic", "toy", "posenc", "gauss")
@@ -62,6 +63,7 @@ class NTKModelConfig(Frozen):
     (``--m``) overrides it for every encoding. Reports record the resolved number.
     """
 
+    infinite_values = frozenset({"p"})  # p = inf: the toy encoding's limit (a = 1, 0, ...)
     depth: int = Field(default=4, ge=1, le=1000)
     width: int = Field(default=256, ge=1)
     parameterization: Literal["ntk", "standard"] = "ntk"
@@ -101,10 +103,10 @@ class NTKTrain(Frozen):
     ``record_every``: steps between recorded predictions (default ``max(1, steps // 50)``).
     """
 
-    steps: int | None = Field(default=None, ge=0)
-    sweep_steps: int = Field(default=1000, ge=1)
+    steps: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    sweep_steps: int = Field(default=1000, ge=1, le=MAX_COUNT)
     lr: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
-    record_every: int | None = Field(default=None, ge=1)
+    record_every: int | None = Field(default=None, ge=1, le=MAX_COUNT)
 
 
 class NTKSweep(Frozen):
