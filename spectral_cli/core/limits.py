@@ -80,8 +80,10 @@ def check_members(family: Any, cfg: Any, info: Any) -> None:
     """Count every model a run of ``family`` with ``cfg`` builds (``--baseline``/``--compare``
     members too) for data ``info`` and refuse one beyond the budget, before anything is built."""
     for member in family.members(cfg):
+
+        def build(member: Any = member) -> Any:
+            return family.build(member.cfg, info)
+
         check_model(
-            lambda member=member: family.build(member.cfg, info),
-            f"the {member.name} model of these settings",
-            "choose smaller model sizes (model.*)",
+            build, f"the {member.name} model of these settings", "choose smaller sizes (model.*)"
         )

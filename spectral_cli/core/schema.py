@@ -20,9 +20,11 @@ from pydantic_core import PydanticCustomError
 from spectral_cli.core.limits import MAX_COUNT
 
 #: error types of :class:`Frozen`'s own checks; their context names the key within the section
-KEYED_ERRORS = ("finite_number", "int_range")
+KEYED_ERRORS = ("finite_number", "int_range", "path_length")
 #: the widest whole number a setting may hold (int64: what torch, numpy and JSON readers take)
 MAX_INT = 2**63 - 1
+#: the longest path a setting may name (Linux's PATH_MAX; a longer one cannot be opened)
+MAX_PATH = 4096
 #: strict mode's type errors -> what the key takes (our message names the value given)
 STRICT_TYPES = {"int_type": "a number", "float_type": "a number", "bool_type": "true or false"}
 
@@ -93,6 +95,12 @@ class Frozen(BaseModel):
                 data[name] = value = tuple(value)
             elif kind is Path and isinstance(value, str):
                 data[name] = value = Path(value)
+            if isinstance(value, Path) and len(str(value)) > MAX_PATH:
+                raise PydanticCustomError(
+                    "path_length",
+                    "takes a path of at most {limit} characters, not {length}",
+                    {"key": name, "limit": MAX_PATH, "length": len(str(value))},
+                )
             values = value if _numeric_items(ann) and isinstance(value, (list, tuple)) else None
             if values is None and not _numeric(ann):
                 continue

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import math
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from spectral_cli.core.arrays import class_labels, real_array
+from spectral_cli.core.arrays import class_labels, file_kind, load_numpy, real_array, shown
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.report import Report
 from spectral_cli.core.runs import RunDir
@@ -191,12 +190,10 @@ def load_signals(data: str, length: int) -> tuple[torch.Tensor, torch.Tensor | N
         x, y, source = arrays["x_test"], arrays["y_test"], "mnist1d test split"
     else:
         path, y = Path(data), None
-        if not path.is_file():
-            raise BadInput(f"--data {path} does not exist; pass mnist1d or an .npz/.npy file")
-        try:
-            loaded = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise BadInput(f"--data {path} is not a readable .npz/.npy file ({exc})") from None
+        kind = file_kind(path)
+        if kind is not None:
+            raise BadInput(f"--data {shown(path)} {kind}; pass mnist1d or an .npz/.npy file")
+        loaded = load_numpy(path, f"--data {shown(path)}")
         if isinstance(loaded, np.ndarray):
             x = loaded
         else:
