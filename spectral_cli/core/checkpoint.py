@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import Tensor
 
 from spectral_cli.core.atomic import write_with
@@ -26,7 +26,14 @@ CHECKPOINT_SCHEMA = "1"
 def save_tensors(path: Path, tensors: dict[str, Tensor], metadata: dict[str, str]) -> None:
     """Atomically write ``tensors`` (moved to CPU, made contiguous) with ``metadata``."""
     flat = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
-    write_with(path, lambda tmp: save_file(flat, str(tmp), metadata=metadata))
+    # serialized here and written through our own temporary name: safetensors' save_file makes
+    # its own ``.tmpXXXXXX`` next to the target, which a kill -9 would leave behind
+    data = save(flat, metadata=metadata)
+
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(data)
+
+    write_with(path, write)
 
 
 def model_metadata(family: str, config: dict[str, Any], **extra: Any) -> dict[str, str]:

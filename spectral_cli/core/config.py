@@ -88,7 +88,13 @@ def safe_yaml(text: str, source: str) -> Any:
         node = yaml.compose(text, Loader=SpectralLoader)
         if node is None:
             return None
-        size = _expanded_size(node, {})
+        memo: dict[int, int] = {}
+        size = _expanded_size(node, memo)
+        if len(memo) > MAX_CONFIG_NODES:  # written out: no alias to blame
+            raise BadInput(
+                f"{source} holds {len(memo):,} YAML nodes (keys and values); a config is "
+                f"limited to {MAX_CONFIG_NODES:,}"
+            )
         if size > MAX_CONFIG_NODES:
             raise BadInput(
                 f"{source} expands to more than {MAX_CONFIG_NODES:,} YAML nodes (aliases); "
@@ -103,6 +109,9 @@ def safe_yaml(text: str, source: str) -> Any:
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BadInput(f"{source} is not valid YAML ({first})") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits (int() refuses it)
+        why = str(exc)[:60]
+        raise BadInput(f"{source} holds a number that cannot be read ({why}...)") from None
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -150,6 +159,8 @@ def parse_set(items: Iterable[str]) -> list[tuple[list[str], Any]]:
             value = safe_yaml(raw, f"--set {key}") if raw.strip() else ""
         except BadInput:
             value = raw
+        if isinstance(value, str) and len(value) > 4096 and raw.strip().lstrip("+-").isdigit():
+            raise BadInput(f"--set {key}: a number of {len(raw.strip()):,} digits is no setting")
         parsed.append((parts, value))
     return parsed
 
@@ -193,6 +204,12 @@ def _section_keys(cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(cls.model_fields)
 
 
+def _short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` for a one-line message: a 100 KB string is cut (its length said)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text):,} characters)"
+
+
 def validation_message(
     exc: ValidationError, source: str, cls: type[BaseModel] | None = None
 ) -> str:
@@ -215,14 +232,14 @@ def validation_message(
             takes = "a whole number (write it without the decimal point)"
         return (
             f"invalid config value for '{key}' in {source}: {where}takes {takes}, not the "
-            f"{type(got).__name__} {got!r}"
+            f"{type(got).__name__} {_short_repr(got)}"
         )
     if err["type"] == "extra_forbidden":
         keys = _section_keys(cls, tuple(err["loc"])) if cls is not None else []
         hint = f"; valid keys there: {', '.join(keys)}" if keys else ""
         return f"unknown config key '{loc}' in {source}{hint}"
     got = err.get("input")
-    got_txt = "" if isinstance(got, dict) else f" (got {got!r})"
+    got_txt = "" if isinstance(got, dict) else f" (got {_short_repr(got)})"
     msg = str(err["msg"]).removeprefix("Value error, ")
     return f"invalid config value for '{loc}' in {source}: {msg}{got_txt}"
 
