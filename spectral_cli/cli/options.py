@@ -183,10 +183,10 @@ ExportOutOpt = Annotated[
     Path | None,
     _out(
         "FILE",
-        "The exported file (default: named after the checkpoint, e.g. "
-        "model.onnx, model-dense.safetensors or model-<dtype>.safetensors, next to "
-        "it; a run's models/NAME.safetensors exports to the run directory as "
-        "NAME.onnx, ...); an existing one needs --overwrite.",
+        "The exported file (default, in the run directory or next to the checkpoint: "
+        "named after --model NAME if given, NAME.onnx, NAME-dense.safetensors, "
+        "NAME-<dtype>.safetensors, else after the checkpoint file, model.onnx, ...); "
+        "an existing one needs --overwrite.",
     ),
 ]
 PredictSeedOpt = Annotated[int | None, _seed("Refused: prediction draws nothing at random.")]
