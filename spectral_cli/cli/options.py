@@ -176,7 +176,11 @@ TuneResumeOpt = Annotated[
     bool, _resume("Continue the study stored in --out (adds --trials trials).")
 ]
 HarmonySeedOpt = Annotated[
-    int | None, _seed("Seed of the generated invalid signals (--checkpoint; default 0).")
+    int | None,
+    _seed(
+        "Seed of the generated invalid signals (--checkpoint; default: the run's own test "
+        "invalid set, data.invalid_seed + 1, as in its report.json)."
+    ),
 ]
 ExportSeedOpt = Annotated[int | None, _seed("Seed of the random parity inputs (default 0).")]
 ExportOutOpt = Annotated[

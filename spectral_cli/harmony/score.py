@@ -42,7 +42,9 @@ class ScoreConfig(Frozen):
 
     Exactly one of ``vectors`` / ``checkpoint``; ``data`` is used with ``checkpoint``, ``alpha``
     and ``beta`` with ``vectors``. ``variant`` ``None``: fixed (a checkpoint: the model's own);
-    ``critical_band`` ``None``: the variant's own. ``seed`` draws the invalid signals.
+    ``critical_band`` ``None``: the variant's own. ``seed`` draws the invalid signals; ``None``
+    (the default) scores a checkpoint with its run's own test invalid set (seed
+    ``data.invalid_seed + 1``), so the AUROC agrees with the run's ``report.json``.
     """
 
     vectors: Path | None = None
@@ -52,7 +54,7 @@ class ScoreConfig(Frozen):
     critical_band: CriticalBand | None = None
     alpha: float = Field(default=1.0, allow_inf_nan=False)
     beta: float = Field(default=0.5, allow_inf_nan=False)
-    seed: int = Field(default=0, ge=0, lt=2**32)
+    seed: int | None = Field(default=None, ge=0, lt=2**32)
 
     @field_validator("variant", "critical_band", mode="before")
     @classmethod
@@ -101,12 +103,14 @@ class HarmonyCheckpointReport(Report, detection.Detection):
     critical_band: str
     n_valid: int
     n_invalid: int
+    invalid_set: str = ""  # which invalid signals: the run's own test set, or drawn with --seed
     files: dict[str, str] = Field(default_factory=dict)
 
     def summary(self) -> str:
         return (
             f"AUROC {self.auroc:.3f} (valid H mean {self.harmony_valid['mean']:.4g}, "
-            f"invalid {self.harmony_invalid['mean']:.4g}) on {self.n_valid} valid signals"
+            f"invalid {self.harmony_invalid['mean']:.4g}) on {self.n_valid} valid signals; "
+            f"invalid set: {self.invalid_set}"
         )
 
 
@@ -160,13 +164,20 @@ def score_vectors(
 
 
 def load_hae(path: Path, device: torch.device) -> tuple[Any, Any]:
-    """The HAE model and its run config from a ``spectral train hae`` checkpoint."""
+    """The HAE model and its run config from a ``spectral train hae`` checkpoint, or the sparse
+    autoencoder baseline such a run trains (``models/sae.safetensors``: the same architecture,
+    scored the same way)."""
     from pydantic import ValidationError
 
     from spectral_cli.core.checkpoint import check_state_dict, load_checkpoint
-    from spectral_cli.harmony.models import FAMILY, HAERunConfig, build_hae
+    from spectral_cli.harmony.models import FAMILY, SAE_FAMILY, HAERunConfig, build_hae
 
-    tensors, meta = load_checkpoint(path, FAMILY)
+    tensors, meta = load_checkpoint(path)
+    if meta.get("spectral.family") not in (FAMILY, SAE_FAMILY):
+        raise BadInput(
+            f"{path} is a {meta.get('spectral.family')!r} checkpoint; --checkpoint takes a "
+            f"{FAMILY} run's model.safetensors or its models/sae.safetensors"
+        )
     try:
         with quiet_renames():  # written before 'seed' became 'original': not the user's to fix
             cfg = HAERunConfig.model_validate(json.loads(meta["spectral.config"]))
@@ -234,7 +245,7 @@ def score_checkpoint(
     data: str,
     out_dir: RunDir,
     device: torch.device,
-    seed: int,
+    seed: int | None,
     variant: str | None = None,
     critical_band: str | None = None,
 ) -> HarmonyCheckpointReport:
@@ -253,6 +264,11 @@ def score_checkpoint(
     if critical_band is not None:
         kwargs["critical_band"] = critical_band
     band = kwargs["critical_band"] or DEFAULT_CRITICAL_BAND[kwargs["variant"]]
+    own = cfg.data.invalid_seed + 1  # the seed of the run's test invalid set (harmony.family)
+    if seed is None:
+        seed, which = own, f"the run's own test set (data.invalid_seed {own - 1} + 1)"
+    else:
+        which = f"drawn with --seed {seed}" + (" (the run's own)" if seed == own else "")
     invalid = invalid_sets(x, y, seed)
     found, values = detection.detector(model, x, invalid, device, kwargs)
     n_inv = sum(int(v.shape[0]) for v in invalid.values())
@@ -270,6 +286,7 @@ def score_checkpoint(
             "variant": kwargs["variant"],
             "critical_band": band,
             "invalid_seed": seed,
+            "invalid_set": which,
         },
         seed=seed,
         device=str(device),
@@ -279,6 +296,7 @@ def score_checkpoint(
         critical_band=band,
         n_valid=int(x.shape[0]),
         n_invalid=n_inv,
+        invalid_set=which,
         **found.model_dump(),
         files={"histogram": "harmony_hist.png"},
     )
