@@ -49,6 +49,18 @@ def model_metadata(family: str, config: dict[str, Any], **extra: Any) -> dict[st
     return meta
 
 
+def check_schema(meta: dict[str, str], path: Path | str) -> None:
+    """A file written under another checkpoint schema (``spectral.schema``) is refused: its
+    tensors and metadata may mean something this version does not know. Files without the key
+    predate it and are read as schema 1."""
+    found = meta.get("spectral.schema", CHECKPOINT_SCHEMA)
+    if found != CHECKPOINT_SCHEMA:
+        raise BadInput(
+            f"{path} has checkpoint schema {found[:20]!r}; this version of spectral reads "
+            f"schema {CHECKPOINT_SCHEMA} (use the spectral version that wrote it)"
+        )
+
+
 def read_metadata(path: Path) -> dict[str, str]:
     """The metadata of a safetensors file; a missing or foreign file is bad input."""
     from safetensors import safe_open
@@ -72,6 +84,7 @@ def load_checkpoint(
         raise BadInput(f"{path} has no spectral.family metadata; it was not written by spectral")
     if family is not None and found != family:
         raise BadInput(f"{path} is a {found!r} checkpoint, expected {family!r}")
+    check_schema(meta, path)
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from spectral_cli.core.deprecation import DeprecatedNameWarning
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.schema import KEYED_ERRORS, STRICT_TYPES
 
@@ -241,6 +243,8 @@ def validation_message(
     got = err.get("input")
     got_txt = "" if isinstance(got, dict) else f" (got {_short_repr(got)})"
     msg = str(err["msg"]).removeprefix("Value error, ")
+    if not loc:  # a check across keys (a model validator): its message names them
+        return msg
     return f"invalid config value for '{loc}' in {source}: {msg}{got_txt}"
 
 
@@ -266,10 +270,57 @@ def resolve(
     if user_file is not None:
         data = deep_merge(data, read_yaml(user_file))
     source = "--set/--config" if user_file else "--set"
-    data = apply_sets(data, parse_set(sets))
+    parsed = parse_set(sets)
+    merged = apply_sets(data, parsed)
     if fixed:
-        data = deep_merge(data, fixed)
-    return validate(cls, data, source)
+        merged = deep_merge(merged, fixed)
+    cfg = validate(cls, merged, source)
+    _check_overridden(cls, merged, parsed, fixed or {}, source)
+    return cfg
+
+
+class OverriddenSetting(DeprecatedNameWarning):
+    """A ``--set`` item replaced by a later value of its key (a later ``--set``, a flag such as
+    ``--width``, ``--seed``); said as a ``note:`` line like a renamed value."""
+
+
+def _check_overridden(
+    cls: type[BaseModel],
+    merged: dict[str, Any],
+    parsed: list[tuple[list[str], Any]],
+    fixed: Mapping[str, Any],
+    source: str,
+) -> None:
+    """Validate each ``--set`` item that a later value replaces, as if it were the last (a
+    ``--set model.width=abc`` under ``--width 8`` passed unseen), and note the override."""
+    final = json.loads(json.dumps(merged, default=str))
+    for i, (parts, value) in enumerate(parsed):
+        later = [p for p, _ in parsed[i + 1 :]]
+        node: Any = fixed
+        for part in parts:
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if parts not in later and node is None:
+            continue
+        key = ".".join(parts)
+        try:
+            validate(cls, apply_sets(final, [(parts, value)]), source)
+        except BadInput as exc:
+            reason = str(exc).partition(": ")[2] or str(exc)
+            raise BadInput(
+                f"--set {key}={_short_repr(value)} is invalid (a later value replaces it, but "
+                f"it was given): {reason}"
+            ) from None
+        now: Any = final
+        for part in parts:
+            now = now.get(part) if isinstance(now, Mapping) else None
+        if now != value:
+            warnings.warn(
+                OverriddenSetting(
+                    f"--set {key}={_short_repr(value)} is overridden by a later value "
+                    f"({_short_repr(now)}, from a later --set or an option such as --width or --seed)"
+                ),
+                stacklevel=2,
+            )
 
 
 def dump_yaml(cfg: BaseModel) -> str:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from spectral_cli.core.arrays import class_labels, parse_json, real_array
+from spectral_cli.core.checkpoint import check_schema
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.registry import ExportSignature, Family
 from spectral_cli.export import files
@@ -79,6 +80,7 @@ def onnx_runner(source: Path) -> Runner:
             f"{source} has no spectral metadata; predict runs .onnx files written "
             "by 'spectral export'"
         )
+    check_schema(meta, source)
     config = parse_json(meta["spectral.config"], f"{source}: spectral.config")
     info = parse_json(meta.get("spectral.data_info", "{}"), f"{source}: spectral.data_info")
     if not isinstance(config, dict) or not isinstance(info, dict):

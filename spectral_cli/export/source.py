@@ -21,7 +21,12 @@ import torch
 from torch import nn
 
 from spectral_cli.core.arrays import parse_json
-from spectral_cli.core.checkpoint import check_state_dict, load_checkpoint, read_metadata
+from spectral_cli.core.checkpoint import (
+    check_schema,
+    check_state_dict,
+    load_checkpoint,
+    read_metadata,
+)
 from spectral_cli.core.config import validate
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.limits import check_model
@@ -193,6 +198,7 @@ def load(path: Path, device: torch.device) -> Loaded:
     found = meta.get("spectral.family")
     if found is None:
         raise BadInput(f"{path} has no spectral.family metadata; it was not written by spectral")
+    check_schema(meta, path)
     fam, cfg = family_of(found, _config(meta, path), meta, path)
     if fam.export is None:
         raise BadInput(f"the {fam.name} family declares no export signature")

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from spectral_cli.core.arrays import class_labels, file_kind, load_numpy, real_array, shown
 from spectral_cli.core.errors import BadInput
@@ -63,6 +63,24 @@ class ScoreConfig(Frozen):
         if not isinstance(value, str):
             return value
         return current_name(value, str(info.field_name))
+
+    @model_validator(mode="after")
+    def _options_apply(self) -> ScoreConfig:
+        """An option of the other mode is refused, not silently ignored."""
+        defaults = ScoreConfig.model_fields
+        if self.checkpoint is not None:
+            for key in ("alpha", "beta"):
+                if getattr(self, key) != defaults[key].default:
+                    raise ValueError(
+                        f"--{key} applies to --vectors; a checkpoint is scored with its "
+                        "model's own weights (drop it)"
+                    )
+        if self.vectors is not None:
+            if self.data != defaults["data"].default:
+                raise ValueError("--data applies to --checkpoint (signals through a model)")
+            if self.seed is not None:
+                raise ValueError("--seed applies to --checkpoint (it draws invalid signals)")
+        return self
 
 
 class VectorScore(BaseModel):

@@ -206,6 +206,13 @@ def check_ntk_config(cfg: NTKRunConfig) -> None:
                 "--kernel analytic needs --parameterization ntk (the standard parameterization's "
                 "NTK grows with the width and has no infinite-width limit); use --kernel empirical"
             )
+    defaults = NTKModelConfig.model_fields
+    if m.encoding != "toy" and m.p != defaults["p"].default:
+        raise BadInput(f"--p applies to --encoding toy, not {m.encoding!r}; drop it")
+    if m.encoding not in ("posenc", "gauss") and m.scale != defaults["scale"].default:
+        raise BadInput(
+            f"--scale applies to --encoding posenc or gauss, not {m.encoding!r}; drop it"
+        )
     if sw.param is not None and not sw.values:
         raise BadInput(f"--sweep-{sw.param} needs at least one value, e.g. 0,0.5,1,1.5,2,inf")
     if sw.param is None and sw.values:
