@@ -317,7 +317,7 @@ def _check_overridden(
             warnings.warn(
                 OverriddenSetting(
                     f"--set {key}={_short_repr(value)} is overridden by a later value "
-                    f"({_short_repr(now)}, from a later --set or an option such as --width or --seed)"
+                    f"({_short_repr(now)}, from a later --set or an option such as --seed)"
                 ),
                 stacklevel=2,
             )
