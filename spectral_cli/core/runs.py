@@ -31,6 +31,7 @@ STATES_DIR = "states"  # and their resume states
 LOCK_FILE = ".spectral.lock"
 
 _HELD: dict[Path, int] = {}  # run directory -> open lock file descriptor (this process)
+_SHARED: dict[Path, int] = {}  # run directories read under a shared lock (export, predict)
 
 
 def default_run_dir(command: str, name: str) -> Path:
@@ -77,10 +78,37 @@ def lock_run_dir(run_dir: Path) -> None:
 
 def release_run_locks() -> None:
     """Release every run-directory lock this process holds (the CLI does at command end)."""
-    while _HELD:
-        _, fd = _HELD.popitem()
-        with contextlib.suppress(OSError):
-            os.close(fd)
+    for held in (_HELD, _SHARED):
+        while held:
+            _, fd = held.popitem()
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def read_lock(run_dir: Path, what: str) -> None:
+    """Read ``run_dir`` under a shared lock, held until the command ends: a training in
+    progress (its exclusive lock) is refused, since its checkpoints change while they are
+    read; and no training starts in it meanwhile. A directory without a lock file is read."""
+    import fcntl
+
+    key = run_dir.resolve()
+    lock = run_dir / LOCK_FILE
+    if key in _HELD or key in _SHARED or lock.is_symlink() or not lock.is_file():
+        return
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return  # unreadable lock file: nothing to coordinate with
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise BadInput(
+            f"{what} {run_dir} is in use by a spectral process (pid {holder}), e.g. a training "
+            "in progress; wait for it to finish"
+        ) from None
+    _SHARED[key] = fd
 
 
 def remove_if_unused(run_dir: Path) -> None:

@@ -31,7 +31,7 @@ from spectral_cli.core.config import validate
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.limits import check_model
 from spectral_cli.core.registry import ExportSignature, Family, family_names, get_family
-from spectral_cli.core.runs import MODEL_FILE, RunDir
+from spectral_cli.core.runs import MODEL_FILE, MODELS_DIR, RunDir, read_lock
 from spectral_cli.export.specs import Tensor, resolve
 
 PRIMARY = MODEL_FILE
@@ -50,7 +50,12 @@ def run_models(run_dir: Path) -> dict[str, Path]:
 
 
 def checkpoint_path(source: Path, model: str | None) -> Path:
-    """The checkpoint SOURCE (and ``--model``) names; bad input says what exists instead."""
+    """The checkpoint SOURCE (and ``--model``) names; bad input says what exists instead. A
+    run directory is read under its shared lock (a training in progress is refused)."""
+    folder = source if source.is_dir() else source.parent
+    if folder.name == MODELS_DIR and (folder.parent / PRIMARY).is_file():
+        folder = folder.parent
+    read_lock(folder, "SOURCE")
     if source.is_dir():
         models = run_models(source)
         if not models:
