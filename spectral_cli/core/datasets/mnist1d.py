@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spectral_cli.core import places
 from spectral_cli.core.arrays import load_numpy
 from spectral_cli.core.errors import BadInput
 
@@ -30,8 +31,8 @@ EXPECTED_SHAPES = {"x": (4000, 40), "y": (4000,), "x_test": (1000, 40), "y_test"
 
 
 def cache_dir() -> Path:
-    """Where the generated arrays are cached."""
-    return Path(os.environ.get("SPECTRAL_CACHE_DIR", Path.home() / ".cache" / "spectral"))
+    """Where the generated arrays are cached (:func:`spectral_cli.core.places.cache_dir`)."""
+    return places.cache_dir()
 
 
 N_CLASSES = 10  # the digits 0-9
