@@ -62,3 +62,18 @@ def test_export_that_fails_parity_leaves_no_new_folder(runner, tmp_path: Path, t
     result = invoke(runner, "export", run, "--format", "safetensors", "--tol", "0", "--out", out)
     assert result.exit_code == 1, result.output
     assert not (tmp_path / "new").exists()
+
+
+def test_written_files_get_the_users_file_mode(tmp_path: Path) -> None:
+    """mkstemp creates 0600; every finished file has 0666 less the umask, like any file the
+    user creates (checkpoints included, now written by spectral from safetensors' bytes)."""
+    import os
+
+    from spectral_cli.core.atomic import write_text_atomic
+
+    mask = os.umask(0)
+    os.umask(mask)
+    save_tensors(tmp_path / "m.safetensors", {"w": torch.ones(2)}, {"spectral.family": "x"})
+    write_text_atomic(tmp_path / "r.json", "{}")
+    for name in ("m.safetensors", "r.json"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
