@@ -208,7 +208,9 @@ def resolve(
     ):
         if run_dir is not None:
             return resume_train_config(run_dir, family, sets)
-        return resolve_train_config(family, config_file or shared.config, sets)
+        return resolve_train_config(
+            family, config_file or shared.config, shared.sets, options=flags.as_sets()
+        )
 
 
 def show_config(family: str, cfg: Any) -> None:

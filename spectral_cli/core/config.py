@@ -262,20 +262,23 @@ def resolve(
     user_file: Path | None,
     sets: Iterable[str],
     fixed: Mapping[str, Any] | None = None,
+    options: Iterable[str] = (),
 ) -> Any:
-    """Layer preset, user file, ``--set`` and ``fixed`` values (e.g. the CLI's ``--seed``)."""
+    """Layer preset, user file, ``--set``, then ``options`` (the command's flags in ``--set``
+    form) and ``fixed`` values (e.g. the CLI's ``--seed``). A ``--set`` item that a later one
+    replaces is validated too; one that an option or ``fixed`` replaces is also noted."""
     data: dict[str, Any] = {}
     if preset is not None and preset.is_file():
         data = deep_merge(data, read_yaml(preset))
     if user_file is not None:
         data = deep_merge(data, read_yaml(user_file))
     source = "--set/--config" if user_file else "--set"
-    parsed = parse_set(sets)
-    merged = apply_sets(data, parsed)
+    parsed, by_options = parse_set(sets), parse_set(options)
+    merged = apply_sets(data, parsed + by_options)
     if fixed:
         merged = deep_merge(merged, fixed)
     cfg = validate(cls, merged, source)
-    _check_overridden(cls, merged, parsed, fixed or {}, source)
+    _check_overridden(cls, merged, parsed, by_options, fixed or {}, source)
     return cfg
 
 
@@ -288,18 +291,20 @@ def _check_overridden(
     cls: type[BaseModel],
     merged: dict[str, Any],
     parsed: list[tuple[list[str], Any]],
+    by_options: list[tuple[list[str], Any]],
     fixed: Mapping[str, Any],
     source: str,
 ) -> None:
     """Validate each ``--set`` item that a later value replaces, as if it were the last (a
-    ``--set model.width=abc`` under ``--width 8`` passed unseen), and note the override."""
+    ``--set model.width=abc`` under ``--width 8`` passed unseen); note the ones an option
+    replaced (a repeated ``--set`` is the user's own doing)."""
     final = json.loads(json.dumps(merged, default=str))
     for i, (parts, value) in enumerate(parsed):
-        later = [p for p, _ in parsed[i + 1 :]]
         node: Any = fixed
         for part in parts:
             node = node.get(part) if isinstance(node, Mapping) else None
-        if parts not in later and node is None:
+        by_option = node is not None or parts in [p for p, _ in by_options]
+        if not by_option and parts not in [p for p, _ in parsed[i + 1 :]]:
             continue
         key = ".".join(parts)
         try:
@@ -313,11 +318,11 @@ def _check_overridden(
         now: Any = final
         for part in parts:
             now = now.get(part) if isinstance(now, Mapping) else None
-        if now != value:
+        if by_option and now != value:
             warnings.warn(
                 OverriddenSetting(
                     f"--set {key}={_short_repr(value)} is overridden by a later value "
-                    f"({_short_repr(now)}, from a later --set or an option such as --seed)"
+                    f"({_short_repr(now)}, from an option such as --seed)"
                 ),
                 stacklevel=2,
             )
