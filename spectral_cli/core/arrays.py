@@ -169,7 +169,7 @@ def load_numpy(path: Path, what: str) -> np.ndarray | NpzArrays:
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
             raise BadInput(f"{what} is not a readable .npz file ({str(exc)[:120]})") from None
     fh.close()
-    raise BadInput(f"{what} is neither an .npy array nor an .npz archive of them")
+    raise BadInput(f"{what} is not a readable .npz/.npy file (neither an archive nor an array)")
 
 
 def parse_json(text: str, what: str) -> Any:

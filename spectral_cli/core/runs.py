@@ -125,40 +125,29 @@ def remove_if_unused(run_dir: Path) -> None:
         os.close(fd)
 
 
-#: temporary files of a killed writer: ours (``core.atomic``) and safetensors' own
-#: ``.tmpXXXXXX`` (its ``save_file`` writes one next to the target; checkpoints are now
-#: serialized by us, but a run killed by an earlier version may hold one)
+#: a killed writer's temporaries: ours (core.atomic), safetensors' own (an older checkpoint)
 TEMPORARIES = (".*.tmp", ".tmp??????")
 
 
 def clean_temporaries(run_dir: Path) -> int:
     """Remove the temporary files a killed writer left (:data:`TEMPORARIES`; we hold the lock:
     nobody is writing). Only regular files are removed, never through a link."""
-    removed = 0
-    for pattern in TEMPORARIES:
-        for tmp in run_dir.rglob(pattern):
-            if tmp.is_symlink() or not tmp.is_file():
-                continue
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-                removed += 1
-    return removed
+    found = [t for p in TEMPORARIES for t in run_dir.rglob(p) if t.is_file() and not t.is_symlink()]
+    for tmp in found:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return len(found)
 
 
 def check_fixed_names(run_dir: Path) -> None:
     """A directory (or FIFO...) where a run writes a file, or a file where it makes a folder,
     is refused when the directory is opened, not when the finished run's first write fails."""
-    files = (RunDir.CONFIG, RunDir.REPORT, MODEL_FILE, STATE_FILE, "metrics.jsonl")
-    for name in files:
-        path = run_dir / name
-        if path.exists() and not path.is_file():
+    for name in (RunDir.CONFIG, RunDir.REPORT, MODEL_FILE, STATE_FILE, "metrics.jsonl"):
+        if (path := run_dir / name).exists() and not path.is_file():
             kind = "a directory" if path.is_dir() else "not a regular file"
-            raise BadInput(
-                f"--out {run_dir}: {name} is {kind}; remove it (the run writes its {name} there)"
-            )
+            raise BadInput(f"--out {run_dir}: {name} is {kind}; remove it (the run writes a file)")
     for name in (MODELS_DIR, STATES_DIR):
-        path = run_dir / name
-        if path.exists() and not path.is_dir():
+        if (path := run_dir / name).exists() and not path.is_dir():
             raise BadInput(f"--out {run_dir}: {name} is not a directory; remove it")
 
 

@@ -25,7 +25,6 @@ import numpy as np
 import torch
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
-from spectral_cli.core.arrays import class_labels, file_kind, load_numpy, real_array, shown
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.report import Report
 from spectral_cli.core.runs import RunDir
@@ -34,6 +33,7 @@ from spectral_cli.harmony import detection
 from spectral_cli.harmony.dissonance import CriticalBand
 from spectral_cli.harmony.measures import DEFAULT_CRITICAL_BAND, Variant, harmony_scores
 from spectral_cli.harmony.names import current_name, quiet_renames
+from spectral_cli.harmony.signal_file import load_signals
 from spectral_cli.harmony.vectors import load_vectors
 
 
@@ -207,55 +207,6 @@ def load_hae(path: Path, device: torch.device) -> tuple[Any, Any]:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BadInput(f"{path} is not a usable hae checkpoint ({first})") from None
     return model.to(device).eval(), cfg
-
-
-def load_signals(data: str, length: int) -> tuple[torch.Tensor, torch.Tensor | None, str]:
-    """Valid signals: ``mnist1d`` (its test split) or FILE (.npz with x_test or x, optional
-    y_test / y; or a 2-D .npy); their length must match the model's input."""
-    if data == "mnist1d":
-        from spectral_cli.core.datasets.mnist1d import load_mnist1d
-
-        arrays = load_mnist1d()
-        x, y, source = arrays["x_test"], arrays["y_test"], "mnist1d test split"
-    else:
-        path, y = Path(data), None
-        kind = file_kind(path)
-        if kind is not None:
-            raise BadInput(f"--data {shown(path)} {kind}; pass mnist1d or an .npz/.npy file")
-        loaded = load_numpy(path, f"--data {shown(path)}")
-        if isinstance(loaded, np.ndarray):
-            x = loaded
-        else:
-            with loaded:
-                key = "x_test" if "x_test" in loaded.files else "x"
-                if key not in loaded.files:
-                    raise BadInput(f"--data {path} holds no array x_test or x")
-                x = loaded[key]
-                ykey = "y_test" if key == "x_test" else "y"
-                y = loaded[ykey] if ykey in loaded.files else None
-        source = str(path)
-    if x.ndim != 2 or x.shape[0] < 2:
-        raise BadInput(
-            f"--data {source}: signals must be a numeric 2-D array with >= 2 rows, "
-            f"got shape {x.shape}"
-        )
-    x = real_array(x, f"--data {source}: signals")
-    if x.shape[1] != length:
-        raise BadInput(
-            f"--data {source}: signals have length {x.shape[1]}, the model expects {length}"
-        )
-    if not np.isfinite(x).all():
-        raise BadInput(f"--data {source}: signals hold non-finite values")
-    biggest = float(np.abs(x).max())
-    if biggest > float(np.finfo(np.float32).max):  # the model computes in float32
-        raise BadInput(
-            f"--data {source}: signals reach {biggest:.3g}, beyond float32's range "
-            f"({float(np.finfo(np.float32).max):.3g}); rescale them"
-        )
-    labels = None
-    if y is not None and y.shape == (x.shape[0],):
-        labels = torch.from_numpy(class_labels(y, f"--data {source}: labels"))
-    return torch.from_numpy(x.astype(np.float32)), labels, source
 
 
 def score_checkpoint(
