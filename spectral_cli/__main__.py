@@ -66,6 +66,9 @@ def _exit_holding_signals(code: int) -> None:
 def main() -> None:
     try:
         try:
+            from spectral_cli.core.places import point_tool_dirs
+
+            point_tool_dirs()  # MPLCONFIGDIR, before anything imports matplotlib
             import spectral_cli.cli  # noqa: F401 - installs the SIGTERM handler first
             from spectral_cli.cli.main import app
 

@@ -82,9 +82,9 @@ def export(
 ) -> None:
     """Export a trained checkpoint: ONNX, a dense embedding table, or half precision.
 
-    --out FILE: the exported file (default: named after the checkpoint, e.g. model.onnx,
-    model-dense.safetensors or model-float16.safetensors, next to it; a run's
-    models/NAME.safetensors exports to the run directory as NAME.onnx, ...).
+    --out FILE: the exported file (default, in the run directory: named after --model NAME
+    if given, e.g. sae.onnx, sae-dense.safetensors or sae-float16.safetensors, else after the
+    checkpoint file, e.g. model.onnx for a run's model.safetensors).
 
     The export is checked against its source on test and random inputs:
     above --tol nothing is written and the exit code is 1.

@@ -123,10 +123,15 @@ def resolve_options(
 ) -> Any:
     """A command's options: ``preset`` < ``--config`` < ``--set`` < its flags and ``--seed``,
     validated by ``schema``; an error about a key a flag set names the flag."""
+    from spectral_cli.cli.output import log
     from spectral_cli.core.config import resolve
+    from spectral_cli.core.deprecation import deprecation_notes
 
     flags = flags.plus(SEED, shared.seed)
-    with config_errors(flags, f"spectral {command}", f"spectral {command} --print-config"):
+    with (
+        deprecation_notes(lambda note: log(shared, f"note: {note}")),
+        config_errors(flags, f"spectral {command}", f"spectral {command} --print-config"),
+    ):
         return resolve(schema, preset, shared.config, shared.sets, flags.nested())
 
 

@@ -176,17 +176,21 @@ TuneResumeOpt = Annotated[
     bool, _resume("Continue the study stored in --out (adds --trials trials).")
 ]
 HarmonySeedOpt = Annotated[
-    int | None, _seed("Seed of the generated invalid signals (--checkpoint; default 0).")
+    int | None,
+    _seed(
+        "Seed of the generated invalid signals (--checkpoint; default: the run's own test "
+        "invalid set, data.invalid_seed + 1, as in its report.json)."
+    ),
 ]
 ExportSeedOpt = Annotated[int | None, _seed("Seed of the random parity inputs (default 0).")]
 ExportOutOpt = Annotated[
     Path | None,
     _out(
         "FILE",
-        "The exported file (default: named after the checkpoint, e.g. "
-        "model.onnx, model-dense.safetensors or model-<dtype>.safetensors, next to "
-        "it; a run's models/NAME.safetensors exports to the run directory as "
-        "NAME.onnx, ...); an existing one needs --overwrite.",
+        "The exported file (default, in the run directory or next to the checkpoint: "
+        "named after --model NAME if given, NAME.onnx, NAME-dense.safetensors, "
+        "NAME-<dtype>.safetensors, else after the checkpoint file, model.onnx, ...); "
+        "an existing one needs --overwrite.",
     ),
 ]
 PredictSeedOpt = Annotated[int | None, _seed("Refused: prediction draws nothing at random.")]

@@ -108,6 +108,7 @@ def train(
     from spectral_cli.cli.progress import RichObserver
     from spectral_cli.core import distributed
     from spectral_cli.core.device import resolve_device
+    from spectral_cli.core.limits import check_members
     from spectral_cli.core.metrics_log import check_loggers
     from spectral_cli.core.pipeline import run_experiment
     from spectral_cli.core.provenance import load_note
@@ -137,6 +138,7 @@ def train(
         check_global_batch(cfg, dist.world)
         distributed.check_same(config_hash(cfg), "settings")  # before any mkdir
         data = get_family(family).data(cfg)  # a bad data file is refused before any mkdir too
+        check_members(get_family(family), cfg, data.info)  # and a model beyond the size rule
     # rank 0 checks, creates and locks the run directory; the other ranks get its path
     run_dir, error = None, None
     if dist.primary:
@@ -227,16 +229,20 @@ def resolve(
     ):
         if run_dir is not None:
             return resume_train_config(run_dir, family, sets)
-        return resolve_train_config(family, config_file or shared.config, sets)
+        return resolve_train_config(
+            family, config_file or shared.config, shared.sets, options=flags.as_sets()
+        )
 
 
 def show_config(family: str, cfg: Any) -> None:
     """``--print-config``: the resolved config and the parameter count of its model."""
+    from spectral_cli.core.limits import check_members
     from spectral_cli.core.members import count_params
     from spectral_cli.core.registry import get_family
 
     fam = get_family(family)
     data = fam.data(cfg)
+    check_members(fam, cfg, data.info)
     params = count_params(fam.build(cfg, data.info), fam.embedding_prefix)
     print_config(
         cfg,

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import Tensor
 
 from spectral_cli.core.atomic import write_with
@@ -26,7 +26,14 @@ CHECKPOINT_SCHEMA = "1"
 def save_tensors(path: Path, tensors: dict[str, Tensor], metadata: dict[str, str]) -> None:
     """Atomically write ``tensors`` (moved to CPU, made contiguous) with ``metadata``."""
     flat = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
-    write_with(path, lambda tmp: save_file(flat, str(tmp), metadata=metadata))
+    # serialized here and written through our own temporary name: safetensors' save_file makes
+    # its own ``.tmpXXXXXX`` next to the target, which a kill -9 would leave behind
+    data = save(flat, metadata=metadata)
+
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(data)
+
+    write_with(path, write)
 
 
 def model_metadata(family: str, config: dict[str, Any], **extra: Any) -> dict[str, str]:
@@ -40,6 +47,18 @@ def model_metadata(family: str, config: dict[str, Any], **extra: Any) -> dict[st
     for key, value in extra.items():
         meta[f"spectral.{key}"] = value if isinstance(value, str) else json.dumps(value)
     return meta
+
+
+def check_schema(meta: dict[str, str], path: Path | str) -> None:
+    """A file written under another checkpoint schema (``spectral.schema``) is refused: its
+    tensors and metadata may mean something this version does not know. Files without the key
+    predate it and are read as schema 1."""
+    found = meta.get("spectral.schema", CHECKPOINT_SCHEMA)
+    if found != CHECKPOINT_SCHEMA:
+        raise BadInput(
+            f"{path} has checkpoint schema {found[:20]!r}; this version of spectral reads "
+            f"schema {CHECKPOINT_SCHEMA} (use the spectral version that wrote it)"
+        )
 
 
 def read_metadata(path: Path) -> dict[str, str]:
@@ -65,6 +84,7 @@ def load_checkpoint(
         raise BadInput(f"{path} has no spectral.family metadata; it was not written by spectral")
     if family is not None and found != family:
         raise BadInput(f"{path} is a {found!r} checkpoint, expected {family!r}")
+    check_schema(meta, path)
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:

@@ -7,7 +7,7 @@ the offending key or file and says how to fix it.
 from __future__ import annotations
 
 import json
-import re
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from spectral_cli.core.deprecation import DeprecatedNameWarning
 from spectral_cli.core.errors import BadInput
+from spectral_cli.core.safe_yaml import MAX_CONFIG_NODES as MAX_CONFIG_NODES
+from spectral_cli.core.safe_yaml import safe_yaml
 from spectral_cli.core.schema import KEYED_ERRORS, STRICT_TYPES
 
 
@@ -28,81 +31,6 @@ def presets_dir() -> Path:
 
 
 MAX_CONFIG_BYTES = 1_000_000  # a config file is a few hundred bytes; refuse anything huge
-MAX_CONFIG_NODES = 100_000  # YAML nodes after alias expansion (an "alias bomb" is refused)
-
-
-class SpectralLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, reading ``1e-3`` as a float like YAML 1.2 (YAML 1.1 needs a dot)."""
-
-
-SpectralLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
-
-
-def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
-    """Nodes of the document once every alias is expanded (shared nodes counted per use)."""
-    key = id(node)
-    if key in memo:
-        return memo[key]
-    memo[key] = 1  # a recursive alias counts once; construction refuses it anyway
-    size = 1
-    if isinstance(node, yaml.SequenceNode):
-        size += sum(_expanded_size(child, memo) for child in node.value)
-    elif isinstance(node, yaml.MappingNode):
-        size += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
-    memo[key] = size
-    return size
-
-
-def _duplicate_key(node: yaml.Node, seen: set[int]) -> str | None:
-    """The first key written twice in one mapping of ``node``'s tree (YAML keeps the last one
-    silently: ``epochs: 1`` then ``epochs: 2``, or two ``train:`` sections)."""
-    if id(node) in seen:
-        return None
-    seen.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        keys: set[str] = set()
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value != "<<":
-                if key.value in keys:
-                    return str(key.value)
-                keys.add(key.value)
-            found = _duplicate_key(value, seen)
-            if found is not None:
-                return found
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            found = _duplicate_key(item, seen)
-            if found is not None:
-                return found
-    return None
-
-
-def safe_yaml(text: str, source: str) -> Any:
-    """Parse untrusted YAML: aliases may not expand beyond :data:`MAX_CONFIG_NODES` nodes and
-    nesting may not exhaust the stack; both are bad input, refused before anything is built."""
-    try:
-        node = yaml.compose(text, Loader=SpectralLoader)
-        if node is None:
-            return None
-        size = _expanded_size(node, {})
-        if size > MAX_CONFIG_NODES:
-            raise BadInput(
-                f"{source} expands to more than {MAX_CONFIG_NODES:,} YAML nodes (aliases); "
-                "write the values out instead of nesting aliases"
-            )
-        twice = _duplicate_key(node, set())
-        if twice is not None:
-            raise BadInput(f"{source} sets {twice!r} twice in one mapping; keep one of them")
-        return yaml.load(text, Loader=SpectralLoader)
-    except RecursionError:
-        raise BadInput(f"{source} is nested too deeply to be a config") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BadInput(f"{source} is not valid YAML ({first})") from None
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -150,6 +78,8 @@ def parse_set(items: Iterable[str]) -> list[tuple[list[str], Any]]:
             value = safe_yaml(raw, f"--set {key}") if raw.strip() else ""
         except BadInput:
             value = raw
+        if isinstance(value, str) and len(value) > 4096 and raw.strip().lstrip("+-").isdigit():
+            raise BadInput(f"--set {key}: a number of {len(raw.strip()):,} digits is no setting")
         parsed.append((parts, value))
     return parsed
 
@@ -193,6 +123,12 @@ def _section_keys(cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(cls.model_fields)
 
 
+def _short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` for a one-line message: a 100 KB string is cut (its length said)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text):,} characters)"
+
+
 def validation_message(
     exc: ValidationError, source: str, cls: type[BaseModel] | None = None
 ) -> str:
@@ -215,15 +151,17 @@ def validation_message(
             takes = "a whole number (write it without the decimal point)"
         return (
             f"invalid config value for '{key}' in {source}: {where}takes {takes}, not the "
-            f"{type(got).__name__} {got!r}"
+            f"{type(got).__name__} {_short_repr(got)}"
         )
     if err["type"] == "extra_forbidden":
         keys = _section_keys(cls, tuple(err["loc"])) if cls is not None else []
         hint = f"; valid keys there: {', '.join(keys)}" if keys else ""
         return f"unknown config key '{loc}' in {source}{hint}"
     got = err.get("input")
-    got_txt = "" if isinstance(got, dict) else f" (got {got!r})"
+    got_txt = "" if isinstance(got, dict) else f" (got {_short_repr(got)})"
     msg = str(err["msg"]).removeprefix("Value error, ")
+    if not loc:  # a check across keys (a model validator): its message names them
+        return msg
     return f"invalid config value for '{loc}' in {source}: {msg}{got_txt}"
 
 
@@ -241,18 +179,70 @@ def resolve(
     user_file: Path | None,
     sets: Iterable[str],
     fixed: Mapping[str, Any] | None = None,
+    options: Iterable[str] = (),
 ) -> Any:
-    """Layer preset, user file, ``--set`` and ``fixed`` values (e.g. the CLI's ``--seed``)."""
+    """Layer preset, user file, ``--set``, then ``options`` (the command's flags in ``--set``
+    form) and ``fixed`` values (e.g. the CLI's ``--seed``). A ``--set`` item that a later one
+    replaces is validated too; one that an option or ``fixed`` replaces is also noted."""
     data: dict[str, Any] = {}
     if preset is not None and preset.is_file():
         data = deep_merge(data, read_yaml(preset))
     if user_file is not None:
         data = deep_merge(data, read_yaml(user_file))
     source = "--set/--config" if user_file else "--set"
-    data = apply_sets(data, parse_set(sets))
+    parsed, by_options = parse_set(sets), parse_set(options)
+    merged = apply_sets(data, parsed + by_options)
     if fixed:
-        data = deep_merge(data, fixed)
-    return validate(cls, data, source)
+        merged = deep_merge(merged, fixed)
+    cfg = validate(cls, merged, source)
+    _check_overridden(cls, merged, parsed, by_options, fixed or {}, source)
+    return cfg
+
+
+class OverriddenSetting(DeprecatedNameWarning):
+    """A ``--set`` item replaced by a later value of its key (a later ``--set``, a flag such as
+    ``--width``, ``--seed``); said as a ``note:`` line like a renamed value."""
+
+
+def _check_overridden(
+    cls: type[BaseModel],
+    merged: dict[str, Any],
+    parsed: list[tuple[list[str], Any]],
+    by_options: list[tuple[list[str], Any]],
+    fixed: Mapping[str, Any],
+    source: str,
+) -> None:
+    """Validate each ``--set`` item that a later value replaces, as if it were the last (a
+    ``--set model.width=abc`` under ``--width 8`` passed unseen); note the ones an option
+    replaced (a repeated ``--set`` is the user's own doing)."""
+    final = json.loads(json.dumps(merged, default=str))
+    for i, (parts, value) in enumerate(parsed):
+        node: Any = fixed
+        for part in parts:
+            node = node.get(part) if isinstance(node, Mapping) else None
+        by_option = node is not None or parts in [p for p, _ in by_options]
+        if not by_option and parts not in [p for p, _ in parsed[i + 1 :]]:
+            continue
+        key = ".".join(parts)
+        try:
+            validate(cls, apply_sets(final, [(parts, value)]), source)
+        except BadInput as exc:
+            reason = str(exc).partition(": ")[2] or str(exc)
+            raise BadInput(
+                f"--set {key}={_short_repr(value)} is invalid (a later value replaces it, but "
+                f"it was given): {reason}"
+            ) from None
+        now: Any = final
+        for part in parts:
+            now = now.get(part) if isinstance(now, Mapping) else None
+        if by_option and now != value:
+            warnings.warn(
+                OverriddenSetting(
+                    f"--set {key}={_short_repr(value)} is overridden by a later value "
+                    f"({_short_repr(now)}, from an option such as --seed)"
+                ),
+                stacklevel=2,
+            )
 
 
 def dump_yaml(cfg: BaseModel) -> str:

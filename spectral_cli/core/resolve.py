@@ -25,16 +25,23 @@ from spectral_cli.core.trainer import STATE_FAMILY
 
 
 def resolve_train_config(
-    family: str, config_file: Path | None, sets: Iterable[str], seed: int | None = None
+    family: str,
+    config_file: Path | None,
+    sets: Iterable[str],
+    seed: int | None = None,
+    options: Iterable[str] = (),
 ) -> RunConfig:
-    """Schema defaults < ``configs/<family>.yaml`` < ``--config`` < ``--set`` < ``--seed``."""
+    """Schema defaults < ``configs/<family>.yaml`` < ``--config`` < ``--set`` < ``options``
+    (the command's flags in ``--set`` form) < ``--seed``."""
     spec = get_family(family)
     if config_file is not None:
         declared = read_yaml(config_file).get("family", family)
         if declared != family:
             raise BadInput(f"config file {config_file} is for family {declared!r}, not {family!r}")
-    sets = list(sets)
-    for parts, value in parse_set(sets):  # the family is the command's argument, not a setting
+    sets, options = list(sets), list(options)
+    for parts, value in parse_set(
+        [*sets, *options]
+    ):  # the family is the command's argument, not a setting
         if parts == ["family"] and value != family:
             raise BadInput(
                 f"--set family={value}: the family is {family!r} (the command's "
@@ -43,7 +50,7 @@ def resolve_train_config(
     fixed: dict[str, Any] = {"family": family}
     if seed is not None:
         fixed["seed"] = seed
-    return resolve(spec.config, presets_dir() / spec.preset, config_file, sets, fixed)
+    return resolve(spec.config, presets_dir() / spec.preset, config_file, sets, fixed, options)
 
 
 def resume_train_config(

@@ -31,6 +31,7 @@ STATES_DIR = "states"  # and their resume states
 LOCK_FILE = ".spectral.lock"
 
 _HELD: dict[Path, int] = {}  # run directory -> open lock file descriptor (this process)
+_SHARED: dict[Path, int] = {}  # run directories read under a shared lock (export, predict)
 
 
 def default_run_dir(command: str, name: str) -> Path:
@@ -77,10 +78,37 @@ def lock_run_dir(run_dir: Path) -> None:
 
 def release_run_locks() -> None:
     """Release every run-directory lock this process holds (the CLI does at command end)."""
-    while _HELD:
-        _, fd = _HELD.popitem()
-        with contextlib.suppress(OSError):
-            os.close(fd)
+    for held in (_HELD, _SHARED):
+        while held:
+            _, fd = held.popitem()
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def read_lock(run_dir: Path, what: str) -> None:
+    """Read ``run_dir`` under a shared lock, held until the command ends: a training in
+    progress (its exclusive lock) is refused, since its checkpoints change while they are
+    read; and no training starts in it meanwhile. A directory without a lock file is read."""
+    import fcntl
+
+    key = run_dir.resolve()
+    lock = run_dir / LOCK_FILE
+    if key in _HELD or key in _SHARED or lock.is_symlink() or not lock.is_file():
+        return
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return  # unreadable lock file: nothing to coordinate with
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise BadInput(
+            f"{what} {run_dir} is in use by a spectral process (pid {holder}), e.g. a training "
+            "in progress; wait for it to finish"
+        ) from None
+    _SHARED[key] = fd
 
 
 def remove_if_unused(run_dir: Path) -> None:
@@ -97,14 +125,30 @@ def remove_if_unused(run_dir: Path) -> None:
         os.close(fd)
 
 
+#: a killed writer's temporaries: ours (core.atomic), safetensors' own (an older checkpoint)
+TEMPORARIES = (".*.tmp", ".tmp??????")
+
+
 def clean_temporaries(run_dir: Path) -> int:
-    """Remove ``.*.tmp`` files a killed writer left (we hold the lock: nobody is writing)."""
-    removed = 0
-    for tmp in run_dir.rglob(".*.tmp"):
+    """Remove the temporary files a killed writer left (:data:`TEMPORARIES`; we hold the lock:
+    nobody is writing). Only regular files are removed, never through a link."""
+    found = [t for p in TEMPORARIES for t in run_dir.rglob(p) if t.is_file() and not t.is_symlink()]
+    for tmp in found:
         with contextlib.suppress(OSError):
             tmp.unlink()
-            removed += 1
-    return removed
+    return len(found)
+
+
+def check_fixed_names(run_dir: Path) -> None:
+    """A directory (or FIFO...) where a run writes a file, or a file where it makes a folder,
+    is refused when the directory is opened, not when the finished run's first write fails."""
+    for name in (RunDir.CONFIG, RunDir.REPORT, MODEL_FILE, STATE_FILE, "metrics.jsonl"):
+        if (path := run_dir / name).exists() and not path.is_file():
+            kind = "a directory" if path.is_dir() else "not a regular file"
+            raise BadInput(f"--out {run_dir}: {name} is {kind}; remove it (the run writes a file)")
+    for name in (MODELS_DIR, STATES_DIR):
+        if (path := run_dir / name).exists() and not path.is_dir():
+            raise BadInput(f"--out {run_dir}: {name} is not a directory; remove it")
 
 
 def run_contents(run_dir: Path) -> list[Path]:
@@ -191,6 +235,7 @@ class RunDir:
             probe_writable(out, f"--out {out}")  # before anything in it is replaced
             lock_run_dir(out)
             clean_temporaries(out)
+            check_fixed_names(out)
             if resume:
                 if not any(out.glob(resumable)):
                     raise BadInput(f"--resume: {out} holds no {resumable}; nothing to resume")

@@ -17,8 +17,14 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
+from spectral_cli.core.limits import MAX_COUNT
+
 #: error types of :class:`Frozen`'s own checks; their context names the key within the section
-KEYED_ERRORS = ("finite_number",)
+KEYED_ERRORS = ("finite_number", "int_range", "path_length")
+#: the widest whole number a setting may hold (int64: what torch, numpy and JSON readers take)
+MAX_INT = 2**63 - 1
+#: the longest path a setting may name (Linux's PATH_MAX; a longer one cannot be opened)
+MAX_PATH = 4096
 #: strict mode's type errors -> what the key takes (our message names the value given)
 STRICT_TYPES = {"int_type": "a number", "float_type": "a number", "bool_type": "true or false"}
 
@@ -61,10 +67,16 @@ class Frozen(BaseModel):
     ``"1"`` as a number and ``1``/``"off"`` as booleans; strict mode refuses them (exit 2 naming
     the key, in our words: :func:`spectral_cli.core.config.validation_message`). Only the two
     conversions a text config needs are made first: a list for a tuple, a string for a path.
-    NaN is never a setting, and inf only where a key allows it.
+    Every number is finite -- NaN is never a setting, and inf only in the keys a section names
+    in ``infinite_values`` (single values) or ``infinite_items`` (list items) -- and every whole
+    number fits int64 (a 400-digit ``epochs`` is refused here, not overflowed later). One rule
+    for every section of every family, instead of ``allow_inf_nan=False`` per field (which
+    strict mode does not apply).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    #: fields whose single value may be infinite (ntk's ``p = inf``: the toy encoding's limit)
+    infinite_values: ClassVar[frozenset[str]] = frozenset()
     #: list fields whose items may be infinite (a sweep over ``p`` reaches ``inf``)
     infinite_items: ClassVar[frozenset[str]] = frozenset()
 
@@ -83,18 +95,28 @@ class Frozen(BaseModel):
                 data[name] = value = tuple(value)
             elif kind is Path and isinstance(value, str):
                 data[name] = value = Path(value)
+            if isinstance(value, Path) and len(str(value)) > MAX_PATH:
+                raise PydanticCustomError(
+                    "path_length",
+                    "takes a path of at most {limit} characters, not {length}",
+                    {"key": name, "limit": MAX_PATH, "length": len(str(value))},
+                )
             values = value if _numeric_items(ann) and isinstance(value, (list, tuple)) else None
             if values is None and not _numeric(ann):
                 continue
+            allowed = cls.infinite_items if values is not None else cls.infinite_values
             for v in values if values is not None else (value,):
-                # NaN is never a setting; inf only as a single value (where a key allows it,
-                # e.g. ntk's p) and in the lists of ``infinite_items``
-                listed = values is not None and name not in cls.infinite_items
-                if isinstance(v, float) and (v != v or (listed and abs(v) == inf)):
+                if isinstance(v, float) and (v != v or (abs(v) == inf and name not in allowed)):
                     raise PydanticCustomError(
                         "finite_number",
                         "takes finite numbers, not {value}",
                         {"key": name, "value": repr(v)},
+                    )
+                if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_INT:
+                    raise PydanticCustomError(
+                        "int_range",
+                        "takes whole numbers up to 2^63 - 1, not one of {digits} digits",
+                        {"key": name, "digits": len(str(abs(v)))},
                     )
         return data
 
@@ -119,7 +141,7 @@ class DataConfig(Frozen):
 class TrainConfig(Frozen):
     """The generic training loop's knobs (Adam, cross-entropy)."""
 
-    epochs: int = Field(default=40, ge=1)
+    epochs: int = Field(default=40, ge=1, le=MAX_COUNT)
     lr: float = Field(default=1e-3, gt=0.0, allow_inf_nan=False)
     batch_size: int = Field(default=256, ge=1)
     weight_decay: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)

@@ -15,6 +15,7 @@ import torch
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
+from spectral_cli.core.limits import MAX_LAYERS
 from spectral_cli.core.schema import Frozen
 from spectral_cli.embeddings.factorized import FactorizedEmbedding
 from spectral_cli.embeddings.hpe import HarmonicEmbedding
@@ -26,7 +27,7 @@ class TransformerConfig(Frozen):
 
     d_model: int = Field(default=64, ge=1)
     n_heads: int = Field(default=4, ge=1)
-    n_layers: int = Field(default=2, ge=1)
+    n_layers: int = Field(default=2, ge=1, le=MAX_LAYERS)
     ff_dim: int = Field(default=128, ge=1)
     dropout: float = Field(default=0.1, ge=0.0, lt=1.0)
 

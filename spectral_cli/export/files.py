@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spectral_cli.core.arrays import file_kind, load_numpy, shown
 from spectral_cli.core.atomic import atomic_path
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.runs import check_out_file
@@ -19,12 +20,15 @@ LABEL_KEY = "y"
 def read_input(path: Path, names: tuple[str, ...]) -> tuple[str, np.ndarray, np.ndarray | None]:
     """(array name, inputs, labels or ``None``) of ``path``; an ``.npz`` holds the inputs as
     ``x`` (or one of ``names``) and optional labels as ``y``."""
-    if not path.is_file():
-        raise BadInput(f"--input {path} does not exist")
+    kind = file_kind(path)
+    if kind is not None:
+        raise BadInput(f"--input {shown(path)} {kind}")
     if path.suffix not in (".npy", ".npz"):
-        raise BadInput(f"--input {path}: pass an .npy array or an .npz with arrays x (and y)")
+        raise BadInput(
+            f"--input {shown(path)}: pass an .npy array or an .npz with arrays x (and y)"
+        )
     try:
-        loaded = np.load(path, allow_pickle=False)
+        loaded = load_numpy(path, f"--input {shown(path)}")
         if isinstance(loaded, np.ndarray):
             return "x", loaded, None
         with loaded as npz:

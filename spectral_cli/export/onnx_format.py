@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from spectral_cli.core.errors import BadInput
@@ -92,6 +93,10 @@ def run_session(sess: Any, x: torch.Tensor, batch_size: int) -> list[torch.Tenso
     except Exception as exc:
         reason = str(exc).split("Status Message:")[-1].strip() or type(exc).__name__
         raise BadInput(f"ONNX Runtime cannot run this graph: {reason}") from None
+    for k, out in enumerate(parts[0]):  # strings, maps or objects: not the graph export wrote
+        if not isinstance(out, np.ndarray) or out.dtype.kind not in "biuf":
+            kind = out.dtype if isinstance(out, np.ndarray) else type(out).__name__
+            raise BadInput(f"the graph's output {k} is {kind}, not numbers; the file was altered")
     return [torch.cat([torch.from_numpy(p[k]) for p in parts]) for k in range(len(parts[0]))]
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from spectral_cli.core.arrays import class_labels, parse_json, real_array
+from spectral_cli.core.checkpoint import check_schema
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.registry import ExportSignature, Family
 from spectral_cli.export import files
@@ -79,6 +80,7 @@ def onnx_runner(source: Path) -> Runner:
             f"{source} has no spectral metadata; predict runs .onnx files written "
             "by 'spectral export'"
         )
+    check_schema(meta, source)
     config = parse_json(meta["spectral.config"], f"{source}: spectral.config")
     info = parse_json(meta.get("spectral.data_info", "{}"), f"{source}: spectral.data_info")
     if not isinstance(config, dict) or not isinstance(info, dict):
@@ -126,7 +128,8 @@ def model_input(
         if not spec.dtype.is_floating_point and np.issubdtype(arr.dtype, np.integer):
             raise BadInput(f"{what} holds integers; raw {want.name}s are real values{alt}")
         prepared = raw.prepare(runner.cfg, runner.info, real_array(arr, what))
-        return torch.as_tensor(np.ascontiguousarray(prepared), dtype=spec.dtype), want.name
+        x = torch.as_tensor(np.ascontiguousarray(prepared), dtype=spec.dtype)
+        return finite_input(x, what), want.name
     if not spec.fits(arr.shape):
         raise BadInput(
             f"{what} has shape {list(arr.shape)}; a {fam} model expects "
@@ -142,7 +145,49 @@ def model_input(
                 f"{spec.name} must lie in 0..{high - 1}"
             )
         return torch.as_tensor(arr.astype(np.int64)), spec.name
-    return torch.as_tensor(real_array(arr, what)).to(spec.dtype), spec.name
+    return finite_input(torch.as_tensor(real_array(arr, what)).to(spec.dtype), what), spec.name
+
+
+def finite_input(x: torch.Tensor, what: str) -> torch.Tensor:
+    """``x`` once cast to the model's dtype: values finite in float64 but beyond float32's range
+    (1e308) become inf there, and the model would answer NaN."""
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        limit = torch.finfo(x.dtype).max
+        raise BadInput(
+            f"{what} holds values beyond the model's {str(x.dtype).removeprefix('torch.')} "
+            f"range (|x| <= {limit:.3g}, after any standardization); rescale the input"
+        )
+    return x
+
+
+def check_outputs(runner: Runner, results: list[torch.Tensor], n: int) -> None:
+    """The model's outputs must be what its signature says (count, rank, fixed sizes such as
+    the number of classes, real dtype) and finite; an altered graph or checkpoint, or inputs
+    that drive it to inf/NaN, are refused instead of written or scored."""
+    want = runner.outputs
+    where = f"{runner.source}"
+    if len(results) != len(want):
+        raise BadInput(
+            f"{where} returns {len(results)} outputs; a {runner.checkpoint_family} model "
+            f"returns {len(want)} ({', '.join(s.name for s in want)}); it was altered"
+        )
+    for spec, out in zip(want, results, strict=True):
+        shape = tuple(out.shape)
+        if not spec.fits(shape) or (shape and shape[0] != n):
+            raise BadInput(
+                f"{where}: output {spec.name} has shape {list(shape)}; the signature says "
+                f"{spec.describe()} with batch {n}; it was altered"
+            )
+        if out.is_floating_point() != spec.dtype.is_floating_point or out.is_complex():
+            raise BadInput(
+                f"{where}: output {spec.name} is {str(out.dtype).removeprefix('torch.')}, "
+                f"not {spec.describe()}; it was altered"
+            )
+        if out.is_floating_point() and not bool(torch.isfinite(out).all()):
+            raise BadInput(
+                f"the model's output {spec.name} holds inf or NaN for this input; nothing "
+                "was written (check the input's scale)"
+            )
 
 
 def _metrics(
@@ -212,6 +257,7 @@ def run_predict(
     if n == 0:
         raise BadInput(f"--input {input_path} holds no examples")
     results = runner.run(x, opts.batch_size)
+    check_outputs(runner, results, n)
     outs = {
         spec.name: r.float().numpy() if r.dtype in (torch.float16, torch.bfloat16) else r.numpy()
         for spec, r in zip(runner.outputs, results, strict=True)

@@ -26,17 +26,18 @@ class _Discard(Exception):
 
 
 def default_out(path: Path, opts: ExportOptions) -> Path:
-    """Named after the checkpoint (``model.onnx``, ``model-dense.safetensors``,
-    ``model-float16.safetensors`` for a run's ``model.safetensors``) and next to it, except for a
-    run's further model (``models/<name>.safetensors``): its exports go to the run directory
-    itself (``<name>.onnx``, ``<name>-float16.safetensors``, ...), because every
-    ``.safetensors`` file in ``models/`` counts as one of the run's models."""
+    """One rule: named after what was asked for -- ``--model NAME`` gives ``NAME.onnx``,
+    ``NAME-dense.safetensors``, ``NAME-float16.safetensors`` whichever model of the run NAME is;
+    without ``--model`` the checkpoint's file name does (``model.onnx`` for a run's
+    ``model.safetensors``). A run's exports lie in the run directory, never in ``models/``
+    (every ``.safetensors`` file there counts as one of the run's models)."""
     tag = {"onnx": "", "dense": "-dense", "safetensors": f"-{opts.dtype or 'float16'}"}
     assert opts.format is not None
     folder = path.parent
     if folder.name == MODELS_DIR and (folder.parent / PRIMARY).is_file():
         folder = folder.parent
-    return folder / f"{path.stem}{tag[opts.format]}{SUFFIX[opts.format]}"
+    stem = opts.model if opts.model is not None else path.stem
+    return folder / f"{stem}{tag[opts.format]}{SUFFIX[opts.format]}"
 
 
 def check_out(out: Path, source: Path, fmt: str, overwrite: bool) -> None:

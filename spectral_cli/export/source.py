@@ -21,11 +21,17 @@ import torch
 from torch import nn
 
 from spectral_cli.core.arrays import parse_json
-from spectral_cli.core.checkpoint import check_state_dict, load_checkpoint, read_metadata
+from spectral_cli.core.checkpoint import (
+    check_schema,
+    check_state_dict,
+    load_checkpoint,
+    read_metadata,
+)
 from spectral_cli.core.config import validate
 from spectral_cli.core.errors import BadInput
+from spectral_cli.core.limits import check_model
 from spectral_cli.core.registry import ExportSignature, Family, family_names, get_family
-from spectral_cli.core.runs import MODEL_FILE, RunDir
+from spectral_cli.core.runs import MODEL_FILE, MODELS_DIR, RunDir, read_lock
 from spectral_cli.export.specs import Tensor, resolve
 
 PRIMARY = MODEL_FILE
@@ -44,7 +50,12 @@ def run_models(run_dir: Path) -> dict[str, Path]:
 
 
 def checkpoint_path(source: Path, model: str | None) -> Path:
-    """The checkpoint SOURCE (and ``--model``) names; bad input says what exists instead."""
+    """The checkpoint SOURCE (and ``--model``) names; bad input says what exists instead. A
+    run directory is read under its shared lock (a training in progress is refused)."""
+    folder = source if source.is_dir() else source.parent
+    if folder.name == MODELS_DIR and (folder.parent / PRIMARY).is_file():
+        folder = folder.parent
+    read_lock(folder, "SOURCE")
     if source.is_dir():
         models = run_models(source)
         if not models:
@@ -192,6 +203,7 @@ def load(path: Path, device: torch.device) -> Loaded:
     found = meta.get("spectral.family")
     if found is None:
         raise BadInput(f"{path} has no spectral.family metadata; it was not written by spectral")
+    check_schema(meta, path)
     fam, cfg = family_of(found, _config(meta, path), meta, path)
     if fam.export is None:
         raise BadInput(f"the {fam.name} family declares no export signature")
@@ -206,10 +218,19 @@ def load(path: Path, device: torch.device) -> Loaded:
             raise BadInput(f"{path}: spectral.data_info {key}={value} is not a size (1 .. 10^9)")
         if isinstance(value, float) and not math.isfinite(value):
             raise BadInput(f"{path}: spectral.data_info {key}={value} is not finite")
-    tensors, meta = load_checkpoint(path)
+
+    def build() -> nn.Module:
+        return fam.build(cfg, SimpleNamespace(**info))
+
     try:
+        check_model(  # before the file's tensors or the model take any memory
+            build,
+            f"{path}: the model its spectral.config and data_info describe",
+            "the metadata were altered; use the checkpoint spectral train wrote",
+        )
+        tensors, meta = load_checkpoint(path)
         with torch.random.fork_rng(devices=[]):
-            model = fam.build(cfg, SimpleNamespace(**info))
+            model = build()
     except (AttributeError, TypeError, KeyError, ValueError, RuntimeError) as exc:
         raise BadInput(
             f"{path}: its data info {info} does not fit a {fam.name} model ({exc})"

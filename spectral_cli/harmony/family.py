@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from spectral_cli.core.curves import Curves, Panel
+from spectral_cli.core.limits import check_elements
 from spectral_cli.core.registry import (
     FAMILY_MODULES,
     ExportSignature,
@@ -90,6 +91,11 @@ class HAEData:
 
 def load_data(cfg: HAERunConfig) -> HAEData:
     data = load_signal_data(cfg.data)
+    check_elements(  # the superposition pairs of the final step, refused before training
+        cfg.data.n_pairs * data.signal_length,
+        f"data.n_pairs={cfg.data.n_pairs:,} (pairs of {data.signal_length} samples)",
+        "choose a smaller data.n_pairs",
+    )
     val_inv = torch.cat(list(invalid_sets(data.val.x, data.val.y, cfg.data.invalid_seed).values()))
     test_inv = invalid_sets(data.test.x, data.test.y, cfg.data.invalid_seed + 1)
     return HAEData(data, val_inv, test_inv)

@@ -30,7 +30,7 @@ from spectral_cli.harmony.measures import Variant
 from spectral_cli.harmony.names import current_name
 
 FAMILY = "hae"
-SAE_FAMILY = "hae-sae-baseline"  # the baseline's checkpoint; harmony-score refuses it
+SAE_FAMILY = "hae-sae-baseline"  # the baseline's checkpoint (harmony-score scores it too)
 
 
 class HAEModelConfig(Frozen):

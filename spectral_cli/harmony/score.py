@@ -18,15 +18,13 @@ from __future__ import annotations
 import json
 import math
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
-from spectral_cli.core.arrays import class_labels, real_array
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.report import Report
 from spectral_cli.core.runs import RunDir
@@ -35,6 +33,7 @@ from spectral_cli.harmony import detection
 from spectral_cli.harmony.dissonance import CriticalBand
 from spectral_cli.harmony.measures import DEFAULT_CRITICAL_BAND, Variant, harmony_scores
 from spectral_cli.harmony.names import current_name, quiet_renames
+from spectral_cli.harmony.signal_file import load_signals
 from spectral_cli.harmony.vectors import load_vectors
 
 
@@ -43,7 +42,9 @@ class ScoreConfig(Frozen):
 
     Exactly one of ``vectors`` / ``checkpoint``; ``data`` is used with ``checkpoint``, ``alpha``
     and ``beta`` with ``vectors``. ``variant`` ``None``: fixed (a checkpoint: the model's own);
-    ``critical_band`` ``None``: the variant's own. ``seed`` draws the invalid signals.
+    ``critical_band`` ``None``: the variant's own. ``seed`` draws the invalid signals; ``None``
+    (the default) scores a checkpoint with its run's own test invalid set (seed
+    ``data.invalid_seed + 1``), so the AUROC agrees with the run's ``report.json``.
     """
 
     vectors: Path | None = None
@@ -53,7 +54,7 @@ class ScoreConfig(Frozen):
     critical_band: CriticalBand | None = None
     alpha: float = Field(default=1.0, allow_inf_nan=False)
     beta: float = Field(default=0.5, allow_inf_nan=False)
-    seed: int = Field(default=0, ge=0, lt=2**32)
+    seed: int | None = Field(default=None, ge=0, lt=2**32)
 
     @field_validator("variant", "critical_band", mode="before")
     @classmethod
@@ -62,6 +63,24 @@ class ScoreConfig(Frozen):
         if not isinstance(value, str):
             return value
         return current_name(value, str(info.field_name))
+
+    @model_validator(mode="after")
+    def _options_apply(self) -> ScoreConfig:
+        """An option of the other mode is refused, not silently ignored."""
+        defaults = ScoreConfig.model_fields
+        if self.checkpoint is not None:
+            for key in ("alpha", "beta"):
+                if getattr(self, key) != defaults[key].default:
+                    raise ValueError(
+                        f"--{key} applies to --vectors; a checkpoint is scored with its "
+                        "model's own weights (drop it)"
+                    )
+        if self.vectors is not None:
+            if self.data != defaults["data"].default:
+                raise ValueError("--data applies to --checkpoint (signals through a model)")
+            if self.seed is not None:
+                raise ValueError("--seed applies to --checkpoint (it draws invalid signals)")
+        return self
 
 
 class VectorScore(BaseModel):
@@ -102,12 +121,14 @@ class HarmonyCheckpointReport(Report, detection.Detection):
     critical_band: str
     n_valid: int
     n_invalid: int
+    invalid_set: str = ""  # which invalid signals: the run's own test set, or drawn with --seed
     files: dict[str, str] = Field(default_factory=dict)
 
     def summary(self) -> str:
         return (
             f"AUROC {self.auroc:.3f} (valid H mean {self.harmony_valid['mean']:.4g}, "
-            f"invalid {self.harmony_invalid['mean']:.4g}) on {self.n_valid} valid signals"
+            f"invalid {self.harmony_invalid['mean']:.4g}) on {self.n_valid} valid signals; "
+            f"invalid set: {self.invalid_set}"
         )
 
 
@@ -161,13 +182,20 @@ def score_vectors(
 
 
 def load_hae(path: Path, device: torch.device) -> tuple[Any, Any]:
-    """The HAE model and its run config from a ``spectral train hae`` checkpoint."""
+    """The HAE model and its run config from a ``spectral train hae`` checkpoint, or the sparse
+    autoencoder baseline such a run trains (``models/sae.safetensors``: the same architecture,
+    scored the same way)."""
     from pydantic import ValidationError
 
     from spectral_cli.core.checkpoint import check_state_dict, load_checkpoint
-    from spectral_cli.harmony.models import FAMILY, HAERunConfig, build_hae
+    from spectral_cli.harmony.models import FAMILY, SAE_FAMILY, HAERunConfig, build_hae
 
-    tensors, meta = load_checkpoint(path, FAMILY)
+    tensors, meta = load_checkpoint(path)
+    if meta.get("spectral.family") not in (FAMILY, SAE_FAMILY):
+        raise BadInput(
+            f"{path} is a {meta.get('spectral.family')!r} checkpoint; --checkpoint takes a "
+            f"{FAMILY} run's model.safetensors or its models/sae.safetensors"
+        )
     try:
         with quiet_renames():  # written before 'seed' became 'original': not the user's to fix
             cfg = HAERunConfig.model_validate(json.loads(meta["spectral.config"]))
@@ -181,63 +209,12 @@ def load_hae(path: Path, device: torch.device) -> tuple[Any, Any]:
     return model.to(device).eval(), cfg
 
 
-def load_signals(data: str, length: int) -> tuple[torch.Tensor, torch.Tensor | None, str]:
-    """Valid signals: ``mnist1d`` (its test split) or FILE (.npz with x_test or x, optional
-    y_test / y; or a 2-D .npy); their length must match the model's input."""
-    if data == "mnist1d":
-        from spectral_cli.core.datasets.mnist1d import load_mnist1d
-
-        arrays = load_mnist1d()
-        x, y, source = arrays["x_test"], arrays["y_test"], "mnist1d test split"
-    else:
-        path, y = Path(data), None
-        if not path.is_file():
-            raise BadInput(f"--data {path} does not exist; pass mnist1d or an .npz/.npy file")
-        try:
-            loaded = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise BadInput(f"--data {path} is not a readable .npz/.npy file ({exc})") from None
-        if isinstance(loaded, np.ndarray):
-            x = loaded
-        else:
-            with loaded:
-                key = "x_test" if "x_test" in loaded.files else "x"
-                if key not in loaded.files:
-                    raise BadInput(f"--data {path} holds no array x_test or x")
-                x = loaded[key]
-                ykey = "y_test" if key == "x_test" else "y"
-                y = loaded[ykey] if ykey in loaded.files else None
-        source = str(path)
-    if x.ndim != 2 or x.shape[0] < 2:
-        raise BadInput(
-            f"--data {source}: signals must be a numeric 2-D array with >= 2 rows, "
-            f"got shape {x.shape}"
-        )
-    x = real_array(x, f"--data {source}: signals")
-    if x.shape[1] != length:
-        raise BadInput(
-            f"--data {source}: signals have length {x.shape[1]}, the model expects {length}"
-        )
-    if not np.isfinite(x).all():
-        raise BadInput(f"--data {source}: signals hold non-finite values")
-    biggest = float(np.abs(x).max())
-    if biggest > float(np.finfo(np.float32).max):  # the model computes in float32
-        raise BadInput(
-            f"--data {source}: signals reach {biggest:.3g}, beyond float32's range "
-            f"({float(np.finfo(np.float32).max):.3g}); rescale them"
-        )
-    labels = None
-    if y is not None and y.shape == (x.shape[0],):
-        labels = torch.from_numpy(class_labels(y, f"--data {source}: labels"))
-    return torch.from_numpy(x.astype(np.float32)), labels, source
-
-
 def score_checkpoint(
     path: Path,
     data: str,
     out_dir: RunDir,
     device: torch.device,
-    seed: int,
+    seed: int | None,
     variant: str | None = None,
     critical_band: str | None = None,
     plots: bool = True,
@@ -257,6 +234,11 @@ def score_checkpoint(
     if critical_band is not None:
         kwargs["critical_band"] = critical_band
     band = kwargs["critical_band"] or DEFAULT_CRITICAL_BAND[kwargs["variant"]]
+    own = cfg.data.invalid_seed + 1  # the seed of the run's test invalid set (harmony.family)
+    if seed is None:
+        seed, which = own, f"the run's own test set (data.invalid_seed {own - 1} + 1)"
+    else:
+        which = f"drawn with --seed {seed}" + (" (the run's own)" if seed == own else "")
     invalid = invalid_sets(x, y, seed)
     found, values = detection.detector(model, x, invalid, device, kwargs)
     n_inv = sum(int(v.shape[0]) for v in invalid.values())
@@ -272,6 +254,7 @@ def score_checkpoint(
             "variant": kwargs["variant"],
             "critical_band": band,
             "invalid_seed": seed,
+            "invalid_set": which,
         },
         seed=seed,
         device=str(device),
@@ -281,6 +264,7 @@ def score_checkpoint(
         critical_band=band,
         n_valid=int(x.shape[0]),
         n_invalid=n_inv,
+        invalid_set=which,
         **found.model_dump(),
         files=files,
     )

@@ -8,14 +8,13 @@ number, a ragged or empty input, deep JSON: :class:`~spectral_cli.core.errors.Ba
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from spectral_cli.core.arrays import parse_json
+from spectral_cli.core.arrays import load_numpy, parse_json, shown
 from spectral_cli.core.errors import BadInput
 
 VECTOR_SUFFIXES = (".json", ".npy", ".safetensors")
@@ -55,10 +54,11 @@ def _rows_as_floats(rows: list[list[Any]], path: Path) -> np.ndarray:
 
 
 def _npy_vectors(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise BadInput(f"{path} is not a readable numeric .npy file ({exc})") from None
+    loaded = load_numpy(path, shown(path))
+    if not isinstance(loaded, np.ndarray):
+        loaded.close()
+        raise BadInput(f"{shown(path)} is an .npz archive; pass one .npy array of vectors")
+    return loaded
 
 
 def _safetensors_vectors(path: Path) -> np.ndarray:

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from spectral_cli.core.limits import MAX_COUNT
 from spectral_cli.core.schema import Frozen, TrainConfig
 
 IDX_NAMES = ("mnist", "fashion-mnist", "kmnist")  # read from IDX files in data.dir
@@ -68,7 +69,7 @@ class VectorTrainConfig(TrainConfig):
     ``val_loss``.
     """
 
-    epochs: int = Field(default=50, ge=1)
+    epochs: int = Field(default=50, ge=1, le=MAX_COUNT)
     lr: float = Field(default=1e-3, gt=0.0)
     batch_size: int = Field(default=128, ge=1)
     weight_decay: float = Field(default=1e-5, ge=0.0)

@@ -25,6 +25,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
+from spectral_cli.core.limits import MAX_LAYERS
 from spectral_cli.core.schema import Frozen, RunConfig
 from spectral_cli.hmlp.config import VectorDataConfig, VectorTrainConfig
 from spectral_cli.hmlp.data import VectorDataInfo
@@ -49,6 +50,10 @@ class HarmonicMLPConfig(Frozen):
     def _one_max_freq_per_layer(self) -> HarmonicMLPConfig:
         if not self.hidden or min(self.hidden) < 1:
             raise ValueError("model.hidden must list at least one positive width")
+        if len(self.hidden) > MAX_LAYERS:
+            raise ValueError(
+                f"model.hidden lists {len(self.hidden)} layers; the limit is {MAX_LAYERS}"
+            )
         if len(self.max_freqs) != len(self.hidden) or min(self.max_freqs) <= 0:
             raise ValueError("model.max_freqs needs one positive value per entry of model.hidden")
         return self

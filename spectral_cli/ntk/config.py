@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from spectral_cli.core.errors import BadInput
+from spectral_cli.core.limits import MAX_COUNT, check_elements
 from spectral_cli.core.schema import Frozen
 
 ENCODING_NAMES = ("none", "basic", "toy", "posenc", "gauss")
@@ -62,6 +63,7 @@ class NTKModelConfig(Frozen):
     (``--m``) overrides it for every encoding. Reports record the resolved number.
     """
 
+    infinite_values = frozenset({"p"})  # p = inf: the toy encoding's limit (a = 1, 0, ...)
     depth: int = Field(default=4, ge=1, le=1000)
     width: int = Field(default=256, ge=1)
     parameterization: Literal["ntk", "standard"] = "ntk"
@@ -101,10 +103,10 @@ class NTKTrain(Frozen):
     ``record_every``: steps between recorded predictions (default ``max(1, steps // 50)``).
     """
 
-    steps: int | None = Field(default=None, ge=0)
-    sweep_steps: int = Field(default=1000, ge=1)
+    steps: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    sweep_steps: int = Field(default=1000, ge=1, le=MAX_COUNT)
     lr: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
-    record_every: int | None = Field(default=None, ge=1)
+    record_every: int | None = Field(default=None, ge=1, le=MAX_COUNT)
 
 
 class NTKSweep(Frozen):
@@ -155,37 +157,44 @@ def resolved_m(model: NTKModelConfig, encoding: str, n_grid: int | None) -> int:
     return model.m if model.m is not None else natural_m(encoding, n_grid)
 
 
-MAX_NTK_BYTES = 16 * 2**30  # the most memory one part of a run may need before it starts
-
-
 def _check_sizes(cfg: NTKRunConfig) -> None:
-    """Refuse settings whose MLP, input features or kernels cannot fit (instead of an
-    out-of-memory kill with no message, or exit 3 after the run directory was made). Only the
-    toy task's sizes are known here; a task file is checked when it is read."""
+    """Refuse settings whose MLP, input features, kernels or recorded predictions break the
+    project's one size rule (:mod:`spectral_cli.core.limits`), instead of an out-of-memory kill
+    with no message, or exit 3 after the run directory was made. Only the toy task's sizes are
+    known here; a task file is checked when it is read (its arrays by their headers)."""
     m, task = cfg.model, cfg.task
-    item = 8 if m.dtype == "float64" else 4
     n = task.n_train or 32
     grid = n * task.stride if task.name == "toy1d" else n
     features = 2 * (m.m if m.m is not None else max(grid // 2, 16))
+    steps = cfg.train.steps or (cfg.train.sweep_steps if cfg.sweep.param else 0)
+    every = cfg.train.record_every or max(1, steps // 50)
     need = {
-        "the MLP's weights (--width, --depth, and --m or, with --m unset, --n-train)": item
-        * m.width
+        "the MLP's weights (--width, --depth, and --m or, with --m unset, --n-train)": m.width
         * (features + 1 + (m.depth - 1) * (m.width + 1)),
-        "the input features (--m, --n-train)": item * grid * features,
-        "the kernels (--n-train, --stride)": 8 * grid * n,
+        "the input features (--m, --n-train)": grid * features,
+        "the kernels (--n-train, --stride)": grid * n,
+        "the recorded predictions (--steps, --record-every, --signals)": (steps // every + 1)
+        * grid
+        * task.signals,
     }
-    for what, size in need.items():
-        if size > MAX_NTK_BYTES:
-            raise BadInput(
-                f"these settings need {size / 2**30:,.0f} GiB for {what}; the limit "
-                f"is {MAX_NTK_BYTES // 2**30} GiB: choose smaller values"
-            )
+    for what, count in need.items():
+        check_elements(count, f"with these settings {what}", "choose smaller values")
 
 
 def check_ntk_config(cfg: NTKRunConfig) -> None:
     """Cross-field checks; every failure is one-line :class:`BadInput` (exit 2)."""
     m, sw = cfg.model, cfg.sweep
     _check_sizes(cfg)
+    # the kernel grows like std^(2 depth): beyond the dtype's range it is inf (exit 3 after the
+    # run directory was made); 10^(digits / 2 depth) keeps it finite with room for the sums
+    digits = 290 if m.dtype == "float64" else 30
+    for flag, std in (("--w-std", m.w_std), ("--b-std", m.b_std)):
+        top = 10 ** (digits / (2 * m.depth))
+        if std > top:
+            raise BadInput(
+                f"{flag} {std:g} makes a depth-{m.depth} kernel overflow {m.dtype} (it grows "
+                f"like std^{2 * m.depth}); choose at most {top:.3g}"
+            )
     if cfg.kernel == "analytic":
         if m.activation != "relu":
             raise BadInput(
@@ -197,6 +206,13 @@ def check_ntk_config(cfg: NTKRunConfig) -> None:
                 "--kernel analytic needs --parameterization ntk (the standard parameterization's "
                 "NTK grows with the width and has no infinite-width limit); use --kernel empirical"
             )
+    defaults = NTKModelConfig.model_fields
+    if m.encoding != "toy" and m.p != defaults["p"].default:
+        raise BadInput(f"--p applies to --encoding toy, not {m.encoding!r}; drop it")
+    if m.encoding not in ("posenc", "gauss") and m.scale != defaults["scale"].default:
+        raise BadInput(
+            f"--scale applies to --encoding posenc or gauss, not {m.encoding!r}; drop it"
+        )
     if sw.param is not None and not sw.values:
         raise BadInput(f"--sweep-{sw.param} needs at least one value, e.g. 0,0.5,1,1.5,2,inf")
     if sw.param is None and sw.values:

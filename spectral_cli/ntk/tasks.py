@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from spectral_cli.core.arrays import NpzArrays, load_numpy, shown
 from spectral_cli.core.errors import BadInput
 
 F64 = torch.float64
@@ -101,7 +102,7 @@ def toy1d(
     )
 
 
-def _array(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+def _array(npz: NpzArrays, key: str, path: Path) -> np.ndarray:
     arr = npz[key]
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
         raise BadInput(f"--task {path}: {key} must hold numbers, not {arr.dtype}")
@@ -135,7 +136,10 @@ def load_task_file(path: Path, n_train: int | None, n_test: int | None) -> Regre
     if not path.is_file():
         raise BadInput(f"--task {path}: no such file; pass toy1d or an .npz with x_train, y_train")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = load_numpy(path, f"--task {shown(path)}")
+        if not isinstance(loaded, NpzArrays):
+            raise BadInput(f"--task {shown(path)} is one array; pass an .npz with x_train, y_train")
+        with loaded as npz:
             keys = set(npz.files)
             missing = [k for k in ("x_train", "y_train") if k not in keys]
             if missing:

@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from spectral_cli.core.limits import MAX_COUNT
 from spectral_cli.core.schema import Frozen, RunConfig, TrainConfig
 
 INITS = ("exact", "perturbed", "random", "standard")
@@ -37,8 +38,8 @@ class SpectraLSTMTrain(Frozen):
     ``eval_every``.  ``optimizer=sgd`` exists for the drift experiment: Adam normalises the
     gradient, so at the construction (gradients at rounding level) it still takes lr-sized steps."""
 
-    steps: int = Field(default=400, ge=1)
-    eval_every: int = Field(default=20, ge=1)
+    steps: int = Field(default=400, ge=1, le=MAX_COUNT)
+    eval_every: int = Field(default=20, ge=1, le=MAX_COUNT)
     lr: float = Field(default=1e-3, gt=0.0)
     optimizer: Literal["adam", "sgd"] = "adam"
     momentum: float = Field(default=0.9, ge=0.0, lt=1.0, description="sgd only")

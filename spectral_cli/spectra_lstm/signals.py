@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from spectral_cli.core.arrays import load_numpy, shown
 from spectral_cli.core.errors import BadInput
 
 SIGNAL_KINDS = ("random", "sines")
@@ -46,7 +47,11 @@ def read_signal_file(path: Path) -> np.ndarray:
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
-            arr = np.load(path, allow_pickle=False)
+            loaded = load_numpy(path, f"--signal {shown(path)}")
+            if not isinstance(loaded, np.ndarray):
+                loaded.close()
+                raise BadInput(f"--signal {shown(path)} is an .npz archive; pass one .npy array")
+            arr = loaded
         elif suffix == ".safetensors":
             arr = _read_safetensors(path)
         elif suffix == ".csv":

@@ -88,6 +88,10 @@ def corrupt_bytes(kind: str, real: dict[str, np.ndarray]) -> bytes:
         np.savez(other, a=np.zeros(3))
     elif kind == "wrong-shapes":
         np.savez(other, **{k: v[:10] for k, v in real.items()})
+    elif kind == "label-99999":  # built a 100,000-class head
+        np.savez(other, **{**real, "y": np.where(np.arange(4000) == 0, 99_999, real["y"])})
+    elif kind == "float-labels":
+        np.savez(other, **{**real, "y_test": real["y_test"].astype(np.float64)})
     elif kind == "bad-member":  # a zip whose x.npy is not an array file
         with zipfile.ZipFile(other, "w") as zf:
             for k in real:
@@ -104,6 +108,8 @@ def corrupt_bytes(kind: str, real: dict[str, np.ndarray]) -> bytes:
         "garbage",
         "wrong-arrays",
         "wrong-shapes",
+        "label-99999",
+        "float-labels",
         "bad-member",
     ],
 )

@@ -122,3 +122,19 @@ def test_exports_of_a_further_model_stay_out_of_models(
     again = invoke(runner, "export", run_dir, "--format", "safetensors")
     assert_one_line_error(again, 2)
     assert "holds 2 models (hmlp, mlp)" in again.stderr
+
+
+def test_default_export_names_follow_the_model_asked_for(
+    runner, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """One rule: ``--model NAME`` names the export NAME-... for the run's primary model too
+    (``--model hmlp`` wrote model-float16.safetensors while ``--model mlp`` wrote
+    mlp-float16.safetensors); without --model the checkpoint's file name does."""
+    from export_support import train_smoke
+
+    run_dir = train_smoke("hmlp", tmp_path_factory.mktemp("names"), "train.compare=true")
+    for name in ("hmlp", "mlp"):
+        args = ["export", run_dir, "--model", name, "--format", "safetensors", "--json"]
+        result = invoke(runner, *args)
+        assert result.exit_code == 0, result.output
+        assert report_of(result.stdout)["out"] == str(run_dir / f"{name}-float16.safetensors")

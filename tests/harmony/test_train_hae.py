@@ -149,8 +149,10 @@ def test_harmony_score_checkpoint_path(runner, hae_run, tmp_path: Path) -> None:
     # same model, same test signals, same invalid seed as the training report -> same AUROC
     trained = printed["models"]["hae"]["metrics"]["test_auroc"]
     assert report["auroc"] == pytest.approx(trained, abs=1e-9)
+    # the run's sae baseline is scored like the HAE (it was refused, exit 2)
     sae = out / "models" / "sae.safetensors"
-    assert_one_line_error(invoke(runner, "harmony-score", "--checkpoint", sae))
+    scored = invoke(runner, "harmony-score", "--checkpoint", sae, "--out", tmp_path / "sae")
+    assert scored.exit_code == 0, scored.output
 
 
 def test_harmony_score_checkpoint_with_a_data_file(runner, hae_run, tmp_path: Path) -> None:

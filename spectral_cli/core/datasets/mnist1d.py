@@ -22,19 +22,34 @@ from pathlib import Path
 
 import numpy as np
 
+from spectral_cli.core import places
+from spectral_cli.core.arrays import load_numpy
+from spectral_cli.core.errors import BadInput
+
 CACHE_VERSION = "v1"
 EXPECTED_SHAPES = {"x": (4000, 40), "y": (4000,), "x_test": (1000, 40), "y_test": (1000,)}
 
 
 def cache_dir() -> Path:
-    """Where the generated arrays are cached."""
-    return Path(os.environ.get("SPECTRAL_CACHE_DIR", Path.home() / ".cache" / "spectral"))
+    """Where the generated arrays are cached (:func:`spectral_cli.core.places.cache_dir`)."""
+    return places.cache_dir()
+
+
+N_CLASSES = 10  # the digits 0-9
 
 
 def _valid(arrays: dict[str, np.ndarray]) -> bool:
-    return all(k in arrays and arrays[k].shape == s for k, s in EXPECTED_SHAPES.items()) and bool(
-        np.isfinite(arrays["x"]).all() and np.isfinite(arrays["x_test"]).all()
-    )
+    """Shapes, finite real signals, and integer labels of the data set's classes (a cache whose
+    label 99,999 built a 100,000-class head is regenerated, not trained on)."""
+    if not all(k in arrays and arrays[k].shape == s for k, s in EXPECTED_SHAPES.items()):
+        return False
+    for split in ("", "_test"):
+        x, y = arrays[f"x{split}"], arrays[f"y{split}"]
+        if x.dtype.kind != "f" or not np.isfinite(x).all():
+            return False
+        if y.dtype.kind not in "iu" or int(y.min()) < 0 or int(y.max()) >= N_CLASSES:
+            return False
+    return True
 
 
 def generate() -> dict[str, np.ndarray]:
@@ -60,11 +75,14 @@ def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
     if not path.is_file():
         return None
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = load_numpy(path, f"MNIST-1D cache {path}")  # headers checked before reading
+        if isinstance(loaded, np.ndarray):
+            return None
+        with loaded as npz:
             arrays = {k: npz[k] for k in EXPECTED_SHAPES}
     # a truncated or overwritten file: empty (EOFError), not a zip or a bad member (BadZipFile),
     # a bad .npy header (ValueError), a missing array (KeyError), unreadable (OSError)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, BadInput):
         return None
     return arrays if _valid(arrays) else None
 

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from spectral_cli.core.arrays import class_labels, real_array
+from spectral_cli.core.arrays import (
+    NpzArrays,
+    class_labels,
+    file_kind,
+    load_numpy,
+    real_array,
+    shown,
+)
 from spectral_cli.core.errors import BadInput
 
 REQUIRED = ("x", "y", "x_test", "y_test")
@@ -15,13 +22,14 @@ REQUIRED = ("x", "y", "x_test", "y_test")
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
     """Load and validate: 2-D finite signals of one length, 1-D non-negative integer labels."""
-    if not path.is_file():
+    kind = file_kind(path)
+    if kind is not None:
         raise BadInput(
-            f"data.path {path} does not exist; pass an .npz with arrays {', '.join(REQUIRED)}"
+            f"data.path {shown(path)} {kind}; pass an .npz with arrays {', '.join(REQUIRED)}"
         )
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
+        loaded = load_numpy(path, f"data.path {shown(path)}")
+        if not isinstance(loaded, NpzArrays):
             raise BadInput(
                 f"data.path {path} is a single array, not an .npz with {', '.join(REQUIRED)}"
             )
