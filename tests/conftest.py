@@ -27,9 +27,9 @@ from typer.testing import CliRunner
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """``-n auto`` (the README's command): one worker per CPU plus one. About a tenth of the
-    suite's time is spent waiting on other processes (torchrun ranks, tune workers, signal
-    tests polling for a file), when a worker holds no core; the extra worker fills it."""
+    """``-n auto`` (the README's command): one worker per CPU plus one. Many tests wait on
+    other processes (torchrun ranks, tune workers, signal tests polling for a file) while their
+    worker holds no core; the extra worker can use it."""
     return (os.cpu_count() or 1) + 1
 
 

@@ -6,15 +6,18 @@ bytes, plus the ``T x T`` DFT tables. A generated test signal of ``N`` samples c
 :data:`BYTES_PER_SAMPLE` bytes per sample over the run (the signal, its FFT reference, the
 LSTM's spectra and errors). Both are refused above :data:`MAX_BYTES` (2 GiB) with one line that
 says the estimate, the limit and the largest window that fits, instead of reaching the allocator
-(the construction of ``--window 100000`` would need ~6 TB). This is a local rule of
-``verify-lstm``; it reads no free-memory figure, so its verdict is the same on every machine.
+(the construction of ``--window 100000`` would need ~6 TB). The budget is the project's one size
+rule, :data:`spectral_cli.core.limits.MAX_ELEMENTS` numbers, counted here in float64 bytes
+because the construction is built in float64; it reads no free-memory figure, so its verdict is
+the same on every machine.
 """
 
 from __future__ import annotations
 
 from spectral_cli.core.errors import BadInput
+from spectral_cli.core.limits import MAX_ELEMENTS
 
-MAX_BYTES = 2 * 2**30  # 2 GiB: the most a verify-lstm run may plan to allocate
+MAX_BYTES = MAX_ELEMENTS * 8  # the core budget in float64 bytes (2 GiB)
 BYTES_PER_SAMPLE = 64  # signal, FFT (complex), reference and LSTM spectra per sample, float64
 
 
