@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from spectral_cli.core import plots
 from spectral_cli.core.arrays import parse_json
@@ -28,6 +28,39 @@ REPLOT: dict[str, str] = {
     "ntk": "spectral_cli.ntk.plots:replot",
     "verify-lstm": "spectral_cli.spectra_lstm.verify_report:replot",
 }
+
+
+FIGURE_DATA = "figures.npz"  # the arrays a command's figures are drawn from (ntk, verify-lstm)
+
+
+def saved_figure_data(
+    run: Path, command: str, again: str, keys: Sequence[str] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The report and the float64 arrays of ``figures.npz`` of a ``command`` run (``keys``, or
+    every array); ``again`` says how to remake a run of an older layout without the file. Bad
+    input (no report, another command's run, no or a damaged file) is :class:`BadInput`."""
+    import numpy as np
+
+    from spectral_cli.core.runs import RunDir
+
+    rep_path, data_path = run / RunDir.REPORT, run / FIGURE_DATA
+    if not rep_path.is_file():
+        raise BadInput(f"{run} has no {RunDir.REPORT}; pass a {command} run directory")
+    report = parse_json(rep_path.read_text(encoding="utf-8"), str(rep_path))
+    if not isinstance(report, dict) or report.get("command") != command:
+        raise BadInput(f"{rep_path} is not the report of a {command} run")
+    if not data_path.is_file():
+        raise BadInput(
+            f"{run} has no {FIGURE_DATA} (runs before this version did not save the figures' "
+            f"data); {again}"
+        )
+    try:
+        with np.load(data_path, allow_pickle=False) as npz:
+            names = npz.files if keys is None else keys
+            data = {k: np.asarray(npz[k], dtype=np.float64) for k in names}
+    except (OSError, ValueError, KeyError) as exc:
+        raise BadInput(f"{data_path} is not a valid figure-data file ({exc})") from None
+    return report, data
 
 
 def seed_runs(run: Path) -> list[Path]:

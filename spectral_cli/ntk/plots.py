@@ -19,15 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from spectral_cli.core.arrays import parse_json
 from spectral_cli.core.atomic import write_with
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.plots import save_figure
-from spectral_cli.core.runs import RunDir
+from spectral_cli.core.replot import FIGURE_DATA, saved_figure_data
 from spectral_cli.ntk import charts
 from spectral_cli.ntk.charts import value_label, width_text
 
-FIGURE_DATA = "figures.npz"
 SPECTRUM, PROFILE, DYNAMICS, SWEEP = (
     "spectrum.png",
     "kernel_profile.png",
@@ -143,22 +141,9 @@ def replot(run: Path) -> list[Path]:
     """Redraw the figures of a ``spectral ntk`` run from ``report.json`` and ``figures.npz``
     (nothing is recomputed); returns the files written. A run without ``figures.npz`` (runs
     before this version) or of another command is bad input; nothing is written then."""
-    rep_path, data_path = run / RunDir.REPORT, run / FIGURE_DATA
-    if not rep_path.is_file():
-        raise BadInput(f"{run} has no {RunDir.REPORT}; pass an ntk run directory")
-    report = parse_json(rep_path.read_text(encoding="utf-8"), str(rep_path))
-    if not isinstance(report, dict) or report.get("command") != "ntk":
-        raise BadInput(f"{rep_path} is not the report of an ntk run")
-    if not data_path.is_file():
-        raise BadInput(
-            f"{run} has no {FIGURE_DATA} (runs before this version did not save the figures' "
-            "data); run 'spectral ntk --config config.yaml' of that run again"
-        )
-    try:
-        with np.load(data_path, allow_pickle=False) as npz:
-            data = {k: np.asarray(npz[k], dtype=np.float64) for k in npz.files}
-    except (OSError, ValueError) as exc:
-        raise BadInput(f"{data_path} is not a valid figure-data file ({exc})") from None
+    report, data = saved_figure_data(
+        run, "ntk", "run 'spectral ntk --config config.yaml' of that run again"
+    )
     try:
         return draw(run, report, data)
     except (KeyError, TypeError, IndexError, ValueError) as exc:

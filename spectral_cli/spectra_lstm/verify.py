@@ -36,13 +36,13 @@ from spectral_cli.core.checkpoint import (
     save_tensors,
 )
 from spectral_cli.core.errors import BadInput
+from spectral_cli.core.replot import FIGURE_DATA
 from spectral_cli.core.runs import RunDir
 from spectral_cli.core.schema import Frozen
 from spectral_cli.spectra_lstm import reference
 from spectral_cli.spectra_lstm.signals import SIGNAL_KINDS, make_test_signal, read_signal_file
 from spectral_cli.spectra_lstm.verify_limits import check_construction, check_signal_size
 from spectral_cli.spectra_lstm.verify_report import (
-    FIGURE_DATA,
     FIGURES,
     SignalSummary,
     VerifyReport,

@@ -21,15 +21,13 @@ import numpy as np
 import torch
 from pydantic import BaseModel, Field
 
-from spectral_cli.core.arrays import parse_json
 from spectral_cli.core.atomic import write_with
 from spectral_cli.core.errors import BadInput
+from spectral_cli.core.replot import saved_figure_data
 from spectral_cli.core.report import Report
-from spectral_cli.core.runs import RunDir
 from spectral_cli.spectra_lstm import reference
 
 PLOT_WINDOWS = 256  # windows shown in spectrogram.png (windows are independent: exact resets)
-FIGURE_DATA = "figures.npz"
 FIGURES = {"weight_hh": "weight_hh.png", "spectrogram": "spectrogram.png"}
 ARRAYS = ("weight_hh", "est", "ref")
 
@@ -140,23 +138,10 @@ def replot(run: Path) -> list[Path]:
     """Redraw the figures of a ``spectral verify-lstm`` run from its ``report.json`` and
     ``figures.npz`` (nothing is recomputed); returns the files written. A run without
     ``figures.npz`` (written since this version) or of another command is bad input."""
-    rep_path, data_path = run / RunDir.REPORT, run / FIGURE_DATA
-    if not rep_path.is_file():
-        raise BadInput(f"{run} has no {RunDir.REPORT}; pass a verify-lstm run directory")
-    report = parse_json(rep_path.read_text(encoding="utf-8"), str(rep_path))
-    if not isinstance(report, dict) or report.get("command") != "verify-lstm":
-        raise BadInput(f"{rep_path} is not the report of a verify-lstm run")
-    if not data_path.is_file():
-        raise BadInput(
-            f"{run} has no {FIGURE_DATA} (runs before this version did not save the figures' "
-            "data); run 'spectral verify-lstm' again with the same config.yaml"
-        )
-    try:
-        with np.load(data_path, allow_pickle=False) as npz:
-            data = {k: np.asarray(npz[k], dtype=np.float64) for k in ARRAYS}
-    except (OSError, ValueError, KeyError) as exc:
-        raise BadInput(f"{data_path} is not a valid figure-data file ({exc})") from None
+    report, data = saved_figure_data(
+        run, "verify-lstm", "run 'spectral verify-lstm' again with the same config.yaml", ARRAYS
+    )
     try:
         return draw(run, report, data)
     except (KeyError, TypeError, IndexError) as exc:
-        raise BadInput(f"{rep_path} lacks what the figures need ({exc!r})") from None
+        raise BadInput(f"{run} lacks what its figures need ({exc!r})") from None
