@@ -18,6 +18,7 @@ from spectral_cli.core.curves import CLASSIFIER, model_curves, training_curves
 from spectral_cli.core.errors import BadInput
 from spectral_cli.core.registry import Family, TrainedModel, TrainedRun, get_family
 from spectral_cli.core.report import ModelSummary, TrainReport
+from spectral_cli.core.runs import MODEL_FILE
 
 
 def run_title(run_dir: Path, family: str, seed: int) -> str:
@@ -110,7 +111,7 @@ def _primary(report: TrainReport, family: Family) -> ModelSummary:
     """A report without ``models`` (never written so far, but cheap to accept): its primary."""
     return ModelSummary(
         family=family.name,
-        file="model.safetensors",
+        file=MODEL_FILE,
         seed=report.seed,
         params=report.params,
         metrics=report.metrics,
